@@ -1,0 +1,318 @@
+"""AutoInt: automatic feature interaction learning via self-attention.
+
+Song et al., "AutoInt: Automatic Feature Interaction Learning via
+Self-Attentive Neural Networks", CIKM 2019.
+
+Every input field (user, movie, genre, age, ...) becomes one embedding vector.
+An *interacting layer* lets each field attend to every other field with
+multi-head self-attention, so a field's new representation is a learned mix
+of the fields it interacts with; stacking layers builds higher-order
+interactions. A residual projection keeps the field's own signal. The final
+field vectors are flattened into a logistic output.
+
+The layers are written on ``keras.ops`` only and registered as serializable,
+with complete configs, so models rebuild from the JSON manifests that sit
+next to their ``.weights.h5`` files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+PACKAGE = "autoint"
+
+
+def _seeded(initializer: str, seed: int | None, offset: int):
+    """An initializer object with a derived seed, so each weight draws differently but reproducibly."""
+    if initializer == "Zeros":
+        return keras.initializers.Zeros()
+    config = {} if seed is None else {"seed": seed + offset}
+    return keras.initializers.get({"class_name": initializer, "config": config})
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FieldEmbedding(keras.layers.Layer):
+    """Embeds several categorical fields from one shared table.
+
+    Input: integer codes of shape ``(batch, fields)`` where field ``j`` takes
+    values in ``[0, vocab_sizes[j])`` (0 is the out-of-vocabulary row).
+    Each field owns a contiguous block of the table; adding the block offsets
+    turns all fields into a single gather, which is much cheaper than one
+    embedding layer per field.
+
+    ``embeddings_l2`` penalises only the rows a batch looks up (divided by the
+    batch size), so frequent ids are regularised in proportion to their use.
+    """
+
+    def __init__(
+        self,
+        vocab_sizes: Sequence[int],
+        embedding_dim: int,
+        embeddings_initializer: str = "TruncatedNormal",
+        embeddings_l2: float = 0.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        if embeddings_l2:
+            kwargs.setdefault("activity_regularizer", keras.regularizers.L2(embeddings_l2))
+        super().__init__(**kwargs)
+        self.vocab_sizes = [int(v) for v in vocab_sizes]
+        if any(v < 1 for v in self.vocab_sizes):
+            raise ValueError(f"every vocabulary needs at least one row, got {self.vocab_sizes}")
+        self.embedding_dim = int(embedding_dim)
+        self.embeddings_initializer = embeddings_initializer
+        self.embeddings_l2 = float(embeddings_l2)
+        self.seed = seed
+        self.offsets = np.concatenate([[0], np.cumsum(self.vocab_sizes)[:-1]]).astype("int32")
+
+    def build(self, input_shape):
+        if input_shape[-1] != len(self.vocab_sizes):
+            raise ValueError(f"expected {len(self.vocab_sizes)} fields, got input shape {input_shape}")
+        if self.embeddings_initializer == "TruncatedNormal":  # small values keep early attention near-uniform
+            initializer = keras.initializers.TruncatedNormal(stddev=0.05, seed=self.seed)
+        else:
+            initializer = _seeded(self.embeddings_initializer, self.seed, 0)
+        self.embeddings = self.add_weight(
+            shape=(sum(self.vocab_sizes), self.embedding_dim), initializer=initializer, name="embeddings"
+        )
+
+    def call(self, codes):
+        codes = ops.cast(codes, "int32") + ops.convert_to_tensor(self.offsets)
+        return ops.take(self.embeddings, codes, axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.embedding_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("activity_regularizer", None)  # rebuilt from embeddings_l2
+        config.update(
+            vocab_sizes=self.vocab_sizes,
+            embedding_dim=self.embedding_dim,
+            embeddings_initializer=self.embeddings_initializer,
+            embeddings_l2=self.embeddings_l2,
+            seed=self.seed,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class InteractingLayer(keras.layers.Layer):
+    """One AutoInt interacting layer: multi-head self-attention across fields.
+
+    For field vectors ``e_1..e_F`` each head projects queries, keys and values,
+    weighs every pair of fields by ``softmax(q_m . k_k)`` and sums the values;
+    heads are concatenated. With ``use_residual`` the input is projected to
+    the same width and added before the ReLU, as in the paper. ``scaled``
+    divides scores by ``sqrt(attention_dim)`` (Transformer-style; the paper's
+    AutoInt does not scale).
+
+    The three projections are fused into one kernel so a layer costs a single
+    matrix product for Q, K and V.
+    """
+
+    def __init__(
+        self,
+        attention_dim: int = 16,
+        num_heads: int = 2,
+        use_residual: bool = True,
+        scaled: bool = False,
+        kernel_l2: float = 0.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.attention_dim = int(attention_dim)
+        self.num_heads = int(num_heads)
+        self.use_residual = bool(use_residual)
+        self.scaled = bool(scaled)
+        self.kernel_l2 = float(kernel_l2)
+        self.seed = seed
+
+    @property
+    def output_dim(self) -> int:
+        return self.attention_dim * self.num_heads
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        regularizer = keras.regularizers.L2(self.kernel_l2) if self.kernel_l2 else None
+        self.qkv_kernel = self.add_weight(
+            shape=(input_dim, 3 * self.output_dim),
+            initializer=_seeded("GlorotUniform", self.seed, 1),
+            regularizer=regularizer,
+            name="qkv_kernel",
+        )
+        if self.use_residual:
+            self.residual_kernel = self.add_weight(
+                shape=(input_dim, self.output_dim),
+                initializer=_seeded("GlorotUniform", self.seed, 2),
+                regularizer=regularizer,
+                name="residual_kernel",
+            )
+
+    def call(self, inputs, return_attention: bool = False):
+        batch, fields = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        heads, width = self.num_heads, self.attention_dim
+        # (batch, fields, 3 * heads * width) -> three (batch, heads, fields, width) tensors
+        qkv = ops.matmul(inputs, self.qkv_kernel)
+        qkv = ops.transpose(ops.reshape(qkv, (batch, fields, 3, heads, width)), (2, 0, 3, 1, 4))
+        query, key, value = qkv[0], qkv[1], qkv[2]
+        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))
+        if self.scaled:
+            scores = scores / ops.sqrt(ops.cast(width, scores.dtype))
+        attention = ops.softmax(scores, axis=-1)  # (batch, heads, fields, fields)
+        mixed = ops.matmul(attention, value)
+        mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (batch, fields, heads * width))
+        if self.use_residual:
+            mixed = mixed + ops.matmul(inputs, self.residual_kernel)
+        outputs = ops.relu(mixed)
+        return (outputs, attention) if return_attention else outputs
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.output_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            attention_dim=self.attention_dim,
+            num_heads=self.num_heads,
+            use_residual=self.use_residual,
+            scaled=self.scaled,
+            kernel_l2=self.kernel_l2,
+            seed=self.seed,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AutoInt(keras.Model):
+    """Field embeddings, a stack of interacting layers and a logistic output.
+
+    The output is the probability that the user likes the movie. A first-order
+    term (one learned bias per feature value, as in DeepCTR's AutoInt) is added
+    to the logit by default: it carries the strong per-user and per-movie
+    biases so the attention layers can spend their capacity on interactions.
+
+    ``attention_maps`` returns each layer's attention weights for a batch,
+    which is what the app uses to explain a recommendation.
+    """
+
+    def __init__(
+        self,
+        vocab_sizes: Sequence[int],
+        embedding_dim: int = 16,
+        attention_layers: int = 3,
+        num_heads: int = 2,
+        attention_dim: int = 8,
+        use_residual: bool = True,
+        scaled: bool = False,
+        use_linear: bool = True,
+        dropout: float = 0.0,
+        embeddings_l2: float = 0.0,
+        kernel_l2: float = 0.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocab_sizes = [int(v) for v in vocab_sizes]
+        self.embedding_dim = int(embedding_dim)
+        self.attention_layers = int(attention_layers)
+        self.num_heads = int(num_heads)
+        self.attention_dim = int(attention_dim)
+        self.use_residual = bool(use_residual)
+        self.scaled = bool(scaled)
+        self.use_linear = bool(use_linear)
+        self.dropout = float(dropout)
+        self.embeddings_l2 = float(embeddings_l2)
+        self.kernel_l2 = float(kernel_l2)
+        self.seed = seed
+
+        self.embedding = FieldEmbedding(
+            self.vocab_sizes, self.embedding_dim, embeddings_l2=self.embeddings_l2, seed=seed, name="embedding"
+        )
+        self.interacting = [
+            InteractingLayer(
+                self.attention_dim,
+                self.num_heads,
+                use_residual=self.use_residual,
+                scaled=self.scaled,
+                kernel_l2=self.kernel_l2,
+                seed=None if seed is None else seed + 10 * (i + 1),
+                name=f"interacting_{i}",
+            )
+            for i in range(self.attention_layers)
+        ]
+        self.attention_dropout = keras.layers.Dropout(self.dropout, seed=seed, name="attention_dropout")
+        self.attention_logit = keras.layers.Dense(
+            1, kernel_initializer=_seeded("GlorotUniform", seed, 3), name="attention_logit"
+        )
+        self.linear = (
+            FieldEmbedding(self.vocab_sizes, 1, embeddings_initializer="Zeros", name="linear")
+            if self.use_linear
+            else None
+        )
+
+    # The pieces are separate methods so AutoInt+ can add its tower without
+    # repeating any of them.
+    def interact(self, embeddings, return_attention: bool = False):
+        """Run the interacting stack; optionally collect each layer's attention."""
+        maps = []
+        hidden = embeddings
+        for layer in self.interacting:
+            hidden, attention = layer(hidden, return_attention=True)
+            maps.append(attention)
+        return (hidden, maps) if return_attention else hidden
+
+    def logits(self, codes, training: bool = False):
+        """The summed logit of every part of the model for integer codes (batch, fields)."""
+        embeddings = self.embedding(codes)
+        hidden = ops.reshape(self.interact(embeddings), (ops.shape(codes)[0], -1))
+        logit = self.attention_logit(self.attention_dropout(hidden, training=training))
+        if self.linear is not None:
+            logit = logit + ops.sum(self.linear(codes), axis=1)
+        return logit + self.extra_logit(embeddings, training=training)
+
+    def extra_logit(self, embeddings, training: bool = False):
+        """Hook for subclasses that add parallel towers; AutoInt has none."""
+        return 0.0
+
+    def call(self, codes, training: bool = False):
+        return ops.sigmoid(self.logits(codes, training=training))
+
+    def attention_maps(self, codes) -> list:
+        """Attention weights (batch, heads, fields, fields) of every interacting layer."""
+        _, maps = self.interact(self.embedding(codes), return_attention=True)
+        return maps
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            vocab_sizes=self.vocab_sizes,
+            embedding_dim=self.embedding_dim,
+            attention_layers=self.attention_layers,
+            num_heads=self.num_heads,
+            attention_dim=self.attention_dim,
+            use_residual=self.use_residual,
+            scaled=self.scaled,
+            use_linear=self.use_linear,
+            dropout=self.dropout,
+            embeddings_l2=self.embeddings_l2,
+            kernel_l2=self.kernel_l2,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    @classmethod
+    def built(cls, vocab_sizes: Sequence[int], **hyperparameters) -> AutoInt:
+        """A model whose weights exist, ready for ``load_weights`` or training."""
+        model = cls(vocab_sizes, **hyperparameters)
+        model(np.zeros((1, len(vocab_sizes)), dtype="int32"))
+        return model

@@ -1,0 +1,386 @@
+"""Reading and fetching MovieLens.
+
+Two GroupLens releases are supported, ML-1M (``::``-separated ``.dat`` files)
+and ML-100K (``|``/tab-separated ``u.*`` files). Both are parsed into the same
+tidy frames so everything downstream is release-agnostic:
+
+* ``ratings``: ``user_id``, ``movie_id``, ``rating`` (1-5), ``timestamp`` (Unix seconds)
+* ``users``: ``user_id``, ``gender`` (``M``/``F``), ``age`` (ML-1M age bracket code),
+  ``occupation`` (name), ``zip``
+* ``movies``: ``movie_id``, ``title``, ``year`` (nullable), ``genres`` (``|``-joined)
+
+Where the files come from, in order: an explicit ``data_dir``; the
+``MOVIELENS_DIR`` environment variable; the local cache (``MOVIELENS_CACHE`` or
+the platform cache dir); otherwise the official GroupLens archive is downloaded
+once with pooch, checked against a pinned MD5 and unpacked into the cache.
+
+The licence of MovieLens forbids redistribution, so no file of it ever lives in
+this repository; tests build small files in the same formats.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ENV_DATA_DIR = "MOVIELENS_DIR"
+ENV_CACHE_DIR = "MOVIELENS_CACHE"
+
+AGE_BRACKETS: dict[int, str] = {
+    1: "Under 18",
+    18: "18-24",
+    25: "25-34",
+    35: "35-44",
+    45: "45-49",
+    50: "50-55",
+    56: "56+",
+}
+
+# ML-1M stores occupations as codes; its README gives the names.
+ML1M_OCCUPATIONS: tuple[str, ...] = (
+    "other",
+    "academic/educator",
+    "artist",
+    "clerical/admin",
+    "college/grad student",
+    "customer service",
+    "doctor/health care",
+    "executive/managerial",
+    "farmer",
+    "homemaker",
+    "K-12 student",
+    "lawyer",
+    "programmer",
+    "retired",
+    "sales/marketing",
+    "scientist",
+    "self-employed",
+    "technician/engineer",
+    "tradesman/craftsman",
+    "unemployed",
+    "writer",
+)
+
+ML100K_GENRES: tuple[str, ...] = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
+    "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)  # fmt: skip
+
+
+class MovieLensError(Exception):
+    """Base class of every data error raised here."""
+
+
+class DataNotFoundError(MovieLensError, FileNotFoundError):
+    """A MovieLens file or folder is missing."""
+
+
+class MalformedFileError(MovieLensError, ValueError):
+    """A line of a MovieLens file does not have the GroupLens format."""
+
+    def __init__(self, path: Path | str, line: int | None, reason: str):
+        self.path, self.line, self.reason = Path(path), line, reason
+        where = f"{self.path}" + (f", line {line}" if line is not None else "")
+        super().__init__(f"{where}: {reason}")
+
+
+class ChecksumError(MovieLensError, ValueError):
+    """A downloaded archive does not match its pinned checksum."""
+
+
+@dataclass(frozen=True)
+class Release:
+    """One GroupLens release: where to get it and which files make it up."""
+
+    name: str
+    url: str
+    md5: str
+    files: tuple[str, ...]
+
+
+RELEASES: dict[str, Release] = {
+    "ml-1m": Release(
+        "ml-1m",
+        "https://files.grouplens.org/datasets/movielens/ml-1m.zip",
+        "c4d9eecfca2ab87c1945afe126590906",
+        ("ratings.dat", "users.dat", "movies.dat"),
+    ),
+    "ml-100k": Release(
+        "ml-100k",
+        "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
+        "0e33842e24a9c977be4e0107933c0723",
+        ("u.data", "u.user", "u.item"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class MovieLens:
+    """The three tidy frames of one release and where they were read from."""
+
+    name: str
+    path: Path
+    ratings: pd.DataFrame
+    users: pd.DataFrame
+    movies: pd.DataFrame
+
+    def fingerprint(self) -> str:
+        """SHA-256 over the release's files, to tie trained artifacts to their data."""
+        return fingerprint(self.path, RELEASES[self.name].files)
+
+
+def fingerprint(folder: Path, files: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode())
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- locating
+
+
+def _release(name: str) -> Release:
+    try:
+        return RELEASES[name]
+    except KeyError:
+        raise ValueError(f"unknown MovieLens release {name!r}; choose one of {sorted(RELEASES)}") from None
+
+
+def _holds(folder: Path, release: Release) -> bool:
+    return all((folder / f).is_file() for f in release.files)
+
+
+def cache_dir() -> Path:
+    """Where downloaded archives are kept: ``MOVIELENS_CACHE`` or the platform cache."""
+    env = os.environ.get(ENV_CACHE_DIR)
+    if env:
+        return Path(env).expanduser()
+    import pooch
+
+    return Path(pooch.os_cache("movierec"))
+
+
+def find(name: str = "ml-1m", data_dir: str | Path | None = None) -> Path | None:
+    """The folder holding ``name``'s files without downloading, or None.
+
+    A folder given explicitly or through ``MOVIELENS_DIR`` may be the release
+    folder itself or its parent (``.../data`` holding ``ml-1m/``).
+    """
+    release = _release(name)
+    explicit = data_dir if data_dir is not None else os.environ.get(ENV_DATA_DIR)
+    if explicit:
+        root = Path(explicit).expanduser()
+        for folder in (root, root / name):
+            if _holds(folder, release):
+                return folder
+        source = "data_dir" if data_dir is not None else ENV_DATA_DIR
+        missing = [f for f in release.files if not (root / f).is_file() and not (root / name / f).is_file()]
+        raise DataNotFoundError(
+            f"{source}={str(root)!r} does not hold MovieLens {name}: missing {', '.join(missing)} "
+            f"(looked in {root} and {root / name})"
+        )
+    cached = cache_dir() / name
+    return cached if _holds(cached, release) else None
+
+
+def fetch(name: str = "ml-1m", url: str | None = None, progressbar: bool = True) -> Path:
+    """Download and unpack the official archive into the cache; return the release folder.
+
+    The archive is verified against its pinned MD5 and kept, so later calls
+    find it and never download again. ``url`` overrides the official address
+    (a mirror, or a local server in tests) but never the checksum.
+    """
+    import pooch
+
+    release = _release(name)
+    target = cache_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        pooch.retrieve(
+            url or release.url,
+            known_hash=f"md5:{release.md5}",
+            fname=f"{name}.zip",
+            path=target,
+            progressbar=progressbar,
+            processor=pooch.Unzip(extract_dir="."),
+        )
+    except ValueError as err:
+        if "hash" in str(err).lower():
+            raise ChecksumError(
+                f"the archive downloaded from {url or release.url} does not match the pinned MD5 "
+                f"{release.md5}; it was discarded. ({err})"
+            ) from err
+        raise
+    folder = target / name
+    if not _holds(folder, release):
+        raise MalformedFileError(target / f"{name}.zip", None, f"archive does not contain {name}/{release.files}")
+    return folder
+
+
+def locate(name: str = "ml-1m", data_dir: str | Path | None = None, download: bool = True) -> Path:
+    """Find ``name`` locally, or fetch it when allowed."""
+    folder = find(name, data_dir)
+    if folder is not None:
+        return folder
+    if not download:
+        raise DataNotFoundError(
+            f"MovieLens {name} is not in the cache ({cache_dir() / name}); set {ENV_DATA_DIR} to a copy "
+            f"or allow the download"
+        )
+    return fetch(name)
+
+
+def load(name: str = "ml-1m", data_dir: str | Path | None = None, download: bool = True) -> MovieLens:
+    """Locate (or fetch) a release and parse it into tidy frames."""
+    folder = locate(name, data_dir, download)
+    reader = _read_ml1m if name == "ml-1m" else _read_ml100k
+    ratings, users, movies = reader(folder)
+    _check_consistency(folder, ratings, users, movies)
+    return MovieLens(name, folder, ratings, users, movies)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _read_table(path: Path, sep: str, columns: list[str], ints: list[str]) -> pd.DataFrame:
+    """Read one delimited latin-1 file, reporting the first bad line precisely."""
+    if not path.is_file():
+        raise DataNotFoundError(f"{path} does not exist")
+    text = path.read_bytes().decode("latin-1").replace("\r\n", "\n")
+    if not text.strip():
+        raise MalformedFileError(path, None, "file is empty")
+    _check_field_counts(path, text, sep, len(columns))
+    if len(sep) > 1:  # the C parser takes one-character separators only
+        if "\x1f" in text:
+            raise MalformedFileError(path, None, "unexpected control character \\x1f")
+        text, sep = text.replace(sep, "\x1f"), "\x1f"
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), sep=sep, header=None, names=columns, dtype=str,
+            keep_default_na=False, na_values=[], quoting=csv.QUOTE_NONE, engine="c",
+        )  # fmt: skip
+    except pd.errors.ParserError as err:  # a long and a short line evened out the fast count
+        _check_field_counts(path, text.replace(sep, "::"), "::", len(columns), fast=False)
+        raise MalformedFileError(path, None, str(err)) from err
+    for column in ints:
+        values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
+        bad = values.isna().to_numpy()
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise MalformedFileError(path, row + 1, f"{column} is not an integer: {frame[column].iloc[row]!r}")
+        frame[column] = values.astype(np.int64)
+    return frame
+
+
+def _check_field_counts(path: Path, text: str, sep: str, expected: int, fast: bool = True) -> None:
+    """Every line must have ``expected`` fields; counting separators finds the first that does not.
+
+    The fast path only compares totals; the parser catches the rare file where
+    a long and a short line cancel out, and then the slow path names the line.
+    """
+    body = text[:-1] if text.endswith("\n") else text
+    if fast and body.count(sep) == (body.count("\n") + 1) * (expected - 1):
+        return
+    for number, line in enumerate(body.split("\n"), start=1):
+        got = line.count(sep) + 1
+        if got != expected:
+            problem = "too many fields" if got > expected else "truncated or malformed line"
+            raise MalformedFileError(path, number, f"{got} field(s), expected {expected} ({problem})")
+
+
+def _check_range(path: Path, frame: pd.DataFrame, column: str, allowed) -> None:
+    bad = ~frame[column].isin(allowed).to_numpy()
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise MalformedFileError(path, row + 1, f"{column} {_show(frame[column].iloc[row])} is out of range")
+
+
+def _show(value) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _year_from_title(titles: pd.Series) -> pd.Series:
+    return pd.to_numeric(titles.str.extract(r"\((\d{4})\)\s*$")[0], errors="coerce").astype("Int64")
+
+
+def _tidy_ratings(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    _check_range(path, frame, "rating", range(1, 6))
+    return frame.astype({"user_id": np.int32, "movie_id": np.int32, "rating": np.int8, "timestamp": np.int64})
+
+
+def _read_ml1m(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    ratings_path, users_path, movies_path = (folder / f for f in RELEASES["ml-1m"].files)
+    ratings = _tidy_ratings(
+        ratings_path,
+        _read_table(ratings_path, "::", ["user_id", "movie_id", "rating", "timestamp"],
+                    ["user_id", "movie_id", "rating", "timestamp"]),
+    )  # fmt: skip
+    users = _read_table(
+        users_path, "::", ["user_id", "gender", "age", "occupation", "zip"], ["user_id", "age", "occupation"]
+    )
+    _check_range(users_path, users, "gender", ["M", "F"])
+    _check_range(users_path, users, "age", list(AGE_BRACKETS))
+    _check_range(users_path, users, "occupation", range(len(ML1M_OCCUPATIONS)))
+    users["occupation"] = np.asarray(ML1M_OCCUPATIONS, dtype=object)[users["occupation"].to_numpy()]
+    movies = _read_table(movies_path, "::", ["movie_id", "title", "genres"], ["movie_id"])
+    movies["year"] = _year_from_title(movies["title"])
+    return ratings, _tidy_users(users), _tidy_movies(movies)
+
+
+def _age_bracket(ages: np.ndarray) -> np.ndarray:
+    """Map ages in years (ML-100K) onto ML-1M's bracket codes."""
+    edges = np.array([18, 25, 35, 45, 50, 56])
+    return np.array(list(AGE_BRACKETS))[np.searchsorted(edges, ages, side="right")]
+
+
+def _read_ml100k(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    ratings_path, users_path, movies_path = (folder / f for f in RELEASES["ml-100k"].files)
+    ratings = _tidy_ratings(
+        ratings_path,
+        _read_table(ratings_path, "\t", ["user_id", "movie_id", "rating", "timestamp"],
+                    ["user_id", "movie_id", "rating", "timestamp"]),
+    )  # fmt: skip
+    users = _read_table(users_path, "|", ["user_id", "age", "gender", "occupation", "zip"], ["user_id", "age"])
+    _check_range(users_path, users, "gender", ["M", "F"])
+    users["age"] = _age_bracket(users["age"].to_numpy())
+    flags = [f"g{i}" for i in range(len(ML100K_GENRES))]
+    movies = _read_table(
+        movies_path, "|", ["movie_id", "title", "release_date", "video_date", "url", *flags], ["movie_id", *flags]
+    )
+    on = movies[flags].to_numpy(dtype=bool)
+    movies["genres"] = ["|".join(g for g, f in zip(ML100K_GENRES, row, strict=True) if f) for row in on]
+    release_year = pd.to_numeric(movies["release_date"].str[-4:], errors="coerce").astype("Int64")
+    movies["year"] = _year_from_title(movies["title"]).fillna(release_year)
+    return ratings, _tidy_users(users), _tidy_movies(movies)
+
+
+def _tidy_users(users: pd.DataFrame) -> pd.DataFrame:
+    users = users[["user_id", "gender", "age", "occupation", "zip"]].copy()
+    users["zip"] = users["zip"].str.strip()
+    return users.astype({"user_id": np.int32, "age": np.int32})
+
+
+def _tidy_movies(movies: pd.DataFrame) -> pd.DataFrame:
+    movies = movies[["movie_id", "title", "year", "genres"]].copy()
+    return movies.astype({"movie_id": np.int32})
+
+
+def _check_consistency(folder: Path, ratings: pd.DataFrame, users: pd.DataFrame, movies: pd.DataFrame) -> None:
+    for frame, key, what in ((users, "user_id", "users"), (movies, "movie_id", "movies")):
+        duplicated = frame[key].duplicated()
+        if duplicated.any():
+            raise MalformedFileError(folder, None, f"{what} file repeats {key} {frame[key][duplicated].iloc[0]}")
+        unknown = ~ratings[key].isin(frame[key])
+        if unknown.any():
+            raise MalformedFileError(
+                folder, None, f"ratings refer to {key} {ratings[key][unknown].iloc[0]} that the {what} file lacks"
+            )

@@ -1,0 +1,122 @@
+"""Evaluating a model and the baselines on the test split, under both protocols.
+
+``rated`` below means the user's rows in the training part of the split
+(train + validation, the 80%). Baselines are fitted on those rows too. In the
+full-ranking protocol a user's context fields (rating year and month) are
+those of the user's latest rated row: the moment a recommendation would have
+been asked for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from movierec import baselines, metrics
+from movierec.features import labels, timestamp_year_month
+from movierec.ranking import CandidateScorer
+from movierec.training import Prepared, predict
+
+USERS_PER_CHUNK = 64
+
+
+def rated_rows(prepared: Prepared) -> pd.DataFrame:
+    return pd.concat([prepared.split.train, prepared.split.validation])
+
+
+def full_ranking(
+    prepared: Prepared, score_users: Callable[[np.ndarray], np.ndarray], k: int = metrics.K, progress: bool = False
+) -> dict:
+    """Full-ranking NDCG@k / Hit@k: ``score_users(user_positions)`` gives (users, catalogue movies) scores."""
+    movies, users = prepared.data.movies, prepared.data.users
+    rated, test = rated_rows(prepared), prepared.split.test
+    movie_pos = pd.Index(movies["movie_id"].to_numpy())
+    user_pos = pd.Index(users["user_id"].to_numpy())
+    seen = np.zeros((len(users), len(movies)), dtype=bool)
+    seen[user_pos.get_indexer(rated["user_id"]), movie_pos.get_indexer(rated["movie_id"])] = True
+    liked = test[labels(test) > 0]
+    relevant = np.zeros_like(seen)
+    relevant[user_pos.get_indexer(liked["user_id"]), movie_pos.get_indexer(liked["movie_id"])] = True
+    evaluated = np.flatnonzero(relevant.any(axis=1))
+    accumulator = metrics.RankingAccumulator(k)
+    chunks = [evaluated[i : i + USERS_PER_CHUNK] for i in range(0, len(evaluated), USERS_PER_CHUNK)]
+    if progress:
+        from tqdm.auto import tqdm
+
+        chunks = tqdm(chunks, desc="full ranking", unit="chunk", leave=False)
+    for chunk in chunks:
+        accumulator.add(score_users(chunk), seen[chunk], relevant[chunk])
+    return accumulator.result()
+
+
+def latest_context(prepared: Prepared) -> np.ndarray:
+    """Context codes per user (rows aligned with the users frame) from the user's latest rated row."""
+    rated = rated_rows(prepared)
+    latest = rated.groupby("user_id")["timestamp"].max()
+    fallback = int(rated["timestamp"].max())
+    stamps = latest.reindex(prepared.data.users["user_id"]).fillna(fallback).to_numpy(dtype=np.int64)
+    return prepared.encoder.encode_context(*timestamp_year_month(stamps))
+
+
+def model_scorer(model, prepared: Prepared) -> Callable[[np.ndarray], np.ndarray]:
+    scorer = CandidateScorer(model, prepared.encoder, prepared.data.movies)
+    user_codes = prepared.encoder.encode_users(prepared.data.users)
+    context_codes = latest_context(prepared)
+    return lambda rows: scorer.score(user_codes[rows], context_codes[rows])
+
+
+def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool = False) -> dict:
+    """Test AUC and log loss, seed protocol and (optionally) full ranking for one model."""
+    started = time.perf_counter()
+    codes, y = prepared.xy("test")
+    test = prepared.split.test
+    probabilities = predict(model, codes)
+    seed = metrics.seed_protocol(test["user_id"].to_numpy(), test["movie_id"].to_numpy(), probabilities, y)
+    result = {
+        "auc": metrics.auc(y, probabilities),
+        "logloss": metrics.logloss(y, probabilities),
+        "seed_ndcg@10": seed["ndcg@10"],
+        "seed_hr@10": seed["hr@10"],
+        "seed_users": seed["users"],
+    }
+    if full:
+        ranked = full_ranking(prepared, model_scorer(model, prepared), progress=progress)
+        result.update(
+            {"full_ndcg@10": ranked["ndcg@10"], "full_hit@10": ranked["hit@10"], "full_users": ranked["users"]}
+        )
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def evaluate_baselines(prepared: Prepared, full: bool = True) -> dict:
+    """The same metrics for the popularity and movie-mean baselines (AUC only, no probabilities)."""
+    test = prepared.split.test
+    y = labels(test)
+    catalogue = prepared.data.movies["movie_id"].to_numpy()
+    results = {}
+    for name, fitted in baselines.fit(rated_rows(prepared)).items():
+        scores = baselines.score(fitted, test["movie_id"].to_numpy())
+        seed = metrics.seed_protocol(test["user_id"].to_numpy(), test["movie_id"].to_numpy(), scores, y)
+        entry = {"auc": metrics.auc(y, scores), "seed_ndcg@10": seed["ndcg@10"], "seed_hr@10": seed["hr@10"]}
+        if full:
+            catalogue_scores = baselines.score(fitted, catalogue)
+            ranked = full_ranking(prepared, lambda rows, s=catalogue_scores: np.broadcast_to(s, (len(rows), len(s))))
+            entry.update({"full_ndcg@10": ranked["ndcg@10"], "full_hit@10": ranked["hit@10"]})
+        results[name] = entry
+    return results
+
+
+METRIC_COLUMNS = ("auc", "logloss", "seed_ndcg@10", "seed_hr@10", "full_ndcg@10", "full_hit@10")
+
+
+def table(rows: dict[str, dict]) -> str:
+    """A plain-text table of metric rows, for terminals and logs."""
+    header = f"{'':<14}" + "".join(f"{c:>14}" for c in METRIC_COLUMNS)
+    lines = [header, "-" * len(header)]
+    for name, values in rows.items():
+        cells = "".join(f"{values[c]:>14.4f}" if c in values else f"{'—':>14}" for c in METRIC_COLUMNS)
+        lines.append(f"{name:<14}{cells}")
+    return "\n".join(lines)

@@ -1,0 +1,24 @@
+"""The two model families by name, with the defaults the shipped artifacts use."""
+
+from __future__ import annotations
+
+from autoint import AutoInt
+from autointp import AutoIntPlus
+
+MODELS: dict[str, type[AutoInt]] = {"autoint": AutoInt, "autointp": AutoIntPlus}
+
+# Chosen on the validation split (see README, "Results"); the tuner explores around them.
+DEFAULT_HYPERPARAMETERS: dict[str, dict] = {
+    "autoint": dict(embedding_dim=16, attention_layers=3, num_heads=2, attention_dim=8, dropout=0.0,
+                    embeddings_l2=0.0, use_linear=True),
+    "autointp": dict(embedding_dim=16, attention_layers=3, num_heads=2, attention_dim=8, dnn_units=[32, 32],
+                     dropout=0.0, embeddings_l2=0.0, use_linear=True),
+}  # fmt: skip
+
+
+def create(name: str, vocab_sizes: list[int], seed: int | None = None, **overrides) -> AutoInt:
+    """A built model of family ``name`` with the default hyperparameters, overridden by ``overrides``."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+    hyperparameters = {**DEFAULT_HYPERPARAMETERS[name], **overrides}
+    return MODELS[name].built(vocab_sizes, seed=seed, **hyperparameters)

@@ -1,0 +1,75 @@
+"""Train AutoInt or AutoInt+ on MovieLens, evaluate it and save the artifacts.
+
+    python -m movierec.train --model autointp --data-dir ../shared/data
+
+Writes ``model/<name>.weights.h5``, ``model/<name>.manifest.json`` (config,
+fields, vocabularies, data fingerprint, training settings, history and the
+test evaluation) and ``data/<name>.encoder.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from movierec.cli import add_data_options, add_model_options, fail
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    from movierec.training import TrainSettings
+
+    defaults = TrainSettings()
+    parser = argparse.ArgumentParser(prog="python -m movierec.train", description=__doc__.split("\n\n")[0])
+    add_data_options(parser)
+    add_model_options(parser)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--patience", type=int, default=defaults.patience, help="epochs without val AUC gain")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--oov-rate", type=float, default=defaults.oov_rate, help="share of ids trained as unknown")
+    parser.add_argument(
+        "--hyperparameters", type=json.loads, default={}, help="JSON overrides, e.g. '{\"embedding_dim\": 32}'"
+    )
+    parser.add_argument("--no-full-ranking", action="store_true", help="skip the (slower) full-ranking evaluation")
+    parser.add_argument("--quiet", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    from movierec import artifacts, data, evaluation, models, training
+
+    settings = training.TrainSettings(
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
+        seed=args.seed, oov_rate=args.oov_rate,
+    )  # fmt: skip
+    try:
+        release = data.load(args.dataset, args.data_dir, download=not args.no_download)
+    except data.MovieLensError as err:
+        fail(str(err))
+    prepared = training.prepare(release)
+    model = models.create(args.model, prepared.encoder.vocab_sizes, seed=args.seed, **args.hyperparameters)
+    started = time.perf_counter()
+    history = training.fit(model, prepared, settings, verbose=0 if args.quiet else "auto")
+    seconds = time.perf_counter() - started
+    result = evaluation.evaluate_model(model, prepared, full=not args.no_full_ranking, progress=not args.quiet)
+    paths = artifacts.save(
+        model,
+        prepared.encoder,
+        args.model,
+        artifacts.ArtifactPaths.for_model(args.model, args.model_dir, args.encoder_dir),
+        data={"release": release.name, "fingerprint": release.fingerprint(), "split": prepared.split.describe()},
+        training={**settings.to_dict(), "seconds": round(seconds, 1), "epochs_run": len(history["loss"]),
+                  "history": history},
+        evaluation=result,
+    )  # fmt: skip
+    if not args.quiet:
+        print(evaluation.table({args.model: result}))
+        print(f"saved {paths.weights}, {paths.manifest}, {paths.encoder}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""The Keras layers and both models, on random codes (no data set needed)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from autoint import AutoInt, FieldEmbedding, InteractingLayer
+from autointp import AutoIntPlus, DNNTower
+
+VOCAB = [7, 5, 3, 4, 6, 2]
+BATCH = 8
+
+
+def codes(seed: int = 0, batch: int = BATCH) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.integers(0, v, batch) for v in VOCAB], axis=1).astype("int32")
+
+
+def small(model_class, **overrides):
+    config = dict(embedding_dim=8, attention_layers=2, num_heads=2, attention_dim=4, seed=3)
+    if model_class is AutoIntPlus:
+        config["dnn_units"] = [16, 8]
+    config.update(overrides)
+    return model_class.built(VOCAB, **config)
+
+
+MODELS = [AutoInt, AutoIntPlus]
+
+
+# --------------------------------------------------------------------- layers
+
+
+def test_field_embedding_offsets_give_each_field_its_own_rows():
+    layer = FieldEmbedding(VOCAB, 4, seed=1)
+    x = np.zeros((1, len(VOCAB)), dtype="int32")
+    out = keras.ops.convert_to_numpy(layer(x))
+    assert out.shape == (1, len(VOCAB), 4)
+    table = keras.ops.convert_to_numpy(layer.embeddings)
+    offsets = np.cumsum([0, *VOCAB[:-1]])
+    np.testing.assert_allclose(out[0], table[offsets])
+    assert len({tuple(row) for row in out[0]}) == len(VOCAB)  # code 0 of each field is a different row
+
+
+def test_field_embedding_rejects_wrong_field_count():
+    with pytest.raises(ValueError, match="expected 6 fields"):
+        FieldEmbedding(VOCAB, 4)(np.zeros((2, 5), dtype="int32"))
+
+
+@pytest.mark.parametrize(("heads", "width"), [(1, 4), (2, 8), (3, 5)])
+def test_interacting_layer_shapes_and_attention_rows_sum_to_one(heads, width):
+    layer = InteractingLayer(width, heads, seed=0)
+    x = np.random.default_rng(0).normal(size=(BATCH, 6, 10)).astype("float32")
+    out, attention = layer(x, return_attention=True)
+    assert tuple(out.shape) == (BATCH, 6, heads * width)
+    assert tuple(attention.shape) == (BATCH, heads, 6, 6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(attention).sum(-1), 1.0, rtol=1e-5)
+    assert layer.compute_output_shape((BATCH, 6, 10)) == (BATCH, 6, heads * width)
+    assert (keras.ops.convert_to_numpy(out) >= 0).all()  # ReLU output
+
+
+def test_residual_adds_a_projection_and_changes_the_output():
+    x = np.random.default_rng(1).normal(size=(BATCH, 6, 10)).astype("float32")
+    with_res = InteractingLayer(4, 2, use_residual=True, seed=5)
+    without = InteractingLayer(4, 2, use_residual=False, seed=5)
+    a, b = with_res(x), without(x)
+    assert [w.name for w in with_res.weights] == ["qkv_kernel", "residual_kernel"]
+    assert [w.name for w in without.weights] == ["qkv_kernel"]
+    # same seed, same Q/K/V kernel: the only difference is the residual term
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(with_res.qkv_kernel), without.qkv_kernel.numpy())
+    expected = np.maximum(
+        0,
+        keras.ops.convert_to_numpy(_pre_activation(without, x))
+        + x @ keras.ops.convert_to_numpy(with_res.residual_kernel),
+    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(a), expected, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
+def _pre_activation(layer, x):
+    """Attention output before ReLU, computed independently with numpy."""
+    w = keras.ops.convert_to_numpy(layer.qkv_kernel)
+    heads, width = layer.num_heads, layer.attention_dim
+    qkv = (x @ w).reshape(x.shape[0], x.shape[1], 3, heads, width)
+    q, k, v = (qkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))
+    scores = q @ k.transpose(0, 1, 3, 2)
+    if layer.scaled:
+        scores = scores / np.sqrt(width)
+    scores = np.exp(scores - scores.max(-1, keepdims=True))
+    attention = scores / scores.sum(-1, keepdims=True)
+    return (attention @ v).transpose(0, 2, 1, 3).reshape(x.shape[0], x.shape[1], heads * width)
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+def test_attention_matches_a_numpy_reference(scaled):
+    x = np.random.default_rng(2).normal(size=(BATCH, 6, 10)).astype("float32")
+    layer = InteractingLayer(4, 2, use_residual=False, scaled=scaled, seed=9)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(x)), np.maximum(0, _pre_activation(layer, x)), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_scaling_softens_attention():
+    x = 3 * np.random.default_rng(3).normal(size=(BATCH, 6, 10)).astype("float32")
+    plain = InteractingLayer(16, 1, scaled=False, seed=4)
+    scaled = InteractingLayer(16, 1, scaled=True, seed=4)
+    _, a = plain(x, return_attention=True)
+    _, b = scaled(x, return_attention=True)
+    # dividing scores by sqrt(16) makes the softmax flatter: lower maximum weight
+    assert keras.ops.convert_to_numpy(b).max(-1).mean() < keras.ops.convert_to_numpy(a).max(-1).mean()
+
+
+def test_dnn_tower_shapes_and_batch_norm():
+    tower = DNNTower([8, 4], dropout=0.5, batch_norm=True, seed=1)
+    out = tower(np.ones((BATCH, 12), dtype="float32"), training=True)
+    assert tuple(out.shape) == (BATCH, 1)
+    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in tower.hidden)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        FieldEmbedding(VOCAB, 4, embeddings_l2=1e-3, seed=2),
+        InteractingLayer(4, 3, use_residual=False, scaled=True, kernel_l2=1e-4, seed=2),
+        DNNTower([8, 4], dropout=0.1, batch_norm=True, kernel_l2=1e-4, seed=2),
+    ],
+    ids=["FieldEmbedding", "InteractingLayer", "DNNTower"],
+)
+def test_layer_config_round_trip_is_complete(layer):
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+    serialized = keras.saving.serialize_keras_object(layer)
+    assert serialized["registered_name"].startswith("autoint>")
+    assert keras.saving.deserialize_keras_object(serialized).get_config() == config
+
+
+def test_embedding_l2_penalises_looked_up_rows_per_example():
+    layer = FieldEmbedding(VOCAB, 4, embeddings_l2=0.5, seed=0)
+    x = codes(batch=4)
+    out = keras.ops.convert_to_numpy(layer(x))
+    assert len(layer.losses) == 1
+    np.testing.assert_allclose(float(layer.losses[0]), 0.5 * (out**2).sum() / 4, rtol=1e-5)
+
+
+# --------------------------------------------------------------------- models
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_model_outputs_probabilities(model_class):
+    model = small(model_class)
+    out = keras.ops.convert_to_numpy(model(codes()))
+    assert out.shape == (BATCH, 1)
+    assert ((out > 0) & (out < 1)).all()
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_attention_maps_are_retrievable(model_class):
+    model = small(model_class, attention_layers=3, num_heads=2)
+    maps = model.attention_maps(codes())
+    assert len(maps) == 3
+    for attention in maps:
+        attention = keras.ops.convert_to_numpy(attention)
+        assert attention.shape == (BATCH, 2, len(VOCAB), len(VOCAB))
+        np.testing.assert_allclose(attention.sum(-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+@pytest.mark.parametrize("options", [{}, {"use_residual": False}, {"scaled": True}, {"use_linear": False}])
+def test_gradient_reaches_every_weight(model_class, options):
+    model = small(model_class, **options)
+    x, y = codes(), np.ones((BATCH, 1), dtype="float32")
+    with tf.GradientTape() as tape:
+        loss = keras.losses.binary_crossentropy(y, model(x, training=True))
+    gradients = tape.gradient(loss, model.trainable_weights)
+    for weight, gradient in zip(model.trainable_weights, gradients, strict=True):
+        assert gradient is not None, weight.path
+        assert float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(gradient)))) > 0, weight.path
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_config_round_trip_gives_identical_outputs(model_class):
+    model = small(model_class, dropout=0.1, embeddings_l2=1e-4, scaled=True)
+    clone = model_class.from_config(model.get_config())
+    clone(codes())
+    clone.set_weights(model.get_weights())
+    assert clone.get_config() == model.get_config()
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(model(codes())), keras.ops.convert_to_numpy(clone(codes()))
+    )
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_weights_save_load_round_trip(model_class, tmp_path):
+    model = small(model_class)
+    path = tmp_path / "m.weights.h5"
+    model.save_weights(path)
+    fresh = model_class.built(**{**model.get_config(), "seed": 99})
+    assert not np.allclose(keras.ops.convert_to_numpy(fresh(codes())), keras.ops.convert_to_numpy(model(codes())))
+    fresh.load_weights(path)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(fresh(codes())), keras.ops.convert_to_numpy(model(codes()))
+    )
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_same_seed_same_model_different_seed_different_model(model_class):
+    a, b, c = small(model_class, seed=11), small(model_class, seed=11), small(model_class, seed=12)
+    out = [keras.ops.convert_to_numpy(m(codes())) for m in (a, b, c)]
+    np.testing.assert_array_equal(out[0], out[1])
+    assert not np.allclose(out[0], out[2])
+
+
+def test_autoint_plus_adds_a_tower_and_nothing_else():
+    base, plus = small(AutoInt), small(AutoIntPlus)
+    base_names = {w.path.split("/", 1)[1] for w in base.weights}
+    plus_names = {w.path.split("/", 1)[1] for w in plus.weights}
+    assert base_names < plus_names
+    assert all(name.startswith("dnn/") for name in plus_names - base_names)
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_a_few_steps_of_training_learn_a_planted_rule(model_class):
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.integers(0, v, 2048) for v in VOCAB], axis=1).astype("int32")
+    y = ((x[:, 0] % 2) == (x[:, 1] % 2)).astype("float32")  # an interaction of fields 0 and 1
+    model = small(model_class)
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=15, batch_size=256, verbose=0)
+    assert history.history["accuracy"][-1] > 0.95

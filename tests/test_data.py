@@ -1,0 +1,206 @@
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+from movielens_fixtures import write_ml1m, zip_release
+
+from movierec import data
+
+
+def test_ml1m_fixture_parses_into_tidy_frames(ml1m):
+    assert list(ml1m.ratings.columns) == ["user_id", "movie_id", "rating", "timestamp"]
+    assert list(ml1m.users.columns) == ["user_id", "gender", "age", "occupation", "zip"]
+    assert list(ml1m.movies.columns) == ["movie_id", "title", "year", "genres"]
+    assert ml1m.ratings["rating"].between(1, 5).all()
+    assert set(ml1m.users["occupation"]) <= set(data.ML1M_OCCUPATIONS)
+    assert ml1m.movies["year"].notna().all()
+
+
+def test_latin1_titles_survive(ml1m):
+    titles = set(ml1m.movies["title"])
+    assert any("Amélie" in t for t in titles)
+    assert any("Señorita Café" in t for t in titles)
+
+
+def test_ml100k_has_the_same_columns(ml100k_dir, ml1m):
+    small = data.load("ml-100k", ml100k_dir, download=False)
+    for column in ("ratings", "users", "movies"):
+        assert list(getattr(small, column).columns) == list(getattr(ml1m, column).columns)
+    assert set(small.users["age"]) <= set(data.AGE_BRACKETS)
+    # genres come back from the flag columns in u.genre's order
+    assert small.movies["genres"].str.len().gt(0).all()
+
+
+@pytest.mark.parametrize(
+    ("ages", "brackets"),
+    [([5, 17, 18, 24, 25, 34, 35, 44, 45, 49, 50, 55, 56, 80], [1, 1, 18, 18, 25, 25, 35, 35, 45, 45, 50, 50, 56, 56])],
+)
+def test_ml100k_ages_map_to_ml1m_brackets(ages, brackets):
+    import numpy as np
+
+    assert data._age_bracket(np.array(ages)).tolist() == brackets
+
+
+def _copy(ml1m_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "ml-1m"
+    target.mkdir()
+    for f in ml1m_dir.iterdir():
+        (target / f.name).write_bytes(f.read_bytes())
+    return target
+
+
+def _replace_line(path: Path, number: int, text: str) -> None:
+    lines = path.read_bytes().decode("latin-1").split("\n")
+    lines[number - 1] = text
+    path.write_bytes("\n".join(lines).encode("latin-1"))
+
+
+@pytest.mark.parametrize(
+    ("file", "line", "text", "message"),
+    [
+        ("ratings.dat", 7, "1::2::5", "line 7: 3 field(s), expected 4"),
+        ("ratings.dat", 3, "1::2::5::978300760::9", "line 3: 5 field(s), expected 4 (too many fields)"),
+        ("ratings.dat", 5, "1::2::five::978300760", "line 5: rating is not an integer: 'five'"),
+        ("ratings.dat", 4, "1::2::7::978300760", "line 4: rating 7 is out of range"),
+        ("users.dat", 2, "2::X::25::3::12345", "line 2: gender 'X' is out of range"),
+        ("users.dat", 3, "3::M::26::3::12345", "line 3: age 26 is out of range"),
+        ("movies.dat", 2, "2", "line 2: 1 field(s), expected 3"),
+    ],
+)
+def test_malformed_lines_are_reported_precisely(ml1m_dir, tmp_path, file, line, text, message):
+    folder = _copy(ml1m_dir, tmp_path)
+    _replace_line(folder / file, line, text)
+    with pytest.raises(data.MalformedFileError, match=message.replace("(", r"\(").replace(")", r"\)")) as caught:
+        data.load("ml-1m", folder, download=False)
+    assert caught.value.line == line
+    assert caught.value.path.name == file
+
+
+def test_truncated_file_names_its_last_line(ml1m_dir, tmp_path):
+    folder = _copy(ml1m_dir, tmp_path)
+    raw = (folder / "ratings.dat").read_bytes()
+    cut = raw[: len(raw) // 2]
+    cut = cut[: cut.rindex(b"::") + 1]  # stop in the middle of a line
+    (folder / "ratings.dat").write_bytes(cut)
+    with pytest.raises(data.MalformedFileError, match="truncated or malformed"):
+        data.load("ml-1m", folder, download=False)
+
+
+def test_empty_and_missing_files(ml1m_dir, tmp_path):
+    folder = _copy(ml1m_dir, tmp_path)
+    (folder / "movies.dat").write_bytes(b"")
+    with pytest.raises(data.MalformedFileError, match="empty"):
+        data.load("ml-1m", folder, download=False)
+    (folder / "movies.dat").unlink()
+    with pytest.raises(data.DataNotFoundError, match=r"missing movies\.dat"):
+        data.load("ml-1m", folder, download=False)
+
+
+def test_ratings_of_unknown_users_are_rejected(ml1m_dir, tmp_path):
+    folder = _copy(ml1m_dir, tmp_path)
+    with open(folder / "ratings.dat", "ab") as handle:
+        handle.write(b"99999::1::5::978300760\n")
+    with pytest.raises(data.MalformedFileError, match="user_id 99999"):
+        data.load("ml-1m", folder, download=False)
+
+
+def test_data_dir_may_be_the_parent_folder(ml1m_dir, monkeypatch):
+    assert data.find("ml-1m", ml1m_dir.parent) == ml1m_dir
+    monkeypatch.setenv("MOVIELENS_DIR", str(ml1m_dir.parent))
+    assert data.locate("ml-1m", download=False) == ml1m_dir
+
+
+def test_missing_dataset_without_download_says_how_to_fix():
+    with pytest.raises(data.DataNotFoundError, match="MOVIELENS_DIR"):
+        data.load("ml-1m", download=False)
+
+
+def test_unknown_release_name():
+    with pytest.raises(ValueError, match="unknown MovieLens release"):
+        data.find("ml-42m")
+
+
+class _ArchiveServer:
+    """Serves one archive on 127.0.0.1 and counts requests."""
+
+    def __init__(self, payload: bytes):
+        self.requests = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/ml-1m.zip"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def archive(tmp_path):
+    folder = write_ml1m(tmp_path / "src" / "ml-1m", n_users=10, n_movies=12, per_user=5)
+    return zip_release(folder, "ml-1m")
+
+
+def _pin(monkeypatch, url: str, md5: str) -> None:
+    release = data.RELEASES["ml-1m"]
+    monkeypatch.setitem(data.RELEASES, "ml-1m", data.Release(release.name, url, md5, release.files))
+
+
+def test_fetch_downloads_verifies_unpacks_and_caches(archive, monkeypatch):
+    with _ArchiveServer(archive) as server:
+        _pin(monkeypatch, server.url, hashlib.md5(archive).hexdigest())
+        first = data.load("ml-1m")  # nothing local: downloads
+        assert server.requests == 1
+        second = data.load("ml-1m")  # cached: never downloads again
+        assert server.requests == 1
+        data.fetch("ml-1m", progressbar=False)  # archive present and valid: no request either
+        assert server.requests == 1
+    assert first.path == second.path == data.cache_dir() / "ml-1m"
+    assert len(first.ratings) == 50
+
+
+def test_fetch_rejects_a_wrong_checksum_and_keeps_nothing(archive, monkeypatch):
+    with _ArchiveServer(archive) as server:
+        _pin(monkeypatch, server.url, "0" * 32)
+        with pytest.raises(data.ChecksumError, match="does not match the pinned MD5"):
+            data.load("ml-1m")
+    assert not (data.cache_dir() / "ml-1m.zip").exists()
+    assert not (data.cache_dir() / "ml-1m").exists()
+
+
+def test_official_checksums_are_pinned():
+    assert data.RELEASES["ml-1m"].md5 == "c4d9eecfca2ab87c1945afe126590906"
+    assert data.RELEASES["ml-100k"].md5 == "0e33842e24a9c977be4e0107933c0723"
+    assert data.RELEASES["ml-1m"].url.startswith("https://files.grouplens.org/")
+
+
+@pytest.mark.real_data
+def test_real_ml1m_matches_its_readme(real_data_dir):
+    ml = data.load("ml-1m", real_data_dir, download=False)
+    assert (len(ml.ratings), len(ml.users), len(ml.movies)) == (1_000_209, 6_040, 3_883)
+    counts = ml.ratings["rating"].value_counts().sort_index().tolist()
+    assert counts == [56_174, 107_557, 261_197, 348_971, 226_310]
+
+
+@pytest.mark.real_data
+def test_real_ml100k_loads(real_data_dir):
+    ml = data.load("ml-100k", real_data_dir, download=False)
+    assert (len(ml.ratings), len(ml.users), len(ml.movies)) == (100_000, 943, 1_682)
