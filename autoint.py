@@ -24,6 +24,8 @@ import numpy as np
 from keras import ops
 
 PACKAGE = "autoint"
+RATING_CUTS = (2.0, 3.0, 4.0, 5.0)  # cut-points of the ordinal head
+LIKE_CUT = 4.0  # the served probability: P(rating >= 4)
 
 
 def _seeded(initializer: str, seed: int | None, offset: int):
@@ -211,6 +213,7 @@ class AutoInt(keras.Model):
         use_residual: bool = True,
         scaled: bool = False,
         use_linear: bool = True,
+        ordinal: bool = False,
         dropout: float = 0.0,
         embeddings_l2: float = 0.0,
         kernel_l2: float = 0.0,
@@ -226,6 +229,7 @@ class AutoInt(keras.Model):
         self.use_residual = bool(use_residual)
         self.scaled = bool(scaled)
         self.use_linear = bool(use_linear)
+        self.ordinal = bool(ordinal)
         self.dropout = float(dropout)
         self.embeddings_l2 = float(embeddings_l2)
         self.kernel_l2 = float(kernel_l2)
@@ -255,6 +259,13 @@ class AutoInt(keras.Model):
             if self.use_linear
             else None
         )
+        if self.ordinal:
+            # Offsets of the cut-points rating>=2, >=3 and >=5 from the like cut (rating>=4).
+            self.cut_offsets = self.add_weight(
+                shape=(len(RATING_CUTS) - 1,),
+                initializer=keras.initializers.Constant([2.0, 1.0, -1.5]),
+                name="cut_offsets",
+            )
 
     # The pieces are separate methods so AutoInt+ can add its tower without
     # repeating any of them.
@@ -283,6 +294,27 @@ class AutoInt(keras.Model):
     def call(self, codes, training: bool = False):
         return ops.sigmoid(self.logits(codes, training=training))
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """With ``ordinal``, learn from the whole 1-5 rating, not just like / not like.
+
+        The like logit and learned offsets give a cumulative-link model,
+        ``P(rating >= k) = sigmoid(like_logit + offset_k)`` for k = 2..5, and the
+        loss is the cross-entropy of all four cut-points. A 3 is then "less
+        disliked" than a 1, which the binary label throws away. The served
+        output stays ``P(rating >= 4)``. ``y`` holds ratings in this mode.
+        """
+        if not self.ordinal:
+            return super().compute_loss(x, y, y_pred, sample_weight, training)
+        p = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
+        like_logit = ops.log(p) - ops.log1p(-p)
+        like_index = RATING_CUTS.index(LIKE_CUT)
+        offsets = ops.concatenate(
+            [self.cut_offsets[:like_index], ops.zeros((1,)), self.cut_offsets[like_index:]], axis=0
+        )
+        targets = ops.cast(ops.reshape(y, (-1, 1)) >= ops.convert_to_tensor(RATING_CUTS, "float32"), "float32")
+        loss = ops.mean(keras.losses.binary_crossentropy(targets, like_logit + offsets, from_logits=True))
+        return loss + ops.sum(self.losses) if self.losses else loss
+
     def attention_maps(self, codes) -> list:
         """Attention weights (batch, heads, fields, fields) of every interacting layer."""
         _, maps = self.interact(self.embedding(codes), return_attention=True)
@@ -299,6 +331,7 @@ class AutoInt(keras.Model):
             use_residual=self.use_residual,
             scaled=self.scaled,
             use_linear=self.use_linear,
+            ordinal=self.ordinal,
             dropout=self.dropout,
             embeddings_l2=self.embeddings_l2,
             kernel_l2=self.kernel_l2,

@@ -10,9 +10,9 @@ MODELS: dict[str, type[AutoInt]] = {"autoint": AutoInt, "autointp": AutoIntPlus}
 # Chosen on the validation split (see README, "Results"); the tuner explores around them.
 DEFAULT_HYPERPARAMETERS: dict[str, dict] = {
     "autoint": dict(embedding_dim=16, attention_layers=3, num_heads=2, attention_dim=8, dropout=0.0,
-                    embeddings_l2=0.0, use_linear=True),
+                    embeddings_l2=0.0, use_linear=True, ordinal=True),
     "autointp": dict(embedding_dim=16, attention_layers=3, num_heads=2, attention_dim=8, dnn_units=[32, 32],
-                     dropout=0.0, embeddings_l2=0.0, use_linear=True),
+                     dropout=0.0, embeddings_l2=0.0, use_linear=True, ordinal=True),
 }  # fmt: skip
 
 

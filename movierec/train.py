@@ -30,6 +30,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--oov-rate", type=float, default=defaults.oov_rate, help="share of ids trained as unknown")
     parser.add_argument(
+        "--no-refit", dest="refit", action="store_false", help="keep the early-stopped model, skip the final refit"
+    )
+    parser.add_argument(
         "--hyperparameters", type=json.loads, default={}, help="JSON overrides, e.g. '{\"embedding_dim\": 32}'"
     )
     parser.add_argument("--no-full-ranking", action="store_true", help="skip the (slower) full-ranking evaluation")
@@ -43,7 +46,7 @@ def main(argv=None) -> dict:
 
     settings = training.TrainSettings(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
-        seed=args.seed, oov_rate=args.oov_rate,
+        seed=args.seed, oov_rate=args.oov_rate, refit=args.refit,
     )  # fmt: skip
     try:
         release = data.load(args.dataset, args.data_dir, download=not args.no_download)
@@ -52,7 +55,11 @@ def main(argv=None) -> dict:
     prepared = training.prepare(release)
     model = models.create(args.model, prepared.encoder.vocab_sizes, seed=args.seed, **args.hyperparameters)
     started = time.perf_counter()
-    history = training.fit(model, prepared, settings, verbose=0 if args.quiet else "auto")
+    verbose = 0 if args.quiet else "auto"
+    history = training.fit(model, prepared, settings, verbose=verbose)
+    refitted = None
+    if settings.refit:
+        model, refitted = training.refit(model, prepared, settings, history, verbose=verbose)
     seconds = time.perf_counter() - started
     result = evaluation.evaluate_model(model, prepared, full=not args.no_full_ranking, progress=not args.quiet)
     paths = artifacts.save(
@@ -62,7 +69,7 @@ def main(argv=None) -> dict:
         artifacts.ArtifactPaths.for_model(args.model, args.model_dir, args.encoder_dir),
         data={"release": release.name, "fingerprint": release.fingerprint(), "split": prepared.split.describe()},
         training={**settings.to_dict(), "seconds": round(seconds, 1), "epochs_run": len(history["loss"]),
-                  "history": history},
+                  "history": history, "refitted": refitted},
         evaluation=result,
     )  # fmt: skip
     if not args.quiet:

@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from movierec.data import MovieLens
-from movierec.features import FIELD_POSITION, FeatureEncoder, labels
+from movierec.features import FIELD_POSITION, LIKE_THRESHOLD, FeatureEncoder, labels
 
 SPLIT_SEED = 42
 TEST_SIZE = 0.2
@@ -82,7 +82,10 @@ class TrainSettings:
     epochs: int = 12
     batch_size: int = 2048
     learning_rate: float = 1e-3
+    weight_decay: float = 0.0  # decoupled (AdamW) when > 0
     patience: int = 2
+    lr_factor: float = 0.3  # learning rate x this when validation AUC stalls for an epoch
+    refit: bool = True  # finally retrain on train + validation with the epochs and rates found
     seed: int = 42
     oov_rate: float = 0.01
     steps_per_execution: int = 16
@@ -120,13 +123,35 @@ def make_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def like_auc(ordinal: bool):
+    """AUC of the like probability, whether targets are ratings (ordinal) or 0/1 labels."""
+    import keras
+
+    class LikeAUC(keras.metrics.AUC):
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            if ordinal:
+                y_true = keras.ops.cast(y_true >= LIKE_THRESHOLD, "float32")
+            return super().update_state(y_true, y_pred, sample_weight)
+
+    return LikeAUC(name="auc", num_thresholds=1000)
+
+
+def targets(model, frame: pd.DataFrame) -> np.ndarray:
+    """What the model learns from: the rating for an ordinal model, else the like label."""
+    return frame["rating"].to_numpy(np.float32) if getattr(model, "ordinal", False) else labels(frame)
+
+
 def compile_model(model, settings: TrainSettings) -> None:
     import keras
 
+    if settings.weight_decay > 0:
+        optimizer = keras.optimizers.AdamW(settings.learning_rate, weight_decay=settings.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(settings.learning_rate)
     model.compile(
-        optimizer=keras.optimizers.Adam(settings.learning_rate),
-        loss=keras.losses.BinaryCrossentropy(),
-        metrics=[keras.metrics.AUC(name="auc", num_thresholds=1000)],
+        optimizer=optimizer,
+        loss=None if model.ordinal else keras.losses.BinaryCrossentropy(),  # the ordinal model brings its own
+        metrics=[like_auc(model.ordinal)],
         jit_compile=settings.jit_compile,
         steps_per_execution=settings.steps_per_execution,
     )
@@ -144,17 +169,49 @@ def fit(
 
     keras.utils.set_random_seed(settings.seed)
     compile_model(model, settings)
-    x_train, y_train = prepared.xy("train")
-    x_val, y_val = prepared.xy("validation")
+    x_train, _ = prepared.xy("train")
+    x_val, _ = prepared.xy("validation")
+    y_train, y_val = targets(model, prepared.split.train), targets(model, prepared.split.validation)
     train = make_dataset(x_train, y_train, settings.batch_size, True, settings.seed, settings.oov_rate)
     validation = make_dataset(x_val, y_val, 16384)
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_auc", mode="max", patience=settings.patience, restore_best_weights=True
     )
+    slower = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_auc", mode="max", factor=settings.lr_factor, patience=0, min_delta=5e-4
+    )
     history = model.fit(
-        train, validation_data=validation, epochs=settings.epochs, callbacks=[stopper, *callbacks], verbose=verbose
+        train,
+        validation_data=validation,
+        epochs=settings.epochs,
+        callbacks=[stopper, slower, *callbacks],
+        verbose=verbose,
     )
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+def refit(model, prepared: Prepared, settings: TrainSettings, history: dict[str, list[float]], verbose="auto"):
+    """A fresh model trained on train + validation, replaying the validated schedule.
+
+    Early stopping on the validation rows chose how many epochs to run and the
+    plateau callback chose the learning rate of each; a new model with the
+    same config and seed now runs exactly that schedule on all 80% of the
+    training part. The test rows stay untouched throughout.
+    """
+    import keras
+
+    best = int(np.argmax(history["val_auc"])) + 1
+    rates = history.get("learning_rate", [settings.learning_rate] * best)[:best]
+    keras.utils.set_random_seed(settings.seed)
+    fresh = type(model).built(**model.get_config())
+    compile_model(fresh, settings)
+    frames = (prepared.split.train, prepared.split.validation)
+    codes = np.concatenate([prepared.xy("train")[0], prepared.xy("validation")[0]])
+    y = np.concatenate([targets(fresh, frame) for frame in frames])
+    data = make_dataset(codes, y, settings.batch_size, True, settings.seed, settings.oov_rate)
+    schedule = keras.callbacks.LearningRateScheduler(lambda epoch, _: float(rates[epoch]))
+    fresh.fit(data, epochs=best, callbacks=[schedule], verbose=verbose)
+    return fresh, {"epochs": best, "learning_rates": [float(r) for r in rates]}
 
 
 def predict(model, codes: np.ndarray, batch_size: int = 32768) -> np.ndarray:

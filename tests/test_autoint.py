@@ -228,3 +228,42 @@ def test_a_few_steps_of_training_learn_a_planted_rule(model_class):
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="binary_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=15, batch_size=256, verbose=0)
     assert history.history["accuracy"][-1] > 0.95
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_ordinal_loss_is_the_cumulative_cross_entropy_of_all_cut_points(model_class):
+    model = small(model_class, ordinal=True)
+    x = codes()
+    ratings = np.array([1, 2, 3, 4, 5, 5, 3, 1], dtype="float32")
+    p = keras.ops.convert_to_numpy(model(x)).reshape(-1).astype("float64")
+    offsets = keras.ops.convert_to_numpy(model.cut_offsets)
+    logits = np.log(p / (1 - p))[:, None] + np.array([offsets[0], offsets[1], 0.0, offsets[2]])
+    targets = ratings[:, None] >= np.array([2, 3, 4, 5])
+    expected = np.mean(np.logaddexp(0, logits) - targets * logits)
+    got = float(model.compute_loss(x, ratings, model(x)))
+    assert got == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_ordinal_gradient_reaches_every_weight_including_the_cut_points(model_class):
+    model = small(model_class, ordinal=True)
+    x, ratings = codes(), np.array([1, 2, 3, 4, 5, 5, 3, 1], dtype="float32")
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x, ratings, model(x, training=True))
+    gradients = tape.gradient(loss, model.trainable_weights)
+    assert any(w is model.cut_offsets for w in model.trainable_weights)
+    for weight, gradient in zip(model.trainable_weights, gradients, strict=True):
+        assert gradient is not None and float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(gradient)))) > 0, weight.path
+
+
+def test_ordinal_model_trains_on_ratings_and_serves_like_probabilities():
+    from movierec import training
+
+    rng = np.random.default_rng(1)
+    x = np.stack([rng.integers(0, v, 4096) for v in VOCAB], axis=1).astype("int32")
+    ratings = np.clip(1 + x[:, 0] % 5 + (x[:, 1] % 2), 1, 5).astype("float32")
+    model = small(AutoIntPlus, ordinal=True)
+    training.compile_model(model, training.TrainSettings(learning_rate=0.02, steps_per_execution=1, jit_compile=False))
+    history = model.fit(x, ratings, epochs=8, batch_size=256, verbose=0)
+    assert history.history["auc"][-1] > 0.95  # AUC of P(rating >= 4) against rating >= 4
+    assert history.history["loss"][-1] < history.history["loss"][0]

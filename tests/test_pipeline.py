@@ -31,6 +31,7 @@ def test_training_writes_the_three_artifacts(trained):
     assert manifest["config"]["embedding_dim"] == 4
     assert manifest["evaluation"] == result
     assert manifest["training"]["epochs_run"] == 2
+    assert manifest["training"]["refitted"]["epochs"] in (1, 2)  # retrained on train + validation
     assert len(manifest["data"]["fingerprint"]) == 64
     assert not list((root / "model").glob(".*tmp*")), "temporary files left behind"
     for key in ("auc", "logloss", "seed_ndcg@10", "seed_hr@10", "full_ndcg@10", "full_hit@10"):
