@@ -199,6 +199,10 @@ class AutoInt(keras.Model):
     to the logit by default: it carries the strong per-user and per-movie
     biases so the attention layers can spend their capacity on interactions.
 
+    With ``ordinal`` the model learns from the whole 1-5 rating through
+    cumulative cut-points (see ``compute_loss``) while still serving the like
+    probability; fit it with ratings as targets.
+
     ``attention_maps`` returns each layer's attention weights for a batch,
     which is what the app uses to explain a recommendation.
     """

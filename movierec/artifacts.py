@@ -46,6 +46,7 @@ def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; artifacts are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -96,6 +97,7 @@ def save(model, encoder, name: str, paths: ArtifactPaths, **sections) -> Artifac
         model.save_weights(tmp, overwrite=True)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, paths.weights)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -81,7 +81,7 @@ def prepare(data: MovieLens, seed: int = SPLIT_SEED, encoder: FeatureEncoder | N
 class TrainSettings:
     epochs: int = 12
     batch_size: int = 2048
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     weight_decay: float = 0.0  # decoupled (AdamW) when > 0
     patience: int = 2
     lr_factor: float = 0.3  # learning rate x this when validation AUC stalls for an epoch

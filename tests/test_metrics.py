@@ -1,0 +1,93 @@
+"""Both ranking protocols and the baselines against hand-computed cases."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from movierec import baselines, metrics
+
+LOG2 = np.log2
+
+
+def test_seed_protocol_hand_computed():
+    # user 1: scores rank items a > b > c; liked: b, c
+    #   DCG = 1/log2(3) + 1/log2(4); IDCG over both liked = 1 + 1/log2(3); HR = 2/2
+    # user 2: one liked item ranked second of two: DCG = 1/log2(3), IDCG = 1, HR = 1
+    # user 3: nothing liked -> not averaged
+    users = np.array([1, 1, 1, 2, 2, 3])
+    items = np.array([10, 11, 12, 10, 13, 10])
+    scores = np.array([0.9, 0.5, 0.1, 0.8, 0.2, 0.7])
+    labels = np.array([0, 1, 1, 0, 1, 0])
+    result = metrics.seed_protocol(users, items, scores, labels)
+    ndcg_1 = (1 / LOG2(3) + 1 / LOG2(4)) / (1 + 1 / LOG2(3))
+    ndcg_2 = 1 / LOG2(3)
+    assert result["ndcg@10"] == pytest.approx((ndcg_1 + ndcg_2) / 2)
+    assert result["hr@10"] == pytest.approx(1.0)
+    assert result["users"] == 2
+
+
+def test_seed_protocol_idcg_is_not_capped_at_k():
+    # 12 liked items, the top 2 by score are liked, k = 2:
+    # HR = 2/12 and IDCG sums all 12 discounts (not just 2)
+    n = 12
+    users = np.ones(n, dtype=int)
+    items = np.arange(n)
+    scores = -np.arange(n, dtype=float)
+    labels = np.ones(n, dtype=int)
+    result = metrics.seed_protocol(users, items, scores, labels, k=2)
+    idcg = sum(1 / LOG2(i + 2) for i in range(n))
+    assert result["hr@2"] == pytest.approx(2 / 12)
+    assert result["ndcg@2"] == pytest.approx((1 + 1 / LOG2(3)) / idcg)
+
+
+def test_seed_protocol_breaks_ties_by_item_id():
+    users = np.array([1, 1, 1])
+    items = np.array([7, 3, 5])
+    scores = np.array([0.5, 0.5, 0.5])
+    labels = np.array([0, 1, 0])  # item 3 wins the tie: it is ranked first
+    assert metrics.seed_protocol(users, items, scores, labels, k=1)["hr@1"] == 1.0
+
+
+def test_full_ranking_hand_computed():
+    # 2 users x 5 items; user 0 has seen item 0, liked items 2 and 4 in test.
+    scores = np.array([[9.0, 1.0, 5.0, 3.0, 2.0], [1.0, 2.0, 3.0, 4.0, 5.0]])
+    seen = np.array([[1, 0, 0, 0, 0], [0, 0, 0, 0, 1]], dtype=bool)
+    relevant = np.array([[0, 0, 1, 0, 1], [1, 0, 0, 0, 0]], dtype=bool)
+    acc = metrics.RankingAccumulator(k=2)
+    acc.add(scores, seen, relevant)
+    # user 0: item 0 is excluded, top-2 = [2, 3]: hit at rank 1; IDCG@2 = 1 + 1/log2(3)
+    # user 1: item 4 excluded, top-2 = [3, 2]: no hit
+    result = acc.result()
+    assert result["ndcg@2"] == pytest.approx((1 / (1 + 1 / LOG2(3)) + 0) / 2)
+    assert result["hit@2"] == pytest.approx(0.5)
+    assert result["users"] == 2
+
+
+def test_full_ranking_skips_users_with_nothing_relevant_and_caps_idcg():
+    scores = np.arange(30, dtype=float)[None, ::-1].repeat(2, axis=0)  # item 0 is best
+    seen = np.zeros_like(scores, dtype=bool)
+    relevant = np.zeros_like(seen)
+    relevant[0, :15] = True  # 15 relevant, all ranked first: perfect NDCG@10 with IDCG capped at 10
+    acc = metrics.RankingAccumulator(k=10)
+    acc.add(scores, seen, relevant)
+    assert acc.result() == {"ndcg@10": pytest.approx(1.0), "hit@10": 1.0, "users": 1}
+
+
+def test_top_k_is_stable_on_ties():
+    scores = np.array([[1.0, 3.0, 3.0, 2.0, 3.0]])
+    assert metrics.top_k(scores, 3).tolist() == [[1, 2, 4]]
+
+
+def test_auc_and_logloss():
+    y = np.array([0, 0, 1, 1])
+    p = np.array([0.1, 0.6, 0.4, 0.9])
+    assert metrics.auc(y, p) == pytest.approx(0.75)
+    assert metrics.logloss(y, p) == pytest.approx(-np.mean(np.log([0.9, 0.4, 0.4, 0.9])))
+
+
+def test_baselines_score_by_count_and_mean_with_fallbacks():
+    train = pd.DataFrame({"movie_id": [1, 1, 2, 3, 3, 3], "rating": [5, 3, 4, 1, 2, 3]})
+    fitted = baselines.fit(train)
+    ids = np.array([1, 2, 3, 99])
+    assert baselines.score(fitted["popularity"], ids).tolist() == [2, 1, 3, 0]
+    assert baselines.score(fitted["movie_mean"], ids).tolist() == [4, 4, 2, pytest.approx(18 / 6)]
