@@ -93,8 +93,11 @@ def save(model, encoder, name: str, paths: ArtifactPaths, **sections) -> Artifac
     paths.weights.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=paths.weights.parent, prefix=f".{name}.", suffix=".weights.h5")
     os.close(fd)
+    # A compiled model would also write its optimizer state; serving needs only the weights.
+    serving = type(model).built(**model.get_config())
+    serving.set_weights(model.get_weights())
     try:
-        model.save_weights(tmp, overwrite=True)
+        serving.save_weights(tmp, overwrite=True)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)

@@ -11,7 +11,7 @@ MODELS: dict[str, type[AutoInt]] = {"autoint": AutoInt, "autointp": AutoIntPlus}
 DEFAULT_HYPERPARAMETERS: dict[str, dict] = {
     "autoint": dict(embedding_dim=16, attention_layers=3, num_heads=2, attention_dim=8, dropout=0.0,
                     embeddings_l2=0.0, use_linear=True, ordinal=True),
-    "autointp": dict(embedding_dim=16, attention_layers=3, num_heads=2, attention_dim=8, dnn_units=[256, 128],
+    "autointp": dict(embedding_dim=16, attention_layers=3, num_heads=2, attention_dim=8, dnn_units=[512, 256],
                      dropout=0.0, embeddings_l2=0.0, use_linear=True, ordinal=True),
 }  # fmt: skip
 

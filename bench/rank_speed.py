@@ -1,0 +1,85 @@
+"""Latency of ranking every movie for one user, against the ``model.predict`` path, in one run.
+
+    python bench/rank_speed.py --data-dir ../shared/data [--users 200] [--model autointp]
+
+For each of ``--users`` users (a fixed random sample) it times
+``Recommender.rank`` (encode, one batched compiled call over all ~3,900
+movies, mask rated movies, sort) and, as the reference, what the course
+project did per request: build a pandas frame of the candidate rows and call
+``model.predict`` on it. Prints median and p95 of both, the ratio, and the
+process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+import pandas as pd
+
+from movierec import artifacts, data
+from movierec.features import FIELDS
+from movierec.recommend import Recommender
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ms = np.asarray(samples) * 1000
+    return float(np.median(ms)), float(np.percentile(ms, 95))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--model", default="autointp", choices=["autoint", "autointp"])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--reference-users", type=int, default=30, help="the slow path is sampled less")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    model, encoder, manifest = artifacts.load(args.model)
+    release = data.load("ml-1m", args.data_dir, download=False)
+    rec = Recommender(model, encoder, release, manifest)
+    year, month = rec.latest
+    rng = np.random.default_rng(0)
+    users = rng.choice(release.users["user_id"].to_numpy(), size=args.users, replace=False)
+    rec.rank(rec.profile(int(users[0])), year, month)  # warm-up: traces and compiles the call
+    ready = time.perf_counter() - started
+
+    ours = []
+    for user_id in users:
+        profile = rec.profile(int(user_id))
+        t = time.perf_counter()
+        rec.rank(profile, year, month, n=10)
+        ours.append(time.perf_counter() - t)
+
+    reference = []
+    for user_id in users[: args.reference_users]:
+        profile = rec.profile(int(user_id))
+        t = time.perf_counter()
+        user_codes, context_codes = rec._codes(profile, year, month)
+        frame = pd.DataFrame(rec.scorer.codes(user_codes, context_codes), columns=list(FIELDS))
+        scores = model.predict(frame, batch_size=2048, verbose=0).reshape(-1)
+        order = np.argsort(-scores)[:10]
+        reference.append(time.perf_counter() - t)
+        assert len(order) == 10
+
+    our_median, our_p95 = percentiles(ours)
+    ref_median, ref_p95 = percentiles(reference)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"model={args.model} movies={len(rec.movies):,} users={len(ours)} (reference {len(reference)})")
+    print(f"Recommender.rank:            median {our_median:7.1f} ms   p95 {our_p95:7.1f} ms")
+    print(f"reference (frame + predict): median {ref_median:7.1f} ms   p95 {ref_p95:7.1f} ms")
+    print(f"speed-up (median): {ref_median / our_median:.1f}x")
+    print(f"load + first ranking: {ready:.1f} s; peak RSS {rss_mb:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""The Streamlit page both entry points share: ``show_st.py`` (AutoInt) and ``show_st_plus.py`` (AutoInt+).
+
+The model, encoder and data load once per process (``st.cache_resource``);
+every interaction reruns only the ranking, one batched model call. Anything
+missing or mismatched is shown as a message with the command that fixes it,
+never as a traceback.
+
+Settings come from the environment: ``MOVIELENS_DIR`` (data), and
+``MOVIEREC_MODEL_DIR`` / ``MOVIEREC_ENCODER_DIR`` (artifacts; default
+``model/`` and ``data/`` of this repository).
+"""
+
+from __future__ import annotations
+
+import os
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from movierec import artifacts, data
+from movierec.data import AGE_BRACKETS, ML1M_OCCUPATIONS
+from movierec.features import FIELDS
+from movierec.recommend import FIELD_LABELS, Profile, Recommender
+
+TITLES = {"autoint": "AutoInt", "autointp": "AutoInt+"}
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+class PageError(Exception):
+    """Something the person running the app can fix; carries the fixing command."""
+
+    def __init__(self, message: str, command: str | None = None):
+        super().__init__(message)
+        self.command = command
+
+
+class StreamlitProgress:
+    """Lets pooch report download progress through an ``st.progress`` bar."""
+
+    def __init__(self):
+        self.bar = st.progress(0.0, text="Downloading MovieLens 1M from GroupLens…")
+        self.total, self.n = 1, 0
+
+    def update(self, step: int) -> None:
+        self.n += step
+        self.bar.progress(min(self.n / max(self.total, 1), 1.0), text=f"Downloading… {self.n / 1e6:.1f} MB")
+
+    def reset(self) -> None:
+        self.n = 0
+
+    def close(self) -> None:
+        self.bar.empty()
+
+
+@st.cache_data(show_spinner="Reading MovieLens…")
+def load_movielens(data_dir: str | None) -> data.MovieLens:
+    folder = data.find("ml-1m", data_dir)
+    if folder is None:
+        folder = data.fetch("ml-1m", progressbar=StreamlitProgress())
+    return data.load("ml-1m", folder, download=False)
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def load_recommender(name: str, model_dir: str | None, encoder_dir: str | None, data_dir: str | None) -> Recommender:
+    train = f"python -m movierec.train --model {name} --data-dir /path/to/movielens"
+    try:
+        model, encoder, manifest = artifacts.load(name, model_dir, encoder_dir)
+    except artifacts.ArtifactError as err:
+        raise PageError(f"The {TITLES[name]} model could not be loaded: {err}", train) from err
+    try:
+        release = load_movielens(data_dir)
+    except data.MovieLensError as err:
+        raise PageError(
+            f"MovieLens 1M is not available: {err}",
+            "export MOVIELENS_DIR=/path/to/ml-1m   # a folder with ratings.dat, users.dat, movies.dat",
+        ) from err
+    except OSError as err:  # no network for the download
+        raise PageError(
+            f"MovieLens 1M could not be downloaded ({err}).",
+            "export MOVIELENS_DIR=/path/to/ml-1m   # point at a copy you already have",
+        ) from err
+    return Recommender(model, encoder, release, manifest)
+
+
+def _user_label(users: pd.DataFrame):
+    labels = {
+        int(r.user_id): f"User {r.user_id} · {r.gender} · {AGE_BRACKETS[int(r.age)]} · {r.occupation}"
+        for r in users.itertuples()
+    }
+    return lambda user_id: labels[user_id]
+
+
+def sidebar(rec: Recommender) -> tuple[Profile, int, int, int, list[str], list[int]]:
+    """The controls; returns the profile, the target date, N and the filters."""
+    with st.sidebar:
+        st.header("Who is it for?")
+        mode = st.radio("Profile", ["Existing user", "New profile"], horizontal=True, key="mode")
+        if mode == "Existing user":
+            users = rec.data.users
+            user_id = st.selectbox(
+                "MovieLens user (type to search)",
+                users["user_id"].astype(int).tolist(),
+                format_func=_user_label(users),
+                key="user",
+            )
+            profile = rec.profile(int(user_id))
+        else:
+            gender = st.radio("Gender", ["F", "M"], format_func={"F": "Female", "M": "Male"}.get, key="gender")
+            age = st.selectbox("Age", list(AGE_BRACKETS), index=2, format_func=AGE_BRACKETS.get, key="age")
+            occupation = st.selectbox("Occupation", list(ML1M_OCCUPATIONS), index=12, key="occupation")
+            zip_code = st.text_input("Zip code", value="10001", max_chars=10, key="zip").strip() or "00000"
+            profile = Profile(gender, int(age), occupation, zip_code)
+
+        st.header("When?")
+        low, high = rec.years
+        year = st.selectbox("Year", list(range(low, high + 1)), index=high - low, key="year")
+        month = st.selectbox("Month", list(range(1, 13)), index=rec.latest[1] - 1, format_func=lambda m: MONTHS[m - 1],
+                             key="month")  # fmt: skip
+
+        st.header("What?")
+        n = st.slider("How many recommendations", 5, 50, 10, key="n")
+        genres = st.multiselect("Genres (any of)", rec.genres, key="genres")
+        decades = st.multiselect("Release decade", rec.decades, format_func=lambda d: f"{d}s", key="decades")
+    return profile, int(year), int(month), int(n), genres, decades
+
+
+def describe(profile: Profile) -> str:
+    who = "A new visitor" if profile.user_id is None else f"User {profile.user_id}"
+    gender = {"M": "male", "F": "female"}[profile.gender]
+    return f"**{who}** — {gender}, age {AGE_BRACKETS[profile.age]}, {profile.occupation}, zip {profile.zip}"
+
+
+def genre_mix(history: pd.DataFrame, top: pd.DataFrame) -> pd.DataFrame:
+    """Share of each genre among liked movies and among recommendations, long format for a chart."""
+    parts = []
+    for source, frame in (("Liked history", history), ("Recommended", top)):
+        if frame.empty:
+            continue
+        genres = frame["genres"].str.split("|").explode()
+        share = genres.value_counts(normalize=True).rename("share").reset_index()
+        parts.append(share.rename(columns={"index": "genres"}).assign(source=source))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["genres", "share", "source"])
+
+
+def heatmap(weights: np.ndarray, values: list[str]) -> alt.Chart:
+    labels = [f"{FIELD_LABELS[f]}: {v}" if FIELD_LABELS[f] not in v else v for f, v in zip(FIELDS, values, strict=True)]
+    cells = pd.DataFrame(
+        [
+            (labels[i], labels[j], float(weights[i, j]) * len(FIELDS))
+            for i in range(len(FIELDS))
+            for j in range(len(FIELDS))
+        ],
+        columns=["query field", "attended field", "attention"],
+    )
+    return (
+        alt.Chart(cells)
+        .mark_rect()
+        .encode(
+            x=alt.X("attended field:N", sort=labels, axis=alt.Axis(labelAngle=-40, labelLimit=160, labelOverlap=False)),
+            y=alt.Y("query field:N", sort=labels, axis=alt.Axis(labelLimit=200, labelOverlap=False)),
+            color=alt.Color("attention:Q", scale=alt.Scale(scheme="blues"), title="× uniform"),
+            tooltip=["query field", "attended field", alt.Tooltip("attention:Q", format=".3f")],
+        )
+        .properties(height=460)
+    )
+
+
+def page(name: str) -> None:
+    st.set_page_config(page_title=f"Movie picks · {TITLES[name]}", page_icon=":material/movie:", layout="wide")
+    st.title(f"Movies you have not seen yet · {TITLES[name]}", anchor=False)
+    try:
+        rec = load_recommender(
+            name, os.environ.get("MOVIEREC_MODEL_DIR"), os.environ.get("MOVIEREC_ENCODER_DIR"),
+            os.environ.get(data.ENV_DATA_DIR),
+        )  # fmt: skip
+    except PageError as err:
+        st.error(str(err))
+        if err.command:
+            st.markdown("Fix it with:")
+            st.code(err.command, language="bash")
+        st.stop()
+        return
+
+    profile, year, month, n, genres, decades = sidebar(rec)
+    top = rec.rank(profile, year, month, n=n, genres=genres, decades=decades)
+    history = rec.history(profile)
+    evaluation = rec.manifest.get("evaluation", {})
+    st.caption(
+        f"Ranking all {len(rec.movies):,} MovieLens movies for {MONTHS[month - 1]} {year}; movies already rated "
+        f"never appear. Model test AUC {evaluation.get('auc', float('nan')):.3f}, "
+        f"NDCG@10 {evaluation.get('seed_ndcg@10', float('nan')):.3f} (seed protocol)."
+    )
+    st.markdown(describe(profile))
+
+    st.subheader(f"Top {len(top)} recommendations")
+    if top.empty:
+        st.warning("No unseen movie matches these filters. Widen the genres or decades.")
+    else:
+        why = [" · ".join(p) for p in rec.explanations(profile, top["movie_id"].tolist(), year, month, k=2)]
+        st.dataframe(
+            top.assign(why=why).drop(columns="movie_id"),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "rank": st.column_config.NumberColumn("#", width="small"),
+                "title": st.column_config.TextColumn("title", width="medium"),
+                "year": st.column_config.NumberColumn("year", format="%d", width="small"),
+                "score": st.column_config.NumberColumn("P(like)", format="%.3f", width="small"),
+                "why": st.column_config.TextColumn("why: strongest person × movie attention pairs", width="large"),
+            },
+            key="recommendations",
+        )
+
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.subheader("Genre mix: history vs picks")
+        mix = genre_mix(history, top)
+        if mix.empty:
+            st.info("No liked history and no recommendations to compare.")
+        else:
+            chart = (
+                alt.Chart(mix)
+                .mark_bar()
+                .encode(
+                    y=alt.Y("genres:N", sort="-x", title=None),
+                    x=alt.X("share:Q", axis=alt.Axis(format="%"), title="share of movies"),
+                    color=alt.Color("source:N", legend=alt.Legend(orient="bottom", title=None)),
+                    yOffset="source:N",
+                    tooltip=["source", "genres", alt.Tooltip("share:Q", format=".0%")],
+                )
+                .properties(height=460)
+            )
+            st.altair_chart(chart, width="stretch")
+    with right:
+        st.subheader("Why this movie? The model's attention")
+        if top.empty:
+            st.info("Nothing to explain.")
+        else:
+            choice = st.selectbox("Recommendation to explain", top["title"].tolist(), key="explain")
+            movie_id = int(top.loc[top["title"] == choice, "movie_id"].iloc[0])
+            pairs = rec.explanations(profile, [movie_id], year, month, k=3)[0]
+            st.markdown("Strongest field pairs: " + " · ".join(f"`{p}`" for p in pairs))
+            weights = rec.attention(profile, [movie_id], year, month)[0]
+            st.altair_chart(heatmap(weights, rec.field_values(profile, movie_id, year, month)), width="stretch")
+            st.caption(
+                "First interacting layer, mean over heads, as a multiple of uniform attention (1.00 = every field "
+                "weighted alike): row = the field that attends, column = the field it attends to."
+            )
+
+    st.subheader("Liked history (rated 4 or 5)")
+    if history.empty:
+        st.info("A new profile has no history: the ranking comes from the profile fields alone.")
+    else:
+        st.dataframe(
+            history.drop(columns="movie_id"),
+            hide_index=True,
+            width="stretch",
+            column_config={"year": st.column_config.NumberColumn("year", format="%d")},
+            key="history",
+        )

@@ -1,0 +1,220 @@
+"""Ranking unseen movies for one person, and explaining the ranking with the model's attention.
+
+A ``Profile`` is either an existing MovieLens user (their fields come from
+``users.dat`` and their rated movies are excluded) or a new person described
+by gender, age bracket, occupation and zip code, whose user id is the
+out-of-vocabulary code the model was trained to use for unknown users.
+
+``Recommender.rank`` scores every catalogue movie for the profile at the
+chosen date in one compiled, batched model call, removes the rated ones,
+applies the filters and sorts by score (ties: lower movie id first).
+``Recommender.attention`` returns, for chosen movies, the field-to-field
+attention of the first interacting layer (averaged over heads), and
+``Recommender.explanations`` the person-by-movie field pairs it weighs most.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from movierec.data import AGE_BRACKETS, MovieLens
+from movierec.features import FIELDS, MOVIE_FIELDS, USER_FIELDS, FeatureEncoder, context_fields, user_fields
+from movierec.ranking import CandidateScorer
+
+FIELD_LABELS = {
+    "user_id": "user", "movie_id": "movie", "movie_decade": "decade", "movie_year": "release year",
+    "rating_year": "year", "rating_month": "month", "rating_decade": "rating decade", "genre1": "genre",
+    "genre2": "genre", "genre3": "genre", "gender": "gender", "age": "age", "occupation": "occupation", "zip": "zip",
+}  # fmt: skip
+
+
+class UnknownUserError(KeyError):
+    """The user id is not in the data set."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Who the recommendations are for."""
+
+    gender: str
+    age: int
+    occupation: str
+    zip: str
+    user_id: int | None = None  # None: a new person, encoded as the unknown user
+
+    def __post_init__(self) -> None:
+        if self.gender not in ("M", "F"):
+            raise ValueError(f"gender must be 'M' or 'F', got {self.gender!r}")
+        if self.age not in AGE_BRACKETS:
+            raise ValueError(f"age must be one of the bracket codes {sorted(AGE_BRACKETS)}, got {self.age!r}")
+
+    def as_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "user_id": [self.user_id if self.user_id is not None else -1],
+                "gender": [self.gender],
+                "age": [self.age],
+                "occupation": [self.occupation],
+                "zip": [str(self.zip)],
+            }
+        )
+
+
+class Recommender:
+    """A loaded model, its encoder and the data, ready to rank for any profile."""
+
+    def __init__(self, model, encoder: FeatureEncoder, data: MovieLens, manifest: dict | None = None):
+        self.model = model
+        self.encoder = encoder
+        self.data = data
+        self.manifest = manifest or {}
+        self.movies = data.movies.reset_index(drop=True)
+        self.scorer = CandidateScorer(model, encoder, self.movies, rows_per_call=max(len(self.movies), 1))
+        self._movie_position = pd.Index(self.movies["movie_id"].to_numpy())
+        self._users = data.users.set_index("user_id", drop=False)
+        self._rated = data.ratings.groupby("user_id")["movie_id"].apply(np.asarray)
+        stamps = pd.to_datetime(data.ratings["timestamp"], unit="s", utc=True)
+        self.years = (int(stamps.dt.year.min()), int(stamps.dt.year.max()))
+        latest = stamps.max()
+        self.latest = (int(latest.year), int(latest.month))
+        self.decades = sorted({d for d in (self.movies["year"].dropna() // 10 * 10).astype(int)})
+        self.genres = sorted({g for gs in self.movies["genres"].str.split("|") for g in gs if g})
+
+    # ------------------------------------------------------------------ profiles
+    def profile(self, user_id: int) -> Profile:
+        if user_id not in self._users.index:
+            raise UnknownUserError(f"user {user_id} is not in {self.data.name}")
+        row = self._users.loc[user_id]
+        return Profile(row["gender"], int(row["age"]), row["occupation"], row["zip"], int(user_id))
+
+    def rated(self, profile: Profile) -> np.ndarray:
+        if profile.user_id is None or profile.user_id not in self._rated.index:
+            return np.array([], dtype=np.int64)
+        return self._rated.loc[profile.user_id]
+
+    def history(self, profile: Profile, min_rating: int = 4) -> pd.DataFrame:
+        """The profile's rated movies with at least ``min_rating``, newest first."""
+        if profile.user_id is None:
+            return pd.DataFrame(columns=["title", "year", "genres", "rating", "rated_on"])
+        mine = self.data.ratings[(self.data.ratings["user_id"] == profile.user_id)]
+        mine = mine[mine["rating"] >= min_rating].merge(self.movies, on="movie_id")
+        mine = mine.assign(rated_on=pd.to_datetime(mine["timestamp"], unit="s", utc=True).dt.date)
+        return mine.sort_values(["timestamp", "movie_id"], ascending=[False, True])[
+            ["movie_id", "title", "year", "genres", "rating", "rated_on"]
+        ].reset_index(drop=True)
+
+    # ------------------------------------------------------------------ ranking
+    def _codes(self, profile: Profile, year: int, month: int) -> tuple[np.ndarray, np.ndarray]:
+        self._check_date(year, month)
+        user_codes = self.encoder.encode_table(user_fields(profile.as_frame()))
+        context_codes = self.encoder.encode_table(context_fields([year], [month]))
+        return user_codes, context_codes
+
+    def _check_date(self, year: int, month: int) -> None:
+        if not 1 <= int(month) <= 12:
+            raise ValueError(f"month must be 1-12, got {month}")
+        low, high = self.years
+        if not low <= int(year) <= high:
+            raise ValueError(f"year must be within the data's years {low}-{high}, got {year}")
+
+    def scores(self, profile: Profile, year: int, month: int) -> np.ndarray:
+        """The model's score for every catalogue movie (catalogue order), one batched call."""
+        user_codes, context_codes = self._codes(profile, year, month)
+        return self.scorer.score(user_codes, context_codes)[0]
+
+    def rank(
+        self,
+        profile: Profile,
+        year: int,
+        month: int,
+        n: int = 10,
+        genres: list[str] | None = None,
+        decades: list[int] | None = None,
+    ) -> pd.DataFrame:
+        """Top-``n`` unseen movies with rank, title, year, genres and score."""
+        if not 1 <= n <= 500:
+            raise ValueError(f"n must be 1-500, got {n}")
+        scores = self.scores(profile, year, month)
+        keep = ~self._movie_position.isin(self.rated(profile))
+        if genres:
+            wanted = set(genres)
+            keep &= self.movies["genres"].str.split("|").map(lambda gs: bool(wanted & set(gs))).to_numpy()
+        if decades:
+            keep &= (self.movies["year"] // 10 * 10).isin(decades).fillna(False).to_numpy(dtype=bool)
+        candidates = np.flatnonzero(keep)
+        # Sort by score, best first; stable on the catalogue's movie-id order for ties.
+        order = candidates[np.lexsort((self.movies["movie_id"].to_numpy()[candidates], -scores[candidates]))][:n]
+        top = self.movies.iloc[order][["movie_id", "title", "year", "genres"]].reset_index(drop=True)
+        top.insert(0, "rank", np.arange(1, len(top) + 1))
+        top["score"] = scores[order]
+        return top
+
+    # ------------------------------------------------------------------ explaining
+    def attention(self, profile: Profile, movie_ids: list[int], year: int, month: int) -> np.ndarray:
+        """First-layer attention (movies, fields, fields), averaged over heads."""
+        user_codes, context_codes = self._codes(profile, year, month)
+        rows = self._movie_position.get_indexer(movie_ids)
+        if (rows < 0).any():
+            raise KeyError(f"movie {np.asarray(movie_ids)[rows < 0][0]} is not in the catalogue")
+        codes = self.encoder.assemble(
+            np.repeat(user_codes, len(rows), axis=0),
+            self.scorer.movie_codes[rows],
+            np.repeat(context_codes, len(rows), axis=0),
+        )
+        first = self.model.attention_maps(codes)[0]
+        return np.asarray(first).mean(axis=1)
+
+    def explanations(
+        self, profile: Profile, movie_ids: list[int], year: int, month: int, k: int = 3
+    ) -> list[list[str]]:
+        """For each movie, the ``k`` (person field × movie field) pairs the attention weighs most.
+
+        The weight of a pair is the attention either way between the two
+        fields (first layer, mean over heads). Pairs are restricted to one field
+        about the person and one about the movie, which is what a reader means
+        by "why this movie for me"; empty genre slots are skipped.
+        """
+        if len(movie_ids) == 0:
+            return []
+        weights = self.attention(profile, list(movie_ids), year, month)
+        both_ways = weights + np.transpose(weights, (0, 2, 1))
+        # A new profile's user id is the shared "unknown user" code: not a reason to show.
+        person = [FIELDS.index(f) for f in USER_FIELDS if f != "user_id" or profile.user_id is not None]
+        movie = [FIELDS.index(f) for f in MOVIE_FIELDS]
+        result = []
+        for movie_id, w in zip(movie_ids, both_ways, strict=True):
+            values = self.field_values(profile, int(movie_id), year, month)
+            pairs = [(w[i, j], values[i], values[j]) for i in person for j in movie if values[j] != "genre no"]
+            pairs.sort(key=lambda p: -p[0])
+            result.append([f"{a} × {b}" for _, a, b in pairs[:k]])
+        return result
+
+    def field_values(self, profile: Profile, movie_id: int, year: int, month: int) -> list[str]:
+        """Readable ``field value`` labels of one (profile, movie, date) row, in ``FIELDS`` order."""
+        movie = self.movies.iloc[self._movie_position.get_loc(movie_id)]
+        user = user_fields(profile.as_frame()).iloc[0]
+        context = context_fields([year], [month]).iloc[0]
+        genres = ([g for g in movie["genres"].split("|") if g] + ["no"] * 3)[:3]
+        raw = {
+            "user_id": "new user" if profile.user_id is None else f"user {profile.user_id}",
+            "movie_id": movie["title"],
+            "movie_decade": f"decade {int(movie['year']) // 10 * 10}s" if pd.notna(movie["year"]) else "decade ?",
+            "movie_year": f"released {movie['year']}" if pd.notna(movie["year"]) else "release year ?",
+            "rating_year": f"in {context['rating_year']}",
+            "rating_month": f"month {context['rating_month']}",
+            "rating_decade": f"the {context['rating_decade']}",
+            "genre1": f"genre {genres[0]}",
+            "genre2": f"genre {genres[1]}",
+            "genre3": f"genre {genres[2]}",
+            "gender": {"M": "male", "F": "female"}[user["gender"]],
+            "age": f"age {AGE_BRACKETS[int(user['age'])]}",
+            "occupation": str(user["occupation"]),
+            "zip": f"zip {user['zip']}",
+        }
+        return [raw[f] for f in FIELDS]

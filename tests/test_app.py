@@ -1,0 +1,137 @@
+"""Both Streamlit pages through streamlit.testing.v1.AppTest, on fixture data and tiny artifacts."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from movierec import train
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = {"show_st.py": "autoint", "show_st_plus.py": "autointp"}
+TINY = '{"embedding_dim": 4, "attention_layers": 1, "num_heads": 2, "attention_dim": 2, "dnn_units": [8]}'
+
+
+@pytest.fixture(scope="module")
+def tiny_artifacts(tmp_path_factory, ml1m_dir):
+    root = tmp_path_factory.mktemp("app-artifacts")
+    for name in PAGES.values():
+        hyper = TINY if name == "autointp" else TINY.replace(', "dnn_units": [8]', "")
+        train.main(["--model", name, "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root / "model"),
+                    "--encoder-dir", str(root / "data"), "--epochs", "2", "--batch-size", "256", "--no-refit",
+                    "--no-full-ranking", "--hyperparameters", hyper, "--quiet"])  # fmt: skip
+    return root
+
+
+@pytest.fixture
+def app_env(monkeypatch, ml1m_dir, tiny_artifacts):
+    monkeypatch.setenv("MOVIELENS_DIR", str(ml1m_dir))
+    monkeypatch.setenv("MOVIEREC_MODEL_DIR", str(tiny_artifacts / "model"))
+    monkeypatch.setenv("MOVIEREC_ENCODER_DIR", str(tiny_artifacts / "data"))
+
+
+def run_page(page: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / page), default_timeout=120).run()
+
+
+def table_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The shown table that has ``column`` (AppTest does not expose dataframe keys)."""
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+def recommendations(at: AppTest) -> pd.DataFrame:
+    return table_with(at, "rank")
+
+
+def rated_titles(ml1m, user_id: int) -> set[str]:
+    rated = ml1m.ratings.loc[ml1m.ratings["user_id"] == user_id, "movie_id"]
+    return set(ml1m.movies.loc[ml1m.movies["movie_id"].isin(rated), "title"])
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_default_run_shows_ten_unseen_movies(app_env, ml1m, page):
+    at = run_page(page)
+    assert not at.exception
+    assert not at.error
+    top = recommendations(at)
+    assert len(top) == 10
+    assert top["rank"].tolist() == list(range(1, 11))
+    assert top["score"].is_monotonic_decreasing
+    user = at.selectbox(key="user").value
+    assert not set(top["title"]) & rated_titles(ml1m, user), "a rated movie was recommended"
+    assert table_with(at, "rating")["rating"].min() >= 4
+    assert "Strongest field pairs" in " ".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_control_reruns_and_changes_the_list(app_env, ml1m, page):
+    at = run_page(page)
+    before = recommendations(at)
+
+    at.selectbox(key="user").set_value(7).run()
+    assert not at.exception
+    after_user = recommendations(at)
+    assert not after_user.equals(before)
+    assert not set(after_user["title"]) & rated_titles(ml1m, 7)
+
+    at.selectbox(key="year").set_value(2000).run()
+    assert not at.exception
+    after_year = recommendations(at)
+    assert not after_year.equals(after_user)  # the context fields move the scores
+
+    at.selectbox(key="month").set_value(6).run()
+    assert not at.exception
+    assert not recommendations(at).equals(after_year)
+
+    at.slider(key="n").set_value(25).run()
+    assert not at.exception
+    assert len(recommendations(at)) == 25
+
+    at.multiselect(key="genres").select("Comedy").run()
+    assert not at.exception
+    filtered = recommendations(at)
+    assert filtered["genres"].str.contains("Comedy").all()
+
+    at.multiselect(key="decades").select(1990).run()
+    assert not at.exception
+    assert recommendations(at)["year"].between(1990, 1999).all()
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_new_profile_with_an_unseen_zip_code(app_env, page):
+    at = run_page(page)
+    at.radio(key="mode").set_value("New profile").run()
+    at.text_input(key="zip").input("ZZ-404").run()
+    at.selectbox(key="occupation").set_value("farmer").run()
+    assert not at.exception
+    top = recommendations(at)
+    assert len(top) == 10
+    assert "A new visitor" in " ".join(m.value for m in at.markdown)
+    assert "zip ZZ-404" in " ".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_missing_artifacts_show_the_fixing_command(monkeypatch, ml1m_dir, tmp_path, page):
+    monkeypatch.setenv("MOVIELENS_DIR", str(ml1m_dir))
+    monkeypatch.setenv("MOVIEREC_MODEL_DIR", str(tmp_path / "nowhere"))
+    at = run_page(page)
+    assert not at.exception
+    assert "could not be loaded" in at.error[0].value
+    assert f"python -m movierec.train --model {PAGES[page]}" in at.code[0].value
+
+
+def test_missing_data_shows_the_fixing_command(monkeypatch, tmp_path, tiny_artifacts):
+    monkeypatch.setenv("MOVIELENS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("MOVIEREC_MODEL_DIR", str(tiny_artifacts / "model"))
+    monkeypatch.setenv("MOVIEREC_ENCODER_DIR", str(tiny_artifacts / "data"))
+    at = run_page("show_st_plus.py")
+    assert not at.exception
+    assert "MovieLens 1M is not available" in at.error[0].value
+    assert "MOVIELENS_DIR" in at.code[0].value
+
+
+def test_pages_are_thin():
+    for page in PAGES:
+        code = [line for line in (ROOT / page).read_text().splitlines() if line.strip()]
+        assert len(code) <= 5, f"{page} should only call the shared app body"

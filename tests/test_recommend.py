@@ -1,0 +1,79 @@
+"""The ranking function behind the app, on fixture data and a small untrained model."""
+
+import numpy as np
+import pytest
+
+from movierec import models
+from movierec.recommend import Profile, Recommender, UnknownUserError
+
+
+@pytest.fixture(scope="module")
+def recommender(ml1m, prepared):
+    model = models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4, attention_layers=2,
+                          num_heads=2, attention_dim=2, dnn_units=[8])  # fmt: skip
+    return Recommender(model, prepared.encoder, ml1m)
+
+
+def test_rank_order_equals_sorting_by_the_models_own_scores(recommender, ml1m):
+    profile = recommender.profile(3)
+    year, month = recommender.latest
+    top = recommender.rank(profile, year, month, n=500)
+    # score every unseen movie with a direct model call, independently of rank()
+    user_codes = recommender.encoder.encode_users(ml1m.users[ml1m.users["user_id"] == 3])
+    context = recommender.encoder.encode_context([year], [month])
+    codes = recommender.encoder.assemble(
+        np.repeat(user_codes, len(ml1m.movies), 0), recommender.encoder.encode_movies(ml1m.movies),
+        np.repeat(context, len(ml1m.movies), 0),
+    )  # fmt: skip
+    direct = np.asarray(recommender.model(codes)).reshape(-1)
+    rated = set(ml1m.ratings.loc[ml1m.ratings["user_id"] == 3, "movie_id"])
+    unseen = [(-s, m) for s, m in zip(direct, ml1m.movies["movie_id"], strict=True) if m not in rated]
+    expected = [m for _, m in sorted(unseen)]
+    assert top["movie_id"].tolist() == expected
+    np.testing.assert_allclose(top["score"], -np.sort([s for s, _ in unseen]), rtol=1e-5)
+
+
+def test_rated_movies_never_appear(recommender, ml1m):
+    for user_id in ml1m.users["user_id"].head(10):
+        top = recommender.rank(recommender.profile(int(user_id)), 2001, 5, n=50)
+        rated = set(ml1m.ratings.loc[ml1m.ratings["user_id"] == user_id, "movie_id"])
+        assert not set(top["movie_id"]) & rated
+
+
+def test_ties_break_by_movie_id(recommender, monkeypatch):
+    monkeypatch.setattr(recommender, "scores", lambda *a: np.zeros(len(recommender.movies), dtype=np.float32))
+    top = recommender.rank(Profile("F", 25, "writer", "12345"), 2001, 5, n=20)
+    assert top["movie_id"].tolist() == sorted(top["movie_id"].tolist())
+
+
+def test_new_profile_uses_the_unknown_user_and_has_no_history(recommender):
+    profile = Profile("M", 35, "farmer", "not-a-zip")
+    assert recommender.history(profile).empty
+    top = recommender.rank(profile, 2001, 5, n=10)
+    assert len(top) == 10
+    explanations = recommender.explanations(profile, top["movie_id"].tolist(), 2001, 5, k=2)
+    assert len(explanations) == 10 and all(len(e) == 2 for e in explanations)
+    assert not any("new user" in pair for e in explanations for pair in e)
+
+
+def test_attention_rows_sum_to_one(recommender):
+    weights = recommender.attention(recommender.profile(1), [1, 2, 3], 2001, 5)
+    assert weights.shape == (3, 14, 14)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda r: r.profile(10**6), UnknownUserError, "user 1000000 is not in"),
+        (lambda r: r.rank(r.profile(1), 2001, 13), ValueError, "month must be 1-12"),
+        (lambda r: r.rank(r.profile(1), 1990, 5), ValueError, "within the data's years"),
+        (lambda r: r.rank(r.profile(1), 2001, 5, n=0), ValueError, "n must be"),
+        (lambda r: r.attention(r.profile(1), [10**6], 2001, 5), KeyError, "not in the catalogue"),
+        (lambda r: Profile("X", 25, "writer", "1"), ValueError, "gender"),
+        (lambda r: Profile("F", 26, "writer", "1"), ValueError, "bracket"),
+    ],
+)
+def test_bad_input_gets_a_specific_error(recommender, call, error, message):
+    with pytest.raises(error, match=message):
+        call(recommender)
