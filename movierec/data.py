@@ -312,18 +312,19 @@ def _year_from_title(titles: pd.Series) -> pd.Series:
     return pd.to_numeric(titles.str.extract(r"\((\d{4})\)\s*$")[0], errors="coerce").astype("Int64")
 
 
-def _tidy_ratings(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
+
+
+def _read_ratings(path: Path, sep: str) -> pd.DataFrame:
+    """Ratings have the same four integer columns in both releases; only the separator differs."""
+    frame = _read_table(path, sep, RATING_COLUMNS, RATING_COLUMNS)
     _check_range(path, frame, "rating", range(1, 6))
     return frame.astype({"user_id": np.int32, "movie_id": np.int32, "rating": np.int8, "timestamp": np.int64})
 
 
 def _read_ml1m(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     ratings_path, users_path, movies_path = (folder / f for f in RELEASES["ml-1m"].files)
-    ratings = _tidy_ratings(
-        ratings_path,
-        _read_table(ratings_path, "::", ["user_id", "movie_id", "rating", "timestamp"],
-                    ["user_id", "movie_id", "rating", "timestamp"]),
-    )  # fmt: skip
+    ratings = _read_ratings(ratings_path, "::")
     users = _read_table(
         users_path, "::", ["user_id", "gender", "age", "occupation", "zip"], ["user_id", "age", "occupation"]
     )
@@ -344,11 +345,7 @@ def _age_bracket(ages: np.ndarray) -> np.ndarray:
 
 def _read_ml100k(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     ratings_path, users_path, movies_path = (folder / f for f in RELEASES["ml-100k"].files)
-    ratings = _tidy_ratings(
-        ratings_path,
-        _read_table(ratings_path, "\t", ["user_id", "movie_id", "rating", "timestamp"],
-                    ["user_id", "movie_id", "rating", "timestamp"]),
-    )  # fmt: skip
+    ratings = _read_ratings(ratings_path, "\t")
     users = _read_table(users_path, "|", ["user_id", "age", "gender", "occupation", "zip"], ["user_id", "age"])
     _check_range(users_path, users, "gender", ["M", "F"])
     users["age"] = _age_bracket(users["age"].to_numpy())
