@@ -67,7 +67,7 @@ def test_shipped_models_reproduce_their_manifest_numbers(shipped, measured, name
         "seed_ndcg@10",
         pytest.param(
             "seed_hr@10",
-            marks=pytest.mark.xfail(strict=True, reason="shipped AutoInt+ reaches 0.6447, 0.0003 short of the bar"),
+            marks=pytest.mark.xfail(strict=True, reason="shipped AutoInt+ reaches 0.6448, 0.0002 short of the bar"),
         ),
     ],
 )
