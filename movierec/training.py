@@ -6,10 +6,12 @@ then a seeded 10% of the training part as validation (``random_state=42``).
 Vocabularies are fitted on the training part only, so validation and test
 rows see out-of-vocabulary codes exactly where a deployed model would.
 
-Training streams int32 code matrices through ``tf.data`` (shuffle, batch,
-prefetch) into a Keras ``fit`` compiled with XLA and several steps per
-execution, which removes per-step Python work; early stopping watches the
-validation AUC and restores the best epoch.
+Training streams int32 code matrices through ``tf.data`` (shuffled row
+indices, one gather per batch, prefetch) into a Keras ``fit``; early stopping
+watches the validation AUC and restores the best epoch, a plateau schedule
+lowers the learning rate, and a final refit replays that schedule on train +
+validation. XLA and several steps per execution are available in
+``TrainSettings`` but measured no faster for these models on CPU.
 """
 
 from __future__ import annotations
@@ -159,8 +161,8 @@ def compile_model(model, settings: TrainSettings) -> None:
         optimizer=optimizer,
         loss=None if model.ordinal else keras.losses.BinaryCrossentropy(),  # the ordinal model brings its own
         metrics=[like_auc(model.ordinal)],
-        # XLA's random-number kernels are slow on CPU: with dropout the
-        # plain graph is ~4x faster than the XLA one (bench/train_speed.py).
+        # XLA's random-number kernels are slow on CPU: with dropout the plain
+        # graph trained ~4x faster than the XLA one when we measured it.
         jit_compile=settings.jit_compile and not model.dropout,
         steps_per_execution=settings.steps_per_execution,
     )
