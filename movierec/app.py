@@ -198,7 +198,10 @@ def page(name: str) -> None:
     if top.empty:
         st.warning("No unseen movie matches these filters. Widen the genres or decades.")
     else:
-        why = [" · ".join(p) for p in rec.explanations(profile, top["movie_id"].tolist(), year, month, k=2)]
+        # One attention call explains every pick: two pairs in the table, three for the chosen movie.
+        ids = top["movie_id"].tolist()
+        explained = dict(zip(ids, rec.explanations(profile, ids, year, month, k=3), strict=True))
+        why = [" · ".join(explained[m][:2]) for m in ids]
         st.dataframe(
             top.assign(why=why).drop(columns="movie_id"),
             hide_index=True,
@@ -240,8 +243,7 @@ def page(name: str) -> None:
         else:
             choice = st.selectbox("Recommendation to explain", top["title"].tolist(), key="explain")
             movie_id = int(top.loc[top["title"] == choice, "movie_id"].iloc[0])
-            pairs = rec.explanations(profile, [movie_id], year, month, k=3)[0]
-            st.markdown("Strongest field pairs: " + " · ".join(f"`{p}`" for p in pairs))
+            st.markdown("Strongest field pairs: " + " · ".join(f"`{p}`" for p in explained[movie_id]))
             weights = rec.attention(profile, [movie_id], year, month)[0]
             st.altair_chart(heatmap(weights, rec.field_values(profile, movie_id, year, month)), width="stretch")
             st.caption(

@@ -13,7 +13,7 @@ three context fields (the date the rating is made for) by array indexing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,10 +76,9 @@ def movie_fields(movies: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def context_fields(years: Iterable[int], months: Iterable[int]) -> pd.DataFrame:
+def context_fields(years: Sequence[int] | np.ndarray, months: Sequence[int] | np.ndarray) -> pd.DataFrame:
     """The context fields for the dates a rating is made (or a ranking is asked) for."""
-    years = np.asarray(list(years) if not isinstance(years, np.ndarray) else years, dtype=np.int64)
-    months = np.asarray(list(months) if not isinstance(months, np.ndarray) else months, dtype=np.int64)
+    years, months = np.asarray(years, dtype=np.int64), np.asarray(months, dtype=np.int64)
     return pd.DataFrame(
         {
             "rating_year": years.astype(str),
@@ -150,7 +149,7 @@ class FeatureEncoder:
     def encode_movies(self, movies: pd.DataFrame) -> np.ndarray:
         return self.encode_table(movie_fields(movies))
 
-    def encode_context(self, years: Iterable[int], months: Iterable[int]) -> np.ndarray:
+    def encode_context(self, years: Sequence[int] | np.ndarray, months: Sequence[int] | np.ndarray) -> np.ndarray:
         return self.encode_table(context_fields(years, months))
 
     def encode_ratings(self, ratings: pd.DataFrame, users: pd.DataFrame, movies: pd.DataFrame) -> np.ndarray:

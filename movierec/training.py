@@ -84,7 +84,6 @@ class TrainSettings:
     epochs: int = 12
     batch_size: int = 2048
     learning_rate: float = 2e-3
-    weight_decay: float = 0.0  # decoupled (AdamW) when > 0
     patience: int = 2
     lr_factor: float = 0.3  # learning rate x this when validation AUC stalls for an epoch
     refit: bool = True  # finally retrain on train + validation with the epochs and rates found
@@ -153,12 +152,8 @@ def targets(model, frame: pd.DataFrame) -> np.ndarray:
 def compile_model(model, settings: TrainSettings) -> None:
     import keras
 
-    if settings.weight_decay > 0:
-        optimizer = keras.optimizers.AdamW(settings.learning_rate, weight_decay=settings.weight_decay)
-    else:
-        optimizer = keras.optimizers.Adam(settings.learning_rate)
     model.compile(
-        optimizer=optimizer,
+        optimizer=keras.optimizers.Adam(settings.learning_rate),
         loss=None if model.ordinal else keras.losses.BinaryCrossentropy(),  # the ordinal model brings its own
         metrics=[like_auc(model.ordinal)],
         # XLA's random-number kernels are slow on CPU: with dropout the plain
