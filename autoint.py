@@ -208,6 +208,12 @@ class AutoInt(keras.Model):
     cumulative cut-points (see ``compute_loss``) while still serving the like
     probability; fit it with ratings as targets.
 
+    With ``rated_head`` it has a second output, the probability that the user
+    rates the movie at all, learned from rated rows against sampled unrated
+    movies (target rating 0). The first output then stays "likes it, given a
+    rating", and a recommendation ranks by the product of the two:
+    P(rates it and likes it). See ``ranking_scores``.
+
     ``attention_maps`` returns each layer's attention weights for a batch,
     which is what the app uses to explain a recommendation.
     """
@@ -223,6 +229,7 @@ class AutoInt(keras.Model):
         scaled: bool = False,
         use_linear: bool = True,
         ordinal: bool = False,
+        rated_head: bool = False,
         dropout: float = 0.0,
         embeddings_l2: float = 0.0,
         kernel_l2: float = 0.0,
@@ -239,6 +246,8 @@ class AutoInt(keras.Model):
         self.scaled = bool(scaled)
         self.use_linear = bool(use_linear)
         self.ordinal = bool(ordinal)
+        self.rated_head = bool(rated_head)
+        self.outputs = 2 if self.rated_head else 1
         self.dropout = float(dropout)
         self.embeddings_l2 = float(embeddings_l2)
         self.kernel_l2 = float(kernel_l2)
@@ -261,10 +270,10 @@ class AutoInt(keras.Model):
         ]
         self.attention_dropout = keras.layers.Dropout(self.dropout, seed=seed, name="attention_dropout")
         self.attention_logit = keras.layers.Dense(
-            1, kernel_initializer=_seeded("GlorotUniform", seed, 3), name="attention_logit"
+            self.outputs, kernel_initializer=_seeded("GlorotUniform", seed, 3), name="attention_logit"
         )
         self.linear = (
-            FieldEmbedding(self.vocab_sizes, 1, embeddings_initializer="Zeros", name="linear")
+            FieldEmbedding(self.vocab_sizes, self.outputs, embeddings_initializer="Zeros", name="linear")
             if self.use_linear
             else None
         )
@@ -288,7 +297,7 @@ class AutoInt(keras.Model):
         return (hidden, maps) if return_attention else hidden
 
     def logits(self, codes, training: bool = False):
-        """The summed logit of every part of the model for integer codes (batch, fields)."""
+        """Summed logits (batch, outputs) of every part of the model for integer codes (batch, fields)."""
         embeddings = self.embedding(codes)
         hidden = ops.reshape(self.interact(embeddings), (ops.shape(codes)[0], -1))
         logit = self.attention_logit(self.attention_dropout(hidden, training=training))
@@ -311,18 +320,48 @@ class AutoInt(keras.Model):
         loss is the cross-entropy of all four cut-points. A 3 is then "less
         disliked" than a 1, which the binary label throws away. The served
         output stays ``P(rating >= 4)``. ``y`` holds ratings in this mode.
+
+        With ``rated_head``, ``y`` holds ratings with 0 for sampled unrated
+        movies: the like loss covers the rated rows only and the rated head
+        learns rated (y > 0) against unrated.
         """
-        if not self.ordinal:
+        if not (self.ordinal or self.rated_head):
             return super().compute_loss(x, y, y_pred, sample_weight, training)
         p = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
-        like_logit = ops.log(p) - ops.log1p(-p)
+        logits = ops.log(p) - ops.log1p(-p)
+        y = ops.reshape(ops.cast(y, "float32"), (-1,))
+        like_loss = self._like_loss(logits[:, 0], y)
+        if self.rated_head:
+            rated = ops.cast(y > 0, "float32")
+            like_loss = ops.sum(like_loss * rated) / ops.maximum(ops.sum(rated), 1.0)
+            loss = like_loss + ops.mean(
+                keras.losses.binary_crossentropy(rated[:, None], logits[:, 1:], from_logits=True)
+            )
+        else:
+            loss = ops.mean(like_loss)
+        return loss + ops.sum(self.losses) if self.losses else loss
+
+    def _like_loss(self, like_logit, y):
+        """Per-row loss of the like output against ratings ``y`` (ordinal cut-points, or like / not like)."""
+        if not self.ordinal:
+            liked = ops.cast(y >= LIKE_CUT, "float32")[:, None]
+            return keras.losses.binary_crossentropy(liked, like_logit[:, None], from_logits=True)
         like_index = RATING_CUTS.index(LIKE_CUT)
         offsets = ops.concatenate(
             [self.cut_offsets[:like_index], ops.zeros((1,)), self.cut_offsets[like_index:]], axis=0
         )
-        targets = ops.cast(ops.reshape(y, (-1, 1)) >= ops.convert_to_tensor(RATING_CUTS, "float32"), "float32")
-        loss = ops.mean(keras.losses.binary_crossentropy(targets, like_logit + offsets, from_logits=True))
-        return loss + ops.sum(self.losses) if self.losses else loss
+        targets = ops.cast(y[:, None] >= ops.convert_to_tensor(RATING_CUTS, "float32"), "float32")
+        return keras.losses.binary_crossentropy(targets, like_logit[:, None] + offsets, from_logits=True)
+
+    @staticmethod
+    def ranking_scores(outputs):
+        """What a recommendation ranks by, from the model's outputs (batch, outputs).
+
+        One output: the like probability. Two: P(rated) x P(like | rated).
+        Works on NumPy arrays and tensors alike.
+        """
+        outputs = ops.convert_to_numpy(outputs) if not isinstance(outputs, np.ndarray) else outputs
+        return outputs[:, 0] * outputs[:, 1] if outputs.shape[-1] == 2 else outputs[:, 0]
 
     def attention_maps(self, codes) -> list:
         """Attention weights (batch, heads, fields, fields) of every interacting layer."""
@@ -341,6 +380,7 @@ class AutoInt(keras.Model):
             scaled=self.scaled,
             use_linear=self.use_linear,
             ordinal=self.ordinal,
+            rated_head=self.rated_head,
             dropout=self.dropout,
             embeddings_l2=self.embeddings_l2,
             kernel_l2=self.kernel_l2,

@@ -19,7 +19,7 @@ from autoint import PACKAGE, AutoInt, _seeded
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class DNNTower(keras.layers.Layer):
-    """Dense ReLU layers (optionally batch-normalised, with dropout) ending in one logit."""
+    """Dense ReLU layers (optionally batch-normalised, with dropout) ending in ``outputs`` logits."""
 
     def __init__(
         self,
@@ -27,11 +27,13 @@ class DNNTower(keras.layers.Layer):
         dropout: float = 0.0,
         batch_norm: bool = False,
         kernel_l2: float = 0.0,
+        outputs: int = 1,
         seed: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.units = [int(u) for u in units]
+        self.outputs = int(outputs)
         self.dropout = float(dropout)
         self.batch_norm = bool(batch_norm)
         self.kernel_l2 = float(kernel_l2)
@@ -55,7 +57,9 @@ class DNNTower(keras.layers.Layer):
             if self.dropout:
                 seed_i = None if seed is None else seed + 200 + i
                 self.hidden.append(keras.layers.Dropout(self.dropout, seed=seed_i, name=f"dropout_{i}"))
-        self.logit = keras.layers.Dense(1, kernel_initializer=_seeded("GlorotUniform", seed, 300), name="logit")
+        self.logit = keras.layers.Dense(
+            self.outputs, kernel_initializer=_seeded("GlorotUniform", seed, 300), name="logit"
+        )
 
     def call(self, inputs, training: bool = False):
         hidden = inputs
@@ -64,12 +68,17 @@ class DNNTower(keras.layers.Layer):
         return self.logit(hidden)
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], 1)
+        return (*input_shape[:-1], self.outputs)
 
     def get_config(self):
         config = super().get_config()
         config.update(
-            units=self.units, dropout=self.dropout, batch_norm=self.batch_norm, kernel_l2=self.kernel_l2, seed=self.seed
+            units=self.units,
+            dropout=self.dropout,
+            batch_norm=self.batch_norm,
+            kernel_l2=self.kernel_l2,
+            outputs=self.outputs,
+            seed=self.seed,
         )
         return config
 
@@ -89,6 +98,7 @@ class AutoIntPlus(AutoInt):
             dropout=self.dropout,
             batch_norm=self.batch_norm,
             kernel_l2=self.kernel_l2,
+            outputs=self.outputs,
             seed=None if self.seed is None else self.seed + 1000,
             name="dnn",
         )

@@ -41,6 +41,6 @@ class CandidateScorer:
         )
 
     def score(self, user_codes: np.ndarray, context_codes: np.ndarray) -> np.ndarray:
-        """Model scores (users, movies)."""
-        scores = predict(self.model, self.codes(user_codes, context_codes), self.rows_per_call)
+        """Ranking scores (users, movies): what the model ranks recommendations by."""
+        scores = predict(self.model, self.codes(user_codes, context_codes), self.rows_per_call, ranking=True)
         return scores.reshape(len(user_codes), self.n_movies)

@@ -17,9 +17,9 @@ from movierec.cli import add_data_options, add_model_options, fail
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from movierec.training import TrainSettings
+    from movierec import training
 
-    defaults = TrainSettings()
+    defaults = training.TrainSettings()
     parser = argparse.ArgumentParser(prog="python -m movierec.train", description=__doc__.split("\n\n")[0])
     add_data_options(parser)
     add_model_options(parser)
@@ -29,6 +29,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--patience", type=int, default=defaults.patience, help="epochs without val AUC gain")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--oov-rate", type=float, default=defaults.oov_rate, help="share of ids trained as unknown")
+    parser.add_argument(
+        "--negatives", type=int, default=defaults.negatives, help="sampled unrated movies per rated row (0: none)"
+    )
+    parser.add_argument("--negative-sampling", choices=training.SAMPLING, default=defaults.negative_sampling)
     parser.add_argument(
         "--no-refit", dest="refit", action="store_false", help="keep the early-stopped model, skip the final refit"
     )
@@ -46,7 +50,8 @@ def main(argv=None) -> dict:
 
     settings = training.TrainSettings(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
-        seed=args.seed, oov_rate=args.oov_rate, refit=args.refit,
+        seed=args.seed, oov_rate=args.oov_rate, refit=args.refit, negatives=args.negatives,
+        negative_sampling=args.negative_sampling,
     )  # fmt: skip
     try:
         release = data.load(args.dataset, args.data_dir, download=not args.no_download)

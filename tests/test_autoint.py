@@ -267,3 +267,49 @@ def test_ordinal_model_trains_on_ratings_and_serves_like_probabilities():
     history = model.fit(x, ratings, epochs=8, batch_size=256, verbose=0)
     assert history.history["auc"][-1] > 0.95  # AUC of P(rating >= 4) against rating >= 4
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+# --------------------------------------------------------------------- rated head
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+@pytest.mark.parametrize("ordinal", [False, True])
+def test_rated_head_adds_a_second_output_and_ranks_by_the_product(model_class, ordinal):
+    model = small(model_class, rated_head=True, ordinal=ordinal)
+    out = keras.ops.convert_to_numpy(model(codes()))
+    assert out.shape == (BATCH, 2)
+    np.testing.assert_allclose(model.ranking_scores(out), out[:, 0] * out[:, 1], rtol=1e-6)
+    np.testing.assert_allclose(small(model_class).ranking_scores(out[:, :1]), out[:, 0])
+    assert model_class.from_config(model.get_config()).rated_head
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_rated_head_loss_learns_likes_from_rated_rows_only(model_class):
+    """Unrated rows (rating 0) train only the rated output; rated rows train both."""
+    model = small(model_class, rated_head=True)
+    x = codes()
+    ratings = np.array([0, 0, 0, 4, 5, 1, 0, 2], dtype="float32")
+    p = keras.ops.convert_to_numpy(model(x)).astype("float64")
+    logits = np.log(p / (1 - p))
+
+    def bce(target, logit):
+        return np.logaddexp(0, logit) - target * logit
+
+    rated = ratings > 0
+    like = bce(ratings >= 4, logits[:, 0])[rated].mean()
+    seen = bce(rated, logits[:, 1]).mean()
+    assert float(model.compute_loss(x, ratings, model(x))) == pytest.approx(like + seen, rel=1e-4)
+
+
+def test_rated_head_learns_what_gets_rated_apart_from_what_gets_liked():
+    """Field 0 decides whether a row is rated at all, field 1 whether a rated row is liked."""
+    rng = np.random.default_rng(2)
+    x = np.stack([rng.integers(0, v, 4096) for v in VOCAB], axis=1).astype("int32")
+    rated = x[:, 0] % 2 == 0
+    ratings = np.where(rated, np.where(x[:, 1] % 2 == 0, 5.0, 1.0), 0.0).astype("float32")
+    model = small(AutoInt, rated_head=True)
+    model.compile(optimizer=keras.optimizers.Adam(0.02))
+    model.fit(x, ratings, epochs=10, batch_size=256, verbose=0)
+    out = keras.ops.convert_to_numpy(model(x))
+    assert ((out[:, 1] > 0.5) == rated).mean() > 0.95
+    assert ((out[rated, 0] > 0.5) == (x[rated, 1] % 2 == 0)).mean() > 0.95

@@ -1,0 +1,80 @@
+"""Sampled negatives: never a movie the user rated, fields swapped correctly, drawn as configured."""
+
+import numpy as np
+import pytest
+
+from movierec import training
+from movierec.features import FIELD_POSITION, MOVIE_FIELDS, USER_FIELDS
+
+
+@pytest.fixture(scope="module")
+def sampler(prepared):
+    return training.NegativeSampler.for_rows(prepared, prepared.split.train)
+
+
+def test_numpy_sampler_never_returns_a_rated_movie(prepared, sampler):
+    frame = prepared.split.train
+    rows = prepared.user_index.get_indexer(frame["user_id"])
+    movies = sampler.sample_numpy(rows, 5, np.random.default_rng(0))
+    assert len(movies) == 5 * len(rows)
+    assert not sampler.seen[np.repeat(rows, 5), movies].any()
+    assert len(np.unique(movies)) > len(prepared.data.movies) // 2  # spread over the catalogue
+
+
+def test_pipeline_negatives_are_unrated_movies_with_the_users_fields(prepared):
+    settings = training.TrainSettings(batch_size=64, negatives=3, oov_rate=0.0)
+
+    class RatingModel:  # targets() only asks whether the model learns from ratings
+        ordinal, rated_head = True, True
+
+    frame = prepared.split.train
+    dataset = training.training_data(RatingModel(), prepared, ("train",), settings)
+    sampler = training.NegativeSampler.for_rows(prepared, frame)
+    movie_columns = [FIELD_POSITION[f] for f in MOVIE_FIELDS]
+    user_columns = [FIELD_POSITION[f] for f in USER_FIELDS]
+    user_row = {code: i for i, code in enumerate(prepared.encoder.encode_users(prepared.data.users)[:, 0])}
+    movie_row = {tuple(c): i for i, c in enumerate(prepared.encoder.encode_movies(prepared.data.movies))}
+    negatives = 0
+    for codes, targets in dataset:
+        codes, targets = codes.numpy(), targets.numpy()
+        n = len(codes) // 4
+        assert (targets[:n] > 0).all() and (targets[n:] == 0).all()
+        positives, unrated = codes[:n], codes[n:]
+        # Each negative keeps its rated row's user and context fields...
+        repeated = np.repeat(positives, 3, axis=0)
+        other = [c for c in range(codes.shape[1]) if c not in movie_columns]
+        np.testing.assert_array_equal(unrated[:, other], repeated[:, other])
+        # ...and is a movie that user never rated in the training rows.
+        users = [user_row[c] for c in unrated[:, user_columns[0]]]
+        movies = [movie_row[tuple(c)] for c in unrated[:, movie_columns]]
+        assert not sampler.seen[users, movies].any()
+        negatives += len(unrated)
+    assert negatives == 3 * len(frame)
+
+
+def test_popularity_sampling_favours_popular_movies(prepared):
+    uniform = training.NegativeSampler.for_rows(prepared, prepared.split.train, "uniform")
+    popular = training.NegativeSampler.for_rows(prepared, prepared.split.train, "popularity")
+    counts = prepared.split.train["movie_id"].value_counts()
+    rated = prepared.movie_index.get_indexer(counts.index)
+    expected = counts.to_numpy() ** training.POPULARITY_EXPONENT
+    np.testing.assert_allclose(popular.weights[rated], expected / expected.sum())
+    assert counts.iloc[0] > counts.iloc[-1]  # so the weights really differ
+    unrated = prepared.movie_index.get_indexer(sorted(set(prepared.data.movies["movie_id"]) - set(counts.index)))
+    assert (popular.weights[unrated] == 0).all()
+    assert uniform.weights.sum() == pytest.approx(1.0) and popular.weights.sum() == pytest.approx(1.0)
+
+
+def test_settings_reject_bad_negative_options():
+    with pytest.raises(ValueError, match="negatives"):
+        training.TrainSettings(negatives=-1)
+    with pytest.raises(ValueError, match="negative_sampling"):
+        training.TrainSettings(negative_sampling="zipf")
+
+
+def test_a_rated_head_model_refuses_to_train_without_negatives(prepared):
+    from movierec import models
+
+    model = models.create("autoint", prepared.vocab_sizes, embedding_dim=4, attention_layers=1, rated_head=True)
+    with pytest.raises(ValueError, match="sampled negatives"):
+        training.fit(model, prepared, training.TrainSettings(epochs=1), verbose=0)
