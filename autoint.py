@@ -36,6 +36,21 @@ def _seeded(initializer: str, seed: int | None, offset: int):
     return keras.initializers.get({"class_name": initializer, "config": config})
 
 
+def _per_replica(loss):
+    """A replica's share of the loss under ``tf.distribute``.
+
+    Gradients are summed over replicas, so each replica's mean loss is divided
+    by their number, as Keras does for the losses it compiles itself.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            loss = loss / replicas
+    return loss
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class FieldEmbedding(keras.layers.Layer):
     """Embeds several categorical fields from one shared table.
@@ -339,7 +354,7 @@ class AutoInt(keras.Model):
             )
         else:
             loss = ops.mean(like_loss)
-        return loss + ops.sum(self.losses) if self.losses else loss
+        return _per_replica(loss + ops.sum(self.losses) if self.losses else loss)
 
     def _like_loss(self, like_logit, y):
         """Per-row loss of the like output against ratings ``y`` (ordinal cut-points, or like / not like)."""

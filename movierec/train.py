@@ -39,6 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--hyperparameters", type=json.loads, default={}, help="JSON overrides, e.g. '{\"embedding_dim\": 32}'"
     )
+    parser.add_argument(
+        "--strategy", choices=training.STRATEGIES, default="default",
+        help="tf.distribute strategy: mirrored (all local devices) or multiworker (machines from TF_CONFIG)",
+    )  # fmt: skip
     parser.add_argument("--no-full-ranking", action="store_true", help="skip the (slower) full-ranking evaluation")
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
@@ -48,6 +52,7 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     from movierec import artifacts, data, evaluation, models, training
 
+    strategy = training.distribution_strategy(args.strategy)  # first: MultiWorkerMirroredStrategy insists
     settings = training.TrainSettings(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
         seed=args.seed, oov_rate=args.oov_rate, refit=args.refit, negatives=args.negatives,
@@ -58,13 +63,14 @@ def main(argv=None) -> dict:
     except data.MovieLensError as err:
         fail(str(err))
     prepared = training.prepare(release)
-    model = models.create(args.model, prepared.encoder.vocab_sizes, seed=args.seed, **args.hyperparameters)
     started = time.perf_counter()
     verbose = 0 if args.quiet else "auto"
-    history = training.fit(model, prepared, settings, verbose=verbose)
-    refitted = None
-    if settings.refit:
-        model, refitted = training.refit(model, prepared, settings, history, verbose=verbose)
+    with strategy.scope():  # variables, optimizer and training steps live on the strategy's devices
+        model = models.create(args.model, prepared.encoder.vocab_sizes, seed=args.seed, **args.hyperparameters)
+        history = training.fit(model, prepared, settings, verbose=verbose)
+        refitted = None
+        if settings.refit:
+            model, refitted = training.refit(model, prepared, settings, history, verbose=verbose)
     seconds = time.perf_counter() - started
     result = evaluation.evaluate_model(model, prepared, full=not args.no_full_ranking, progress=not args.quiet)
     paths = artifacts.save(
@@ -74,7 +80,8 @@ def main(argv=None) -> dict:
         artifacts.ArtifactPaths.for_model(args.model, args.model_dir, args.encoder_dir),
         data={"release": release.name, "fingerprint": release.fingerprint(), "split": prepared.split.describe()},
         training={**settings.to_dict(), "seconds": round(seconds, 1), "epochs_run": len(history["loss"]),
-                  "history": history, "refitted": refitted},
+                  "history": history, "refitted": refitted,
+                  "strategy": {"name": args.strategy, "replicas": strategy.num_replicas_in_sync}},
         evaluation=result,
     )  # fmt: skip
     if not args.quiet:

@@ -235,6 +235,28 @@ class TrainSettings:
         return asdict(self)
 
 
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def distribution_strategy(name: str = "default"):
+    """A ``tf.distribute`` strategy by name; build and train models inside its ``scope()``.
+
+    ``mirrored`` copies the model to every local GPU (or the CPU when there is
+    none) and averages gradients; ``multiworker`` does the same across
+    machines described by the ``TF_CONFIG`` environment variable (create it
+    first thing in the process, as TensorFlow requires).
+    """
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}; choose one of {STRATEGIES}")
+
+
 def make_dataset(
     codes: np.ndarray,
     targets: np.ndarray,
@@ -386,6 +408,7 @@ def fit(
         epochs=settings.epochs,
         callbacks=[stopper, slower, *callbacks],
         verbose=verbose,
+        shuffle=False,  # the pipeline shuffles
     )
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
@@ -407,7 +430,7 @@ def refit(model, prepared: Prepared, settings: TrainSettings, history: dict[str,
     compile_model(fresh, settings)
     schedule = keras.callbacks.LearningRateScheduler(lambda epoch, _: float(rates[epoch]))
     data = training_data(fresh, prepared, ("train", "validation"), settings)
-    fresh.fit(data, epochs=best, callbacks=[schedule], verbose=verbose)
+    fresh.fit(data, epochs=best, callbacks=[schedule], verbose=verbose, shuffle=False)
     return fresh, {"epochs": best, "learning_rates": [float(r) for r in rates]}
 
 
