@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 
 from movierec.cli import add_data_options, add_model_options, fail
 
@@ -48,11 +49,75 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@dataclass
+class Trained:
+    """What one training run produced: the model, its history and test evaluation, and how it was trained."""
+
+    name: str
+    model: object
+    prepared: object
+    settings: object
+    history: dict[str, list[float]]
+    evaluation: dict
+    seconds: float
+    refitted: dict | None = None
+    strategy: dict | None = None
+
+    def save(self, model_dir=None, encoder_dir=None):
+        """Write weights, manifest and encoder (atomically) where the app reads them, or under the given dirs."""
+        from movierec import artifacts
+
+        release = self.prepared.data
+        return artifacts.save(
+            self.model,
+            self.prepared.encoder,
+            self.name,
+            artifacts.ArtifactPaths.for_model(self.name, model_dir, encoder_dir),
+            data={"release": release.name, "fingerprint": release.fingerprint(),
+                  "split": self.prepared.split.describe()},
+            training={**self.settings.to_dict(), "seconds": round(self.seconds, 1),
+                      "epochs_run": len(self.history["loss"]), "history": self.history, "refitted": self.refitted,
+                      "strategy": self.strategy},
+            evaluation=self.evaluation,
+        )  # fmt: skip
+
+
+def train_and_evaluate(
+    name: str,
+    prepared,
+    settings,
+    hyperparameters: dict | None = None,
+    strategy: str = "default",
+    full_ranking: bool = True,
+    verbose: int | str = "auto",
+) -> Trained:
+    """Train model family ``name`` on a prepared split and evaluate it on the test part.
+
+    The one recipe the CLI and the notebook share: the early-stopped fit, the
+    optional refit on train + validation, then the test evaluation under both
+    protocols. ``Trained.save`` writes the artifacts.
+    """
+    from movierec import evaluation, models, training
+
+    distribution = training.distribution_strategy(strategy)
+    started = time.perf_counter()
+    with distribution.scope():  # variables, optimizer and training steps live on the strategy's devices
+        model = models.create(name, prepared.vocab_sizes, seed=settings.seed, **(hyperparameters or {}))
+        history = training.fit(model, prepared, settings, verbose=verbose)
+        refitted = None
+        if settings.refit:
+            model, refitted = training.refit(model, prepared, settings, history, verbose=verbose)
+    seconds = time.perf_counter() - started
+    result = evaluation.evaluate_model(model, prepared, full=full_ranking, progress=verbose not in (0, 2))
+    replicas = {"name": strategy, "replicas": distribution.num_replicas_in_sync}
+    return Trained(name, model, prepared, settings, history, result, seconds, refitted, replicas)
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    from movierec import artifacts, data, evaluation, models, training
+    from movierec import data, evaluation, training
 
-    strategy = training.distribution_strategy(args.strategy)  # first: MultiWorkerMirroredStrategy insists
+    training.distribution_strategy(args.strategy)  # first: MultiWorkerMirroredStrategy insists
     settings = training.TrainSettings(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
         seed=args.seed, oov_rate=args.oov_rate, refit=args.refit, negatives=args.negatives,
@@ -62,32 +127,15 @@ def main(argv=None) -> dict:
         release = data.load(args.dataset, args.data_dir, download=not args.no_download)
     except data.MovieLensError as err:
         fail(str(err))
-    prepared = training.prepare(release)
-    started = time.perf_counter()
-    verbose = 0 if args.quiet else "auto"
-    with strategy.scope():  # variables, optimizer and training steps live on the strategy's devices
-        model = models.create(args.model, prepared.encoder.vocab_sizes, seed=args.seed, **args.hyperparameters)
-        history = training.fit(model, prepared, settings, verbose=verbose)
-        refitted = None
-        if settings.refit:
-            model, refitted = training.refit(model, prepared, settings, history, verbose=verbose)
-    seconds = time.perf_counter() - started
-    result = evaluation.evaluate_model(model, prepared, full=not args.no_full_ranking, progress=not args.quiet)
-    paths = artifacts.save(
-        model,
-        prepared.encoder,
-        args.model,
-        artifacts.ArtifactPaths.for_model(args.model, args.model_dir, args.encoder_dir),
-        data={"release": release.name, "fingerprint": release.fingerprint(), "split": prepared.split.describe()},
-        training={**settings.to_dict(), "seconds": round(seconds, 1), "epochs_run": len(history["loss"]),
-                  "history": history, "refitted": refitted,
-                  "strategy": {"name": args.strategy, "replicas": strategy.num_replicas_in_sync}},
-        evaluation=result,
+    trained = train_and_evaluate(
+        args.model, training.prepare(release), settings, args.hyperparameters, args.strategy,
+        full_ranking=not args.no_full_ranking, verbose=0 if args.quiet else "auto",
     )  # fmt: skip
+    paths = trained.save(args.model_dir, args.encoder_dir)
     if not args.quiet:
-        print(evaluation.table({args.model: result}))
+        print(evaluation.table({args.model: trained.evaluation}))
         print(f"saved {paths.weights}, {paths.manifest}, {paths.encoder}")
-    return result
+    return trained.evaluation
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ the monitored AUC ranks liked movies above disliked *and* unrated ones.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -238,6 +239,7 @@ class TrainSettings:
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
+@functools.cache  # one strategy per process: TensorFlow allows a single multi-worker setup
 def distribution_strategy(name: str = "default"):
     """A ``tf.distribute`` strategy by name; build and train models inside its ``scope()``.
 
