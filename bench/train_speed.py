@@ -33,7 +33,10 @@ from movierec.features import FIELDS
 
 # Vocabulary sizes (with the OOV row) of the 14 fields fitted on the ML-1M training split.
 ML1M_VOCAB = [6041, 3663, 11, 82, 5, 13, 2, 19, 19, 17, 3, 8, 22, 3403]
-SETTINGS = dict(embedding_dim=16, attention_layers=3, num_heads=2, attention_dim=8, dnn_units=[32, 32])
+# Rated rows only (no rated head, no sampled negatives): the reference is a plain CTR model.
+SETTINGS = dict(
+    embedding_dim=16, attention_layers=3, num_heads=2, attention_dim=8, dnn_units=[32, 32], rated_head=False
+)
 
 
 def synthetic(rows: int, seed: int = 0):
@@ -66,7 +69,7 @@ def main() -> None:
         lambda n: reference.fit(frame, target, batch_size=args.batch_size, epochs=n, verbose=0), args.rows, args.epochs
     )
 
-    settings = training.TrainSettings(batch_size=args.batch_size)
+    settings = training.TrainSettings(batch_size=args.batch_size, negatives=0)
     ours = models.create("autointp", ML1M_VOCAB, seed=0, **SETTINGS)
     training.compile_model(ours, settings)
     ratings = np.where(labels > 0, 5.0, 2.0).astype(np.float32)  # the ordinal model learns from ratings

@@ -7,12 +7,13 @@ from autointp import AutoIntPlus
 
 MODELS: dict[str, type[AutoInt]] = {"autoint": AutoInt, "autointp": AutoIntPlus}
 
-# Chosen on the validation split (see README, "Results"); the tuner explores around them.
+# Chosen on the validation split (see README, "Results"); the tuner explores around them. The rated
+# head needs sampled negatives in training (``TrainSettings.negatives``, 4 by default).
 DEFAULT_HYPERPARAMETERS: dict[str, dict] = {
     "autoint": dict(embedding_dim=16, attention_layers=3, num_heads=2, attention_dim=8, dropout=0.0,
-                    embeddings_l2=0.0, use_linear=True, ordinal=True),
+                    embeddings_l2=0.0, use_linear=True, ordinal=True, rated_head=True),
     "autointp": dict(embedding_dim=16, attention_layers=3, num_heads=2, attention_dim=8, dnn_units=[512, 256],
-                     dropout=0.0, embeddings_l2=0.0, use_linear=True, ordinal=True),
+                     dropout=0.0, embeddings_l2=0.0, use_linear=True, ordinal=True, rated_head=True),
 }  # fmt: skip
 
 

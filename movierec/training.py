@@ -223,7 +223,7 @@ class TrainSettings:
     oov_rate: float = 0.01
     steps_per_execution: int = 1
     jit_compile: bool = False
-    negatives: int = 0  # sampled unrated movies per rated row; 0 trains on rated rows only
+    negatives: int = 4  # sampled unrated movies per rated row; 0 trains on rated rows only
     negative_sampling: str = "uniform"  # or "popularity": p(movie) ~ training ratings ** 0.75
 
     def __post_init__(self) -> None:

@@ -64,6 +64,21 @@ def model_hyperparameters(model_name: str, values: dict) -> dict:
     return {**models.DEFAULT_HYPERPARAMETERS[model_name], **chosen}
 
 
+class DefaultsFirstOracle(kt.oracles.BayesianOptimizationOracle):
+    """Bayesian optimisation whose first trial is the shipped configuration.
+
+    Every search then measures the untuned model under exactly the same
+    budget as the candidates, so "did tuning help?" is answered in the
+    results table itself.
+    """
+
+    def populate_space(self, trial_id):
+        if not self.trials:  # create_trial records the values, so later draws never repeat them
+            values = {p.name: p.default for p in self.hyperparameters.space}
+            return {"status": "RUNNING", "values": values}
+        return super().populate_space(trial_id)
+
+
 class AutoIntHyperModel(kt.HyperModel):
     """Builds AutoInt / AutoInt+ from a trial's values and trains them with the project's ``fit``."""
 
@@ -119,15 +134,18 @@ def make_tuner(
     overwrite: bool = False,
     distribution_strategy=None,
     **fixed,
-) -> kt.BayesianOptimization:
+) -> kt.Tuner:
     hypermodel = AutoIntHyperModel(model_name, prepared, settings, **fixed)
-    tuner = kt.BayesianOptimization(
-        hypermodel,
+    oracle = DefaultsFirstOracle(
         objective=kt.Objective(OBJECTIVE, direction="max"),
         max_trials=trials,
         num_initial_points=min(3, trials),
         seed=settings.seed,
         hyperparameters=search_space(model_name),
+    )
+    tuner = kt.Tuner(
+        oracle,
+        hypermodel,
         directory=str(directory),
         project_name=project or model_name,
         overwrite=overwrite,

@@ -77,4 +77,4 @@ def test_a_rated_head_model_refuses_to_train_without_negatives(prepared):
 
     model = models.create("autoint", prepared.vocab_sizes, embedding_dim=4, attention_layers=1, rated_head=True)
     with pytest.raises(ValueError, match="sampled negatives"):
-        training.fit(model, prepared, training.TrainSettings(epochs=1), verbose=0)
+        training.fit(model, prepared, training.TrainSettings(epochs=1, negatives=0), verbose=0)

@@ -25,7 +25,9 @@ def test_rank_order_equals_sorting_by_the_models_own_scores(recommender, ml1m):
         np.repeat(user_codes, len(ml1m.movies), 0), recommender.encoder.encode_movies(ml1m.movies),
         np.repeat(context, len(ml1m.movies), 0),
     )  # fmt: skip
-    direct = np.asarray(recommender.model(codes)).reshape(-1)
+    outputs = np.asarray(recommender.model(codes))
+    assert outputs.shape == (len(ml1m.movies), 2)  # P(like | rated), P(rated)
+    direct = outputs[:, 0] * outputs[:, 1]  # what a recommendation ranks by
     rated = set(ml1m.ratings.loc[ml1m.ratings["user_id"] == 3, "movie_id"])
     unseen = [(-s, m) for s, m in zip(direct, ml1m.movies["movie_id"], strict=True) if m not in rated]
     expected = [m for _, m in sorted(unseen)]
