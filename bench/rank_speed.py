@@ -66,7 +66,7 @@ def main() -> None:
         t = time.perf_counter()
         user_codes, context_codes = rec._codes(profile, year, month)
         frame = pd.DataFrame(rec.scorer.codes(user_codes, context_codes), columns=list(FIELDS))
-        scores = model.predict(frame, batch_size=2048, verbose=0).reshape(-1)
+        scores = model.ranking_scores(model.predict(frame, batch_size=2048, verbose=0))
         order = np.argsort(-scores)[:10]
         reference.append(time.perf_counter() - t)
         assert len(order) == 10

@@ -84,6 +84,18 @@ def load_recommender(name: str, model_dir: str | None, encoder_dir: str | None, 
     return Recommender(model, encoder, release, manifest)
 
 
+def score_column(model):
+    """What the score means depends on the model: P(like) alone, or P(rated) x P(like | rated)."""
+    if getattr(model, "rated_head", False):
+        return st.column_config.NumberColumn(
+            "score",
+            format="%.3f",
+            width="small",
+            help="P(would rate it) x P(would like it | rated): how likely this person is to watch and enjoy it",
+        )
+    return st.column_config.NumberColumn("P(like)", format="%.3f", width="small", help="P(rating >= 4)")
+
+
 def _user_label(users: pd.DataFrame):
     labels = {
         int(r.user_id): f"User {r.user_id} · {r.gender} · {AGE_BRACKETS[int(r.age)]} · {r.occupation}"
@@ -210,7 +222,7 @@ def page(name: str) -> None:
                 "rank": st.column_config.NumberColumn("#", width="small"),
                 "title": st.column_config.TextColumn("title", width="medium"),
                 "year": st.column_config.NumberColumn("year", format="%d", width="small"),
-                "score": st.column_config.NumberColumn("P(like)", format="%.3f", width="small"),
+                "score": score_column(rec.model),
                 "why": st.column_config.TextColumn("why: strongest person × movie attention pairs", width="large"),
             },
             key="recommendations",
