@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -47,6 +48,10 @@ def main() -> None:
     prepared = training.prepare(data.load("ml-1m", args.data_dir))
     base = training.TrainSettings(epochs=args.epochs, refit=False)
     rows = {}
+    if args.out and args.out.exists():  # variants can be run one at a time into the same table
+        earlier = json.loads(args.out.read_text())
+        if earlier.get("epochs") == args.epochs:
+            rows = {k: v for k, v in earlier["results"].items() if k in VARIANTS}
     for name in args.variants:
         model_options, setting_options = VARIANTS[name]
         settings = dataclasses.replace(base, **setting_options)
@@ -57,6 +62,8 @@ def main() -> None:
                       "total_seconds": round(time.perf_counter() - started, 1),
                       "model_options": model_options, "settings": settings.to_dict()}  # fmt: skip
         print(evaluation.table({name: rows[name]}), flush=True)
+        if args.out:
+            write_json(args.out, {"epochs": args.epochs, "split": prepared.split.describe(), "results": rows})
     rows.update(evaluation.evaluate_baselines(prepared))
     print(evaluation.table(rows))
     if args.out:
