@@ -34,6 +34,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="seed/full: the shipped model on the project split (full also reports seed); temporal, paper, "
         "recbole: train the shipped configuration on that protocol's split, then evaluate (see movierec.protocols)",
     )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="temporal/paper/recbole: cap the training epochs (default: as shipped)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--no-full-ranking", action="store_true", help="skip the full-ranking protocol")
     parser.add_argument(
@@ -61,7 +64,7 @@ def main(argv=None) -> dict:
         split = protocol.make_split(release.ratings)
         prepared = training.prepare(release, split=split, fields=protocol.fields)
         model, settings, history = protocols.train_for_protocol(
-            protocol, prepared, manifest, verbose=0 if args.quiet else "auto"
+            protocol, prepared, manifest, verbose=0 if args.quiet else 2, epochs=args.epochs
         )
         trained = {"config": model.get_config(), "settings": settings.to_dict(), "history": history}
     else:

@@ -134,7 +134,7 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
-def train_for_protocol(protocol: Protocol, prepared, manifest: dict, verbose: int | str = 0):
+def train_for_protocol(protocol: Protocol, prepared, manifest: dict, verbose: int | str = 0, epochs: int | None = None):
     """A fresh model of the shipped family and hyperparameters, trained on the protocol's split.
 
     CTR protocols (``ranking_objective=False``) train the like output on rated
@@ -150,6 +150,8 @@ def train_for_protocol(protocol: Protocol, prepared, manifest: dict, verbose: in
         **{k: stored[k] for k in training.TrainSettings.__dataclass_fields__ if k in stored}
     )
     settings.refit = False
+    if epochs is not None:
+        settings.epochs = epochs
     if not protocol.ranking_objective:
         config["rated_head"] = False
         settings.negatives = 0
