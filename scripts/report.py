@@ -1,0 +1,61 @@
+"""Print the README's result tables from the committed manifests and results/*.json.
+
+    python scripts/report.py
+
+Nothing is computed here: every number comes from a file that one command
+wrote (see the README for which), so the tables can be checked and refreshed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+METRICS = ("auc", "logloss", "seed_ndcg@10", "seed_hr@10", "full_ndcg@10", "full_hit@10")
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def cell(value) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def table(columns: dict[str, dict], metrics=METRICS) -> str:
+    lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for metric in metrics:
+        if all(c.get(metric) is None for c in columns.values()):
+            continue
+        lines.append(f"| {metric} | " + " | ".join(cell(c.get(metric)) for c in columns.values()) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    manifests = {name: load(ROOT / "model" / f"{name}.manifest.json") for name in ("autointp", "autoint")}
+    full = load(ROOT / "results" / "full.json")
+    columns = {f"{n} (shipped)": m.get("evaluation", {}) for n, m in manifests.items()}
+    columns.update(full.get("baselines", {}))
+    print("## Project split (test)\n")
+    print(table(columns))
+
+    objectives = load(ROOT / "results" / "objectives.json")
+    if objectives:
+        print(f"\n## Training objectives, AutoInt+, {objectives['epochs']} epochs each, no refit\n")
+        print(table(objectives["results"]))
+
+    print("\n## Protocols\n")
+    for name in ("temporal", "paper", "recbole"):
+        result = load(ROOT / "results" / f"{name}.json")
+        if not result:
+            continue
+        columns = {"AutoInt+ (ours)": result, **result.get("baselines", {})}
+        for source, numbers in result["protocol"]["published"].items():
+            columns[source] = numbers
+        print(f"### {name}: {result['protocol']['summary']}\n")
+        print(table(columns) + "\n")
+
+
+if __name__ == "__main__":
+    main()
