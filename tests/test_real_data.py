@@ -63,22 +63,33 @@ def test_shipped_models_reproduce_their_manifest_numbers(shipped, measured, name
         assert measured[name][key] == pytest.approx(manifest["evaluation"][key], abs=2e-4), key
 
 
+# Bars of the ranking issue for the shipped AutoInt+ (test split, full ranking; item-kNN: 0.272 / 0.776).
+FULL_BARS = {"full_ndcg@10": 0.29, "full_hit@10": 0.79}
+MISSED: dict[str, str] = {}  # bar -> why it is missed, to mark it xfail (strict: reaching it flags)
+
+
 @pytest.mark.parametrize(
     "key",
     [
-        "auc",
-        "seed_ndcg@10",
-        pytest.param(
-            "seed_hr@10",
-            marks=pytest.mark.xfail(strict=True, reason="shipped AutoInt+ reaches 0.6448, 0.0002 short of the bar"),
-        ),
+        pytest.param(key, marks=pytest.mark.xfail(strict=True, reason=MISSED[key])) if key in MISSED else key
+        for key in [*BARS, *FULL_BARS]
     ],
 )
 def test_shipped_autointp_clears_the_bars(measured, key):
-    assert measured["autointp"][key] >= BARS[key], f"{key} {measured['autointp'][key]:.4f} is below {BARS[key]}"
+    bar = {**BARS, **FULL_BARS}[key]
+    assert measured["autointp"][key] >= bar, f"{key} {measured['autointp'][key]:.4f} is below {bar}"
 
 
 @pytest.mark.parametrize("key", list(BARS))
 def test_shipped_autoint_lands_close(measured, key):
     """AutoInt without the DNN should land within 0.01 of AutoInt+'s bars."""
     assert measured["autoint"][key] >= BARS[key] - 0.01
+
+
+def test_temporal_split_of_the_real_data_never_tests_on_the_past(real_data_dir):
+    from movierec import protocols
+
+    release = data.load("ml-1m", real_data_dir, download=False)
+    split = protocols.PROTOCOLS["temporal"].make_split(release.ratings)
+    assert split.train["timestamp"].max() <= split.validation["timestamp"].min()
+    assert split.validation["timestamp"].max() <= split.test["timestamp"].min()
