@@ -373,9 +373,8 @@ class AutoInt(keras.Model):
         """What a recommendation ranks by, from the model's outputs (batch, outputs).
 
         One output: the like probability. Two: P(rated) x P(like | rated).
-        Works on NumPy arrays and tensors alike.
+        Plain slicing, so it works on NumPy arrays and on tensors inside a graph.
         """
-        outputs = ops.convert_to_numpy(outputs) if not isinstance(outputs, np.ndarray) else outputs
         return outputs[:, 0] * outputs[:, 1] if outputs.shape[-1] == 2 else outputs[:, 0]
 
     def attention_maps(self, codes) -> list:

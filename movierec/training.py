@@ -157,8 +157,7 @@ class NegativeSampler:
         seen = np.zeros((len(users), len(movies)), dtype=bool)
         seen[prepared.user_index.get_indexer(rated["user_id"]), prepared.movie_index.get_indexer(rated["movie_id"])] = 1
         movie_rows = np.zeros((len(movies), len(prepared.encoder.fields)), dtype=np.int32)
-        positions = [FIELD_POSITION[f] for f in MOVIE_FIELDS]
-        movie_rows[:, positions] = prepared.encoder.encode_movies(movies)
+        movie_rows[:, _movie_field_mask(movie_rows.shape[1])] = prepared.encoder.encode_movies(movies)
         if sampling == "uniform":
             weights = np.ones(len(movies))
         else:
@@ -324,7 +323,7 @@ def ranking_auc(model):
     class RankingAUC(keras.metrics.AUC):
         def update_state(self, y_true, y_pred, sample_weight=None):
             liked = keras.ops.cast(y_true >= LIKE_THRESHOLD, "float32") if from_ratings else y_true
-            score = y_pred[:, 0] * y_pred[:, 1] if y_pred.shape[-1] == 2 else y_pred[:, 0]
+            score = model.ranking_scores(y_pred)
             return super().update_state(keras.ops.reshape(liked, (-1,)), score, sample_weight)
 
     return RankingAUC(name="auc", num_thresholds=1000)
