@@ -51,6 +51,12 @@ def _per_replica(loss):
     return loss
 
 
+def _field_rows(kernel, fields: int, order: Sequence[int]):
+    """A kernel over flattened per-field vectors, its row blocks reordered to ``order`` of the fields."""
+    blocks = ops.reshape(kernel, (fields, -1, ops.shape(kernel)[-1]))
+    return ops.reshape(ops.take(blocks, list(order), axis=0), (-1, ops.shape(kernel)[-1]))
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class FieldEmbedding(keras.layers.Layer):
     """Embeds several categorical fields from one shared table.
@@ -171,28 +177,51 @@ class InteractingLayer(keras.layers.Layer):
                 name="residual_kernel",
             )
 
-    def call(self, inputs, return_attention: bool = False):
+    def project(self, inputs):
+        """Each field's fused query/key/value projection and its residual projection (or None).
+
+        Shapes ``(batch, fields, 3 * output_dim)`` and ``(batch, fields, output_dim)``.
+        Split from ``attend`` because a projection depends on its own field
+        only: a ranking that varies a few fields can project the fixed ones once.
+        """
         batch, fields = ops.shape(inputs)[0], ops.shape(inputs)[1]
-        heads, width = self.num_heads, self.attention_dim
-        # Projections as one 2-D GEMM over all (example, field) rows: a 3-D x 2-D matmul
+        # One 2-D GEMM over all (example, field) rows: a 3-D x 2-D matmul
         # would run as a batch of tiny products and is about twice as slow here.
         rows = ops.reshape(inputs, (-1, ops.shape(inputs)[-1]))
-        qkv = ops.matmul(rows, self.qkv_kernel)
+        qkv = ops.reshape(ops.matmul(rows, self.qkv_kernel), (batch, fields, 3 * self.output_dim))
+        if not self.use_residual:
+            return qkv, None
+        return qkv, ops.reshape(ops.matmul(rows, self.residual_kernel), (batch, fields, self.output_dim))
 
-        def split_heads(x):  # (batch * fields, heads * width) -> (batch, heads, fields, width)
-            return ops.transpose(ops.reshape(x, (batch, fields, heads, width)), (0, 2, 1, 3))
+    def split_heads(self, qkv):
+        """Queries, keys and values (batch, heads, fields, width) from fused projections."""
+        batch, fields = ops.shape(qkv)[0], ops.shape(qkv)[1]
 
-        query, key, value = (split_heads(x) for x in ops.split(qkv, 3, axis=-1))
+        def heads(x):
+            return ops.transpose(ops.reshape(x, (batch, fields, self.num_heads, self.attention_dim)), (0, 2, 1, 3))
+
+        return tuple(heads(x) for x in ops.split(qkv, 3, axis=-1))
+
+    def attend(self, qkv, residual=None, return_attention: bool = False):
+        """Self-attention across the fields of projected inputs, plus the residual, then ReLU."""
+        return self.mix(*self.split_heads(qkv), residual, return_attention=return_attention)
+
+    def mix(self, query, key, value, residual=None, return_attention: bool = False):
+        """Each field's attention-weighted sum of values, heads concatenated, plus the residual, then ReLU."""
+        batch, fields = ops.shape(query)[0], ops.shape(query)[2]
         scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))
         if self.scaled:
-            scores = scores / ops.sqrt(ops.cast(width, scores.dtype))
+            scores = scores / ops.sqrt(ops.cast(self.attention_dim, scores.dtype))
         attention = ops.softmax(scores, axis=-1)  # (batch, heads, fields, fields)
         mixed = ops.matmul(attention, value)
-        mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (batch, fields, heads * width))
-        if self.use_residual:
-            mixed = mixed + ops.reshape(ops.matmul(rows, self.residual_kernel), (batch, fields, heads * width))
+        mixed = ops.reshape(ops.transpose(mixed, (0, 2, 1, 3)), (batch, fields, self.output_dim))
+        if residual is not None:
+            mixed = mixed + residual
         outputs = ops.relu(mixed)
         return (outputs, attention) if return_attention else outputs
+
+    def call(self, inputs, return_attention: bool = False):
+        return self.attend(*self.project(inputs), return_attention=return_attention)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.output_dim)
@@ -376,6 +405,80 @@ class AutoInt(keras.Model):
         Plain slicing, so it works on NumPy arrays and on tensors inside a graph.
         """
         return outputs[:, 0] * outputs[:, 1] if outputs.shape[-1] == 2 else outputs[:, 0]
+
+    # ---------------------------------------------------- one person, many candidates
+    # Ranking scores every catalogue movie for one person at one date: only the
+    # movie fields change from row to row. Everything that depends on the movie
+    # fields alone (their embeddings, the first interacting layer's projections,
+    # their first-order terms, a tower's share of its first layer) is computed
+    # once per catalogue by ``candidate_parts``; ``score_candidates`` adds the
+    # person's share and runs the rest. Self-attention does not care about the
+    # order of fields, so rows are laid out as [shared fields, candidate fields]
+    # and only the output kernels are permuted to match. Valid while the
+    # weights stay as they were when the parts were computed.
+    def candidate_parts(self, codes, candidate_fields: Sequence[int]) -> dict:
+        """Per-candidate work for candidate code rows (candidates, fields); other positions are ignored."""
+        own = list(candidate_fields)
+        embeddings = ops.take(self.embedding(codes), own, axis=1)
+        parts = {"embeddings": embeddings}
+        if self.interacting:
+            first = self.interacting[0]
+            qkv, residual = first.project(embeddings)
+            parts["query"], parts["key"], parts["value"] = first.split_heads(qkv)
+            if residual is not None:
+                parts["residual"] = residual
+        if self.linear is not None:
+            parts["linear"] = ops.sum(ops.take(self.linear(codes), own, axis=1), axis=1)
+        return parts
+
+    def score_candidates(self, shared_codes, parts: dict, candidate_fields: Sequence[int]):
+        """Ranking scores (people, candidates) of every candidate in ``parts`` for each shared-code row.
+
+        ``shared_codes`` (people, fields) hold each person's (and date's) codes;
+        the candidate positions are ignored. Equals ``ranking_scores(self(codes))``
+        on the assembled rows, up to float rounding, at a fraction of the cost.
+        """
+        own = list(candidate_fields)
+        shared = [i for i in range(len(self.vocab_sizes)) if i not in own]
+        people, candidates = ops.shape(shared_codes)[0], ops.shape(parts["embeddings"])[0]
+
+        def rows(per_person, per_candidate, axis: int):
+            """(people, ...) and (candidates, ...) joined along ``axis`` of a row: (people * candidates, ...)."""
+            joined = ops.concatenate(
+                [
+                    ops.broadcast_to(per_person[:, None], (people, candidates, *per_person.shape[1:])),
+                    ops.broadcast_to(per_candidate[None], (people, candidates, *per_candidate.shape[1:])),
+                ],
+                axis=axis + 1,
+            )
+            return ops.reshape(joined, (people * candidates, *joined.shape[2:]))
+
+        def pairs(per_person, per_candidate):  # (people, k), (candidates, k) -> (people * candidates, k)
+            total = per_person[:, None] + per_candidate[None]
+            return ops.reshape(total, (people * candidates, ops.shape(total)[-1]))
+
+        embeddings = ops.take(self.embedding(shared_codes), shared, axis=1)
+        if self.interacting:
+            first, *rest = self.interacting
+            qkv, residual = first.project(embeddings)
+            names = ("query", "key", "value")
+            heads = [rows(mine, parts[name], 2) for mine, name in zip(first.split_heads(qkv), names, strict=True)]
+            hidden = first.mix(*heads, None if residual is None else rows(residual, parts["residual"], 1))
+            for layer in rest:
+                hidden = layer(hidden)
+        else:
+            hidden = rows(embeddings, parts["embeddings"], 1)
+        order = shared + own
+        kernel = _field_rows(self.attention_logit.kernel, len(order), order)
+        logit = ops.matmul(ops.reshape(hidden, (people * candidates, -1)), kernel) + self.attention_logit.bias
+        if self.linear is not None:
+            logit = logit + pairs(ops.sum(ops.take(self.linear(shared_codes), shared, axis=1), axis=1), parts["linear"])
+        logit = logit + self.candidate_extra_logit(embeddings, parts, shared, pairs)
+        return ops.reshape(self.ranking_scores(ops.sigmoid(logit)), (people, candidates))
+
+    def candidate_extra_logit(self, shared_embeddings, parts: dict, shared_fields: Sequence[int], pairs):
+        """``extra_logit`` for ``score_candidates``; subclasses with towers override both."""
+        return 0.0
 
     def attention_maps(self, codes) -> list:
         """Attention weights (batch, heads, fields, fields) of every interacting layer."""

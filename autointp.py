@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from autoint import PACKAGE, AutoInt, _seeded
+from autoint import PACKAGE, AutoInt, _field_rows, _seeded
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -67,6 +67,20 @@ class DNNTower(keras.layers.Layer):
             hidden = layer(hidden, training=training)
         return self.logit(hidden)
 
+    @property
+    def first_dense(self) -> keras.layers.Dense:
+        return self.hidden[0] if self.hidden else self.logit
+
+    def from_first_product(self, product, training: bool = False):
+        """The tower's output given ``inputs @ first_dense.kernel``, computed by the caller (in parts, say)."""
+        first = self.first_dense
+        hidden = product + first.bias if first.use_bias else product
+        if first is self.logit:
+            return hidden
+        for layer in self.hidden[1:]:
+            hidden = layer(hidden, training=training)
+        return self.logit(hidden)
+
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.outputs)
 
@@ -106,6 +120,18 @@ class AutoIntPlus(AutoInt):
     def extra_logit(self, embeddings, training: bool = False):
         flat = ops.reshape(embeddings, (ops.shape(embeddings)[0], -1))
         return self.tower(flat, training=training)
+
+    def candidate_parts(self, codes, candidate_fields):
+        parts = super().candidate_parts(codes, candidate_fields)
+        # The first dense layer is linear in the flattened embeddings: the candidates' share is fixed.
+        kernel = _field_rows(self.tower.first_dense.kernel, len(self.vocab_sizes), candidate_fields)
+        parts["tower"] = ops.matmul(ops.reshape(parts["embeddings"], (ops.shape(codes)[0], -1)), kernel)
+        return parts
+
+    def candidate_extra_logit(self, shared_embeddings, parts, shared_fields, pairs):
+        kernel = _field_rows(self.tower.first_dense.kernel, len(self.vocab_sizes), shared_fields)
+        person = ops.matmul(ops.reshape(shared_embeddings, (ops.shape(shared_embeddings)[0], -1)), kernel)
+        return self.tower.from_first_product(pairs(person, parts["tower"]))
 
     def get_config(self):
         config = super().get_config()

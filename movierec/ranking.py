@@ -1,10 +1,11 @@
-"""Scoring every candidate movie for users, in large compiled batches.
+"""Scoring every candidate movie for people, with the per-movie work done once.
 
-A user's five fields and the three context fields are constant across the
-candidates, so codes for ``users x movies`` are assembled by broadcasting the
-pre-encoded movie table, and the model is called once per chunk of rows with
-``predict_on_batch`` (the compiled inference step), never ``predict`` in a
-loop.
+A person's five fields and the three date fields are the same for every
+candidate; only the six movie fields change. ``CandidateScorer`` asks the model
+for everything that depends on the movie fields alone once per catalogue
+(``AutoInt.candidate_parts``) and then, per request, runs one compiled call
+that adds the person's share and the rest of the network
+(``AutoInt.score_candidates``): no per-movie pandas work, no ``predict`` loop.
 """
 
 from __future__ import annotations
@@ -12,19 +13,32 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from movierec.features import FeatureEncoder
-from movierec.training import predict
+from movierec.features import CONTEXT_FIELDS, FIELD_POSITION, MOVIE_FIELDS, USER_FIELDS, FeatureEncoder
+
+CANDIDATE_FIELDS = tuple(FIELD_POSITION[f] for f in MOVIE_FIELDS)
 
 
 class CandidateScorer:
-    """Scores all movies of a catalogue for any number of (user, date) rows."""
+    """Scores all movies of a catalogue for any number of (user, date) rows.
 
-    def __init__(self, model, encoder: FeatureEncoder, movies: pd.DataFrame, rows_per_call: int = 65536):
+    The cached per-movie parts belong to the model's weights at construction;
+    build a new scorer after changing them.
+    """
+
+    def __init__(self, model, encoder: FeatureEncoder, movies: pd.DataFrame, people_per_call: int = 16):
+        import tensorflow as tf
+
         self.model = model
         self.encoder = encoder
         self.movie_ids = movies["movie_id"].to_numpy()
         self.movie_codes = encoder.encode_movies(movies)
-        self.rows_per_call = rows_per_call
+        self.people_per_call = people_per_call
+        candidates = self.codes(np.zeros((1, len(USER_FIELDS)), np.int32), np.zeros((1, len(CONTEXT_FIELDS)), np.int32))
+        self.parts = model.candidate_parts(candidates, CANDIDATE_FIELDS)
+        self._score = tf.function(
+            lambda shared: model.score_candidates(shared, self.parts, CANDIDATE_FIELDS),
+            input_signature=[tf.TensorSpec((None, len(encoder.fields)), tf.int32)],
+        )
 
     @property
     def n_movies(self) -> int:
@@ -42,5 +56,10 @@ class CandidateScorer:
 
     def score(self, user_codes: np.ndarray, context_codes: np.ndarray) -> np.ndarray:
         """Ranking scores (users, movies): what the model ranks recommendations by."""
-        scores = predict(self.model, self.codes(user_codes, context_codes), self.rows_per_call, ranking=True)
-        return scores.reshape(len(user_codes), self.n_movies)
+        no_movie = np.zeros((1, len(MOVIE_FIELDS)), np.int32)
+        shared = self.encoder.assemble(user_codes, no_movie, context_codes)  # one row per user
+        out = np.empty((len(shared), self.n_movies), dtype=np.float32)
+        for start in range(0, len(shared), self.people_per_call):
+            chunk = shared[start : start + self.people_per_call]
+            out[start : start + len(chunk)] = self._score(chunk).numpy()
+        return out

@@ -66,6 +66,18 @@ class Profile:
         )
 
 
+def top_n(scores: np.ndarray, movie_ids: np.ndarray, candidates: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` best candidates by score, best first; ties go to the lower movie id.
+
+    A partial sort finds the n-th best score, then everything at least that
+    good (ties included, so the cut is deterministic) is sorted fully.
+    """
+    if len(candidates) > n:
+        nth = np.partition(scores[candidates], len(candidates) - n)[len(candidates) - n]
+        candidates = candidates[scores[candidates] >= nth]
+    return candidates[np.lexsort((movie_ids[candidates], -scores[candidates]))][:n]
+
+
 class Recommender:
     """A loaded model, its encoder and the data, ready to rank for any profile."""
 
@@ -75,16 +87,28 @@ class Recommender:
         self.data = data
         self.manifest = manifest or {}
         self.movies = data.movies.reset_index(drop=True)
-        self.scorer = CandidateScorer(model, encoder, self.movies, rows_per_call=max(len(self.movies), 1))
+        self.scorer = CandidateScorer(model, encoder, self.movies, people_per_call=1)
         self._movie_position = pd.Index(self.movies["movie_id"].to_numpy())
         self._users = data.users.set_index("user_id", drop=False)
         self._rated = data.ratings.groupby("user_id")["movie_id"].apply(np.asarray)
+        # Per-request work is looked up, not recomputed: catalogue positions of each user's rated
+        # movies, the encoded fields of every known profile, a movie x genre matrix, release decades.
+        positions = {u: self._movie_position.get_indexer(m) for u, m in self._rated.items()}
+        self._rated_positions = {u: p[p >= 0] for u, p in positions.items()}
+        columns = [data.users[c] for c in ("user_id", "gender", "age", "occupation", "zip")]
+        known = [Profile(g, int(a), o, z, int(u)) for u, g, a, o, z in zip(*columns, strict=True)]
+        self._profile_codes = dict(zip(known, encoder.encode_users(data.users), strict=True))
+        self._context_codes: dict[tuple[int, int], np.ndarray] = {}
         stamps = pd.to_datetime(data.ratings["timestamp"], unit="s", utc=True)
         self.years = (int(stamps.dt.year.min()), int(stamps.dt.year.max()))
         latest = stamps.max()
         self.latest = (int(latest.year), int(latest.month))
-        self.decades = sorted({d for d in (self.movies["year"].dropna() // 10 * 10).astype(int)})
-        self.genres = sorted({g for gs in self.movies["genres"].str.split("|") for g in gs if g})
+        movie_genres = self.movies["genres"].str.split("|")
+        self.genres = sorted({g for gs in movie_genres for g in gs if g})
+        self._genre_matrix = np.array([[g in gs for g in self.genres] for gs in movie_genres], dtype=bool)
+        self._decade = (self.movies["year"] // 10 * 10).to_numpy(dtype=float)  # NaN: unknown year
+        self.decades = sorted({int(d) for d in self._decade if not np.isnan(d)})
+        self._listing = {c: self.movies[c].array for c in ("movie_id", "title", "year", "genres")}
 
     # ------------------------------------------------------------------ profiles
     def profile(self, user_id: int) -> Profile:
@@ -97,6 +121,10 @@ class Recommender:
         if profile.user_id is None or profile.user_id not in self._rated.index:
             return np.array([], dtype=np.int64)
         return self._rated.loc[profile.user_id]
+
+    def rated_positions(self, profile: Profile) -> np.ndarray:
+        """Catalogue positions of the profile's rated movies."""
+        return self._rated_positions.get(profile.user_id, np.array([], dtype=np.intp))
 
     def history(self, profile: Profile, min_rating: int = 4) -> pd.DataFrame:
         """The profile's rated movies with at least ``min_rating``, newest first."""
@@ -112,9 +140,13 @@ class Recommender:
     # ------------------------------------------------------------------ ranking
     def _codes(self, profile: Profile, year: int, month: int) -> tuple[np.ndarray, np.ndarray]:
         self._check_date(year, month)
-        user_codes = self.encoder.encode_table(user_fields(profile.as_frame()))
-        context_codes = self.encoder.encode_table(context_fields([year], [month]))
-        return user_codes, context_codes
+        user_codes = self._profile_codes.get(profile)
+        if user_codes is None:  # a new person (or edited fields): encode through the vocabularies
+            user_codes = self.encoder.encode_table(user_fields(profile.as_frame()))[0]
+        key = (int(year), int(month))
+        if key not in self._context_codes:
+            self._context_codes[key] = self.encoder.encode_table(context_fields([year], [month]))[0]
+        return user_codes[None, :], self._context_codes[key][None, :]
 
     def _check_date(self, year: int, month: int) -> None:
         if not 1 <= int(month) <= 12:
@@ -141,19 +173,19 @@ class Recommender:
         if not 1 <= n <= 500:
             raise ValueError(f"n must be 1-500, got {n}")
         scores = self.scores(profile, year, month)
-        keep = ~self._movie_position.isin(self.rated(profile))
+        keep = np.ones(len(self.movies), dtype=bool)
+        keep[self.rated_positions(profile)] = False
         if genres:
-            wanted = set(genres)
-            keep &= self.movies["genres"].str.split("|").map(lambda gs: bool(wanted & set(gs))).to_numpy()
+            unknown = sorted(set(genres) - set(self.genres))
+            if unknown:
+                raise ValueError(f"unknown genres {unknown}; choose from {self.genres}")
+            keep &= self._genre_matrix[:, [self.genres.index(g) for g in genres]].any(axis=1)
         if decades:
-            keep &= (self.movies["year"] // 10 * 10).isin(decades).fillna(False).to_numpy(dtype=bool)
-        candidates = np.flatnonzero(keep)
-        # Sort by score, best first; stable on the catalogue's movie-id order for ties.
-        order = candidates[np.lexsort((self.movies["movie_id"].to_numpy()[candidates], -scores[candidates]))][:n]
-        top = self.movies.iloc[order][["movie_id", "title", "year", "genres"]].reset_index(drop=True)
-        top.insert(0, "rank", np.arange(1, len(top) + 1))
-        top["score"] = scores[order]
-        return top
+            keep &= np.isin(self._decade, decades)
+        order = top_n(scores, self.scorer.movie_ids, np.flatnonzero(keep), n)
+        top = {"rank": np.arange(1, len(order) + 1)}
+        top.update({column: values[order] for column, values in self._listing.items()})
+        return pd.DataFrame({**top, "score": scores[order]})
 
     # ------------------------------------------------------------------ explaining
     def attention(self, profile: Profile, movie_ids: list[int], year: int, month: int) -> np.ndarray:

@@ -313,3 +313,49 @@ def test_rated_head_learns_what_gets_rated_apart_from_what_gets_liked():
     out = keras.ops.convert_to_numpy(model(x))
     assert ((out[:, 1] > 0.5) == rated).mean() > 0.95
     assert ((out[rated, 0] > 0.5) == (x[rated, 1] % 2 == 0)).mean() > 0.95
+
+
+# ------------------------------------------------- one person, many candidates
+
+
+def _randomised(model, seed: int = 0):
+    """Random values in every weight (zero-initialised first-order terms would hide mistakes)."""
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        values = rng.normal(0.0, 0.3, weight.shape)
+        if "variance" in weight.path:
+            values = np.abs(values) + 0.5
+        weight.assign(values.astype("float32"))
+    return model
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"attention_layers": 1}, {"attention_layers": 0}, {"use_residual": False}, {"scaled": True},
+     {"use_linear": False}, {"rated_head": True}, {"ordinal": True}],
+)  # fmt: skip
+def test_scoring_candidates_in_parts_equals_scoring_assembled_rows(model_class, options):
+    model = _randomised(small(model_class, **options))
+    candidate_fields = [1, 3, 4]  # interleaved with the shared ones, as the movie fields are
+    candidates, people = codes(seed=1, batch=10), codes(seed=2, batch=3)
+    parts = model.candidate_parts(candidates, candidate_fields)
+    got = np.asarray(model.score_candidates(people, parts, candidate_fields))
+    assert got.shape == (3, 10)
+    shared = [i for i in range(len(VOCAB)) if i not in candidate_fields]
+    for person, scores in zip(people, got, strict=True):
+        rows = candidates.copy()
+        rows[:, shared] = person[shared]
+        np.testing.assert_allclose(scores, model.ranking_scores(np.asarray(model(rows))), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("options", [{"batch_norm": True}, {"dnn_units": []}, {"dnn_units": [16], "dropout": 0.3}])
+def test_scoring_candidates_in_parts_covers_every_tower_shape(options):
+    model = _randomised(small(AutoIntPlus, **options), seed=5)
+    candidates, people = codes(seed=3, batch=6), codes(seed=4, batch=2)
+    parts = model.candidate_parts(candidates, [0, 2])
+    got = np.asarray(model.score_candidates(people, parts, [0, 2]))
+    for person, scores in zip(people, got, strict=True):
+        rows = candidates.copy()
+        rows[:, [1, 3, 4, 5]] = person[[1, 3, 4, 5]]
+        np.testing.assert_allclose(scores, model.ranking_scores(np.asarray(model(rows))), rtol=1e-5, atol=1e-6)

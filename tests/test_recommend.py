@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from movierec import models
-from movierec.recommend import Profile, Recommender, UnknownUserError
+from movierec.recommend import Profile, Recommender, UnknownUserError, top_n
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,34 @@ def test_ties_break_by_movie_id(recommender, monkeypatch):
     assert top["movie_id"].tolist() == sorted(top["movie_id"].tolist())
 
 
+@pytest.mark.parametrize(
+    ("candidates", "n", "expected"),
+    [
+        ([0, 1, 2, 3, 4], 3, [1, 3, 4]),  # the three tied 0.5s straddle the cut: lowest movie id wins
+        ([0, 1, 2, 3, 4], 5, [1, 3, 4, 2, 0]),
+        ([0, 1, 2, 3], 3, [1, 3, 2]),
+        ([0, 2], 10, [2, 0]),
+        ([], 3, []),
+    ],
+)
+def test_top_n_partial_sort_is_the_full_sort(candidates, n, expected):
+    scores = np.array([0.5, 0.9, 0.5, 0.7, 0.5], dtype=np.float32)
+    movie_ids = np.array([10, 3, 7, 5, 1])
+    assert top_n(scores, movie_ids, np.array(candidates, dtype=np.intp), n).tolist() == expected
+
+
+def test_filters_by_genre_and_decade_and_score_only_what_they_allow(recommender):
+    top = recommender.rank(recommender.profile(2), 2001, 5, n=50, genres=["Comedy", "Drama"], decades=[1990])
+    assert len(top) > 0
+    assert all({"Comedy", "Drama"} & set(g.split("|")) for g in top["genres"])
+    assert all(1990 <= year < 2000 for year in top["year"])
+    everything = recommender.rank(recommender.profile(2), 2001, 5, n=500)
+    assert len(everything) < 500  # the fixture catalogue is smaller: every unseen movie is listed
+    wanted = everything["genres"].map(lambda g: bool({"Comedy", "Drama"} & set(g.split("|"))))
+    wanted &= everything["year"].between(1990, 1999)
+    assert top["movie_id"].tolist() == everything.loc[wanted, "movie_id"].head(50).tolist()
+
+
 def test_new_profile_uses_the_unknown_user_and_has_no_history(recommender):
     profile = Profile("M", 35, "farmer", "not-a-zip")
     assert recommender.history(profile).empty
@@ -71,6 +99,7 @@ def test_attention_rows_sum_to_one(recommender):
         (lambda r: r.rank(r.profile(1), 2001, 13), ValueError, "month must be 1-12"),
         (lambda r: r.rank(r.profile(1), 1990, 5), ValueError, "within the data's years"),
         (lambda r: r.rank(r.profile(1), 2001, 5, n=0), ValueError, "n must be"),
+        (lambda r: r.rank(r.profile(1), 2001, 5, genres=["Drama", "Polka"]), ValueError, r"unknown genres \['Polka'\]"),
         (lambda r: r.attention(r.profile(1), [10**6], 2001, 5), KeyError, "not in the catalogue"),
         (lambda r: Profile("X", 25, "writer", "1"), ValueError, "gender"),
         (lambda r: Profile("F", 26, "writer", "1"), ValueError, "bracket"),
