@@ -49,6 +49,7 @@ def main() -> None:
     if chromium is None:
         sys.exit("chromium not found: apt-get install chromium")
 
+    started = time.monotonic()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / args.page), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(args.port), "--browser.gatherUsageStats", "false"],
@@ -63,10 +64,13 @@ def main() -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": width, "height": height})
+            opened = time.monotonic()
             page.goto(f"http://127.0.0.1:{args.port}/", timeout=120_000)
             # The page is ready when the recommendations table is drawn and the script has stopped running.
             page.wait_for_selector("[data-testid='stDataFrame']", timeout=180_000)
             page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=180_000)
+            ready = time.monotonic()
+            print(f"first page ready {ready - opened:.1f} s after opening it ({ready - started:.1f} s after launch)")
             page.wait_for_timeout(args.settle * 1000)
             page.screenshot(path=str(args.out), full_page=True)
             browser.close()
