@@ -43,6 +43,7 @@ VALIDATION_SIZE = 0.1
 # Fields replaced by the out-of-vocabulary code now and then during training,
 # so the "unknown" rows learn what an average new user, movie or zip code looks like.
 OOV_FIELDS = ("user_id", "movie_id", "zip")
+PIPELINE_PARALLELISM = 2  # batches prepared in parallel and prefetched by the input pipeline
 
 
 @dataclass
@@ -301,7 +302,13 @@ def make_dataset(
             rows = tf.where(drop & droppable, tf.zeros_like(rows), rows)
         return rows, targets
 
-    return indices.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    # tf.data's autotuner, left on, now and then took a core from the training step on these
+    # two-core machines: whole epochs ran at exactly half speed (4 of 10 in one measurement, none
+    # of 10 with it off; bench/train_speed.py). Two parallel batches and a prefetch of two suffice.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    batches = indices.map(gather, num_parallel_calls=PIPELINE_PARALLELISM, deterministic=True)
+    return batches.prefetch(PIPELINE_PARALLELISM).with_options(options)
 
 
 def rating_targets(model) -> bool:
