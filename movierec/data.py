@@ -263,14 +263,20 @@ def _read_table(path: Path, sep: str, columns: list[str], ints: list[str]) -> pd
         if "\x1f" in text:
             raise MalformedFileError(path, None, "unexpected control character \\x1f")
         text, sep = text.replace(sep, "\x1f"), "\x1f"
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text), sep=sep, header=None, names=columns, dtype=str,
-            keep_default_na=False, na_values=[], quoting=csv.QUOTE_NONE, engine="c",
-        )  # fmt: skip
-    except pd.errors.ParserError as err:  # a long and a short line evened out the fast count
-        _check_field_counts(path, text.replace(sep, "::"), "::", len(columns), fast=False)
-        raise MalformedFileError(path, None, str(err)) from err
+    def parse(types: dict[str, type]) -> pd.DataFrame:
+        try:
+            return pd.read_csv(
+                io.StringIO(text), sep=sep, header=None, names=columns, dtype=types,
+                keep_default_na=False, na_values=[], quoting=csv.QUOTE_NONE, engine="c",
+            )  # fmt: skip
+        except pd.errors.ParserError as err:  # a long and a short line evened out the fast count
+            _check_field_counts(path, text.replace(sep, "::"), "::", len(columns), fast=False)
+            raise MalformedFileError(path, None, str(err)) from err
+
+    try:  # integers parsed by the C reader: a tenth of the time of text + to_numeric on 1M ratings
+        return parse({c: np.int64 if c in ints else str for c in columns})
+    except (ValueError, OverflowError):  # some value is not an integer: read text to name the line
+        frame = parse(dict.fromkeys(columns, str))
     for column in ints:
         values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
         bad = values.isna().to_numpy()
