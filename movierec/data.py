@@ -278,12 +278,12 @@ def _read_table(path: Path, sep: str, columns: list[str], ints: list[str]) -> pd
     except (ValueError, OverflowError):  # some value is not an integer: read text to name the line
         frame = parse(dict.fromkeys(columns, str))
     for column in ints:
-        values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
-        bad = values.isna().to_numpy()
+        text_values = frame[column].str.strip()
+        bad = ~text_values.str.fullmatch(r"[+-]?\d+").to_numpy(dtype=bool)  # "3.5" is not an integer either
         if bad.any():
             row = int(np.argmax(bad))
             raise MalformedFileError(path, row + 1, f"{column} is not an integer: {frame[column].iloc[row]!r}")
-        frame[column] = values.astype(np.int64)
+        frame[column] = pd.to_numeric(text_values).astype(np.int64)
     return frame
 
 

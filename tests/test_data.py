@@ -63,6 +63,8 @@ def _replace_line(path: Path, number: int, text: str) -> None:
         ("ratings.dat", 7, "1::2::5", "line 7: 3 field(s), expected 4"),
         ("ratings.dat", 3, "1::2::5::978300760::9", "line 3: 5 field(s), expected 4 (too many fields)"),
         ("ratings.dat", 5, "1::2::five::978300760", "line 5: rating is not an integer: 'five'"),
+        ("ratings.dat", 6, "1::2::::978300760", "line 6: rating is not an integer: ''"),
+        ("users.dat", 4, "4::M::25::3.5::12345", "line 4: occupation is not an integer: '3.5'"),
         ("ratings.dat", 4, "1::2::7::978300760", "line 4: rating 7 is out of range"),
         ("users.dat", 2, "2::X::25::3::12345", "line 2: gender 'X' is out of range"),
         ("users.dat", 3, "3::M::26::3::12345", "line 3: age 26 is out of range"),
