@@ -442,15 +442,13 @@ def refit(model, prepared: Prepared, settings: TrainSettings, history: dict[str,
     return fresh, {"epochs": best, "learning_rates": [float(r) for r in rates]}
 
 
-def predict(model, codes: np.ndarray, batch_size: int = 32768, ranking: bool = False) -> np.ndarray:
-    """Scores for many rows in fixed-size batches (a compiled call each, no ``predict`` loop).
+def predict(model, codes: np.ndarray, batch_size: int = 32768) -> np.ndarray:
+    """Like probabilities for many rows in fixed-size batches (a compiled call each, no ``predict`` loop).
 
-    The like probability by default; with ``ranking``, what a recommendation
-    ranks by (``AutoInt.ranking_scores``), which differs for rated-head models.
+    Ranking every movie for people goes through ``movierec.ranking.CandidateScorer`` instead.
     """
     out = np.empty(len(codes), dtype=np.float32)
     for start in range(0, len(codes), batch_size):
         chunk = codes[start : start + batch_size]
-        outputs = np.asarray(model.predict_on_batch(chunk)).reshape(len(chunk), -1)
-        out[start : start + len(chunk)] = model.ranking_scores(outputs) if ranking else outputs[:, 0]
+        out[start : start + len(chunk)] = np.asarray(model.predict_on_batch(chunk)).reshape(len(chunk), -1)[:, 0]
     return out
