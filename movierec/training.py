@@ -43,7 +43,7 @@ VALIDATION_SIZE = 0.1
 # Fields replaced by the out-of-vocabulary code now and then during training,
 # so the "unknown" rows learn what an average new user, movie or zip code looks like.
 OOV_FIELDS = ("user_id", "movie_id", "zip")
-PIPELINE_PARALLELISM = 2  # batches prepared in parallel and prefetched by the input pipeline
+PREFETCH_BATCHES = 2  # batches the input pipeline prepares ahead of the training step
 
 
 @dataclass
@@ -302,13 +302,14 @@ def make_dataset(
             rows = tf.where(drop & droppable, tf.zeros_like(rows), rows)
         return rows, targets
 
-    # tf.data's autotuner, left on, now and then took a core from the training step on these
-    # two-core machines: whole epochs ran at exactly half speed (4 of 10 in one measurement, none
-    # of 10 with it off; bench/train_speed.py). Two parallel batches and a prefetch of two suffice.
+    # One batch at a time, prepared ahead of the step: the random draws (negatives, unknown codes)
+    # then come in the same order on every run, so a seed fixes the trained weights exactly; two
+    # parallel calls were no faster and made identical runs differ. tf.data's autotuner, left on,
+    # now and then took a core from the training step on these two-core machines (whole epochs ran
+    # at exactly half speed), so it is off.
     options = tf.data.Options()
     options.autotune.enabled = False
-    batches = indices.map(gather, num_parallel_calls=PIPELINE_PARALLELISM, deterministic=True)
-    return batches.prefetch(PIPELINE_PARALLELISM).with_options(options)
+    return indices.map(gather).prefetch(PREFETCH_BATCHES).with_options(options)
 
 
 def rating_targets(model) -> bool:

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from movierec import artifacts, evaluate, train, training
+from movierec import artifacts, evaluate, models, train, training
 
 TINY = json.dumps({"embedding_dim": 4, "attention_layers": 1, "num_heads": 1, "attention_dim": 4, "dnn_units": [8]})
 
@@ -146,3 +146,18 @@ def test_input_pipeline_keeps_every_row_once_per_epoch_in_a_seeded_order_without
     assert first.tolist() == epoch(training.make_dataset(x, y, 128, shuffle=True, seed=7)).tolist()
     # tf.data's autotuner halved whole training epochs on two cores (README, "Speed").
     assert dataset.options().autotune.enabled is False
+
+
+def test_the_same_seed_trains_the_same_weights(prepared):
+    """Sampled negatives and unknown-code dropout included: a seed fixes the run exactly."""
+    settings = training.TrainSettings(epochs=2, batch_size=256, refit=False, oov_rate=0.2)
+
+    def run():
+        model = models.create("autointp", prepared.vocab_sizes, seed=0, **json.loads(TINY))
+        history = training.fit(model, prepared, settings, verbose=0)
+        return [w.numpy() for w in model.weights], history
+
+    (first, first_history), (second, second_history) = run(), run()
+    assert first_history == second_history
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
