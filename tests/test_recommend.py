@@ -108,3 +108,18 @@ def test_attention_rows_sum_to_one(recommender):
 def test_bad_input_gets_a_specific_error(recommender, call, error, message):
     with pytest.raises(error, match=message):
         call(recommender)
+
+
+@pytest.mark.parametrize(("movies", "people_per_call"), [(1, 1), (7, 2), (None, 16)])
+def test_candidate_scorer_equals_the_model_on_assembled_rows(recommender, ml1m, movies, people_per_call):
+    """Any catalogue size (split into halves or not) and any number of users per call."""
+    from movierec.ranking import CandidateScorer
+
+    catalogue = ml1m.movies.head(movies) if movies else ml1m.movies
+    scorer = CandidateScorer(recommender.model, recommender.encoder, catalogue, people_per_call=people_per_call)
+    users = recommender.encoder.encode_users(ml1m.users.head(5))
+    context = recommender.encoder.encode_context([2000, 2001, 2001, 2002, 2003], [1, 5, 12, 6, 2])
+    got = scorer.score(users, context)
+    assert got.shape == (5, len(catalogue))
+    direct = recommender.model.ranking_scores(np.asarray(recommender.model(scorer.codes(users, context))))
+    np.testing.assert_allclose(got.ravel(), direct, rtol=1e-5, atol=1e-6)
