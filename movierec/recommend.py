@@ -90,10 +90,10 @@ class Recommender:
         self.scorer = CandidateScorer(model, encoder, self.movies, people_per_call=1)
         self._movie_position = pd.Index(self.movies["movie_id"].to_numpy())
         self._users = data.users.set_index("user_id", drop=False)
-        self._rated = data.ratings.groupby("user_id")["movie_id"].apply(np.asarray)
         # Per-request work is looked up, not recomputed: catalogue positions of each user's rated
         # movies, the encoded fields of every known profile, a movie x genre matrix, release decades.
-        positions = {u: self._movie_position.get_indexer(m) for u, m in self._rated.items()}
+        rated = data.ratings.groupby("user_id")["movie_id"].apply(np.asarray)
+        positions = {u: self._movie_position.get_indexer(m) for u, m in rated.items()}
         self._rated_positions = {u: p[p >= 0] for u, p in positions.items()}
         columns = [data.users[c] for c in ("user_id", "gender", "age", "occupation", "zip")]
         known = [Profile(g, int(a), o, z, int(u)) for u, g, a, o, z in zip(*columns, strict=True)]
@@ -118,9 +118,8 @@ class Recommender:
         return Profile(row["gender"], int(row["age"]), row["occupation"], row["zip"], int(user_id))
 
     def rated(self, profile: Profile) -> np.ndarray:
-        if profile.user_id is None or profile.user_id not in self._rated.index:
-            return np.array([], dtype=np.int64)
-        return self._rated.loc[profile.user_id]
+        """Ids of the profile's rated movies."""
+        return self.scorer.movie_ids[self.rated_positions(profile)]
 
     def rated_positions(self, profile: Profile) -> np.ndarray:
         """Catalogue positions of the profile's rated movies."""
