@@ -34,7 +34,6 @@ class CandidateScorer:
     def __init__(self, model, encoder: FeatureEncoder, movies: pd.DataFrame, people_per_call: int = 16):
         import tensorflow as tf
 
-        self.model = model
         self.encoder = encoder
         self.movie_ids = movies["movie_id"].to_numpy()
         self.movie_codes = encoder.encode_movies(movies)
