@@ -6,8 +6,8 @@ For each of ``--users`` users (a fixed random sample) it times
 ``Recommender.rank`` (look up the profile's codes, one compiled call over all
 ~3,900 movies with the per-movie work cached, mask rated movies, partial sort)
 and, as the reference, what the course project did per request: build a pandas
-frame of the candidate rows and call ``model.predict`` on it. Prints median and p95 of both, the ratio, and the
-process's peak RSS.
+frame of the candidate rows and call ``model.predict`` on it. Prints median and
+p95 of both, the ratio, and the process's peak RSS.
 """
 
 from __future__ import annotations
