@@ -12,7 +12,9 @@ field vectors are flattened into a logistic output.
 
 The layers are written on ``keras.ops`` only and registered as serializable,
 with complete configs, so models rebuild from the JSON manifests that sit
-next to their ``.weights.h5`` files.
+next to their ``.weights.h5`` files. What the model learns from lives in
+``movierec.objectives``; scoring a whole catalogue for one person with the
+per-movie work done once lives in ``movierec.scoring``.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from movierec.objectives import INITIAL_CUT_OFFSETS, RATING_CUTS, RatingObjective, per_replica
+
 PACKAGE = "autoint"
-RATING_CUTS = (2.0, 3.0, 4.0, 5.0)  # cut-points of the ordinal head
-LIKE_CUT = 4.0  # the served probability: P(rating >= 4)
 
 
 def _seeded(initializer: str, seed: int | None, offset: int):
@@ -34,27 +36,6 @@ def _seeded(initializer: str, seed: int | None, offset: int):
         return keras.initializers.Zeros()
     config = {} if seed is None else {"seed": seed + offset}
     return keras.initializers.get({"class_name": initializer, "config": config})
-
-
-def _per_replica(loss):
-    """A replica's share of the loss under ``tf.distribute``.
-
-    Gradients are summed over replicas, so each replica's mean loss is divided
-    by their number, as Keras does for the losses it compiles itself.
-    """
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if replicas > 1:
-            loss = loss / replicas
-    return loss
-
-
-def _field_rows(kernel, fields: int, order: Sequence[int]):
-    """A kernel over flattened per-field vectors, its row blocks reordered to ``order`` of the fields."""
-    blocks = ops.reshape(kernel, (fields, -1, ops.shape(kernel)[-1]))
-    return ops.reshape(ops.take(blocks, list(order), axis=0), (-1, ops.shape(kernel)[-1]))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -248,15 +229,11 @@ class AutoInt(keras.Model):
     to the logit by default: it carries the strong per-user and per-movie
     biases so the attention layers can spend their capacity on interactions.
 
-    With ``ordinal`` the model learns from the whole 1-5 rating through
-    cumulative cut-points (see ``compute_loss``) while still serving the like
-    probability; fit it with ratings as targets.
-
-    With ``rated_head`` it has a second output, the probability that the user
-    rates the movie at all, learned from rated rows against sampled unrated
-    movies (target rating 0). The first output then stays "likes it, given a
-    rating", and a recommendation ranks by the product of the two:
-    P(rates it and likes it). See ``ranking_scores``.
+    ``ordinal`` and ``rated_head`` pick the objective (``movierec.objectives``):
+    with ``ordinal`` the model learns from the whole 1-5 rating through learned
+    cut-points while still serving the like probability; with ``rated_head`` it
+    has a second output, the probability that the user rates the movie at all.
+    Fit either with ratings as targets.
 
     ``attention_maps`` returns each layer's attention weights for a batch,
     which is what the app uses to explain a recommendation.
@@ -291,12 +268,13 @@ class AutoInt(keras.Model):
         self.use_linear = bool(use_linear)
         self.ordinal = bool(ordinal)
         self.rated_head = bool(rated_head)
-        self.outputs = 2 if self.rated_head else 1
+        self.objective = RatingObjective(self.ordinal, self.rated_head)
         self.dropout = float(dropout)
         self.embeddings_l2 = float(embeddings_l2)
         self.kernel_l2 = float(kernel_l2)
         self.seed = seed
 
+        # The attribute names below are the paths of the weights in saved files: renaming one breaks loading.
         self.embedding = FieldEmbedding(
             self.vocab_sizes, self.embedding_dim, embeddings_l2=self.embeddings_l2, seed=seed, name="embedding"
         )
@@ -314,23 +292,26 @@ class AutoInt(keras.Model):
         ]
         self.attention_dropout = keras.layers.Dropout(self.dropout, seed=seed, name="attention_dropout")
         self.attention_logit = keras.layers.Dense(
-            self.outputs, kernel_initializer=_seeded("GlorotUniform", seed, 3), name="attention_logit"
+            self.num_outputs, kernel_initializer=_seeded("GlorotUniform", seed, 3), name="attention_logit"
         )
         self.linear = (
-            FieldEmbedding(self.vocab_sizes, self.outputs, embeddings_initializer="Zeros", name="linear")
+            FieldEmbedding(self.vocab_sizes, self.num_outputs, embeddings_initializer="Zeros", name="linear")
             if self.use_linear
             else None
         )
         if self.ordinal:
-            # Offsets of the cut-points rating>=2, >=3 and >=5 from the like cut (rating>=4).
             self.cut_offsets = self.add_weight(
                 shape=(len(RATING_CUTS) - 1,),
-                initializer=keras.initializers.Constant([2.0, 1.0, -1.5]),
+                initializer=keras.initializers.Constant(list(INITIAL_CUT_OFFSETS)),
                 name="cut_offsets",
             )
 
-    # The pieces are separate methods so AutoInt+ can add its tower without
-    # repeating any of them.
+    @property
+    def num_outputs(self) -> int:
+        """1 (like) or 2 (like, rated)."""
+        return self.objective.num_outputs
+
+    # The pieces are separate methods so AutoInt+ and the candidate scorer can reuse them.
     def interact(self, embeddings, return_attention: bool = False):
         """Run the interacting stack; optionally collect each layer's attention."""
         maps = []
@@ -357,128 +338,11 @@ class AutoInt(keras.Model):
         return ops.sigmoid(self.logits(codes, training=training))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """With ``ordinal``, learn from the whole 1-5 rating, not just like / not like.
-
-        The like logit and learned offsets give a cumulative-link model,
-        ``P(rating >= k) = sigmoid(like_logit + offset_k)`` for k = 2..5, and the
-        loss is the cross-entropy of all four cut-points. A 3 is then "less
-        disliked" than a 1, which the binary label throws away. The served
-        output stays ``P(rating >= 4)``. ``y`` holds ratings in this mode.
-
-        With ``rated_head``, ``y`` holds ratings with 0 for sampled unrated
-        movies: the like loss covers the rated rows only and the rated head
-        learns rated (y > 0) against unrated.
-        """
-        if not (self.ordinal or self.rated_head):
+        """The objective's loss for ordinal or rated-head models; the compiled loss otherwise."""
+        if not self.objective.learns_from_ratings:
             return super().compute_loss(x, y, y_pred, sample_weight, training)
-        p = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
-        logits = ops.log(p) - ops.log1p(-p)
-        y = ops.reshape(ops.cast(y, "float32"), (-1,))
-        like_loss = self._like_loss(logits[:, 0], y)
-        if self.rated_head:
-            rated = ops.cast(y > 0, "float32")
-            like_loss = ops.sum(like_loss * rated) / ops.maximum(ops.sum(rated), 1.0)
-            loss = like_loss + ops.mean(
-                keras.losses.binary_crossentropy(rated[:, None], logits[:, 1:], from_logits=True)
-            )
-        else:
-            loss = ops.mean(like_loss)
-        return _per_replica(loss + ops.sum(self.losses) if self.losses else loss)
-
-    def _like_loss(self, like_logit, y):
-        """Per-row loss of the like output against ratings ``y`` (ordinal cut-points, or like / not like)."""
-        if not self.ordinal:
-            liked = ops.cast(y >= LIKE_CUT, "float32")[:, None]
-            return keras.losses.binary_crossentropy(liked, like_logit[:, None], from_logits=True)
-        like_index = RATING_CUTS.index(LIKE_CUT)
-        offsets = ops.concatenate(
-            [self.cut_offsets[:like_index], ops.zeros((1,)), self.cut_offsets[like_index:]], axis=0
-        )
-        targets = ops.cast(y[:, None] >= ops.convert_to_tensor(RATING_CUTS, "float32"), "float32")
-        return keras.losses.binary_crossentropy(targets, like_logit[:, None] + offsets, from_logits=True)
-
-    @staticmethod
-    def ranking_scores(outputs):
-        """What a recommendation ranks by, from the model's outputs (batch, outputs).
-
-        One output: the like probability. Two: P(rated) x P(like | rated).
-        Plain slicing, so it works on NumPy arrays and on tensors inside a graph.
-        """
-        return outputs[:, 0] * outputs[:, 1] if outputs.shape[-1] == 2 else outputs[:, 0]
-
-    # ---------------------------------------------------- one person, many candidates
-    # Ranking scores every catalogue movie for one person at one date: only the
-    # movie fields change from row to row. Everything that depends on the movie
-    # fields alone (their embeddings, the first interacting layer's projections,
-    # their first-order terms, a tower's share of its first layer) is computed
-    # once per catalogue by ``candidate_parts``; ``score_candidates`` adds the
-    # person's share and runs the rest. Self-attention does not care about the
-    # order of fields, so rows are laid out as [shared fields, candidate fields]
-    # and only the output kernels are permuted to match. Valid while the
-    # weights stay as they were when the parts were computed.
-    def candidate_parts(self, codes, candidate_fields: Sequence[int]) -> dict:
-        """Per-candidate work for candidate code rows (candidates, fields); other positions are ignored."""
-        own = list(candidate_fields)
-        embeddings = ops.take(self.embedding(codes), own, axis=1)
-        parts = {"embeddings": embeddings}
-        if self.interacting:
-            first = self.interacting[0]
-            qkv, residual = first.project(embeddings)
-            parts["query"], parts["key"], parts["value"] = first.split_heads(qkv)
-            if residual is not None:
-                parts["residual"] = residual
-        if self.linear is not None:
-            parts["linear"] = ops.sum(ops.take(self.linear(codes), own, axis=1), axis=1)
-        return parts
-
-    def score_candidates(self, shared_codes, parts: dict, candidate_fields: Sequence[int]):
-        """Ranking scores (people, candidates) of every candidate in ``parts`` for each shared-code row.
-
-        ``shared_codes`` (people, fields) hold each person's (and date's) codes;
-        the candidate positions are ignored. Equals ``ranking_scores(self(codes))``
-        on the assembled rows, up to float rounding, at a fraction of the cost.
-        """
-        own = list(candidate_fields)
-        shared = [i for i in range(len(self.vocab_sizes)) if i not in own]
-        people, candidates = ops.shape(shared_codes)[0], ops.shape(parts["embeddings"])[0]
-
-        def rows(per_person, per_candidate, axis: int):
-            """(people, ...) and (candidates, ...) joined along ``axis`` of a row: (people * candidates, ...)."""
-            joined = ops.concatenate(
-                [
-                    ops.broadcast_to(per_person[:, None], (people, candidates, *per_person.shape[1:])),
-                    ops.broadcast_to(per_candidate[None], (people, candidates, *per_candidate.shape[1:])),
-                ],
-                axis=axis + 1,
-            )
-            return ops.reshape(joined, (people * candidates, *joined.shape[2:]))
-
-        def pairs(per_person, per_candidate):  # (people, k), (candidates, k) -> (people * candidates, k)
-            total = per_person[:, None] + per_candidate[None]
-            return ops.reshape(total, (people * candidates, ops.shape(total)[-1]))
-
-        embeddings = ops.take(self.embedding(shared_codes), shared, axis=1)
-        if self.interacting:
-            first, *rest = self.interacting
-            qkv, residual = first.project(embeddings)
-            names = ("query", "key", "value")
-            heads = [rows(mine, parts[name], 2) for mine, name in zip(first.split_heads(qkv), names, strict=True)]
-            hidden = first.mix(*heads, None if residual is None else rows(residual, parts["residual"], 1))
-            for layer in rest:
-                hidden = layer(hidden)
-        else:
-            hidden = rows(embeddings, parts["embeddings"], 1)
-        order = shared + own
-        kernel = _field_rows(self.attention_logit.kernel, len(order), order)
-        logit = ops.matmul(ops.reshape(hidden, (people * candidates, -1)), kernel) + self.attention_logit.bias
-        if self.linear is not None:
-            logit = logit + pairs(ops.sum(ops.take(self.linear(shared_codes), shared, axis=1), axis=1), parts["linear"])
-        logit = logit + self.candidate_extra_logit(embeddings, parts, shared, pairs)
-        return ops.reshape(self.ranking_scores(ops.sigmoid(logit)), (people, candidates))
-
-    def candidate_extra_logit(self, shared_embeddings, parts: dict, shared_fields: Sequence[int], pairs):
-        """``extra_logit`` for ``score_candidates``; subclasses with towers override both."""
-        return 0.0
+        loss = self.objective.loss(y_pred, y, getattr(self, "cut_offsets", None))
+        return per_replica(loss + ops.sum(self.losses) if self.losses else loss)
 
     def attention_maps(self, codes) -> list:
         """Attention weights (batch, heads, fields, fields) of every interacting layer."""

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from autoint import PACKAGE, AutoInt, _field_rows, _seeded
+from autoint import PACKAGE, AutoInt, _seeded
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class DNNTower(keras.layers.Layer):
-    """Dense ReLU layers (optionally batch-normalised, with dropout) ending in ``outputs`` logits."""
+    """Dense ReLU layers (optionally batch-normalised, with dropout) ending in ``num_outputs`` logits."""
 
     def __init__(
         self,
@@ -27,13 +27,13 @@ class DNNTower(keras.layers.Layer):
         dropout: float = 0.0,
         batch_norm: bool = False,
         kernel_l2: float = 0.0,
-        outputs: int = 1,
+        num_outputs: int = 1,
         seed: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.units = [int(u) for u in units]
-        self.outputs = int(outputs)
+        self.num_outputs = int(num_outputs)
         self.dropout = float(dropout)
         self.batch_norm = bool(batch_norm)
         self.kernel_l2 = float(kernel_l2)
@@ -58,7 +58,7 @@ class DNNTower(keras.layers.Layer):
                 seed_i = None if seed is None else seed + 200 + i
                 self.hidden.append(keras.layers.Dropout(self.dropout, seed=seed_i, name=f"dropout_{i}"))
         self.logit = keras.layers.Dense(
-            self.outputs, kernel_initializer=_seeded("GlorotUniform", seed, 300), name="logit"
+            self.num_outputs, kernel_initializer=_seeded("GlorotUniform", seed, 300), name="logit"
         )
 
     def call(self, inputs, training: bool = False):
@@ -72,7 +72,11 @@ class DNNTower(keras.layers.Layer):
         return self.hidden[0] if self.hidden else self.logit
 
     def from_first_product(self, product, training: bool = False):
-        """The tower's output given ``inputs @ first_dense.kernel``, computed by the caller (in parts, say)."""
+        """The tower's output given ``inputs @ first_dense.kernel``, computed by the caller.
+
+        The first layer is linear in its input, so a caller that knows the
+        input in parts (a person's share and a movie's) can sum their products.
+        """
         first = self.first_dense
         hidden = product + first.bias if first.use_bias else product
         if first is self.logit:
@@ -82,7 +86,7 @@ class DNNTower(keras.layers.Layer):
         return self.logit(hidden)
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.outputs)
+        return (*input_shape[:-1], self.num_outputs)
 
     def get_config(self):
         config = super().get_config()
@@ -91,7 +95,7 @@ class DNNTower(keras.layers.Layer):
             dropout=self.dropout,
             batch_norm=self.batch_norm,
             kernel_l2=self.kernel_l2,
-            outputs=self.outputs,
+            num_outputs=self.num_outputs,
             seed=self.seed,
         )
         return config
@@ -112,7 +116,7 @@ class AutoIntPlus(AutoInt):
             dropout=self.dropout,
             batch_norm=self.batch_norm,
             kernel_l2=self.kernel_l2,
-            outputs=self.outputs,
+            num_outputs=self.num_outputs,
             seed=None if self.seed is None else self.seed + 1000,
             name="dnn",
         )
@@ -120,18 +124,6 @@ class AutoIntPlus(AutoInt):
     def extra_logit(self, embeddings, training: bool = False):
         flat = ops.reshape(embeddings, (ops.shape(embeddings)[0], -1))
         return self.tower(flat, training=training)
-
-    def candidate_parts(self, codes, candidate_fields):
-        parts = super().candidate_parts(codes, candidate_fields)
-        # The first dense layer is linear in the flattened embeddings: the candidates' share is fixed.
-        kernel = _field_rows(self.tower.first_dense.kernel, len(self.vocab_sizes), candidate_fields)
-        parts["tower"] = ops.matmul(ops.reshape(parts["embeddings"], (ops.shape(codes)[0], -1)), kernel)
-        return parts
-
-    def candidate_extra_logit(self, shared_embeddings, parts, shared_fields, pairs):
-        kernel = _field_rows(self.tower.first_dense.kernel, len(self.vocab_sizes), shared_fields)
-        person = ops.matmul(ops.reshape(shared_embeddings, (ops.shape(shared_embeddings)[0], -1)), kernel)
-        return self.tower.from_first_product(pairs(person, parts["tower"]))
 
     def get_config(self):
         config = super().get_config()

@@ -18,16 +18,15 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from movierec import data, evaluation, training
-from movierec.cli import write_json
-from movierec.train import train_and_evaluate
+from movierec.experiment import train_and_evaluate
+from movierec.files import write_json
+from movierec.prepared import prepare
 
 VARIANTS = {
     "rating": ({"rated_head": False}, {"negatives": 0}),
@@ -45,7 +44,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    prepared = training.prepare(data.load("ml-1m", args.data_dir))
+    prepared = prepare(data.load("ml-1m", args.data_dir))
     base = training.TrainSettings(epochs=args.epochs, refit=False)
     rows = {}
     if args.out and args.out.exists():  # variants can be run one at a time into the same table

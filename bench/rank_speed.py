@@ -15,18 +15,17 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 import pandas as pd
 
 from movierec import artifacts, data
 from movierec.features import FIELDS
+from movierec.models import MODELS
+from movierec.objectives import ranking_scores
 from movierec.recommend import Recommender
 
 
@@ -38,7 +37,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--model", default="autointp", choices=["autoint", "autointp"])
+    parser.add_argument("--model", default="autointp", choices=sorted(MODELS))
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--reference-users", type=int, default=30, help="the slow path is sampled less")
     args = parser.parse_args()
@@ -65,8 +64,10 @@ def main() -> None:
         profile = rec.profile(int(user_id))
         t = time.perf_counter()
         user_codes, context_codes = rec._codes(profile, year, month)
-        frame = pd.DataFrame(rec.scorer.codes(user_codes, context_codes), columns=list(FIELDS))
-        scores = model.ranking_scores(model.predict(frame, batch_size=2048, verbose=0))
+        n = len(rec.movies)
+        rows = encoder.assemble(np.repeat(user_codes, n, 0), rec.scorer.movie_codes, np.repeat(context_codes, n, 0))
+        frame = pd.DataFrame(rows, columns=list(FIELDS))
+        scores = ranking_scores(model.predict(frame, batch_size=2048, verbose=0))
         order = np.argsort(-scores)[:10]
         reference.append(time.perf_counter() - t)
         assert len(order) == 10

@@ -6,24 +6,21 @@ Both models train at the reference settings (embedding 16, 3 interacting
 layers x 2 heads of width 8, DNN 32-32, batch 2048) on the same synthetic
 codes with ML-1M's vocabulary sizes. The reference fits a pandas frame with
 default compile settings; ours runs exactly what ``python -m movierec.train``
-runs (``movierec.training``: index-shuffled ``tf.data``, ordinal loss, AUC
-metric, unknown-code dropout). Both are warmed up first (tracing, compilation);
-then each round times ``--epochs`` of the reference and of ours back to back,
-so a slow spell of a shared machine hits both. Prints every round, then the
-median and the best round of each, with their ratios.
+runs (``movierec.pipeline``'s index-shuffled ``tf.data`` with unknown-code
+dropout, ``movierec.training``'s compile with the ordinal loss and AUC
+metric). Both are warmed up first (tracing, compilation); then each round
+times ``--epochs`` of the reference and of ours back to back, so a slow spell
+of a shared machine hits both. Prints every round, then the median and the
+best round of each, with their ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import keras
 import numpy as np
@@ -32,6 +29,7 @@ from reference_autoint import reference_autointp
 
 from movierec import models, training
 from movierec.features import FIELDS
+from movierec.pipeline import make_dataset
 
 # Vocabulary sizes (with the OOV row) of the 14 fields fitted on the ML-1M training split.
 ML1M_VOCAB = [6041, 3663, 11, 82, 5, 13, 2, 19, 19, 17, 3, 8, 22, 3403]
@@ -72,7 +70,7 @@ def main() -> None:
     ours = models.create("autointp", ML1M_VOCAB, seed=0, **SETTINGS)
     training.compile_model(ours, settings)
     ratings = np.where(labels > 0, 5.0, 2.0).astype(np.float32)  # the ordinal model learns from ratings
-    dataset = training.make_dataset(codes, ratings, args.batch_size, shuffle=True, seed=0, oov_rate=settings.oov_rate)
+    dataset = make_dataset(codes, ratings, args.batch_size, shuffle=True, seed=0, oov_rate=settings.oov_rate)
 
     runs = {
         "reference": lambda n: reference.fit(frame, target, batch_size=args.batch_size, epochs=n, verbose=0),

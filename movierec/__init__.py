@@ -1,10 +1,14 @@
-"""movierec: the MovieLens pipeline around the AutoInt and AutoInt+ models.
+"""movierec: the MovieLens pipeline around the AutoInt and AutoInt+ models (``autoint``, ``autointp``).
 
-The package holds what the top-level entry points share: reading and fetching
-MovieLens (`data`), turning ratings into categorical fields (`features`),
-ranking metrics and baselines (`metrics`, `baselines`), training
-(`training`), saved artifacts (`artifacts`) and the command-line tools
-(`python -m movierec.train`, `python -m movierec.evaluate`).
+One idea per module, and data flows one way through them (no module imports
+one listed after it; ``tests/test_layering.py`` checks it):
+
+``files`` -> ``data`` -> ``features`` -> ``split`` -> ``prepared`` ->
+``interactions`` -> ``negatives`` -> ``pipeline`` -> ``objectives`` -> the
+models (``autoint``, ``autointp``, ``models``) -> ``training`` ->
+``artifacts`` -> ``ranking`` -> ``metrics`` -> ``baselines`` -> ``scoring``
+-> ``evaluation`` -> ``experiment`` -> ``protocols`` -> ``tuning`` ->
+``recommend`` -> ``app`` -> ``cli``.
 """
 
 __version__ = "0.1.0"

@@ -22,9 +22,9 @@ import streamlit as st
 from movierec import artifacts, data
 from movierec.data import AGE_BRACKETS, ML1M_OCCUPATIONS
 from movierec.features import FIELDS
-from movierec.recommend import FIELD_LABELS, Profile, Recommender
+from movierec.models import TITLES
+from movierec.recommend import FIELD_LABELS, GENDERS, Profile, Recommender
 
-TITLES = {"autoint": "AutoInt", "autointp": "AutoInt+"}
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
@@ -119,7 +119,7 @@ def sidebar(rec: Recommender) -> tuple[Profile, int, int, int, list[str], list[i
             )
             profile = rec.profile(int(user_id))
         else:
-            gender = st.radio("Gender", ["F", "M"], format_func={"F": "Female", "M": "Male"}.get, key="gender")
+            gender = st.radio("Gender", list(GENDERS), format_func=lambda g: GENDERS[g].capitalize(), key="gender")
             age = st.selectbox("Age", list(AGE_BRACKETS), index=2, format_func=AGE_BRACKETS.get, key="age")
             occupation = st.selectbox("Occupation", list(ML1M_OCCUPATIONS), index=12, key="occupation")
             zip_code = st.text_input("Zip code", value="10001", max_chars=10, key="zip").strip() or "00000"
@@ -140,8 +140,8 @@ def sidebar(rec: Recommender) -> tuple[Profile, int, int, int, list[str], list[i
 
 def describe(profile: Profile) -> str:
     who = "A new visitor" if profile.user_id is None else f"User {profile.user_id}"
-    gender = {"M": "male", "F": "female"}[profile.gender]
-    return f"**{who}** — {gender}, age {AGE_BRACKETS[profile.age]}, {profile.occupation}, zip {profile.zip}"
+    about = f"{GENDERS[profile.gender]}, age {AGE_BRACKETS[profile.age]}, {profile.occupation}, zip {profile.zip}"
+    return f"**{who}** — {about}"
 
 
 def genre_mix(history: pd.DataFrame, top: pd.DataFrame) -> pd.DataFrame:

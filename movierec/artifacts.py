@@ -17,13 +17,16 @@ Layout (``name`` is ``autoint`` or ``autointp``)::
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from movierec.features import FIELDS, EncoderMismatchError, FeatureEncoder
+from movierec.files import sha256_file, write_json
+from movierec.models import MODELS
 
 MANIFEST_FORMAT = "movierec.model-manifest"
 MANIFEST_VERSION = 1
@@ -34,35 +37,6 @@ DEFAULT_ENCODER_DIR = ROOT / "data"
 
 class ArtifactError(RuntimeError):
     """Saved artifacts are missing, corrupt, or do not match this code."""
-
-
-def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; artifacts are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -87,8 +61,6 @@ def save(model, encoder, name: str, paths: ArtifactPaths, **sections) -> Artifac
     manifest as they are and must be JSON-serialisable.
     """
     import keras
-
-    from movierec.features import FIELDS
 
     paths.weights.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=paths.weights.parent, prefix=f".{name}.", suffix=".weights.h5")
@@ -126,7 +98,7 @@ def save(model, encoder, name: str, paths: ArtifactPaths, **sections) -> Artifac
         "versions": {"keras": keras.__version__, "tensorflow": tf.__version__},
         **sections,
     }
-    atomic_write_text(paths.manifest, json.dumps(_plain(manifest), indent=1, ensure_ascii=False))
+    write_json(paths.manifest, _plain(manifest))
     return paths
 
 
@@ -155,8 +127,6 @@ def load(name: str, model_dir: str | Path | None = None, encoder_dir: str | Path
     """
     import keras
 
-    from movierec.features import FIELDS, EncoderMismatchError, FeatureEncoder
-    from movierec.models import MODELS
 
     paths = ArtifactPaths.for_model(name, model_dir, encoder_dir)
     manifest = read_manifest(paths.manifest)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
+
+from movierec.interactions import rated_matrix
 
 
 def popularity(train: pd.DataFrame) -> pd.Series:
@@ -48,13 +49,7 @@ class ItemKNN:
     def __init__(self, rated: pd.DataFrame, user_ids: np.ndarray, movie_ids: np.ndarray):
         self.user_index = pd.Index(np.asarray(user_ids))
         self.movie_index = pd.Index(np.asarray(movie_ids))
-        rows = self.user_index.get_indexer(rated["user_id"])
-        cols = self.movie_index.get_indexer(rated["movie_id"])
-        if (rows < 0).any() or (cols < 0).any():
-            raise ValueError("rated rows mention users or movies outside the given ids")
-        shape = (len(self.user_index), len(self.movie_index))
-        matrix = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
-        matrix.data[:] = 1.0  # a pair rated twice still counts once
+        matrix = rated_matrix(rated, self.user_index, self.movie_index).astype(np.float32)
         self.matrix = matrix
         norms = np.sqrt(np.asarray(matrix.sum(axis=0)).ravel())
         inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)

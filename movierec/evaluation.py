@@ -13,34 +13,27 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 
 from movierec import baselines, metrics
 from movierec.features import labels, timestamp_year_month
-from movierec.ranking import CandidateScorer
-from movierec.training import Prepared, predict
+from movierec.interactions import rated_matrix
+from movierec.prepared import Prepared
+from movierec.scoring import CandidateScorer, predict_rows
 
 USERS_PER_CHUNK = 64
 
 
-def rated_rows(prepared: Prepared) -> pd.DataFrame:
-    return pd.concat([prepared.split.train, prepared.split.validation])
+RATED_PARTS = ("train", "validation")
 
 
 def full_ranking(
     prepared: Prepared, score_users: Callable[[np.ndarray], np.ndarray], k: int = metrics.K, progress: bool = False
 ) -> dict:
     """Full-ranking NDCG@k / Hit@k: ``score_users(user_positions)`` gives (users, catalogue movies) scores."""
-    movies, users = prepared.data.movies, prepared.data.users
-    rated, test = rated_rows(prepared), prepared.split.test
-    movie_pos = pd.Index(movies["movie_id"].to_numpy())
-    user_pos = pd.Index(users["user_id"].to_numpy())
-    seen = np.zeros((len(users), len(movies)), dtype=bool)
-    seen[user_pos.get_indexer(rated["user_id"]), movie_pos.get_indexer(rated["movie_id"])] = True
-    liked = test[labels(test) > 0]
-    relevant = np.zeros_like(seen)
-    relevant[user_pos.get_indexer(liked["user_id"]), movie_pos.get_indexer(liked["movie_id"])] = True
-    evaluated = np.flatnonzero(relevant.any(axis=1))
+    test = prepared.split.test
+    seen = rated_matrix(prepared.frame(*RATED_PARTS), prepared.user_index, prepared.movie_index)
+    relevant = rated_matrix(test[labels(test) > 0], prepared.user_index, prepared.movie_index)
+    evaluated = np.flatnonzero(relevant.getnnz(axis=1) > 0)
     accumulator = metrics.RankingAccumulator(k)
     chunks = [evaluated[i : i + USERS_PER_CHUNK] for i in range(0, len(evaluated), USERS_PER_CHUNK)]
     if progress:
@@ -48,13 +41,13 @@ def full_ranking(
 
         chunks = tqdm(chunks, desc="full ranking", unit="chunk", leave=False)
     for chunk in chunks:
-        accumulator.add(score_users(chunk), seen[chunk], relevant[chunk])
+        accumulator.add(score_users(chunk), seen[chunk].toarray(), relevant[chunk].toarray())
     return accumulator.result()
 
 
 def latest_context(prepared: Prepared) -> np.ndarray:
     """Context codes per user (rows aligned with the users frame) from the user's latest rated row."""
-    rated = rated_rows(prepared)
+    rated = prepared.frame(*RATED_PARTS)
     latest = rated.groupby("user_id")["timestamp"].max()
     fallback = int(rated["timestamp"].max())
     stamps = latest.reindex(prepared.data.users["user_id"]).fillna(fallback).to_numpy(dtype=np.int64)
@@ -71,16 +64,17 @@ def model_scorer(model, prepared: Prepared) -> Callable[[np.ndarray], np.ndarray
 def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool = False) -> dict:
     """Test AUC and log loss, seed protocol and (optionally) full ranking for one model."""
     started = time.perf_counter()
-    codes, y = prepared.xy("test")
-    test = prepared.split.test
-    probabilities = predict(model, codes)
-    seed = metrics.seed_protocol(test["user_id"].to_numpy(), test["movie_id"].to_numpy(), probabilities, y)
+    part, test = prepared.part("test"), prepared.split.test
+    probabilities = predict_rows(model, part.codes)
+    own_rows = metrics.seed_protocol(
+        test["user_id"].to_numpy(), test["movie_id"].to_numpy(), probabilities, part.labels
+    )
     result = {
-        "auc": metrics.auc(y, probabilities),
-        "logloss": metrics.logloss(y, probabilities),
-        "seed_ndcg@10": seed["ndcg@10"],
-        "seed_hr@10": seed["hr@10"],
-        "seed_users": seed["users"],
+        "auc": metrics.auc(part.labels, probabilities),
+        "logloss": metrics.logloss(part.labels, probabilities),
+        "seed_ndcg@10": own_rows["ndcg@10"],
+        "seed_hr@10": own_rows["hr@10"],
+        "seed_users": own_rows["users"],
     }
     if full:
         ranking_started = time.perf_counter()
@@ -101,7 +95,7 @@ def evaluate_baselines(prepared: Prepared, full: bool = True) -> dict:
     """The same metrics for the popularity, movie-mean and item-kNN baselines (no probabilities, so no log loss)."""
     test = prepared.split.test
     y = labels(test)
-    rated = rated_rows(prepared)
+    rated = prepared.frame(*RATED_PARTS)
     catalogue = prepared.data.movies["movie_id"].to_numpy()
     scorers = {}
     for name, fitted in baselines.fit(rated).items():
@@ -114,8 +108,9 @@ def evaluate_baselines(prepared: Prepared, full: bool = True) -> dict:
     scorers["item_knn"] = (knn.score_pairs(test["user_id"].to_numpy(), test["movie_id"].to_numpy()), knn.score_rows)
     results = {}
     for name, (test_scores, score_users) in scorers.items():
-        seed = metrics.seed_protocol(test["user_id"].to_numpy(), test["movie_id"].to_numpy(), test_scores, y)
-        entry = {"auc": metrics.auc(y, test_scores), "seed_ndcg@10": seed["ndcg@10"], "seed_hr@10": seed["hr@10"]}
+        own_rows = metrics.seed_protocol(test["user_id"].to_numpy(), test["movie_id"].to_numpy(), test_scores, y)
+        entry = {"auc": metrics.auc(y, test_scores), "seed_ndcg@10": own_rows["ndcg@10"],
+                 "seed_hr@10": own_rows["hr@10"]}  # fmt: skip
         if full:
             ranked = full_ranking(prepared, score_users)
             entry.update({"full_ndcg@10": ranked["ndcg@10"], "full_hit@10": ranked["hit@10"]})

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from movierec.artifacts import atomic_write_text
+from movierec.files import write_json
 
 USER_FIELDS: tuple[str, ...] = ("user_id", "gender", "age", "occupation", "zip")
 MOVIE_FIELDS: tuple[str, ...] = ("movie_id", "movie_decade", "movie_year", "genre1", "genre2", "genre3")
@@ -171,10 +171,6 @@ class FeatureEncoder:
                 out[:, FIELD_POSITION[field]] = codes[:, j]
         return out
 
-    def decode(self, field: str, code: int) -> str:
-        """The value behind a code (``"<unknown>"`` for the OOV index)."""
-        return "<unknown>" if code == OOV_INDEX else self.vocabularies[field][code - 1]
-
     # ------------------------------------------------------------------ JSON
     def to_json(self) -> dict:
         return {
@@ -201,7 +197,7 @@ class FeatureEncoder:
         return cls({f: list(v) for f, v in payload["vocabularies"].items()})
 
     def save(self, path: str | Path) -> None:
-        atomic_write_text(path, json.dumps(self.to_json(), ensure_ascii=False, indent=1))
+        write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> FeatureEncoder:

@@ -12,8 +12,9 @@ Two ranking protocols are used in this project:
   training is a candidate. Standard NDCG@10 with IDCG capped at 10, and
   Hit@10 = at least one relevant item in the top 10.
 
-Both average over users with at least one relevant item. Ties are broken by
-the order items are given in (stable sorts), so results are deterministic.
+Both average over users with at least one relevant item (NaN when there is
+none). Ties go to the item given first (``movierec.ranking.top_k``'s rule), so
+results are deterministic.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import log_loss, roc_auc_score
+
+from movierec.ranking import top_k
 
 K = 10
 
@@ -43,6 +46,10 @@ def seed_protocol(users: np.ndarray, items: np.ndarray, scores: np.ndarray, labe
     """NDCG@k and HR@k of ranking each user's own test rows (see module doc)."""
     users, items = np.asarray(users), np.asarray(items)
     scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels) > 0
+    if not len(users) == len(items) == len(scores) == len(labels):
+        raise ValueError("users, items, scores and labels must have the same length")
+    if len(users) == 0:
+        return {f"ndcg@{k}": float("nan"), f"hr@{k}": float("nan"), "users": 0}
     # Sort by user, then score descending, then item id: deterministic ties.
     order = np.lexsort((items, -scores, users))
     users, labels = users[order], labels[order]
@@ -105,7 +112,3 @@ class RankingAccumulator:
             "users": len(ndcg),
         }
 
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the k largest scores per row, best first; ties keep column order."""
-    return np.argsort(-scores, axis=1, kind="stable")[:, :k]

@@ -1,4 +1,11 @@
-"""The two model families by name, with the defaults the shipped artifacts use."""
+"""The two model families by name, and the default hyperparameters ``python -m movierec.train`` uses.
+
+The defaults are the untuned configuration; the shipped AutoInt+ was tuned
+(its manifest, ``model/autointp.manifest.json``, holds the configuration it
+was trained with) and the tuner's search space is centred on these values.
+The rated head needs sampled negatives in training (``TrainSettings.negatives``,
+4 by default).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,8 @@ from autoint import AutoInt
 from autointp import AutoIntPlus
 
 MODELS: dict[str, type[AutoInt]] = {"autoint": AutoInt, "autointp": AutoIntPlus}
+TITLES: dict[str, str] = {"autoint": "AutoInt", "autointp": "AutoInt+"}
 
-# Chosen on the validation split (see README, "Results"); the tuner explores around them. The rated
-# head needs sampled negatives in training (``TrainSettings.negatives``, 4 by default).
 DEFAULT_HYPERPARAMETERS: dict[str, dict] = {
     "autoint": dict(embedding_dim=16, attention_layers=3, num_heads=2, attention_dim=8, dropout=0.0,
                     embeddings_l2=0.0, use_linear=True, ordinal=True, rated_head=True),

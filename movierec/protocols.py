@@ -29,30 +29,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from movierec.features import FIELDS
-from movierec.training import SPLIT_SEED, Split, split_ratings
+from movierec.split import SPLIT_SEED, Split, eight_one_one, split_ratings, temporal_split
 
 IDS = ("user_id", "movie_id")
-
-
-def temporal_split(ratings: pd.DataFrame, test_share: float = 0.1, validation_share: float = 0.1) -> Split:
-    """Last ``test_share`` of ratings by time as test, the ``validation_share`` before them as validation."""
-    ordered = ratings.iloc[np.argsort(ratings["timestamp"].to_numpy(), kind="stable")]
-    n = len(ordered)
-    test_start = n - round(n * test_share)
-    validation_start = test_start - round(n * validation_share)
-    return Split(ordered.iloc[:validation_start], ordered.iloc[validation_start:test_start], ordered.iloc[test_start:])
-
-
-def eight_one_one(ratings: pd.DataFrame, seed: int = SPLIT_SEED) -> Split:
-    """Random 80/10/10: a tenth for test, then a ninth of the rest (a tenth overall) for validation."""
-    rest, test = train_test_split(ratings, test_size=0.1, random_state=seed)
-    train, validation = train_test_split(rest, test_size=1 / 9, random_state=seed)
-    return Split(train, validation, test)
 
 
 @dataclass(frozen=True)
@@ -145,10 +127,7 @@ def train_for_protocol(protocol: Protocol, prepared, manifest: dict, verbose: in
     from movierec import models, training
 
     config = {k: v for k, v in manifest["config"].items() if k not in ("name", "trainable", "dtype", "vocab_sizes")}
-    stored = manifest["training"]
-    settings = training.TrainSettings(
-        **{k: stored[k] for k in training.TrainSettings.__dataclass_fields__ if k in stored}
-    )
+    settings = training.TrainSettings.from_dict(manifest["training"])
     settings.refit = False
     if epochs is not None:
         settings.epochs = epochs

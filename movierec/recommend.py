@@ -7,7 +7,8 @@ out-of-vocabulary code the model was trained to use for unknown users.
 
 ``Recommender.rank`` scores every catalogue movie for the profile at the
 chosen date in one compiled, batched model call, removes the rated ones,
-applies the filters and sorts by score (ties: lower movie id first).
+applies the filters and ranks by score (``movierec.ranking.top_k``; the
+catalogue is kept in movie-id order, so ties go to the lower movie id).
 ``Recommender.attention`` returns, for chosen movies, the field-to-field
 attention of the first interacting layer (averaged over heads), and
 ``Recommender.explanations`` the person-by-movie field pairs it weighs most.
@@ -21,8 +22,19 @@ import numpy as np
 import pandas as pd
 
 from movierec.data import AGE_BRACKETS, MovieLens
-from movierec.features import FIELDS, MOVIE_FIELDS, USER_FIELDS, FeatureEncoder, context_fields, user_fields
-from movierec.ranking import CandidateScorer
+from movierec.features import (
+    FIELDS,
+    MOVIE_FIELDS,
+    NO_GENRE,
+    USER_FIELDS,
+    FeatureEncoder,
+    context_fields,
+    user_fields,
+)
+from movierec.ranking import top_k
+from movierec.scoring import CandidateScorer
+
+GENDERS = {"F": "female", "M": "male"}
 
 FIELD_LABELS = {
     "user_id": "user", "movie_id": "movie", "movie_decade": "decade", "movie_year": "release year",
@@ -49,7 +61,7 @@ class Profile:
     user_id: int | None = None  # None: a new person, encoded as the unknown user
 
     def __post_init__(self) -> None:
-        if self.gender not in ("M", "F"):
+        if self.gender not in GENDERS:
             raise ValueError(f"gender must be 'M' or 'F', got {self.gender!r}")
         if self.age not in AGE_BRACKETS:
             raise ValueError(f"age must be one of the bracket codes {sorted(AGE_BRACKETS)}, got {self.age!r}")
@@ -66,18 +78,6 @@ class Profile:
         )
 
 
-def top_n(scores: np.ndarray, movie_ids: np.ndarray, candidates: np.ndarray, n: int) -> np.ndarray:
-    """Positions of the ``n`` best candidates by score, best first; ties go to the lower movie id.
-
-    A partial sort finds the n-th best score, then everything at least that
-    good (ties included, so the cut is deterministic) is sorted fully.
-    """
-    if len(candidates) > n:
-        nth = np.partition(scores[candidates], len(candidates) - n)[len(candidates) - n]
-        candidates = candidates[scores[candidates] >= nth]
-    return candidates[np.lexsort((movie_ids[candidates], -scores[candidates]))][:n]
-
-
 class Recommender:
     """A loaded model, its encoder and the data, ready to rank for any profile."""
 
@@ -86,7 +86,7 @@ class Recommender:
         self.encoder = encoder
         self.data = data
         self.manifest = manifest or {}
-        self.movies = data.movies.reset_index(drop=True)
+        self.movies = data.movies.sort_values("movie_id", kind="stable").reset_index(drop=True)
         self.scorer = CandidateScorer(model, encoder, self.movies, people_per_call=1)
         self._movie_position = pd.Index(self.movies["movie_id"].to_numpy())
         self._users = data.users.set_index("user_id", drop=False)
@@ -116,10 +116,6 @@ class Recommender:
             raise UnknownUserError(f"user {user_id} is not in {self.data.name}")
         row = self._users.loc[user_id]
         return Profile(row["gender"], int(row["age"]), row["occupation"], row["zip"], int(user_id))
-
-    def rated(self, profile: Profile) -> np.ndarray:
-        """Ids of the profile's rated movies."""
-        return self.scorer.movie_ids[self.rated_positions(profile)]
 
     def rated_positions(self, profile: Profile) -> np.ndarray:
         """Catalogue positions of the profile's rated movies."""
@@ -181,7 +177,7 @@ class Recommender:
             keep &= self._genre_matrix[:, [self.genres.index(g) for g in genres]].any(axis=1)
         if decades:
             keep &= np.isin(self._decade, decades)
-        order = top_n(scores, self.scorer.movie_ids, np.flatnonzero(keep), n)
+        order = top_k(np.where(keep, scores, -np.inf), n)[: int(keep.sum())]
         top = {"rank": np.arange(1, len(order) + 1)}
         top.update({column: values[order] for column, values in self._listing.items()})
         return pd.DataFrame({**top, "score": scores[order]})
@@ -221,7 +217,7 @@ class Recommender:
         result = []
         for movie_id, w in zip(movie_ids, both_ways, strict=True):
             values = self.field_values(profile, int(movie_id), year, month)
-            pairs = [(w[i, j], values[i], values[j]) for i in person for j in movie if values[j] != "genre no"]
+            pairs = [(w[i, j], values[i], values[j]) for i in person for j in movie if values[j] != f"genre {NO_GENRE}"]
             pairs.sort(key=lambda p: -p[0])
             result.append([f"{a} × {b}" for _, a, b in pairs[:k]])
         return result
@@ -231,7 +227,7 @@ class Recommender:
         movie = self.movies.iloc[self._movie_position.get_loc(movie_id)]
         user = user_fields(profile.as_frame()).iloc[0]
         context = context_fields([year], [month]).iloc[0]
-        genres = ([g for g in movie["genres"].split("|") if g] + ["no"] * 3)[:3]
+        genres = ([g for g in movie["genres"].split("|") if g] + [NO_GENRE] * 3)[:3]
         raw = {
             "user_id": "new user" if profile.user_id is None else f"user {profile.user_id}",
             "movie_id": movie["title"],
@@ -243,7 +239,7 @@ class Recommender:
             "genre1": f"genre {genres[0]}",
             "genre2": f"genre {genres[1]}",
             "genre3": f"genre {genres[2]}",
-            "gender": {"M": "male", "F": "female"}[user["gender"]],
+            "gender": GENDERS[user["gender"]],
             "age": f"age {AGE_BRACKETS[int(user['age'])]}",
             "occupation": str(user["occupation"]),
             "zip": f"zip {user['zip']}",

@@ -34,7 +34,9 @@ import keras_tuner as kt
 import numpy as np
 
 from movierec import metrics, models, training
-from movierec.artifacts import atomic_write_text
+from movierec.files import atomic_write_text
+from movierec.prepared import Prepared
+from movierec.scoring import predict_rows
 
 OBJECTIVE = "val_auc"
 DNN_SHAPES = ("128-64", "256-128", "512-256", "400-400-400")
@@ -82,7 +84,7 @@ class DefaultsFirstOracle(kt.oracles.BayesianOptimizationOracle):
 class AutoIntHyperModel(kt.HyperModel):
     """Builds AutoInt / AutoInt+ from a trial's values and trains them with the project's ``fit``."""
 
-    def __init__(self, model_name: str, prepared: training.Prepared, settings: training.TrainSettings, **fixed):
+    def __init__(self, model_name: str, prepared: Prepared, settings: training.TrainSettings, **fixed):
         super().__init__(name=model_name)
         self.model_name = model_name
         self.prepared = prepared
@@ -100,16 +102,15 @@ class AutoIntHyperModel(kt.HyperModel):
     def fit(self, hp: kt.HyperParameters, model, callbacks=(), verbose=0, **_):
         settings = dataclasses.replace(self.settings, learning_rate=float(self._values(hp)["learning_rate"]))
         history = training.fit(model, self.prepared, settings, verbose=verbose, callbacks=list(callbacks))
-        codes, labels = self.prepared.xy("validation")
-        frame = self.prepared.split.validation
-        seed = metrics.seed_protocol(
-            frame["user_id"].to_numpy(), frame["movie_id"].to_numpy(), training.predict(model, codes), labels
+        part, frame = self.prepared.part("validation"), self.prepared.split.validation
+        own_rows = metrics.seed_protocol(
+            frame["user_id"].to_numpy(), frame["movie_id"].to_numpy(), predict_rows(model, part.codes), part.labels
         )
         _record_worker(self, hp)
         return {
             OBJECTIVE: float(np.max(history[OBJECTIVE])),
-            "val_seed_ndcg@10": seed["ndcg@10"],
-            "val_seed_hr@10": seed["hr@10"],
+            "val_seed_ndcg@10": own_rows["ndcg@10"],
+            "val_seed_hr@10": own_rows["hr@10"],
             "epochs": float(len(history["loss"])),
         }
 
@@ -126,7 +127,7 @@ def _record_worker(hypermodel: AutoIntHyperModel, hp: kt.HyperParameters) -> Non
 
 def make_tuner(
     model_name: str,
-    prepared: training.Prepared,
+    prepared: Prepared,
     settings: training.TrainSettings,
     trials: int,
     directory: str | Path,

@@ -1,15 +1,13 @@
+import json
 import os
-import sys
 from pathlib import Path
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+
 import pytest
+from movielens_fixtures import write_ml1m, write_ml100k
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from movielens_fixtures import write_ml1m, write_ml100k  # noqa: E402
 
 # Where the real MovieLens copies are; .ci/run sets it, developers have ../shared/data.
 REAL_DATA = Path(os.environ.get("MOVIELENS_REAL_DATA", ROOT.parent / "shared" / "data"))
@@ -55,6 +53,22 @@ def ml1m(ml1m_dir):
 
 @pytest.fixture(scope="session")
 def prepared(ml1m):
-    from movierec import training
+    from movierec.prepared import prepare
 
-    return training.prepare(ml1m)
+    return prepare(ml1m)
+
+
+TINY = json.dumps({"embedding_dim": 4, "attention_layers": 1, "num_heads": 1, "attention_dim": 4, "dnn_units": [8]})
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, ml1m_dir):
+    """A tiny AutoInt+ trained by the training CLI on the fixture data: (artifact root, its evaluation)."""
+    from movierec.cli import train
+
+    root = tmp_path_factory.mktemp("artifacts")
+    args = ["--model", "autointp", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root / "model"),
+            "--encoder-dir", str(root / "data"), "--epochs", "2", "--batch-size", "256", "--hyperparameters", TINY,
+            "--quiet"]  # fmt: skip
+    result = train.main(args)
+    return root, result

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from movierec import train
+from movierec.cli import train
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"show_st.py": "autoint", "show_st_plus.py": "autointp"}

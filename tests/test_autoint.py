@@ -4,29 +4,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_fixtures import BATCH, MODELS, VOCAB, codes, small
 
-from autoint import AutoInt, FieldEmbedding, InteractingLayer
-from autointp import AutoIntPlus, DNNTower
-
-VOCAB = [7, 5, 3, 4, 6, 2]
-BATCH = 8
-
-
-def codes(seed: int = 0, batch: int = BATCH) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.stack([rng.integers(0, v, batch) for v in VOCAB], axis=1).astype("int32")
-
-
-def small(model_class, **overrides):
-    config = dict(embedding_dim=8, attention_layers=2, num_heads=2, attention_dim=4, seed=3)
-    if model_class is AutoIntPlus:
-        config["dnn_units"] = [16, 8]
-    config.update(overrides)
-    return model_class.built(VOCAB, **config)
-
-
-MODELS = [AutoInt, AutoIntPlus]
-
+from autoint import FieldEmbedding, InteractingLayer
 
 # --------------------------------------------------------------------- layers
 
@@ -110,21 +90,13 @@ def test_scaling_softens_attention():
     assert keras.ops.convert_to_numpy(b).max(-1).mean() < keras.ops.convert_to_numpy(a).max(-1).mean()
 
 
-def test_dnn_tower_shapes_and_batch_norm():
-    tower = DNNTower([8, 4], dropout=0.5, batch_norm=True, seed=1)
-    out = tower(np.ones((BATCH, 12), dtype="float32"), training=True)
-    assert tuple(out.shape) == (BATCH, 1)
-    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in tower.hidden)
-
-
 @pytest.mark.parametrize(
     "layer",
     [
         FieldEmbedding(VOCAB, 4, embeddings_l2=1e-3, seed=2),
         InteractingLayer(4, 3, use_residual=False, scaled=True, kernel_l2=1e-4, seed=2),
-        DNNTower([8, 4], dropout=0.1, batch_norm=True, kernel_l2=1e-4, seed=2),
     ],
-    ids=["FieldEmbedding", "InteractingLayer", "DNNTower"],
+    ids=["FieldEmbedding", "InteractingLayer"],
 )
 def test_layer_config_round_trip_is_complete(layer):
     config = layer.get_config()
@@ -211,14 +183,6 @@ def test_same_seed_same_model_different_seed_different_model(model_class):
     assert not np.allclose(out[0], out[2])
 
 
-def test_autoint_plus_adds_a_tower_and_nothing_else():
-    base, plus = small(AutoInt), small(AutoIntPlus)
-    base_names = {w.path.split("/", 1)[1] for w in base.weights}
-    plus_names = {w.path.split("/", 1)[1] for w in plus.weights}
-    assert base_names < plus_names
-    assert all(name.startswith("dnn/") for name in plus_names - base_names)
-
-
 @pytest.mark.parametrize("model_class", MODELS)
 def test_a_few_steps_of_training_learn_a_planted_rule(model_class):
     rng = np.random.default_rng(0)
@@ -230,132 +194,3 @@ def test_a_few_steps_of_training_learn_a_planted_rule(model_class):
     assert history.history["accuracy"][-1] > 0.95
 
 
-@pytest.mark.parametrize("model_class", MODELS)
-def test_ordinal_loss_is_the_cumulative_cross_entropy_of_all_cut_points(model_class):
-    model = small(model_class, ordinal=True)
-    x = codes()
-    ratings = np.array([1, 2, 3, 4, 5, 5, 3, 1], dtype="float32")
-    p = keras.ops.convert_to_numpy(model(x)).reshape(-1).astype("float64")
-    offsets = keras.ops.convert_to_numpy(model.cut_offsets)
-    logits = np.log(p / (1 - p))[:, None] + np.array([offsets[0], offsets[1], 0.0, offsets[2]])
-    targets = ratings[:, None] >= np.array([2, 3, 4, 5])
-    expected = np.mean(np.logaddexp(0, logits) - targets * logits)
-    got = float(model.compute_loss(x, ratings, model(x)))
-    assert got == pytest.approx(expected, rel=1e-4)
-
-
-@pytest.mark.parametrize("model_class", MODELS)
-def test_ordinal_gradient_reaches_every_weight_including_the_cut_points(model_class):
-    model = small(model_class, ordinal=True)
-    x, ratings = codes(), np.array([1, 2, 3, 4, 5, 5, 3, 1], dtype="float32")
-    with tf.GradientTape() as tape:
-        loss = model.compute_loss(x, ratings, model(x, training=True))
-    gradients = tape.gradient(loss, model.trainable_weights)
-    assert any(w is model.cut_offsets for w in model.trainable_weights)
-    for weight, gradient in zip(model.trainable_weights, gradients, strict=True):
-        assert gradient is not None and float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(gradient)))) > 0, weight.path
-
-
-def test_ordinal_model_trains_on_ratings_and_serves_like_probabilities():
-    from movierec import training
-
-    rng = np.random.default_rng(1)
-    x = np.stack([rng.integers(0, v, 4096) for v in VOCAB], axis=1).astype("int32")
-    ratings = np.clip(1 + x[:, 0] % 5 + (x[:, 1] % 2), 1, 5).astype("float32")
-    model = small(AutoIntPlus, ordinal=True)
-    training.compile_model(model, training.TrainSettings(learning_rate=0.02, steps_per_execution=1, jit_compile=False))
-    history = model.fit(x, ratings, epochs=8, batch_size=256, verbose=0)
-    assert history.history["auc"][-1] > 0.95  # AUC of P(rating >= 4) against rating >= 4
-    assert history.history["loss"][-1] < history.history["loss"][0]
-
-
-# --------------------------------------------------------------------- rated head
-
-
-@pytest.mark.parametrize("model_class", MODELS)
-@pytest.mark.parametrize("ordinal", [False, True])
-def test_rated_head_adds_a_second_output_and_ranks_by_the_product(model_class, ordinal):
-    model = small(model_class, rated_head=True, ordinal=ordinal)
-    out = keras.ops.convert_to_numpy(model(codes()))
-    assert out.shape == (BATCH, 2)
-    np.testing.assert_allclose(model.ranking_scores(out), out[:, 0] * out[:, 1], rtol=1e-6)
-    np.testing.assert_allclose(small(model_class).ranking_scores(out[:, :1]), out[:, 0])
-    assert model_class.from_config(model.get_config()).rated_head
-
-
-@pytest.mark.parametrize("model_class", MODELS)
-def test_rated_head_loss_learns_likes_from_rated_rows_only(model_class):
-    """Unrated rows (rating 0) train only the rated output; rated rows train both."""
-    model = small(model_class, rated_head=True)
-    x = codes()
-    ratings = np.array([0, 0, 0, 4, 5, 1, 0, 2], dtype="float32")
-    p = keras.ops.convert_to_numpy(model(x)).astype("float64")
-    logits = np.log(p / (1 - p))
-
-    def bce(target, logit):
-        return np.logaddexp(0, logit) - target * logit
-
-    rated = ratings > 0
-    like = bce(ratings >= 4, logits[:, 0])[rated].mean()
-    seen = bce(rated, logits[:, 1]).mean()
-    assert float(model.compute_loss(x, ratings, model(x))) == pytest.approx(like + seen, rel=1e-4)
-
-
-def test_rated_head_learns_what_gets_rated_apart_from_what_gets_liked():
-    """Field 0 decides whether a row is rated at all, field 1 whether a rated row is liked."""
-    rng = np.random.default_rng(2)
-    x = np.stack([rng.integers(0, v, 4096) for v in VOCAB], axis=1).astype("int32")
-    rated = x[:, 0] % 2 == 0
-    ratings = np.where(rated, np.where(x[:, 1] % 2 == 0, 5.0, 1.0), 0.0).astype("float32")
-    model = small(AutoInt, rated_head=True)
-    model.compile(optimizer=keras.optimizers.Adam(0.02))
-    model.fit(x, ratings, epochs=10, batch_size=256, verbose=0)
-    out = keras.ops.convert_to_numpy(model(x))
-    assert ((out[:, 1] > 0.5) == rated).mean() > 0.95
-    assert ((out[rated, 0] > 0.5) == (x[rated, 1] % 2 == 0)).mean() > 0.95
-
-
-# ------------------------------------------------- one person, many candidates
-
-
-def _randomised(model, seed: int = 0):
-    """Random values in every weight (zero-initialised first-order terms would hide mistakes)."""
-    rng = np.random.default_rng(seed)
-    for weight in model.weights:
-        values = rng.normal(0.0, 0.3, weight.shape)
-        if "variance" in weight.path:
-            values = np.abs(values) + 0.5
-        weight.assign(values.astype("float32"))
-    return model
-
-
-@pytest.mark.parametrize("model_class", MODELS)
-@pytest.mark.parametrize(
-    "options",
-    [{}, {"attention_layers": 1}, {"attention_layers": 0}, {"use_residual": False}, {"scaled": True},
-     {"use_linear": False}, {"rated_head": True}, {"ordinal": True}],
-)  # fmt: skip
-def test_scoring_candidates_in_parts_equals_scoring_assembled_rows(model_class, options):
-    model = _randomised(small(model_class, **options))
-    candidate_fields = [1, 3, 4]  # interleaved with the shared ones, as the movie fields are
-    candidates, people = codes(seed=1, batch=10), codes(seed=2, batch=3)
-    parts = model.candidate_parts(candidates, candidate_fields)
-    got = np.asarray(model.score_candidates(people, parts, candidate_fields))
-    assert got.shape == (3, 10)
-    shared = [i for i in range(len(VOCAB)) if i not in candidate_fields]
-    for person, scores in zip(people, got, strict=True):
-        rows = candidates.copy()
-        rows[:, shared] = person[shared]
-        np.testing.assert_allclose(scores, model.ranking_scores(np.asarray(model(rows))), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("options", [{"batch_norm": True}, {"dnn_units": []}, {"dnn_units": [16], "dropout": 0.3}])
-def test_scoring_candidates_in_parts_covers_every_tower_shape(options):
-    model = _randomised(small(AutoIntPlus, **options), seed=5)
-    candidates, people = codes(seed=3, batch=6), codes(seed=4, batch=2)
-    parts = model.candidate_parts(candidates, [0, 2])
-    got = np.asarray(model.score_candidates(people, parts, [0, 2]))
-    for person, scores in zip(people, got, strict=True):
-        rows = candidates.copy()
-        rows[:, [1, 3, 4, 5]] = person[[1, 3, 4, 5]]
-        np.testing.assert_allclose(scores, model.ranking_scores(np.asarray(model(rows))), rtol=1e-5, atol=1e-6)

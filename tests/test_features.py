@@ -40,14 +40,14 @@ def test_labels_are_rating_at_least_four():
 
 
 def test_encoding_is_consistent_and_in_range(ml1m, prepared):
-    codes, _ = prepared.xy("train")
+    codes = prepared.part("train").codes
     assert codes.shape[1] == len(FIELDS) and codes.dtype == np.int32
     assert (codes >= 0).all() and (codes < np.array(prepared.encoder.vocab_sizes)).all()
     # training rows never need the OOV code: the vocabularies were fitted on them
     assert (codes > OOV_INDEX).all()
     row = prepared.split.train.iloc[0]
     user_code = codes[0, FIELDS.index("user_id")]
-    assert prepared.encoder.decode("user_id", user_code) == str(row["user_id"])
+    assert prepared.encoder.vocabularies["user_id"][user_code - 1] == str(row["user_id"])
 
 
 def test_unseen_values_map_to_oov(ml1m, prepared):
@@ -65,7 +65,7 @@ def test_json_round_trip(tmp_path, prepared):
     prepared.encoder.save(path)
     loaded = FeatureEncoder.load(path)
     assert loaded.vocabularies == prepared.encoder.vocabularies
-    codes, _ = prepared.xy("test")
+    codes = prepared.part("test").codes
     again = loaded.encode_ratings(prepared.split.test, prepared.data.users, prepared.data.movies)
     np.testing.assert_array_equal(codes, again)
     assert json.loads(path.read_text())["format"] == "movierec.feature-encoder"

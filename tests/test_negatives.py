@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
-from movierec import training
+from movierec import negatives, training
 from movierec.features import FIELD_POSITION, MOVIE_FIELDS, USER_FIELDS
+from movierec.objectives import RatingObjective
 
 
 @pytest.fixture(scope="module")
 def sampler(prepared):
-    return training.NegativeSampler.for_rows(prepared, prepared.split.train)
+    return negatives.NegativeSampler.for_rows(prepared, prepared.split.train)
 
 
 def test_numpy_sampler_never_returns_a_rated_movie(prepared, sampler):
@@ -24,17 +25,17 @@ def test_numpy_sampler_never_returns_a_rated_movie(prepared, sampler):
 def test_pipeline_negatives_are_unrated_movies_with_the_users_fields(prepared):
     settings = training.TrainSettings(batch_size=64, negatives=3, oov_rate=0.0)
 
-    class RatingModel:  # targets() only asks whether the model learns from ratings
-        ordinal, rated_head = True, True
+    class RatingModel:  # the pipeline only asks the model for its objective's targets
+        objective = RatingObjective(ordinal=True, rated_head=True)
 
     frame = prepared.split.train
     dataset = training.training_data(RatingModel(), prepared, ("train",), settings)
-    sampler = training.NegativeSampler.for_rows(prepared, frame)
+    sampler = negatives.NegativeSampler.for_rows(prepared, frame)
     movie_columns = [FIELD_POSITION[f] for f in MOVIE_FIELDS]
     user_columns = [FIELD_POSITION[f] for f in USER_FIELDS]
     user_row = {code: i for i, code in enumerate(prepared.encoder.encode_users(prepared.data.users)[:, 0])}
     movie_row = {tuple(c): i for i, c in enumerate(prepared.encoder.encode_movies(prepared.data.movies))}
-    negatives = 0
+    drawn = 0
     for codes, targets in dataset:
         codes, targets = codes.numpy(), targets.numpy()
         n = len(codes) // 4
@@ -48,33 +49,18 @@ def test_pipeline_negatives_are_unrated_movies_with_the_users_fields(prepared):
         users = [user_row[c] for c in unrated[:, user_columns[0]]]
         movies = [movie_row[tuple(c)] for c in unrated[:, movie_columns]]
         assert not sampler.seen[users, movies].any()
-        negatives += len(unrated)
-    assert negatives == 3 * len(frame)
+        drawn += len(unrated)
+    assert drawn == 3 * len(frame)
 
 
 def test_popularity_sampling_favours_popular_movies(prepared):
-    uniform = training.NegativeSampler.for_rows(prepared, prepared.split.train, "uniform")
-    popular = training.NegativeSampler.for_rows(prepared, prepared.split.train, "popularity")
+    uniform = negatives.NegativeSampler.for_rows(prepared, prepared.split.train, "uniform")
+    popular = negatives.NegativeSampler.for_rows(prepared, prepared.split.train, "popularity")
     counts = prepared.split.train["movie_id"].value_counts()
     rated = prepared.movie_index.get_indexer(counts.index)
-    expected = counts.to_numpy() ** training.POPULARITY_EXPONENT
+    expected = counts.to_numpy() ** negatives.POPULARITY_EXPONENT
     np.testing.assert_allclose(popular.weights[rated], expected / expected.sum())
     assert counts.iloc[0] > counts.iloc[-1]  # so the weights really differ
     unrated = prepared.movie_index.get_indexer(sorted(set(prepared.data.movies["movie_id"]) - set(counts.index)))
     assert (popular.weights[unrated] == 0).all()
     assert uniform.weights.sum() == pytest.approx(1.0) and popular.weights.sum() == pytest.approx(1.0)
-
-
-def test_settings_reject_bad_negative_options():
-    with pytest.raises(ValueError, match="negatives"):
-        training.TrainSettings(negatives=-1)
-    with pytest.raises(ValueError, match="negative_sampling"):
-        training.TrainSettings(negative_sampling="zipf")
-
-
-def test_a_rated_head_model_refuses_to_train_without_negatives(prepared):
-    from movierec import models
-
-    model = models.create("autoint", prepared.vocab_sizes, embedding_dim=4, attention_layers=1, rated_head=True)
-    with pytest.raises(ValueError, match="sampled negatives"):
-        training.fit(model, prepared, training.TrainSettings(epochs=1, negatives=0), verbose=0)

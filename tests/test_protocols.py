@@ -1,4 +1,4 @@
-"""Each evaluation protocol's split, label and field rules on the fixture data, and the item-kNN baseline."""
+"""Each evaluation protocol's split, label and field rules on the fixture data, and evaluate's protocol runs."""
 
 import json
 
@@ -6,24 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from movierec import baselines, evaluate, protocols, training
+from movierec import protocols
+from movierec.cli import evaluate, train
 from movierec.features import FIELDS
+from movierec.prepared import prepare
 
 
-def test_temporal_split_puts_every_test_row_after_every_training_row(ml1m):
-    split = protocols.PROTOCOLS["temporal"].make_split(ml1m.ratings)
-    assert split.train["timestamp"].max() <= split.validation["timestamp"].min()
-    assert split.validation["timestamp"].max() <= split.test["timestamp"].min()
-    n = len(ml1m.ratings)
-    assert len(split.test) == round(0.1 * n) and len(split.validation) == round(0.1 * n)
-    assert len(split.train) + len(split.validation) + len(split.test) == n
+def test_the_temporal_protocol_splits_by_time(ml1m):
+    from movierec.split import temporal_split
 
-
-def test_temporal_split_keeps_file_order_among_equal_times():
-    ratings = pd.DataFrame({"timestamp": [5, 1, 5, 1, 3, 5, 5, 5, 5, 5], "rating": 4, "row": range(10)})
-    split = protocols.temporal_split(ratings, test_share=0.2, validation_share=0.2)
-    assert split.train["row"].tolist() == [1, 3, 4, 0, 2, 5]
-    assert split.test["row"].tolist() == [8, 9]
+    got, expected = protocols.PROTOCOLS["temporal"].make_split(ml1m.ratings), temporal_split(ml1m.ratings)
+    for part in ("train", "validation", "test"):
+        pd.testing.assert_frame_equal(getattr(got, part), getattr(expected, part))
 
 
 @pytest.mark.parametrize("name", ["paper", "recbole"])
@@ -44,44 +38,16 @@ def test_paper_protocol_leaves_the_id_fields_out_and_recbole_keeps_them(ml1m):
     paper, recbole = protocols.PROTOCOLS["paper"], protocols.PROTOCOLS["recbole"]
     assert set(FIELDS) - set(paper.fields) == {"user_id", "movie_id"}
     assert recbole.fields == FIELDS
-    prepared = training.prepare(ml1m, split=paper.make_split(ml1m.ratings), fields=paper.fields)
-    codes, y = prepared.xy("train")
+    prepared = prepare(ml1m, split=paper.make_split(ml1m.ratings), fields=paper.fields)
+    codes, y = prepared.part("train").codes, prepared.part("train").labels
     assert codes.shape[1] == len(FIELDS) - 2 == len(prepared.vocab_sizes)
     full = prepared.encoder.encode_ratings(prepared.split.train, ml1m.users, ml1m.movies)
     np.testing.assert_array_equal(codes, np.delete(full, [0, FIELDS.index("movie_id")], axis=1))
     np.testing.assert_array_equal(y, (prepared.split.train["rating"] > 3).astype("float32"))
 
 
-def test_item_knn_ranks_by_summed_cosine_similarity():
-    # Users 1-3 over movies 10, 20, 30, 40 (1 = rated).
-    rated = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3, 3], "movie_id": [10, 20, 10, 20, 20, 30, 40]})
-    knn = baselines.ItemKNN(rated, np.array([1, 2, 3, 4]), np.array([10, 20, 30, 40]))
-    # Columns: 10 = {1,2}, 20 = {1,2,3}, 30 = {3}, 40 = {3}.
-    cos = {(10, 20): 2 / np.sqrt(6), (10, 30): 0.0, (20, 30): 1 / np.sqrt(3), (20, 40): 1 / np.sqrt(3), (30, 40): 1.0}
-    scores = knn.score_rows(np.array([0, 2, 3]))
-    # User 1 rated 10 and 20: movie 30 scores cos(10,30) + cos(20,30), 40 the same.
-    assert scores[0, 2] == pytest.approx(cos[10, 30] + cos[20, 30])
-    assert scores[0, 0] == pytest.approx(cos[10, 20])  # own items score by their neighbours too
-    # User 3 rated 20, 30, 40: movie 10 scores cos(10,20) only.
-    assert scores[1, 0] == pytest.approx(cos[10, 20])
-    assert scores[1, 3] == pytest.approx(cos[20, 40] + cos[30, 40])
-    assert (scores[2] == 0).all()  # user 4 has no history
-    pairs = knn.score_pairs(np.array([3, 1, 9]), np.array([10, 30, 10]))
-    assert pairs.tolist() == pytest.approx([cos[10, 20], cos[20, 30], 0.0])
-
-
-def test_item_knn_is_a_baseline_in_every_evaluation(prepared):
-    from movierec import evaluation
-
-    result = evaluation.evaluate_baselines(prepared)
-    assert set(result) == {"popularity", "movie_mean", "item_knn"}
-    assert 0 < result["item_knn"]["full_ndcg@10"] <= 1
-
-
 @pytest.fixture(scope="module")
 def shipped_tiny(tmp_path_factory, ml1m_dir):
-    from movierec import train
-
     root = tmp_path_factory.mktemp("protocol-artifacts")
     tiny = json.dumps({"embedding_dim": 4, "attention_layers": 1, "num_heads": 1, "attention_dim": 4,
                        "dnn_units": [8], "rated_head": True})  # fmt: skip

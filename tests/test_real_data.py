@@ -7,7 +7,8 @@ the split or the metrics fails here.
 
 import pytest
 
-from movierec import artifacts, data, evaluation, training
+from movierec import artifacts, data, evaluation
+from movierec.prepared import prepare
 
 pytestmark = pytest.mark.real_data
 
@@ -25,7 +26,7 @@ def real_prepared(real_data_dir, shipped):
     release = data.load("ml-1m", real_data_dir, download=False)
     _, encoder, manifest = shipped["autointp"]
     assert manifest["data"]["fingerprint"] == release.fingerprint(), "artifacts were trained on other data"
-    return training.prepare(release, encoder=encoder)
+    return prepare(release, encoder=encoder)
 
 
 def test_split_is_the_documented_one(real_prepared):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from movierec import models
-from movierec.recommend import Profile, Recommender, UnknownUserError, top_n
+from movierec.recommend import Profile, Recommender, UnknownUserError
 
 
 @pytest.fixture(scope="module")
@@ -46,22 +46,6 @@ def test_ties_break_by_movie_id(recommender, monkeypatch):
     monkeypatch.setattr(recommender, "scores", lambda *a: np.zeros(len(recommender.movies), dtype=np.float32))
     top = recommender.rank(Profile("F", 25, "writer", "12345"), 2001, 5, n=20)
     assert top["movie_id"].tolist() == sorted(top["movie_id"].tolist())
-
-
-@pytest.mark.parametrize(
-    ("candidates", "n", "expected"),
-    [
-        ([0, 1, 2, 3, 4], 3, [1, 3, 4]),  # the three tied 0.5s straddle the cut: lowest movie id wins
-        ([0, 1, 2, 3, 4], 5, [1, 3, 4, 2, 0]),
-        ([0, 1, 2, 3], 3, [1, 3, 2]),
-        ([0, 2], 10, [2, 0]),
-        ([], 3, []),
-    ],
-)
-def test_top_n_partial_sort_is_the_full_sort(candidates, n, expected):
-    scores = np.array([0.5, 0.9, 0.5, 0.7, 0.5], dtype=np.float32)
-    movie_ids = np.array([10, 3, 7, 5, 1])
-    assert top_n(scores, movie_ids, np.array(candidates, dtype=np.intp), n).tolist() == expected
 
 
 def test_filters_by_genre_and_decade_and_score_only_what_they_allow(recommender):
@@ -108,18 +92,3 @@ def test_attention_rows_sum_to_one(recommender):
 def test_bad_input_gets_a_specific_error(recommender, call, error, message):
     with pytest.raises(error, match=message):
         call(recommender)
-
-
-@pytest.mark.parametrize(("movies", "people_per_call"), [(1, 1), (7, 2), (None, 16)])
-def test_candidate_scorer_equals_the_model_on_assembled_rows(recommender, ml1m, movies, people_per_call):
-    """Any catalogue size (split into halves or not) and any number of users per call."""
-    from movierec.ranking import CandidateScorer
-
-    catalogue = ml1m.movies.head(movies) if movies else ml1m.movies
-    scorer = CandidateScorer(recommender.model, recommender.encoder, catalogue, people_per_call=people_per_call)
-    users = recommender.encoder.encode_users(ml1m.users.head(5))
-    context = recommender.encoder.encode_context([2000, 2001, 2001, 2002, 2003], [1, 5, 12, 6, 2])
-    got = scorer.score(users, context)
-    assert got.shape == (5, len(catalogue))
-    direct = recommender.model.ranking_scores(np.asarray(recommender.model(scorer.codes(users, context))))
-    np.testing.assert_allclose(got.ravel(), direct, rtol=1e-5, atol=1e-6)

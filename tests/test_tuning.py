@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from movierec import tune, tuning
+from movierec import tuning
+from movierec.cli import tune
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--epochs", "1", "--batch-size", "256", "--quiet"]
@@ -101,7 +102,7 @@ def test_distributed_search_shares_trials_between_workers(ml1m_dir, tmp_path):
 
 
 def test_train_cli_runs_under_the_mirrored_strategy(ml1m_dir, tmp_path):
-    from movierec import train
+    from movierec.cli import train
 
     tiny = json.dumps({"embedding_dim": 4, "attention_layers": 1, "num_heads": 1, "attention_dim": 4,
                        "dnn_units": [8]})  # fmt: skip

@@ -1,0 +1,107 @@
+"""Sampled negatives: movies a user has not rated, as model input rows with target rating 0.
+
+A model trained on rated rows only learns "did they like what they rated";
+ranking every unseen movie also needs "would they watch it at all". Each rated
+row therefore gets ``k`` unrated movies, drawn fresh every epoch inside the
+input pipeline (uniformly, or by popularity), never a movie that user rated in
+the rows being trained on. A negative copies its rated row's user and context
+fields (the moment the user rated something else and not this movie) and
+takes the sampled movie's fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from movierec.features import FIELD_POSITION, MOVIE_FIELDS
+from movierec.interactions import rated_matrix
+from movierec.prepared import Prepared
+
+SAMPLING = ("uniform", "popularity")
+POPULARITY_EXPONENT = 0.75  # word2vec's smoothing: popular movies drawn more often, not overwhelmingly
+
+
+def movie_field_mask(n_fields: int) -> np.ndarray:
+    """True at the positions of the movie fields in a row of ``n_fields`` codes."""
+    mask = np.zeros(n_fields, dtype=bool)
+    mask[[FIELD_POSITION[f] for f in MOVIE_FIELDS]] = True
+    return mask
+
+
+@dataclass
+class NegativeSampler:
+    """Draws unrated movies for users, as encoded rows, inside or outside a ``tf.data`` graph.
+
+    ``seen`` is a (users, catalogue movies) boolean matrix of the rated pairs
+    that must never come out as negatives; ``movie_rows`` holds each catalogue
+    movie's codes at the movie-field positions (zeros elsewhere); ``weights``
+    is the probability of drawing each movie.
+    """
+
+    seen: np.ndarray
+    movie_rows: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def for_rows(cls, prepared: Prepared, rated: pd.DataFrame, sampling: str = "uniform") -> NegativeSampler:
+        if sampling not in SAMPLING:
+            raise ValueError(f"sampling must be one of {SAMPLING}, got {sampling!r}")
+        movies = prepared.data.movies
+        seen = rated_matrix(rated, prepared.user_index, prepared.movie_index).toarray()
+        movie_rows = np.zeros((len(movies), len(prepared.encoder.fields)), dtype=np.int32)
+        movie_rows[:, movie_field_mask(movie_rows.shape[1])] = prepared.encoder.encode_movies(movies)
+        if sampling == "uniform":
+            weights = np.ones(len(movies))
+        else:
+            counts = np.asarray(seen.sum(axis=0), dtype=np.float64)
+            weights = counts**POPULARITY_EXPONENT
+        return cls(seen, movie_rows, weights / weights.sum())
+
+    def sample_numpy(self, user_rows: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Catalogue positions (len(user_rows) * k,) of unrated movies, user-major."""
+        users = np.repeat(user_rows, k)
+        movies = rng.choice(len(self.weights), size=len(users), p=self.weights)
+        while (clash := self.seen[users, movies]).any():
+            movies[clash] = rng.choice(len(self.weights), size=int(clash.sum()), p=self.weights)
+        return movies
+
+    def negative_rows(self, codes, movies, k: int):
+        """``k`` copies of each code row, user-major, with the movie fields of ``movies`` (rows * k,).
+
+        A TensorFlow op: it runs inside the ``tf.data`` graph and, eagerly, on NumPy arrays.
+        """
+        import tensorflow as tf
+
+        is_movie_field = tf.constant(movie_field_mask(self.movie_rows.shape[1]))
+        return tf.where(is_movie_field, tf.gather(self.movie_rows, movies), tf.repeat(codes, k, axis=0))
+
+    def graph_sampler(self, k: int, seed: int):
+        """A ``tf.function``-compatible ``(codes, users) -> negative codes`` for use in ``tf.data``."""
+        import tensorflow as tf
+
+        seen = tf.constant(self.seen)
+        cdf = tf.constant(np.cumsum(self.weights), tf.float64)
+        n_movies = len(self.weights)
+
+        def draw(n):
+            u = tf.random.uniform((n,), dtype=tf.float64, seed=seed)
+            return tf.minimum(tf.searchsorted(cdf, u, side="right"), n_movies - 1)
+
+        def sample(codes, users):
+            users = tf.repeat(users, k)
+            movies = tf.cast(draw(tf.shape(users)[0]), tf.int32)
+
+            def clashes(m):
+                return tf.gather_nd(seen, tf.stack([users, m], axis=1))
+
+            def redraw(m):
+                c = clashes(m)
+                return tf.where(c, tf.cast(draw(tf.shape(m)[0]), tf.int32), m)
+
+            movies = tf.while_loop(lambda m: tf.reduce_any(clashes(m)), redraw, [movies])[0]
+            return self.negative_rows(codes, movies, k)
+
+        return sample

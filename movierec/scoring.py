@@ -1,0 +1,187 @@
+"""Scoring: many code rows in batches, or a whole catalogue for people with the per-movie work done once.
+
+Ranking scores every catalogue movie for one person at one date, and only the
+six movie fields change from row to row. Everything that depends on the movie
+fields alone is computed once per catalogue (``candidate_parts``): their
+embeddings, the first interacting layer's projections, their first-order
+terms and, for AutoInt+, the movie share of the tower's first layer (it is
+linear in the embeddings). ``score_candidates`` then adds each person's share
+and runs the rest of the network. Self-attention does not depend on the order
+of the fields, so rows are laid out as [shared fields, candidate fields] and
+only the kernels that read flattened fields are permuted to match.
+``CandidateScorer`` wraps both in one compiled call per request.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+import pandas as pd
+from keras import ops
+
+from movierec.features import CONTEXT_FIELDS, FIELD_POSITION, MOVIE_FIELDS, USER_FIELDS, FeatureEncoder
+from movierec.objectives import ranking_scores
+
+CANDIDATE_FIELDS = tuple(FIELD_POSITION[f] for f in MOVIE_FIELDS)
+# The catalogue is scored as independent halves in one graph, so TensorFlow can run the single-threaded
+# kernels of each half on its own core (README, "The app", has the measurements).
+CANDIDATE_CHUNKS = 2
+
+
+def predict_rows(model, codes: np.ndarray, batch_size: int = 32768) -> np.ndarray:
+    """Like probabilities (the first output) for many code rows, one compiled call per batch."""
+    out = np.empty(len(codes), dtype=np.float32)
+    for start in range(0, len(codes), batch_size):
+        chunk = codes[start : start + batch_size]
+        out[start : start + len(chunk)] = np.asarray(model.predict_on_batch(chunk)).reshape(len(chunk), -1)[:, 0]
+    return out
+
+
+@dataclass(frozen=True)
+class CandidateParts:
+    """The per-candidate share of the network, one row per candidate movie.
+
+    ``query``/``key``/``value`` are split into heads (candidates, heads,
+    fields, width); the optional parts are None when the model has no such
+    piece (no interacting layer, no residual, no first-order term, no tower).
+    """
+
+    embeddings: object
+    query: object = None
+    key: object = None
+    value: object = None
+    residual: object = None
+    linear: object = None
+    tower: object = None
+
+    def rows(self, start: int, stop: int) -> CandidateParts:
+        """The parts of candidates ``start:stop``."""
+        sliced = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        return replace(self, **{name: value[start:stop] for name, value in sliced.items()})
+
+
+def field_rows(kernel, n_fields: int, order: Sequence[int]):
+    """A kernel over flattened per-field vectors, its row blocks reordered to ``order`` of the fields."""
+    blocks = ops.reshape(kernel, (n_fields, -1, ops.shape(kernel)[-1]))
+    return ops.reshape(ops.take(blocks, list(order), axis=0), (-1, ops.shape(kernel)[-1]))
+
+
+def _tower(model):
+    """The model's parallel DNN tower over the flattened embeddings (AutoInt+), or None."""
+    return getattr(model, "tower", None)
+
+
+def candidate_parts(model, codes, candidate_fields: Sequence[int]) -> CandidateParts:
+    """Per-candidate work for candidate code rows (candidates, fields); other positions are ignored."""
+    own = list(candidate_fields)
+    embeddings = ops.take(model.embedding(codes), own, axis=1)
+    parts = {"embeddings": embeddings}
+    if model.interacting:
+        first = model.interacting[0]
+        qkv, residual = first.project(embeddings)
+        parts["query"], parts["key"], parts["value"] = first.split_heads(qkv)
+        parts["residual"] = residual
+    if model.linear is not None:
+        parts["linear"] = ops.sum(ops.take(model.linear(codes), own, axis=1), axis=1)
+    tower = _tower(model)
+    if tower is not None:
+        kernel = field_rows(tower.first_dense.kernel, len(model.vocab_sizes), own)
+        parts["tower"] = ops.matmul(ops.reshape(embeddings, (ops.shape(codes)[0], -1)), kernel)
+    return CandidateParts(**parts)
+
+
+def score_candidates(model, shared_codes, parts: CandidateParts, candidate_fields: Sequence[int]):
+    """Ranking scores (people, candidates) of every candidate in ``parts`` for each shared-code row.
+
+    ``shared_codes`` (people, fields) hold each person's (and date's) codes;
+    the candidate positions are ignored. Equals ``ranking_scores(model(codes))``
+    on the assembled rows, up to float rounding, at a fraction of the cost.
+    """
+    own = list(candidate_fields)
+    shared = [i for i in range(len(model.vocab_sizes)) if i not in own]
+    people, candidates = ops.shape(shared_codes)[0], ops.shape(parts.embeddings)[0]
+
+    def rows(per_person, per_candidate, axis: int):
+        """(people, ...) and (candidates, ...) joined along ``axis`` of a row: (people * candidates, ...)."""
+        joined = ops.concatenate(
+            [
+                ops.broadcast_to(per_person[:, None], (people, candidates, *per_person.shape[1:])),
+                ops.broadcast_to(per_candidate[None], (people, candidates, *per_candidate.shape[1:])),
+            ],
+            axis=axis + 1,
+        )
+        return ops.reshape(joined, (people * candidates, *joined.shape[2:]))
+
+    def pairs(per_person, per_candidate):  # (people, k), (candidates, k) -> (people * candidates, k)
+        total = per_person[:, None] + per_candidate[None]
+        return ops.reshape(total, (people * candidates, ops.shape(total)[-1]))
+
+    embeddings = ops.take(model.embedding(shared_codes), shared, axis=1)
+    if model.interacting:
+        first, *rest = model.interacting
+        qkv, residual = first.project(embeddings)
+        mine = first.split_heads(qkv)
+        heads = [rows(m, theirs, 2) for m, theirs in zip(mine, (parts.query, parts.key, parts.value), strict=True)]
+        hidden = first.mix(*heads, None if residual is None else rows(residual, parts.residual, 1))
+        for layer in rest:
+            hidden = layer(hidden)
+    else:
+        hidden = rows(embeddings, parts.embeddings, 1)
+    order = shared + own
+    kernel = field_rows(model.attention_logit.kernel, len(order), order)
+    logit = ops.matmul(ops.reshape(hidden, (people * candidates, -1)), kernel) + model.attention_logit.bias
+    if model.linear is not None:
+        logit = logit + pairs(ops.sum(ops.take(model.linear(shared_codes), shared, axis=1), axis=1), parts.linear)
+    tower = _tower(model)
+    if tower is not None:
+        kernel = field_rows(tower.first_dense.kernel, len(model.vocab_sizes), shared)
+        person = ops.matmul(ops.reshape(embeddings, (ops.shape(embeddings)[0], -1)), kernel)
+        logit = logit + tower.from_first_product(pairs(person, parts.tower))
+    return ops.reshape(ranking_scores(ops.sigmoid(logit)), (people, candidates))
+
+
+class CandidateScorer:
+    """Scores all movies of a catalogue for any number of (user, date) rows.
+
+    The cached per-movie parts belong to the model's weights at construction;
+    build a new scorer after changing them.
+    """
+
+    def __init__(self, model, encoder: FeatureEncoder, movies: pd.DataFrame, people_per_call: int = 16):
+        import tensorflow as tf
+
+        self.encoder = encoder
+        self.movie_ids = movies["movie_id"].to_numpy()
+        self.movie_codes = encoder.encode_movies(movies)
+        self.people_per_call = people_per_call
+        no_person = self.encoder.assemble(
+            np.zeros((1, len(USER_FIELDS)), np.int32), self.movie_codes, np.zeros((1, len(CONTEXT_FIELDS)), np.int32)
+        )
+        parts = candidate_parts(model, no_person, CANDIDATE_FIELDS)
+        bounds = np.linspace(0, self.n_movies, CANDIDATE_CHUNKS + 1).astype(int)
+        self.parts = [parts.rows(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+        def score_catalogue(shared):
+            chunks = [score_candidates(model, shared, part, CANDIDATE_FIELDS) for part in self.parts]
+            return tf.concat(chunks, axis=1)
+
+        self._score = tf.function(
+            score_catalogue, input_signature=[tf.TensorSpec((None, len(encoder.fields)), tf.int32)]
+        )
+
+    @property
+    def n_movies(self) -> int:
+        return len(self.movie_ids)
+
+    def score(self, user_codes: np.ndarray, context_codes: np.ndarray) -> np.ndarray:
+        """Ranking scores (users, movies): what the model ranks recommendations by."""
+        no_movie = np.zeros((1, len(MOVIE_FIELDS)), np.int32)
+        shared = self.encoder.assemble(user_codes, no_movie, context_codes)  # one row per user
+        out = np.empty((len(shared), self.n_movies), dtype=np.float32)
+        for start in range(0, len(shared), self.people_per_call):
+            chunk = shared[start : start + self.people_per_call]
+            out[start : start + len(chunk)] = self._score(chunk).numpy()
+        return out

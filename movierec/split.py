@@ -1,0 +1,73 @@
+"""Splitting ratings into the parts a model is fitted, selected and tested on.
+
+The project split, on which every number of the shipped models is measured:
+``train_test_split(ratings in file order, test_size=0.2, random_state=42)``,
+then a seeded 10% of the training part as validation (``random_state=42``).
+The evaluation protocols of ``movierec.protocols`` add a global time split and
+a random 80/10/10 split. Test rows are never used to fit or to choose
+anything; validation rows choose (epochs, hyperparameters) and may join the
+training rows for a final refit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+SPLIT_SEED = 42
+TEST_SIZE = 0.2
+VALIDATION_SIZE = 0.1
+PARTS = ("train", "validation", "test")
+
+
+@dataclass
+class Split:
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+
+    def rows(self) -> dict[str, int]:
+        return {part: len(getattr(self, part)) for part in PARTS}
+
+    def describe(self) -> dict:
+        return {
+            "method": "sklearn train_test_split on ratings in file order",
+            "test_size": TEST_SIZE,
+            "validation_size": VALIDATION_SIZE,
+            "random_state": SPLIT_SEED,
+            "rows": self.rows(),
+        }
+
+
+def split_ratings(
+    ratings: pd.DataFrame,
+    seed: int = SPLIT_SEED,
+    test_size: float = TEST_SIZE,
+    validation_size: float = VALIDATION_SIZE,
+) -> Split:
+    """Random split: test first, then validation as a share of what is left."""
+    train_full, test = train_test_split(ratings, test_size=test_size, random_state=seed)
+    train, validation = train_test_split(train_full, test_size=validation_size, random_state=seed)
+    return Split(train, validation, test)
+
+
+def temporal_split(ratings: pd.DataFrame, test_share: float = 0.1, validation_share: float = 0.1) -> Split:
+    """Last ``test_share`` of ratings by time as test, the ``validation_share`` before them as validation.
+
+    Ties in time keep file order (a stable sort), so the split is deterministic.
+    """
+    ordered = ratings.iloc[np.argsort(ratings["timestamp"].to_numpy(), kind="stable")]
+    n = len(ordered)
+    test_start = n - round(n * test_share)
+    validation_start = test_start - round(n * validation_share)
+    return Split(ordered.iloc[:validation_start], ordered.iloc[validation_start:test_start], ordered.iloc[test_start:])
+
+
+def eight_one_one(ratings: pd.DataFrame, seed: int = SPLIT_SEED) -> Split:
+    """Random 80/10/10: a tenth for test, then a ninth of the rest (a tenth overall) for validation."""
+    rest, test = train_test_split(ratings, test_size=0.1, random_state=seed)
+    train, validation = train_test_split(rest, test_size=1 / 9, random_state=seed)
+    return Split(train, validation, test)

@@ -1,0 +1,33 @@
+"""Popularity, movie mean and item-kNN."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from movierec import baselines
+
+
+def test_baselines_score_by_count_and_mean_with_fallbacks():
+    train = pd.DataFrame({"movie_id": [1, 1, 2, 3, 3, 3], "rating": [5, 3, 4, 1, 2, 3]})
+    fitted = baselines.fit(train)
+    ids = np.array([1, 2, 3, 99])
+    assert baselines.score(fitted["popularity"], ids).tolist() == [2, 1, 3, 0]
+    assert baselines.score(fitted["movie_mean"], ids).tolist() == [4, 4, 2, pytest.approx(18 / 6)]
+
+
+def test_item_knn_ranks_by_summed_cosine_similarity():
+    # Users 1-3 over movies 10, 20, 30, 40 (1 = rated).
+    rated = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3, 3], "movie_id": [10, 20, 10, 20, 20, 30, 40]})
+    knn = baselines.ItemKNN(rated, np.array([1, 2, 3, 4]), np.array([10, 20, 30, 40]))
+    # Columns: 10 = {1,2}, 20 = {1,2,3}, 30 = {3}, 40 = {3}.
+    cos = {(10, 20): 2 / np.sqrt(6), (10, 30): 0.0, (20, 30): 1 / np.sqrt(3), (20, 40): 1 / np.sqrt(3), (30, 40): 1.0}
+    scores = knn.score_rows(np.array([0, 2, 3]))
+    # User 1 rated 10 and 20: movie 30 scores cos(10,30) + cos(20,30), 40 the same.
+    assert scores[0, 2] == pytest.approx(cos[10, 30] + cos[20, 30])
+    assert scores[0, 0] == pytest.approx(cos[10, 20])  # own items score by their neighbours too
+    # User 3 rated 20, 30, 40: movie 10 scores cos(10,20) only.
+    assert scores[1, 0] == pytest.approx(cos[10, 20])
+    assert scores[1, 3] == pytest.approx(cos[20, 40] + cos[30, 40])
+    assert (scores[2] == 0).all()  # user 4 has no history
+    pairs = knn.score_pairs(np.array([3, 1, 9]), np.array([10, 30, 10]))
+    assert pairs.tolist() == pytest.approx([cos[10, 20], cos[20, 30], 0.0])

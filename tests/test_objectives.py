@@ -1,0 +1,95 @@
+"""The objectives: ordinal cut-points, the rated head, and what a recommendation ranks by."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from model_fixtures import BATCH, MODELS, VOCAB, codes, small
+
+from autoint import AutoInt
+from autointp import AutoIntPlus
+from movierec.objectives import ranking_scores
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_ordinal_loss_is_the_cumulative_cross_entropy_of_all_cut_points(model_class):
+    model = small(model_class, ordinal=True)
+    x = codes()
+    ratings = np.array([1, 2, 3, 4, 5, 5, 3, 1], dtype="float32")
+    p = keras.ops.convert_to_numpy(model(x)).reshape(-1).astype("float64")
+    offsets = keras.ops.convert_to_numpy(model.cut_offsets)
+    logits = np.log(p / (1 - p))[:, None] + np.array([offsets[0], offsets[1], 0.0, offsets[2]])
+    targets = ratings[:, None] >= np.array([2, 3, 4, 5])
+    expected = np.mean(np.logaddexp(0, logits) - targets * logits)
+    got = float(model.compute_loss(x, ratings, model(x)))
+    assert got == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_ordinal_gradient_reaches_every_weight_including_the_cut_points(model_class):
+    model = small(model_class, ordinal=True)
+    x, ratings = codes(), np.array([1, 2, 3, 4, 5, 5, 3, 1], dtype="float32")
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x, ratings, model(x, training=True))
+    gradients = tape.gradient(loss, model.trainable_weights)
+    assert any(w is model.cut_offsets for w in model.trainable_weights)
+    for weight, gradient in zip(model.trainable_weights, gradients, strict=True):
+        assert gradient is not None and float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(gradient)))) > 0, weight.path
+
+
+def test_ordinal_model_trains_on_ratings_and_serves_like_probabilities():
+    from movierec import training
+
+    rng = np.random.default_rng(1)
+    x = np.stack([rng.integers(0, v, 4096) for v in VOCAB], axis=1).astype("int32")
+    ratings = np.clip(1 + x[:, 0] % 5 + (x[:, 1] % 2), 1, 5).astype("float32")
+    model = small(AutoIntPlus, ordinal=True)
+    training.compile_model(model, training.TrainSettings(learning_rate=0.02))
+    history = model.fit(x, ratings, epochs=8, batch_size=256, verbose=0)
+    assert history.history["auc"][-1] > 0.95  # AUC of P(rating >= 4) against rating >= 4
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+@pytest.mark.parametrize("ordinal", [False, True])
+def test_rated_head_adds_a_second_output_and_ranks_by_the_product(model_class, ordinal):
+    model = small(model_class, rated_head=True, ordinal=ordinal)
+    out = keras.ops.convert_to_numpy(model(codes()))
+    assert out.shape == (BATCH, 2)
+    np.testing.assert_allclose(ranking_scores(out), out[:, 0] * out[:, 1], rtol=1e-6)
+    np.testing.assert_allclose(ranking_scores(out[:, :1]), out[:, 0])
+    assert model_class.from_config(model.get_config()).rated_head
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_rated_head_loss_learns_likes_from_rated_rows_only(model_class):
+    """Unrated rows (rating 0) train only the rated output; rated rows train both."""
+    model = small(model_class, rated_head=True)
+    x = codes()
+    ratings = np.array([0, 0, 0, 4, 5, 1, 0, 2], dtype="float32")
+    p = keras.ops.convert_to_numpy(model(x)).astype("float64")
+    logits = np.log(p / (1 - p))
+
+    def bce(target, logit):
+        return np.logaddexp(0, logit) - target * logit
+
+    rated = ratings > 0
+    like = bce(ratings >= 4, logits[:, 0])[rated].mean()
+    rated_loss = bce(rated, logits[:, 1]).mean()
+    assert float(model.compute_loss(x, ratings, model(x))) == pytest.approx(like + rated_loss, rel=1e-4)
+
+
+def test_rated_head_learns_what_gets_rated_apart_from_what_gets_liked():
+    """Field 0 decides whether a row is rated at all, field 1 whether a rated row is liked."""
+    rng = np.random.default_rng(2)
+    x = np.stack([rng.integers(0, v, 4096) for v in VOCAB], axis=1).astype("int32")
+    rated = x[:, 0] % 2 == 0
+    ratings = np.where(rated, np.where(x[:, 1] % 2 == 0, 5.0, 1.0), 0.0).astype("float32")
+    model = small(AutoInt, rated_head=True)
+    model.compile(optimizer=keras.optimizers.Adam(0.02))
+    model.fit(x, ratings, epochs=10, batch_size=256, verbose=0)
+    out = keras.ops.convert_to_numpy(model(x))
+    assert ((out[:, 1] > 0.5) == rated).mean() > 0.95
+    assert ((out[rated, 0] > 0.5) == (x[rated, 1] % 2 == 0)).mean() > 0.95
+
+

@@ -1,0 +1,74 @@
+"""Scoring in parts (the per-movie cache) equals scoring assembled rows, for every model option."""
+
+import numpy as np
+import pytest
+from model_fixtures import MODELS, VOCAB, codes, randomised, small
+
+from autointp import AutoIntPlus
+from movierec.objectives import ranking_scores
+from movierec.scoring import CandidateScorer, candidate_parts, predict_rows, score_candidates
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"attention_layers": 1}, {"attention_layers": 0}, {"use_residual": False}, {"scaled": True},
+     {"use_linear": False}, {"rated_head": True}, {"ordinal": True}],
+)  # fmt: skip
+def test_scoring_candidates_in_parts_equals_scoring_assembled_rows(model_class, options):
+    model = randomised(small(model_class, **options))
+    candidate_fields = [1, 3, 4]  # interleaved with the shared ones, as the movie fields are
+    candidates, people = codes(seed=1, batch=10), codes(seed=2, batch=3)
+    parts = candidate_parts(model, candidates, candidate_fields)
+    got = np.asarray(score_candidates(model, people, parts, candidate_fields))
+    assert got.shape == (3, 10)
+    shared = [i for i in range(len(VOCAB)) if i not in candidate_fields]
+    for person, scores in zip(people, got, strict=True):
+        rows = candidates.copy()
+        rows[:, shared] = person[shared]
+        np.testing.assert_allclose(scores, ranking_scores(np.asarray(model(rows))), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("options", [{"batch_norm": True}, {"dnn_units": []}, {"dnn_units": [16], "dropout": 0.3}])
+def test_scoring_candidates_in_parts_covers_every_tower_shape(options):
+    model = randomised(small(AutoIntPlus, **options), seed=5)
+    candidates, people = codes(seed=3, batch=6), codes(seed=4, batch=2)
+    parts = candidate_parts(model, candidates, [0, 2])
+    got = np.asarray(score_candidates(model, people, parts, [0, 2]))
+    for person, scores in zip(people, got, strict=True):
+        rows = candidates.copy()
+        rows[:, [1, 3, 4, 5]] = person[[1, 3, 4, 5]]
+        np.testing.assert_allclose(scores, ranking_scores(np.asarray(model(rows))), rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def small_model(prepared):
+    from movierec import models
+
+    return models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4, attention_layers=2,
+                         num_heads=2, attention_dim=2, dnn_units=[8])  # fmt: skip
+
+
+@pytest.mark.parametrize(("movies", "people_per_call"), [(1, 1), (7, 2), (None, 16)])
+def test_candidate_scorer_equals_the_model_on_assembled_rows(small_model, prepared, ml1m, movies, people_per_call):
+    """Any catalogue size (split into halves or not) and any number of users per call."""
+    encoder = prepared.encoder
+    catalogue = ml1m.movies.head(movies) if movies else ml1m.movies
+    scorer = CandidateScorer(small_model, encoder, catalogue, people_per_call=people_per_call)
+    users = encoder.encode_users(ml1m.users.head(5))
+    context = encoder.encode_context([2000, 2001, 2001, 2002, 2003], [1, 5, 12, 6, 2])
+    got = scorer.score(users, context)
+    assert got.shape == (5, len(catalogue))
+    n = len(catalogue)
+    rows = encoder.assemble(
+        np.repeat(users, n, axis=0), np.tile(encoder.encode_movies(catalogue), (5, 1)), np.repeat(context, n, axis=0)
+    )
+    direct = ranking_scores(np.asarray(small_model(rows)))
+    np.testing.assert_allclose(got.ravel(), direct, rtol=1e-5, atol=1e-6)
+
+
+def test_predict_rows_gives_the_like_probability_in_any_batch_size(small_model, prepared):
+    codes = prepared.part("test").codes[:50]
+    expected = np.asarray(small_model(codes))[:, 0]
+    for batch_size in (7, 50, 1000):
+        np.testing.assert_allclose(predict_rows(small_model, codes, batch_size=batch_size), expected, rtol=1e-6)
