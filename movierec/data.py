@@ -23,6 +23,12 @@ ML-1M ages and occupations must be codes from its README, ML-100K ages 1..120
 years and its genre flags 0 or 1. Each line must have exactly the release's
 number of fields; only ``\n`` and ``\r\n`` end a line.
 
+A user who rates the same movie twice is rejected, naming both lines: the
+GroupLens files have no such repeat, so one means a corrupt or concatenated
+file, and keeping it could put the pair in both the training and the test
+split. Users and movies may not repeat either, and every rating must refer to
+a listed user and movie.
+
 The licence of MovieLens forbids redistribution, so no file of it ever lives in
 this repository; tests build small files in the same formats.
 """
@@ -254,7 +260,7 @@ def load(name: str = "ml-1m", data_dir: str | Path | None = None, download: bool
     folder = locate(name, data_dir, download)
     reader = _read_ml1m if name == "ml-1m" else _read_ml100k
     ratings, users, movies = reader(folder)
-    _check_consistency(folder, ratings, users, movies)
+    _check_consistency(folder, _release(name), ratings, users, movies)
     return MovieLens(name, folder, ratings, users, movies)
 
 
@@ -461,13 +467,35 @@ def _tidy_movies(movies: pd.DataFrame) -> pd.DataFrame:
     return movies.astype({"movie_id": np.int32})
 
 
-def _check_consistency(folder: Path, ratings: pd.DataFrame, users: pd.DataFrame, movies: pd.DataFrame) -> None:
-    for frame, key, what in ((users, "user_id", "users"), (movies, "movie_id", "movies")):
-        duplicated = frame[key].duplicated()
-        if duplicated.any():
-            raise MalformedFileError(folder, None, f"{what} file repeats {key} {frame[key][duplicated].iloc[0]}")
-        unknown = ~ratings[key].isin(frame[key])
+def _check_consistency(
+    folder: Path, release: Release, ratings: pd.DataFrame, users: pd.DataFrame, movies: pd.DataFrame
+) -> None:
+    """Ids are unique, a user rates a movie once, and every rating refers to a listed user and movie."""
+    ratings_path, users_path, movies_path = (folder / f for f in release.files)
+    _check_unique(users_path, users, ["user_id"])
+    _check_unique(movies_path, movies, ["movie_id"])
+    _check_unique(ratings_path, ratings, ["user_id", "movie_id"])
+    for frame, key, path in ((users, "user_id", users_path), (movies, "movie_id", movies_path)):
+        unknown = ~ratings[key].isin(frame[key]).to_numpy()
         if unknown.any():
-            raise MalformedFileError(
-                folder, None, f"ratings refer to {key} {ratings[key][unknown].iloc[0]} that the {what} file lacks"
-            )
+            row = int(np.argmax(unknown))
+            raise MalformedFileError(ratings_path, row + 1, f"{key} {ratings[key].iloc[row]} is not in {path.name}")
+
+
+def _check_unique(path: Path, frame: pd.DataFrame, columns: list[str]) -> None:
+    """No two lines may share the ids in ``columns``; a repeat is reported with both its lines."""
+    key = frame[columns[0]].to_numpy(np.int64)
+    if len(columns) == 2:  # two ids below 2**31 pack into one int64
+        key = (key << 31) | frame[columns[1]].to_numpy(np.int64)
+    ordered = np.sort(key)  # a sort finds whether anything repeats faster than a hash table
+    if not (ordered[1:] == ordered[:-1]).any():
+        return
+    repeat = int(np.argmax(pd.Series(key).duplicated().to_numpy()))
+    first = int(np.argmax(key == key[repeat]))
+    ids = " and ".join(f"{c} {frame[c].iloc[repeat]}" for c in columns)
+    if len(columns) == 1:
+        raise MalformedFileError(path, repeat + 1, f"{ids} repeats line {first + 1}")
+    raise MalformedFileError(
+        path, repeat + 1,
+        f"{ids} repeat line {first + 1}: a rating given twice means a corrupt or concatenated file",
+    )  # fmt: skip

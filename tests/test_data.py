@@ -214,6 +214,40 @@ def test_ratings_of_unknown_users_are_rejected(ml1m_dir, tmp_path):
         data.load("ml-1m", folder, download=False)
 
 
+def _line(path: Path, number: int) -> str:
+    return path.read_bytes().decode("latin-1").split("\n")[number - 1]
+
+
+@pytest.mark.parametrize(("release", "file", "sep"), [("ml-1m", "ratings.dat", "::"), ("ml-100k", "u.data", "\t")])
+def test_a_repeated_rating_names_both_lines_and_the_pair(ml1m_dir, ml100k_dir, tmp_path, release, file, sep):
+    folder = _copy(ml1m_dir if release == "ml-1m" else ml100k_dir, tmp_path)
+    user, movie, *_ = _line(folder / file, 4).split(sep)
+    _replace_line(folder / file, 9, sep.join([user, movie, "1", "978300000"]))  # another rating, another time
+    message = f"line 9: user_id {user} and movie_id {movie} repeat line 4"
+    with pytest.raises(data.MalformedFileError, match=re.escape(message)) as caught:
+        data.load(release, folder, download=False)
+    assert (caught.value.path.name, caught.value.line) == (file, 9)
+    assert "corrupt or concatenated" in str(caught.value)
+
+
+@pytest.mark.parametrize(("file", "key"), [("users.dat", "user_id"), ("movies.dat", "movie_id")])
+def test_a_repeated_user_or_movie_names_both_lines(ml1m_dir, tmp_path, file, key):
+    folder = _copy(ml1m_dir, tmp_path)
+    _replace_line(folder / file, 5, _line(folder / file, 2))
+    with pytest.raises(data.MalformedFileError, match=re.escape(f"line 5: {key} 2 repeats line 2")) as caught:
+        data.load("ml-1m", folder, download=False)
+    assert caught.value.path.name == file
+
+
+def test_a_rating_of_an_unknown_movie_names_its_line(ml1m_dir, tmp_path):
+    folder = _copy(ml1m_dir, tmp_path)
+    _replace_line(folder / "ratings.dat", 3, "1::9999::5::978300760")
+    message = "line 3: movie_id 9999 is not in movies.dat"
+    with pytest.raises(data.MalformedFileError, match=re.escape(message)) as caught:
+        data.load("ml-1m", folder, download=False)
+    assert caught.value.path.name == "ratings.dat"
+
+
 def test_data_dir_may_be_the_parent_folder(ml1m_dir, monkeypatch):
     assert data.find("ml-1m", ml1m_dir.parent) == ml1m_dir
     monkeypatch.setenv("MOVIELENS_DIR", str(ml1m_dir.parent))
