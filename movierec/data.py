@@ -12,7 +12,9 @@ tidy frames so everything downstream is release-agnostic:
 Where the files come from, in order: an explicit ``data_dir``; the
 ``MOVIELENS_DIR`` environment variable; the local cache (``MOVIELENS_CACHE`` or
 the platform cache dir); otherwise the official GroupLens archive is downloaded
-once with pooch, checked against a pinned MD5 and unpacked into the cache.
+once with pooch, checked against a pinned MD5 and unpacked into the cache. A
+blank ``data_dir`` (``--data-dir ""``) is an error, not "not given"; an empty
+or blank ``MOVIELENS_DIR`` counts as unset, as an empty ``MOVIELENS_CACHE`` does.
 
 Every value is checked before it is narrowed to its final dtype, and the first
 bad one stops the load with a ``MalformedFileError`` naming the file, the
@@ -189,11 +191,21 @@ def find(name: str = "ml-1m", data_dir: str | Path | None = None) -> Path | None
     """The folder holding ``name``'s files without downloading, or None.
 
     A folder given explicitly or through ``MOVIELENS_DIR`` may be the release
-    folder itself or its parent (``.../data`` holding ``ml-1m/``).
+    folder itself or its parent (``.../data`` holding ``ml-1m/``). A blank
+    ``data_dir`` is an error (``--data-dir ""`` would otherwise fall back to the
+    cache or a download unnoticed); an empty or blank ``MOVIELENS_DIR`` counts
+    as unset, as an empty ``MOVIELENS_CACHE`` does, so ``MOVIELENS_DIR= cmd``
+    runs without it.
     """
     release = _release(name)
-    explicit = data_dir if data_dir is not None else os.environ.get(ENV_DATA_DIR)
-    if explicit:
+    if isinstance(data_dir, str) and not data_dir.strip():
+        raise DataNotFoundError(
+            f"data_dir={data_dir!r} is blank: give the folder holding MovieLens {name} (or its parent), "
+            f"or leave it out to use {ENV_DATA_DIR}, the cache or a download"
+        )
+    env = os.environ.get(ENV_DATA_DIR, "")
+    explicit = data_dir if data_dir is not None else env if env.strip() else None
+    if explicit is not None:
         root = Path(explicit).expanduser()
         for folder in (root, root / name):
             if _holds(folder, release):

@@ -254,6 +254,24 @@ def test_data_dir_may_be_the_parent_folder(ml1m_dir, monkeypatch):
     assert data.locate("ml-1m", download=False) == ml1m_dir
 
 
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_data_dir_is_an_error_not_a_fallback(ml1m_dir, monkeypatch, blank):
+    monkeypatch.setenv("MOVIELENS_DIR", str(ml1m_dir))  # a usable fallback must not be taken either
+    for call in (data.find, data.locate, data.load):
+        with pytest.raises(data.DataNotFoundError, match=re.escape(f"data_dir={blank!r} is blank")) as caught:
+            call("ml-1m", blank)
+        assert "MOVIELENS_DIR" in str(caught.value)
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_movielens_dir_counts_as_unset(ml1m_dir, monkeypatch, blank):
+    monkeypatch.setenv("MOVIELENS_DIR", blank)
+    assert data.find("ml-1m") is None  # the empty test cache
+    assert data.find("ml-1m", ml1m_dir) == ml1m_dir
+    with pytest.raises(data.DataNotFoundError, match="is not in the cache"):
+        data.load("ml-1m", download=False)
+
+
 def test_missing_dataset_without_download_says_how_to_fix():
     with pytest.raises(data.DataNotFoundError, match="MOVIELENS_DIR"):
         data.load("ml-1m", download=False)
