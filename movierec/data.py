@@ -14,7 +14,9 @@ Where the files come from, in order: an explicit ``data_dir``; the
 the platform cache dir); otherwise the official GroupLens archive is downloaded
 once with pooch, checked against a pinned MD5 and unpacked into the cache. A
 blank ``data_dir`` (``--data-dir ""``) is an error, not "not given"; an empty
-or blank ``MOVIELENS_DIR`` counts as unset, as an empty ``MOVIELENS_CACHE`` does.
+or blank ``MOVIELENS_DIR`` counts as unset, as an empty ``MOVIELENS_CACHE`` does. A
+download that fails (no network, say) raises ``DownloadError``, which says how
+to point the code at an existing copy instead.
 
 Every value is checked before it is narrowed to its final dtype, and the first
 bad one stops the load with a ``MalformedFileError`` naming the file, the
@@ -112,6 +114,10 @@ class MalformedFileError(MovieLensError, ValueError):
 
 class ChecksumError(MovieLensError, ValueError):
     """A downloaded archive does not match its pinned checksum."""
+
+
+class DownloadError(MovieLensError, OSError):
+    """A release could not be downloaded: no network, or the server is unreachable or refused."""
 
 
 @dataclass(frozen=True)
@@ -230,28 +236,42 @@ def fetch(name: str = "ml-1m", url: str | None = None, progressbar: bool = True)
     import pooch
 
     release = _release(name)
+    address = url or release.url
     target = cache_dir()
     target.mkdir(parents=True, exist_ok=True)
     try:
         pooch.retrieve(
-            url or release.url,
+            address,
             known_hash=f"md5:{release.md5}",
             fname=f"{name}.zip",
             path=target,
             progressbar=progressbar,
             processor=pooch.Unzip(extract_dir="."),
         )
-    except ValueError as err:
-        if "hash" in str(err).lower():
+    except (ValueError, OSError) as err:  # requests' errors are OSErrors, some also ValueErrors
+        if isinstance(err, ValueError) and "hash" in str(err).lower():
             raise ChecksumError(
-                f"the archive downloaded from {url or release.url} does not match the pinned MD5 "
+                f"the archive downloaded from {address} does not match the pinned MD5 "
                 f"{release.md5}; it was discarded. ({err})"
+            ) from err
+        if isinstance(err, OSError):
+            raise DownloadError(
+                f"downloading MovieLens {name} from {address} failed ({_reason(err)}); without network access, "
+                f"set {ENV_DATA_DIR} or pass --data-dir to a folder holding a copy ({', '.join(release.files)})"
             ) from err
         raise
     folder = target / name
     if not _holds(folder, release):
         raise MalformedFileError(target / f"{name}.zip", None, f"archive does not contain {name}/{release.files}")
     return folder
+
+
+def _reason(err: BaseException) -> str:
+    """A download error in one line: its type and, when there is one, the innermost ``[Errno ...]``."""
+    text = " ".join(str(err).split())
+    errno = re.search(r"\[Errno -?\d+\][^'\"()]*", text)  # requests nests it in two layers of repr
+    detail = errno.group(0).strip() if errno else text[:300]
+    return f"{type(err).__name__}: {detail}" if detail else type(err).__name__
 
 
 def locate(name: str = "ml-1m", data_dir: str | Path | None = None, download: bool = True) -> Path:

@@ -1,6 +1,7 @@
 import hashlib
 import http.server
 import re
+import socket
 import threading
 from pathlib import Path
 
@@ -344,6 +345,37 @@ def test_fetch_rejects_a_wrong_checksum_and_keeps_nothing(archive, monkeypatch):
             data.load("ml-1m")
     assert not (data.cache_dir() / "ml-1m.zip").exists()
     assert not (data.cache_dir() / "ml-1m").exists()
+
+
+@pytest.fixture
+def refused_url():
+    """An address on 127.0.0.1 where nothing listens: the socket is bound, so no one else takes the port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/ml-1m.zip"
+
+
+def _assert_offline_error(error: data.DownloadError, url: str) -> None:
+    message = str(error)
+    assert isinstance(error, data.MovieLensError) and isinstance(error, OSError)
+    assert message.startswith(f"downloading MovieLens ml-1m from {url} failed (ConnectionError: [Errno 111]")
+    assert "Connection refused" in message and "\n" not in message
+    assert "set MOVIELENS_DIR or pass --data-dir to a folder holding a copy" in message
+    assert error.__cause__ is not None
+
+
+def test_an_offline_fetch_says_the_download_failed_and_how_to_fix_it(refused_url):
+    with pytest.raises(data.DownloadError) as caught:
+        data.fetch("ml-1m", url=refused_url, progressbar=False)
+    _assert_offline_error(caught.value, refused_url)
+    assert not (data.cache_dir() / "ml-1m.zip").exists()
+
+
+def test_an_offline_first_load_raises_download_error(refused_url, monkeypatch):
+    _pin(monkeypatch, refused_url, data.RELEASES["ml-1m"].md5)
+    with pytest.raises(data.DownloadError) as caught:
+        data.load("ml-1m")  # no data_dir, no MOVIELENS_DIR, empty cache: downloads
+    _assert_offline_error(caught.value, refused_url)
 
 
 def test_official_checksums_are_pinned():
