@@ -342,7 +342,7 @@ def _read_table(path: Path, sep: str, columns: list[str], ints: dict[str, Allowe
                 lineterminator="\n", skip_blank_lines=False,
             )  # fmt: skip
         except pd.errors.ParserError as err:  # a long and a short line evened out the fast count
-            _check_field_counts(path, raw.replace(sep.encode(), b"::"), b"::", len(columns), fast=False)
+            _check_field_counts(path, raw, sep.encode(), len(columns), fast=False)
             raise MalformedFileError(path, None, " ".join(str(err).split())) from err
         if len(frame) != lines:  # line numbers below are row numbers + 1
             raise MalformedFileError(path, None, f"{len(frame)} rows parsed from {lines} lines")

@@ -165,6 +165,28 @@ def test_a_long_first_line_is_not_taken_for_an_index(ml1m_dir, tmp_path):
         data.load("ml-1m", folder, download=False)
 
 
+@pytest.mark.parametrize(
+    ("release", "file", "edits", "message"),
+    [
+        ("ml-1m", "ratings.dat", {3: "1::2::5::978300760::9", 6: "1::2::5"}, "line 3: 5 field(s), expected 4"),
+        # "::" inside an ML-100K field is text, not a separator
+        (
+            "ml-100k", "u.user", {2: "2|53|F|odd::job|94043", 4: "4|24|M|writer|85711|x|y", 6: "6|42|M"},
+            "line 4: 7 field(s), expected 5",
+        ),
+    ],
+)
+def test_a_long_and_a_short_line_that_even_out_are_still_named(
+    ml1m_dir, ml100k_dir, tmp_path, release, file, edits, message
+):
+    folder = _copy(ml1m_dir if release == "ml-1m" else ml100k_dir, tmp_path)
+    for line, text in edits.items():
+        _replace_line(folder / file, line, text)
+    with pytest.raises(data.MalformedFileError, match=re.escape(message)) as caught:
+        data.load(release, folder, download=False)
+    assert caught.value.path.name == file
+
+
 def test_padded_integers_read_the_same_on_the_fast_and_the_text_path(ml1m_dir, tmp_path):
     folder = _copy(ml1m_dir, tmp_path)
     reference = data.load("ml-1m", folder, download=False).ratings
