@@ -302,9 +302,10 @@ def load(name: str = "ml-1m", data_dir: str | Path | None = None, download: bool
 # An integer field: ASCII digits with an optional sign, spaces or tabs around it. ``\d`` would also
 # take other scripts' digits, and the C parser alone would take "4.0" and "1e3".
 _INTEGER = re.compile(r"[ \t]*[+-]?[0-9]+[ \t]*")
-_INTEGERS = re.compile(r"(?:[ \t]*+[+-]?+[0-9]++[ \t]*+\n)*+")  # possessive: nothing to backtrack into
-_INTEGER_BYTES = b"0123456789+- \t\n"
 _MAX_DIGITS = 18  # any longer integer may not fit int64, and every allowed range is far narrower
+# Short integers, one per line; possessive, as there is nothing to backtrack into.
+_SHORT_INTEGERS = re.compile(rf"(?:[ \t]*+[+-]?+[0-9]{{1,{_MAX_DIGITS}}}+[ \t]*+\n)*+")
+_INTEGER_BYTES = b"0123456789+- \t\n"
 
 ID_RANGE = range(1, 2**31)  # ids are narrowed to int32
 RATING_RANGE = range(1, 6)
@@ -371,15 +372,13 @@ def _parse_integers(path: Path, frame: pd.DataFrame, ints: dict[str, Allowed]) -
     names = list(ints)
     values = frame[names].to_numpy(dtype=object).ravel()  # row by row: the first bad value is the first in the file
     # One regex over all values joined is a hundred times faster than a match per value; no value holds a \n.
-    if not _INTEGERS.fullmatch("\n".join(values) + "\n"):
-        index = next(i for i, value in enumerate(values) if not _INTEGER.fullmatch(value))
-        row, column = divmod(index, len(names))
-        raise MalformedFileError(path, row + 1, f"{names[column]} is not an integer: {values[index]!r}")
-    if max(map(len, values)) > _MAX_DIGITS:
-        for index, value in enumerate(values):
+    if not _SHORT_INTEGERS.fullmatch("\n".join(values) + "\n"):
+        for index, value in enumerate(values):  # the first value that is no integer, or too long for int64
+            row, column = divmod(index, len(names))
+            if not _INTEGER.fullmatch(value):
+                raise MalformedFileError(path, row + 1, f"{names[column]} is not an integer: {value!r}")
             number = value.strip(" \t")
-            if len(number.lstrip("+-").lstrip("0")) > _MAX_DIGITS:  # would overflow int64; out of every range
-                row, column = divmod(index, len(names))
+            if len(number.lstrip("+-").lstrip("0")) > _MAX_DIGITS:  # out of every range anyway
                 reason = f"{names[column]} {number} is out of range ({_describe(ints[names[column]])})"
                 raise MalformedFileError(path, row + 1, reason)
     numbers = values.astype(np.int64).reshape(-1, len(names))  # int() of text the regex accepted

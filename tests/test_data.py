@@ -194,9 +194,10 @@ def test_padded_integers_read_the_same_on_the_fast_and_the_text_path(ml1m_dir, t
     padded = [" +" + line.replace("::", " ::\t") for line in lines]
     (folder / "ratings.dat").write_text("\n".join(padded) + "\n", "latin-1")
     assert data.load("ml-1m", folder, download=False).ratings.equals(reference)  # only blanks and signs: fast path
-    users = [f"\t{line}" for line in (folder / "users.dat").read_text("latin-1").splitlines()]
+    users = [f"\t{'0' * 20}{line}" for line in (folder / "users.dat").read_text("latin-1").splitlines()]
     (folder / "users.dat").write_text("\n".join(users) + "\n", "latin-1")
-    users = data.load("ml-1m", folder, download=False).users  # text columns: the text path
+    # text columns: the text path, where leading zeros do not count towards int64's width
+    users = data.load("ml-1m", folder, download=False).users
     assert users["user_id"].tolist() == list(range(1, len(users) + 1))
 
 
