@@ -12,11 +12,11 @@ tidy frames so everything downstream is release-agnostic:
 Where the files come from, in order: an explicit ``data_dir``; the
 ``MOVIELENS_DIR`` environment variable; the local cache (``MOVIELENS_CACHE`` or
 the platform cache dir); otherwise the official GroupLens archive is downloaded
-once with pooch, checked against a pinned MD5 and unpacked into the cache. A
-blank ``data_dir`` (``--data-dir ""``) is an error, not "not given"; an empty
-or blank ``MOVIELENS_DIR`` counts as unset, as an empty ``MOVIELENS_CACHE`` does. A
-download that fails (no network, say) raises ``DownloadError``, which says how
-to point the code at an existing copy instead.
+once with pooch, checked against a pinned MD5 and unpacked into the cache.
+A blank ``data_dir`` (``--data-dir ""``) is an error, not "not given"; an
+empty or blank ``MOVIELENS_DIR`` counts as unset, as an empty
+``MOVIELENS_CACHE`` does. A download that fails (no network, say) raises
+``DownloadError``, which says how to point the code at an existing copy.
 
 Every value is checked before it is narrowed to its final dtype, and the first
 bad one stops the load with a ``MalformedFileError`` naming the file, the
@@ -371,9 +371,9 @@ def _parse_integers(path: Path, frame: pd.DataFrame, ints: dict[str, Allowed]) -
     """Turn the text columns ``ints`` into int64 in place, or name the first line that is not an integer."""
     names = list(ints)
     values = frame[names].to_numpy(dtype=object).ravel()  # row by row: the first bad value is the first in the file
-    # One regex over all values joined is a hundred times faster than a match per value; no value holds a \n.
+    # One regex over all values joined is far faster than a match per value; no value holds a \n.
     if not _SHORT_INTEGERS.fullmatch("\n".join(values) + "\n"):
-        for index, value in enumerate(values):  # the first value that is no integer, or too long for int64
+        for index, value in enumerate(values):  # the first value that is not an integer, or too long for int64
             row, column = divmod(index, len(names))
             if not _INTEGER.fullmatch(value):
                 raise MalformedFileError(path, row + 1, f"{names[column]} is not an integer: {value!r}")
