@@ -13,6 +13,25 @@ Where the files come from, in order: an explicit ``data_dir``; the
 ``MOVIELENS_DIR`` environment variable; the local cache (``MOVIELENS_CACHE`` or
 the platform cache dir); otherwise the official GroupLens archive is downloaded
 once with pooch, checked against a pinned MD5 and unpacked into the cache.
+A blank ``data_dir`` (``--data-dir ""``) is an error, not "not given"; an
+empty or blank ``MOVIELENS_DIR`` counts as unset, as an empty
+``MOVIELENS_CACHE`` does. A download that fails (no network, say) raises
+``DownloadError``, which says how to point the code at an existing copy.
+
+Every value is checked before it is narrowed to its final dtype, and the first
+bad one stops the load with a ``MalformedFileError`` naming the file, the
+1-based line and the value. Integers are ASCII digits with an optional sign
+(spaces or tabs around them are tolerated); ids must lie in 1..2**31-1,
+ratings in 1..5, timestamps in 0..2**32-1 (unsigned 32-bit Unix seconds),
+ML-1M ages and occupations must be codes from its README, ML-100K ages 1..120
+years and its genre flags 0 or 1. Each line must have exactly the release's
+number of fields; only ``\n`` and ``\r\n`` end a line.
+
+A user who rates the same movie twice is rejected, naming both lines: the
+GroupLens files have no such repeat, so one means a corrupt or concatenated
+file, and keeping it could put the pair in both the training and the test
+split. Users and movies may not repeat either, and every rating must refer to
+a listed user and movie.
 
 The licence of MovieLens forbids redistribution, so no file of it ever lives in
 this repository; tests build small files in the same formats.
@@ -24,6 +43,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +114,10 @@ class MalformedFileError(MovieLensError, ValueError):
 
 class ChecksumError(MovieLensError, ValueError):
     """A downloaded archive does not match its pinned checksum."""
+
+
+class DownloadError(MovieLensError, OSError):
+    """A release could not be downloaded: no network, or the server is unreachable or refused."""
 
 
 @dataclass(frozen=True)
@@ -173,11 +197,21 @@ def find(name: str = "ml-1m", data_dir: str | Path | None = None) -> Path | None
     """The folder holding ``name``'s files without downloading, or None.
 
     A folder given explicitly or through ``MOVIELENS_DIR`` may be the release
-    folder itself or its parent (``.../data`` holding ``ml-1m/``).
+    folder itself or its parent (``.../data`` holding ``ml-1m/``). A blank
+    ``data_dir`` is an error (``--data-dir ""`` would otherwise fall back to the
+    cache or a download unnoticed); an empty or blank ``MOVIELENS_DIR`` counts
+    as unset, as an empty ``MOVIELENS_CACHE`` does, so ``MOVIELENS_DIR= cmd``
+    runs without it.
     """
     release = _release(name)
-    explicit = data_dir if data_dir is not None else os.environ.get(ENV_DATA_DIR)
-    if explicit:
+    if isinstance(data_dir, str) and not data_dir.strip():
+        raise DataNotFoundError(
+            f"data_dir={data_dir!r} is blank: give the folder holding MovieLens {name} (or its parent), "
+            f"or leave it out to use {ENV_DATA_DIR}, the cache or a download"
+        )
+    env = os.environ.get(ENV_DATA_DIR, "")
+    explicit = data_dir if data_dir is not None else env if env.strip() else None
+    if explicit is not None:
         root = Path(explicit).expanduser()
         for folder in (root, root / name):
             if _holds(folder, release):
@@ -202,28 +236,42 @@ def fetch(name: str = "ml-1m", url: str | None = None, progressbar: bool = True)
     import pooch
 
     release = _release(name)
+    address = url or release.url
     target = cache_dir()
     target.mkdir(parents=True, exist_ok=True)
     try:
         pooch.retrieve(
-            url or release.url,
+            address,
             known_hash=f"md5:{release.md5}",
             fname=f"{name}.zip",
             path=target,
             progressbar=progressbar,
             processor=pooch.Unzip(extract_dir="."),
         )
-    except ValueError as err:
-        if "hash" in str(err).lower():
+    except (ValueError, OSError) as err:  # requests' errors are OSErrors, some also ValueErrors
+        if isinstance(err, ValueError) and "hash" in str(err).lower():
             raise ChecksumError(
-                f"the archive downloaded from {url or release.url} does not match the pinned MD5 "
+                f"the archive downloaded from {address} does not match the pinned MD5 "
                 f"{release.md5}; it was discarded. ({err})"
+            ) from err
+        if isinstance(err, OSError):
+            raise DownloadError(
+                f"downloading MovieLens {name} from {address} failed ({_reason(err)}); without network access, "
+                f"set {ENV_DATA_DIR} or pass --data-dir to a folder holding a copy ({', '.join(release.files)})"
             ) from err
         raise
     folder = target / name
     if not _holds(folder, release):
         raise MalformedFileError(target / f"{name}.zip", None, f"archive does not contain {name}/{release.files}")
     return folder
+
+
+def _reason(err: BaseException) -> str:
+    """A download error in one line: its type and, when there is one, the innermost ``[Errno ...]``."""
+    text = " ".join(str(err).split())
+    errno = re.search(r"\[Errno -?\d+\][^'\"()]*", text)  # requests nests it in two layers of repr
+    detail = errno.group(0).strip() if errno else text[:300]
+    return f"{type(err).__name__}: {detail}" if detail else type(err).__name__
 
 
 def locate(name: str = "ml-1m", data_dir: str | Path | None = None, download: bool = True) -> Path:
@@ -244,73 +292,137 @@ def load(name: str = "ml-1m", data_dir: str | Path | None = None, download: bool
     folder = locate(name, data_dir, download)
     reader = _read_ml1m if name == "ml-1m" else _read_ml100k
     ratings, users, movies = reader(folder)
-    _check_consistency(folder, ratings, users, movies)
+    _check_consistency(folder, _release(name), ratings, users, movies)
     return MovieLens(name, folder, ratings, users, movies)
 
 
 # --------------------------------------------------------------------------- parsing
 
 
-def _read_table(path: Path, sep: str, columns: list[str], ints: list[str]) -> pd.DataFrame:
-    """Read one delimited latin-1 file, reporting the first bad line precisely."""
+# An integer field: ASCII digits with an optional sign, spaces or tabs around it. ``\d`` would also
+# take other scripts' digits, and the C parser alone would take "4.0" and "1e3".
+_INTEGER = re.compile(r"[ \t]*[+-]?[0-9]+[ \t]*")
+_MAX_DIGITS = 18  # any longer integer may not fit int64, and every allowed range is far narrower
+# Short integers, one per line; possessive, as there is nothing to backtrack into.
+_SHORT_INTEGERS = re.compile(rf"(?:[ \t]*+[+-]?+[0-9]{{1,{_MAX_DIGITS}}}+[ \t]*+\n)*+")
+_INTEGER_BYTES = b"0123456789+- \t\n"
+
+ID_RANGE = range(1, 2**31)  # ids are narrowed to int32
+RATING_RANGE = range(1, 6)
+TIMESTAMP_RANGE = range(0, 2**32)  # unsigned 32-bit Unix seconds; MovieLens stamps have 9-10 digits
+ML100K_AGE_RANGE = range(1, 121)  # years
+
+Allowed = range | tuple[int, ...]
+
+
+def _read_table(path: Path, sep: str, columns: list[str], ints: dict[str, Allowed]) -> pd.DataFrame:
+    """Read one delimited latin-1 file, reporting the first bad line precisely.
+
+    ``ints`` names the integer columns and the values each may take; they are
+    checked here, on int64, so callers may narrow the dtype safely.
+    """
     if not path.is_file():
         raise DataNotFoundError(f"{path} does not exist")
-    text = path.read_bytes().decode("latin-1").replace("\r\n", "\n")
-    if not text.strip():
+    raw = path.read_bytes()
+    if b"\r" in raw:  # Windows line ends; a lone \r stays in its field and is reported there
+        raw = raw.replace(b"\r\n", b"\n")
+    if not raw.strip():
         raise MalformedFileError(path, None, "file is empty")
-    _check_field_counts(path, text, sep, len(columns))
+    lines = _check_field_counts(path, raw, sep.encode(), len(columns))
     if len(sep) > 1:  # the C parser takes one-character separators only
-        if "\x1f" in text:
-            raise MalformedFileError(path, None, "unexpected control character \\x1f")
-        text, sep = text.replace(sep, "\x1f"), "\x1f"
+        if b"\x1f" in raw:
+            line = raw.count(b"\n", 0, raw.index(b"\x1f")) + 1
+            raise MalformedFileError(path, line, "unexpected control character '\\x1f'")
+        raw, sep = raw.replace(sep.encode(), b"\x1f"), "\x1f"
 
     def parse(types: dict[str, type]) -> pd.DataFrame:
         try:
-            return pd.read_csv(
-                io.StringIO(text), sep=sep, header=None, names=columns, dtype=types,
+            frame = pd.read_csv(
+                io.BytesIO(raw), sep=sep, header=None, names=columns, dtype=types, encoding="latin-1",
                 keep_default_na=False, na_values=[], quoting=csv.QUOTE_NONE, engine="c",
+                lineterminator="\n", skip_blank_lines=False,
             )  # fmt: skip
         except pd.errors.ParserError as err:  # a long and a short line evened out the fast count
-            _check_field_counts(path, text.replace(sep, "::"), "::", len(columns), fast=False)
-            raise MalformedFileError(path, None, str(err)) from err
+            _check_field_counts(path, raw, sep.encode(), len(columns), fast=False)
+            raise MalformedFileError(path, None, " ".join(str(err).split())) from err
+        if len(frame) != lines:  # line numbers below are row numbers + 1
+            raise MalformedFileError(path, None, f"{len(frame)} rows parsed from {lines} lines")
+        return frame
 
-    try:  # integers parsed by the C reader: a tenth of the time of text + to_numeric on 1M ratings
-        return parse({c: np.int64 if c in ints else str for c in columns})
-    except MalformedFileError:  # the file's shape is wrong, whatever the types
-        raise
-    except (ValueError, OverflowError):  # some value is not an integer: read text to name the line
-        frame = parse(dict.fromkeys(columns, str))
-    for column in ints:
-        text_values = frame[column].str.strip()
-        bad = ~text_values.str.fullmatch(r"[+-]?\d+").to_numpy(dtype=bool)  # "3.5" is not an integer either
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise MalformedFileError(path, row + 1, f"{column} is not an integer: {frame[column].iloc[row]!r}")
-        frame[column] = pd.to_numeric(text_values).astype(np.int64)
+    frame = None
+    # The C reader parses integers several times faster than the text path, but it also takes
+    # "4.0" and "1e3": it is trusted only when the file holds nothing but digits, signs and blanks.
+    if len(ints) == len(columns) and not raw.translate(None, _INTEGER_BYTES + sep.encode()):
+        try:
+            frame = parse(dict.fromkeys(columns, np.int64))
+        except MalformedFileError:  # the file's shape is wrong, whatever the types
+            raise
+        except (ValueError, OverflowError):  # some value is not an int64: the text path names it
+            pass
+    if frame is None:
+        frame = parse({c: object if c in ints else str for c in columns})
+        _parse_integers(path, frame, ints)
+    for column, allowed in ints.items():
+        _check_range(path, frame, column, allowed)
     return frame
 
 
-def _check_field_counts(path: Path, text: str, sep: str, expected: int, fast: bool = True) -> None:
+def _parse_integers(path: Path, frame: pd.DataFrame, ints: dict[str, Allowed]) -> None:
+    """Turn the text columns ``ints`` into int64 in place, or name the first line that is not an integer."""
+    names = list(ints)
+    values = frame[names].to_numpy(dtype=object).ravel()  # row by row: the first bad value is the first in the file
+    # One regex over all values joined is far faster than a match per value; no value holds a \n.
+    if not _SHORT_INTEGERS.fullmatch("\n".join(values) + "\n"):
+        for index, value in enumerate(values):  # the first value that is not an integer, or too long for int64
+            row, column = divmod(index, len(names))
+            if not _INTEGER.fullmatch(value):
+                raise MalformedFileError(path, row + 1, f"{names[column]} is not an integer: {value!r}")
+            number = value.strip(" \t")
+            if len(number.lstrip("+-").lstrip("0")) > _MAX_DIGITS:  # out of every range anyway
+                reason = f"{names[column]} {number} is out of range ({_describe(ints[names[column]])})"
+                raise MalformedFileError(path, row + 1, reason)
+    numbers = values.astype(np.int64).reshape(-1, len(names))  # int() of text the regex accepted
+    for column, name in enumerate(names):
+        frame[name] = numbers[:, column]
+
+
+def _check_field_counts(path: Path, raw: bytes, sep: bytes, expected: int, fast: bool = True) -> int:
     """Every line must have ``expected`` fields; counting separators finds the first that does not.
 
-    The fast path only compares totals; the parser catches the rare file where
-    a long and a short line cancel out, and then the slow path names the line.
+    The fast path compares totals and the first line (the parser would take a
+    long first line for an index); the parser catches the rare file where a
+    long and a short line cancel out, and then the slow path names the line.
+    Returns the number of lines.
     """
-    body = text[:-1] if text.endswith("\n") else text
-    if fast and body.count(sep) == (body.count("\n") + 1) * (expected - 1):
-        return
-    for number, line in enumerate(body.split("\n"), start=1):
+    body = raw[:-1] if raw.endswith(b"\n") else raw
+    lines = body.count(b"\n") + 1
+    first = body[: body.find(b"\n")] if lines > 1 else body
+    if fast and first.count(sep) == expected - 1 and body.count(sep) == lines * (expected - 1):
+        return lines
+    for number, line in enumerate(body.split(b"\n"), start=1):
         got = line.count(sep) + 1
         if got != expected:
             problem = "too many fields" if got > expected else "truncated or malformed line"
             raise MalformedFileError(path, number, f"{got} field(s), expected {expected} ({problem})")
+    return lines
 
 
-def _check_range(path: Path, frame: pd.DataFrame, column: str, allowed) -> None:
-    bad = ~frame[column].isin(allowed).to_numpy()
+def _check_range(path: Path, frame: pd.DataFrame, column: str, allowed: Allowed | list[str]) -> None:
+    values = frame[column].to_numpy()
+    if isinstance(allowed, range):
+        bad = (values < allowed.start) | (values >= allowed.stop)
+    else:
+        bad = ~np.isin(values, allowed)
     if bad.any():
         row = int(np.argmax(bad))
-        raise MalformedFileError(path, row + 1, f"{column} {_show(frame[column].iloc[row])} is out of range")
+        value = _show(values[row])
+        raise MalformedFileError(path, row + 1, f"{column} {value} is out of range ({_describe(allowed)})")
+
+
+def _describe(allowed: Allowed | list[str]) -> str:
+    if isinstance(allowed, range):
+        return f"{allowed.start}..{allowed.stop - 1}"
+    return "one of " + ", ".join(map(_show, allowed))
 
 
 def _show(value) -> str:
@@ -318,16 +430,18 @@ def _show(value) -> str:
 
 
 def _year_from_title(titles: pd.Series) -> pd.Series:
-    return pd.to_numeric(titles.str.extract(r"\((\d{4})\)\s*$")[0], errors="coerce").astype("Int64")
+    return pd.to_numeric(titles.str.extract(r"\(([0-9]{4})\)\s*$")[0], errors="coerce").astype("Int64")
 
 
 RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
+RATING_RANGES: dict[str, Allowed] = {
+    "user_id": ID_RANGE, "movie_id": ID_RANGE, "rating": RATING_RANGE, "timestamp": TIMESTAMP_RANGE,
+}  # fmt: skip
 
 
 def _read_ratings(path: Path, sep: str) -> pd.DataFrame:
     """Ratings have the same four integer columns in both releases; only the separator differs."""
-    frame = _read_table(path, sep, RATING_COLUMNS, RATING_COLUMNS)
-    _check_range(path, frame, "rating", range(1, 6))
+    frame = _read_table(path, sep, RATING_COLUMNS, RATING_RANGES)
     return frame.astype({"user_id": np.int32, "movie_id": np.int32, "rating": np.int8, "timestamp": np.int64})
 
 
@@ -335,13 +449,12 @@ def _read_ml1m(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     ratings_path, users_path, movies_path = (folder / f for f in RELEASES["ml-1m"].files)
     ratings = _read_ratings(ratings_path, "::")
     users = _read_table(
-        users_path, "::", ["user_id", "gender", "age", "occupation", "zip"], ["user_id", "age", "occupation"]
-    )
+        users_path, "::", ["user_id", "gender", "age", "occupation", "zip"],
+        {"user_id": ID_RANGE, "age": tuple(AGE_BRACKETS), "occupation": range(len(ML1M_OCCUPATIONS))},
+    )  # fmt: skip
     _check_range(users_path, users, "gender", ["M", "F"])
-    _check_range(users_path, users, "age", list(AGE_BRACKETS))
-    _check_range(users_path, users, "occupation", range(len(ML1M_OCCUPATIONS)))
     users["occupation"] = np.asarray(ML1M_OCCUPATIONS, dtype=object)[users["occupation"].to_numpy()]
-    movies = _read_table(movies_path, "::", ["movie_id", "title", "genres"], ["movie_id"])
+    movies = _read_table(movies_path, "::", ["movie_id", "title", "genres"], {"movie_id": ID_RANGE})
     movies["year"] = _year_from_title(movies["title"])
     return ratings, _tidy_users(users), _tidy_movies(movies)
 
@@ -355,16 +468,21 @@ def _age_bracket(ages: np.ndarray) -> np.ndarray:
 def _read_ml100k(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     ratings_path, users_path, movies_path = (folder / f for f in RELEASES["ml-100k"].files)
     ratings = _read_ratings(ratings_path, "\t")
-    users = _read_table(users_path, "|", ["user_id", "age", "gender", "occupation", "zip"], ["user_id", "age"])
+    users = _read_table(
+        users_path, "|", ["user_id", "age", "gender", "occupation", "zip"],
+        {"user_id": ID_RANGE, "age": ML100K_AGE_RANGE},
+    )  # fmt: skip
     _check_range(users_path, users, "gender", ["M", "F"])
     users["age"] = _age_bracket(users["age"].to_numpy())
-    flags = [f"g{i}" for i in range(len(ML100K_GENRES))]
+    flags = [f"{genre} flag" for genre in ML100K_GENRES]
     movies = _read_table(
-        movies_path, "|", ["movie_id", "title", "release_date", "video_date", "url", *flags], ["movie_id", *flags]
-    )
+        movies_path, "|", ["movie_id", "title", "release_date", "video_date", "url", *flags],
+        {"movie_id": ID_RANGE, **dict.fromkeys(flags, range(2))},
+    )  # fmt: skip
     on = movies[flags].to_numpy(dtype=bool)
     movies["genres"] = ["|".join(g for g, f in zip(ML100K_GENRES, row, strict=True) if f) for row in on]
-    release_year = pd.to_numeric(movies["release_date"].str[-4:], errors="coerce").astype("Int64")
+    # "01-Jan-1995"; anything else without four final ASCII digits has no year
+    release_year = pd.to_numeric(movies["release_date"].str.extract(r"([0-9]{4})$")[0]).astype("Int64")
     movies["year"] = _year_from_title(movies["title"]).fillna(release_year)
     return ratings, _tidy_users(users), _tidy_movies(movies)
 
@@ -380,13 +498,35 @@ def _tidy_movies(movies: pd.DataFrame) -> pd.DataFrame:
     return movies.astype({"movie_id": np.int32})
 
 
-def _check_consistency(folder: Path, ratings: pd.DataFrame, users: pd.DataFrame, movies: pd.DataFrame) -> None:
-    for frame, key, what in ((users, "user_id", "users"), (movies, "movie_id", "movies")):
-        duplicated = frame[key].duplicated()
-        if duplicated.any():
-            raise MalformedFileError(folder, None, f"{what} file repeats {key} {frame[key][duplicated].iloc[0]}")
-        unknown = ~ratings[key].isin(frame[key])
+def _check_consistency(
+    folder: Path, release: Release, ratings: pd.DataFrame, users: pd.DataFrame, movies: pd.DataFrame
+) -> None:
+    """Ids are unique, a user rates a movie once, and every rating refers to a listed user and movie."""
+    ratings_path, users_path, movies_path = (folder / f for f in release.files)
+    _check_unique(users_path, users, ["user_id"])
+    _check_unique(movies_path, movies, ["movie_id"])
+    _check_unique(ratings_path, ratings, ["user_id", "movie_id"])
+    for frame, key, path in ((users, "user_id", users_path), (movies, "movie_id", movies_path)):
+        unknown = ~ratings[key].isin(frame[key]).to_numpy()
         if unknown.any():
-            raise MalformedFileError(
-                folder, None, f"ratings refer to {key} {ratings[key][unknown].iloc[0]} that the {what} file lacks"
-            )
+            row = int(np.argmax(unknown))
+            raise MalformedFileError(ratings_path, row + 1, f"{key} {ratings[key].iloc[row]} is not in {path.name}")
+
+
+def _check_unique(path: Path, frame: pd.DataFrame, columns: list[str]) -> None:
+    """No two lines may share the ids in ``columns``; a repeat is reported with both its lines."""
+    key = frame[columns[0]].to_numpy(np.int64)
+    if len(columns) == 2:  # two ids below 2**31 pack into one int64
+        key = (key << 31) | frame[columns[1]].to_numpy(np.int64)
+    ordered = np.sort(key)  # a sort finds whether anything repeats faster than a hash table
+    if not (ordered[1:] == ordered[:-1]).any():
+        return
+    repeat = int(np.argmax(pd.Series(key).duplicated().to_numpy()))
+    first = int(np.argmax(key == key[repeat]))
+    ids = " and ".join(f"{c} {frame[c].iloc[repeat]}" for c in columns)
+    if len(columns) == 1:
+        raise MalformedFileError(path, repeat + 1, f"{ids} repeats line {first + 1}")
+    raise MalformedFileError(
+        path, repeat + 1,
+        f"{ids} repeat line {first + 1}: a rating given twice means a corrupt or concatenated file",
+    )  # fmt: skip
