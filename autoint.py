@@ -25,9 +25,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from movierec.objectives import INITIAL_CUT_OFFSETS, RATING_CUTS, RatingObjective, per_replica
+from movierec.objectives import INITIAL_CUT_STEPS, RatingObjective, per_replica
 
 PACKAGE = "autoint"
+
+
+def config_with(layer, config: dict, names: Sequence[str]) -> dict:
+    """``config`` plus each named constructor argument, read back from the layer's attribute of that name."""
+    return {**config, **{name: getattr(layer, name) for name in names}}
 
 
 def _seeded(initializer: str, seed: int | None, offset: int):
@@ -94,14 +99,9 @@ class FieldEmbedding(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.pop("activity_regularizer", None)  # rebuilt from embeddings_l2
-        config.update(
-            vocab_sizes=self.vocab_sizes,
-            embedding_dim=self.embedding_dim,
-            embeddings_initializer=self.embeddings_initializer,
-            embeddings_l2=self.embeddings_l2,
-            seed=self.seed,
+        return config_with(
+            self, config, ("vocab_sizes", "embedding_dim", "embeddings_initializer", "embeddings_l2", "seed")
         )
-        return config
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -208,16 +208,9 @@ class InteractingLayer(keras.layers.Layer):
         return (*input_shape[:-1], self.output_dim)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            attention_dim=self.attention_dim,
-            num_heads=self.num_heads,
-            use_residual=self.use_residual,
-            scaled=self.scaled,
-            kernel_l2=self.kernel_l2,
-            seed=self.seed,
+        return config_with(
+            self, super().get_config(), ("attention_dim", "num_heads", "use_residual", "scaled", "kernel_l2", "seed")
         )
-        return config
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -299,11 +292,11 @@ class AutoInt(keras.Model):
             if self.use_linear
             else None
         )
-        if self.ordinal:
-            self.cut_offsets = self.add_weight(
-                shape=(len(RATING_CUTS) - 1,),
-                initializer=keras.initializers.Constant(list(INITIAL_CUT_OFFSETS)),
-                name="cut_offsets",
+        if self.ordinal:  # the ordinal objective's cut-points, as ordered steps (objectives.cut_offsets)
+            self.cut_steps = self.add_weight(
+                shape=(len(INITIAL_CUT_STEPS),),
+                initializer=keras.initializers.Constant(list(INITIAL_CUT_STEPS)),
+                name="cut_steps",
             )
 
     @property
@@ -341,7 +334,7 @@ class AutoInt(keras.Model):
         """The objective's loss for ordinal or rated-head models; the compiled loss otherwise."""
         if not self.objective.learns_from_ratings:
             return super().compute_loss(x, y, y_pred, sample_weight, training)
-        loss = self.objective.loss(y_pred, y, getattr(self, "cut_offsets", None))
+        loss = self.objective.loss(y_pred, y, getattr(self, "cut_steps", None), sample_weight)
         return per_replica(loss + ops.sum(self.losses) if self.losses else loss)
 
     def attention_maps(self, codes) -> list:
@@ -350,24 +343,9 @@ class AutoInt(keras.Model):
         return maps
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            vocab_sizes=self.vocab_sizes,
-            embedding_dim=self.embedding_dim,
-            attention_layers=self.attention_layers,
-            num_heads=self.num_heads,
-            attention_dim=self.attention_dim,
-            use_residual=self.use_residual,
-            scaled=self.scaled,
-            use_linear=self.use_linear,
-            ordinal=self.ordinal,
-            rated_head=self.rated_head,
-            dropout=self.dropout,
-            embeddings_l2=self.embeddings_l2,
-            kernel_l2=self.kernel_l2,
-            seed=self.seed,
-        )
-        return config
+        names = ("vocab_sizes", "embedding_dim", "attention_layers", "num_heads", "attention_dim", "use_residual",
+                 "scaled", "use_linear", "ordinal", "rated_head", "dropout", "embeddings_l2", "kernel_l2", "seed")
+        return config_with(self, super().get_config(), names)  # fmt: skip
 
     @classmethod
     def from_config(cls, config):

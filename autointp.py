@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-from autoint import PACKAGE, AutoInt, _seeded
+from autoint import PACKAGE, AutoInt, _seeded, config_with
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -89,16 +89,9 @@ class DNNTower(keras.layers.Layer):
         return (*input_shape[:-1], self.num_outputs)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            units=self.units,
-            dropout=self.dropout,
-            batch_norm=self.batch_norm,
-            kernel_l2=self.kernel_l2,
-            num_outputs=self.num_outputs,
-            seed=self.seed,
+        return config_with(
+            self, super().get_config(), ("units", "dropout", "batch_norm", "kernel_l2", "num_outputs", "seed")
         )
-        return config
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -126,6 +119,4 @@ class AutoIntPlus(AutoInt):
         return self.tower(flat, training=training)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(dnn_units=self.dnn_units, batch_norm=self.batch_norm)
-        return config
+        return config_with(self, super().get_config(), ("dnn_units", "batch_norm"))

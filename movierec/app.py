@@ -185,7 +185,7 @@ def page(name: str) -> None:
     try:
         rec = load_recommender(
             name, os.environ.get("MOVIEREC_MODEL_DIR"), os.environ.get("MOVIEREC_ENCODER_DIR"),
-            os.environ.get(data.ENV_DATA_DIR),
+            (os.environ.get(data.ENV_DATA_DIR) or "").strip() or None,  # blank counts as unset, as in data.find
         )  # fmt: skip
     except PageError as err:
         st.error(str(err))
