@@ -1,10 +1,12 @@
-"""Evaluating a model and the baselines on the test split, under both protocols.
+"""Evaluating a model and the baselines on one held-out part of the split, under both protocols.
 
-``rated`` below means the user's rows in the training part of the split
-(train + validation, the 80%). Baselines are fitted on those rows too. In the
+The part is ``test`` (the final numbers, read once) or ``validation`` (what
+choices are made on). What counts as a user's history, excluded from their
+full ranking and fitted on by the baselines, is every part before it: train
+and validation for the test part, train alone for the validation part. In the
 full-ranking protocol a user's context fields (rating year and month) are
-those of the user's latest rated row: the moment a recommendation would have
-been asked for.
+those of the user's latest rated row in that history: the moment a
+recommendation would have been asked for.
 """
 
 from __future__ import annotations
@@ -21,18 +23,27 @@ from movierec.prepared import Prepared
 from movierec.scoring import CandidateScorer, predict_rows
 
 USERS_PER_CHUNK = 64
+HISTORY = {"test": ("train", "validation"), "validation": ("train",)}
 
 
-RATED_PARTS = ("train", "validation")
+def history_parts(part: str) -> tuple[str, ...]:
+    """The parts of the split a user's history comes from when ``part`` is evaluated."""
+    if part not in HISTORY:
+        raise ValueError(f"can evaluate on {sorted(HISTORY)}, not {part!r}")
+    return HISTORY[part]
 
 
 def full_ranking(
-    prepared: Prepared, score_users: Callable[[np.ndarray], np.ndarray], k: int = metrics.K, progress: bool = False
+    prepared: Prepared,
+    score_users: Callable[[np.ndarray], np.ndarray],
+    part: str = "test",
+    k: int = metrics.K,
+    progress: bool = False,
 ) -> dict:
     """Full-ranking NDCG@k / Hit@k: ``score_users(user_positions)`` gives (users, catalogue movies) scores."""
-    test = prepared.split.test
-    seen = rated_matrix(prepared.frame(*RATED_PARTS), prepared.user_index, prepared.movie_index)
-    relevant = rated_matrix(test[labels(test) > 0], prepared.user_index, prepared.movie_index)
+    held_out = getattr(prepared.split, part)
+    seen = rated_matrix(prepared.frame(*history_parts(part)), prepared.user_index, prepared.movie_index)
+    relevant = rated_matrix(held_out[labels(held_out) > 0], prepared.user_index, prepared.movie_index)
     evaluated = np.flatnonzero(relevant.getnnz(axis=1) > 0)
     accumulator = metrics.RankingAccumulator(k)
     chunks = [evaluated[i : i + USERS_PER_CHUNK] for i in range(0, len(evaluated), USERS_PER_CHUNK)]
@@ -45,40 +56,43 @@ def full_ranking(
     return accumulator.result()
 
 
-def latest_context(prepared: Prepared) -> np.ndarray:
-    """Context codes per user (rows aligned with the users frame) from the user's latest rated row."""
-    rated = prepared.frame(*RATED_PARTS)
+def latest_context(prepared: Prepared, part: str = "test") -> np.ndarray:
+    """Context codes per user (rows aligned with the users frame) from the user's latest history row."""
+    rated = prepared.frame(*history_parts(part))
     latest = rated.groupby("user_id")["timestamp"].max()
     fallback = int(rated["timestamp"].max())
     stamps = latest.reindex(prepared.data.users["user_id"]).fillna(fallback).to_numpy(dtype=np.int64)
     return prepared.encoder.encode_context(*timestamp_year_month(stamps))
 
 
-def model_scorer(model, prepared: Prepared) -> Callable[[np.ndarray], np.ndarray]:
+def model_scorer(model, prepared: Prepared, part: str = "test") -> Callable[[np.ndarray], np.ndarray]:
     scorer = CandidateScorer(model, prepared.encoder, prepared.data.movies)
     user_codes = prepared.encoder.encode_users(prepared.data.users)
-    context_codes = latest_context(prepared)
+    context_codes = latest_context(prepared, part)
     return lambda rows: scorer.score(user_codes[rows], context_codes[rows])
 
 
-def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool = False) -> dict:
-    """Test AUC and log loss, seed protocol and (optionally) full ranking for one model."""
+def _own_rows(frame, scores: np.ndarray, liked: np.ndarray) -> dict:
+    return metrics.seed_protocol(frame["user_id"].to_numpy(), frame["movie_id"].to_numpy(), scores, liked)
+
+
+def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool = False, part: str = "test") -> dict:
+    """AUC and log loss, seed protocol and (optionally) full ranking for one model on ``part``."""
+    history_parts(part)
     started = time.perf_counter()
-    part, test = prepared.part("test"), prepared.split.test
-    probabilities = predict_rows(model, part.codes)
-    own_rows = metrics.seed_protocol(
-        test["user_id"].to_numpy(), test["movie_id"].to_numpy(), probabilities, part.labels
-    )
+    encoded, frame = prepared.part(part), getattr(prepared.split, part)
+    probabilities = predict_rows(model, encoded.codes)
+    own_rows = _own_rows(frame, probabilities, encoded.labels)
     result = {
-        "auc": metrics.auc(part.labels, probabilities),
-        "logloss": metrics.logloss(part.labels, probabilities),
+        "auc": metrics.auc(encoded.labels, probabilities),
+        "logloss": metrics.logloss(encoded.labels, probabilities),
         "seed_ndcg@10": own_rows["ndcg@10"],
         "seed_hr@10": own_rows["hr@10"],
         "seed_users": own_rows["users"],
     }
     if full:
         ranking_started = time.perf_counter()
-        ranked = full_ranking(prepared, model_scorer(model, prepared), progress=progress)
+        ranked = full_ranking(prepared, model_scorer(model, prepared, part), part, progress=progress)
         result.update(
             {
                 "full_ndcg@10": ranked["ndcg@10"],
@@ -91,28 +105,29 @@ def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool 
     return result
 
 
-def evaluate_baselines(prepared: Prepared, full: bool = True) -> dict:
+def evaluate_baselines(prepared: Prepared, full: bool = True, part: str = "test") -> dict:
     """The same metrics for the popularity, movie-mean and item-kNN baselines (no probabilities, so no log loss)."""
-    test = prepared.split.test
-    y = labels(test)
-    rated = prepared.frame(*RATED_PARTS)
+    held_out = getattr(prepared.split, part)
+    liked = labels(held_out)
+    rated = prepared.frame(*history_parts(part))
     catalogue = prepared.data.movies["movie_id"].to_numpy()
     scorers = {}
     for name, fitted in baselines.fit(rated).items():
         catalogue_scores = baselines.score(fitted, catalogue)
         scorers[name] = (
-            baselines.score(fitted, test["movie_id"].to_numpy()),
+            baselines.score(fitted, held_out["movie_id"].to_numpy()),
             lambda rows, s=catalogue_scores: np.broadcast_to(s, (len(rows), len(s))),
         )
     knn = baselines.ItemKNN(rated, prepared.data.users["user_id"].to_numpy(), catalogue)
-    scorers["item_knn"] = (knn.score_pairs(test["user_id"].to_numpy(), test["movie_id"].to_numpy()), knn.score_rows)
+    pair_scores = knn.score_pairs(held_out["user_id"].to_numpy(), held_out["movie_id"].to_numpy())
+    scorers["item_knn"] = (pair_scores, knn.score_rows)
     results = {}
-    for name, (test_scores, score_users) in scorers.items():
-        own_rows = metrics.seed_protocol(test["user_id"].to_numpy(), test["movie_id"].to_numpy(), test_scores, y)
-        entry = {"auc": metrics.auc(y, test_scores), "seed_ndcg@10": own_rows["ndcg@10"],
+    for name, (held_out_scores, score_users) in scorers.items():
+        own_rows = _own_rows(held_out, held_out_scores, liked)
+        entry = {"auc": metrics.auc(liked, held_out_scores), "seed_ndcg@10": own_rows["ndcg@10"],
                  "seed_hr@10": own_rows["hr@10"]}  # fmt: skip
         if full:
-            ranked = full_ranking(prepared, score_users)
+            ranked = full_ranking(prepared, score_users, part)
             entry.update({"full_ndcg@10": ranked["ndcg@10"], "full_hit@10": ranked["hit@10"]})
         results[name] = entry
     return results

@@ -1,17 +1,42 @@
-"""One training run from start to finish: fit, refit, evaluate on test, ready to save.
+"""Training runs from start to finish, with every choice made on validation and test read once.
 
-The recipe the training CLI, the notebook and the objectives benchmark share.
-Every choice inside it (epochs, learning rates) is made on the validation
-part; the test part is read once, by the final evaluation.
+A run has three stages, and only the last one reads the test part:
+
+1. ``fit_candidate``: fit one configuration on the training part with early
+   stopping (the epochs and learning rates are chosen on validation), then
+   measure it on the validation part (``Candidate.validation``).
+2. ``select``: pick among candidates from their validation metrics alone: the
+   highest validation full-ranking NDCG@10 (the app's job), ties to the
+   candidate listed first.
+3. ``finish``: refit the chosen candidate on train + validation with the
+   schedule it found, then evaluate it on the test part, once.
+
+``train_and_evaluate`` runs all three for a single configuration; the
+training CLI, the notebook and the objectives benchmark share these.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from movierec import artifacts, evaluation, models, training
 from movierec.prepared import Prepared
+
+SELECTION_METRIC = "full_ndcg@10"
+
+
+@dataclass
+class Candidate:
+    """One configuration fitted on the training part and measured on the validation part."""
+
+    name: str
+    hyperparameters: dict
+    settings: training.TrainSettings
+    model: object
+    history: dict[str, list[float]]
+    validation: dict
+    seconds: float
 
 
 @dataclass
@@ -27,6 +52,7 @@ class Trained:
     seconds: float
     refitted: dict | None = None
     strategy: dict | None = None
+    validation: dict = field(default_factory=dict)
 
     def save(self, model_dir=None, encoder_dir=None) -> artifacts.ArtifactPaths:
         """Write weights, manifest and encoder (atomically) where the app reads them, or under the given dirs."""
@@ -41,8 +67,64 @@ class Trained:
             training={**self.settings.to_dict(), "seconds": round(self.seconds, 1),
                       "epochs_run": len(self.history["loss"]), "history": self.history, "refitted": self.refitted,
                       "strategy": self.strategy},
+            validation=self.validation,
             evaluation=self.evaluation,
         )  # fmt: skip
+
+
+def fit_candidate(
+    name: str,
+    prepared: Prepared,
+    settings: training.TrainSettings,
+    hyperparameters: dict | None = None,
+    strategy: str = "default",
+    full_ranking: bool = True,
+    verbose: int | str = "auto",
+) -> Candidate:
+    """Fit model family ``name`` on the training part (early stopping on validation), measure it on validation."""
+    distribution = training.distribution_strategy(strategy)
+    hyperparameters = dict(hyperparameters or {})
+    started = time.perf_counter()
+    with distribution.scope():  # variables, optimizer and training steps live on the strategy's devices
+        model = models.create(name, prepared.vocab_sizes, seed=settings.seed, **hyperparameters)
+        history = training.fit(model, prepared, settings, verbose=verbose)
+    seconds = time.perf_counter() - started
+    progress = verbose not in (0, 2)
+    validation = evaluation.evaluate_model(model, prepared, full=full_ranking, progress=progress, part="validation")
+    return Candidate(name, hyperparameters, settings, model, history, validation, seconds)
+
+
+def select(validation: dict[str, dict], metric: str = SELECTION_METRIC) -> str:
+    """The key of the best candidate by a validation metric (higher is better); ties to the first listed.
+
+    Takes validation metrics only, so nothing measured on test can reach a choice.
+    """
+    if not validation:
+        raise ValueError("no candidates to choose from")
+    missing = [key for key, values in validation.items() if metric not in values]
+    if missing:
+        raise ValueError(f"candidates {missing} have no validation {metric}")
+    return max(validation, key=lambda key: (validation[key][metric], -list(validation).index(key)))
+
+
+def finish(
+    candidate: Candidate,
+    prepared: Prepared,
+    strategy: str = "default",
+    full_ranking: bool = True,
+    verbose: int | str = "auto",
+) -> Trained:
+    """Refit the chosen candidate on train + validation (if its settings ask), then evaluate it on test, once."""
+    distribution = training.distribution_strategy(strategy)
+    model, refitted, started = candidate.model, None, time.perf_counter()
+    if candidate.settings.refit:
+        with distribution.scope():
+            model, refitted = training.refit(model, prepared, candidate.settings, candidate.history, verbose=verbose)
+    seconds = candidate.seconds + time.perf_counter() - started
+    result = evaluation.evaluate_model(model, prepared, full=full_ranking, progress=verbose not in (0, 2))
+    replicas = {"name": strategy, "replicas": distribution.num_replicas_in_sync}
+    return Trained(candidate.name, model, prepared, candidate.settings, candidate.history, result, seconds, refitted,
+                   replicas, candidate.validation)  # fmt: skip
 
 
 def train_and_evaluate(
@@ -54,20 +136,6 @@ def train_and_evaluate(
     full_ranking: bool = True,
     verbose: int | str = "auto",
 ) -> Trained:
-    """Train model family ``name`` on a prepared split and evaluate it on the test part.
-
-    The early-stopped fit, the optional refit on train + validation, then the
-    test evaluation under both protocols. ``Trained.save`` writes the artifacts.
-    """
-    distribution = training.distribution_strategy(strategy)
-    started = time.perf_counter()
-    with distribution.scope():  # variables, optimizer and training steps live on the strategy's devices
-        model = models.create(name, prepared.vocab_sizes, seed=settings.seed, **(hyperparameters or {}))
-        history = training.fit(model, prepared, settings, verbose=verbose)
-        refitted = None
-        if settings.refit:
-            model, refitted = training.refit(model, prepared, settings, history, verbose=verbose)
-    seconds = time.perf_counter() - started
-    result = evaluation.evaluate_model(model, prepared, full=full_ranking, progress=verbose not in (0, 2))
-    replicas = {"name": strategy, "replicas": distribution.num_replicas_in_sync}
-    return Trained(name, model, prepared, settings, history, result, seconds, refitted, replicas)
+    """Fit, validate, refit and test one configuration (a single candidate: nothing to select)."""
+    candidate = fit_candidate(name, prepared, settings, hyperparameters, strategy, full_ranking, verbose)
+    return finish(candidate, prepared, strategy, full_ranking, verbose)

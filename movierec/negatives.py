@@ -78,28 +78,33 @@ class NegativeSampler:
         is_movie_field = tf.constant(movie_field_mask(self.movie_rows.shape[1]))
         return tf.where(is_movie_field, tf.gather(self.movie_rows, movies), tf.repeat(codes, k, axis=0))
 
-    def graph_sampler(self, k: int, seed: int):
-        """A ``tf.function``-compatible ``(codes, users) -> negative codes`` for use in ``tf.data``."""
+    def graph_sampler(self, k: int, seeds: tuple[int, int]):
+        """A ``tf.function``-compatible ``(codes, users) -> negative codes`` for use in ``tf.data``.
+
+        ``seeds`` are the op seeds of the first draw and of the redraws of
+        movies the user rated: two ops of one graph with the same seed would
+        repeat each other's numbers.
+        """
         import tensorflow as tf
 
         seen = tf.constant(self.seen)
         cdf = tf.constant(np.cumsum(self.weights), tf.float64)
         n_movies = len(self.weights)
+        first_seed, redraw_seed = seeds
 
-        def draw(n):
+        def draw(n, seed):
             u = tf.random.uniform((n,), dtype=tf.float64, seed=seed)
-            return tf.minimum(tf.searchsorted(cdf, u, side="right"), n_movies - 1)
+            return tf.cast(tf.minimum(tf.searchsorted(cdf, u, side="right"), n_movies - 1), tf.int32)
 
         def sample(codes, users):
             users = tf.repeat(users, k)
-            movies = tf.cast(draw(tf.shape(users)[0]), tf.int32)
+            movies = draw(tf.shape(users)[0], first_seed)
 
             def clashes(m):
                 return tf.gather_nd(seen, tf.stack([users, m], axis=1))
 
             def redraw(m):
-                c = clashes(m)
-                return tf.where(c, tf.cast(draw(tf.shape(m)[0]), tf.int32), m)
+                return tf.where(clashes(m), draw(tf.shape(m)[0], redraw_seed), m)
 
             movies = tf.while_loop(lambda m: tf.reduce_any(clashes(m)), redraw, [movies])[0]
             return self.negative_rows(codes, movies, k)

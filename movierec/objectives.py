@@ -35,6 +35,45 @@ RATING_CUTS = (2.0, 3.0, 4.0, 5.0)  # the cumulative cut-points of the ordinal l
 INITIAL_CUT_OFFSETS = (2.0, 1.0, -1.5)
 
 
+def _softplus_inverse(x: float) -> float:
+    return float(np.log(np.expm1(x)))
+
+
+# The trainable steps behind the offsets (see ``cut_offsets``) that start at INITIAL_CUT_OFFSETS.
+INITIAL_CUT_STEPS = (
+    _softplus_inverse(INITIAL_CUT_OFFSETS[0] - INITIAL_CUT_OFFSETS[1]),
+    _softplus_inverse(INITIAL_CUT_OFFSETS[1]),
+    _softplus_inverse(-INITIAL_CUT_OFFSETS[2]),
+)
+
+
+def cut_offsets(steps):
+    """Offsets of the cuts rating >= 2, >= 3, >= 5 from the like cut, ordered by construction.
+
+    With softplus steps ``s``: offset_3 = sp(s1) > 0, offset_2 = offset_3 + sp(s0)
+    > offset_3 and offset_5 = -sp(s2) < 0, so P(rating >= 2) >= P(rating >= 3)
+    >= P(rating >= 4) >= P(rating >= 5) for every row, whatever the weights.
+    """
+    positive = ops.softplus(steps)
+    return ops.stack([positive[1] + positive[0], positive[1], -positive[2]])
+
+
+def logits_of(outputs):
+    """The logits behind the sigmoid outputs of a model.
+
+    Keras' sigmoid on the TensorFlow backend keeps its input on the output
+    tensor (``_keras_logits``), which is how Keras' own binary cross-entropy
+    gets exact logits from probabilities; inside a training step the model's
+    outputs come straight from that sigmoid. Elsewhere (NumPy input, another
+    backend) the log-odds of the probabilities, clipped to stay finite.
+    """
+    logits = getattr(outputs, "_keras_logits", None)
+    if logits is not None:
+        return logits
+    p = ops.clip(outputs, 1e-7, 1.0 - 1e-7)
+    return ops.log(p) - ops.log1p(-p)
+
+
 def ranking_scores(outputs):
     """What a recommendation ranks by, from model outputs (batch, 1 or 2).
 
@@ -85,24 +124,33 @@ class RatingObjective:
         """The like label (0/1) of targets ``y``, in or out of a graph."""
         return ops.cast(y >= LIKE_THRESHOLD, "float32") if self.learns_from_ratings else y
 
-    def loss(self, outputs, y, cut_offsets=None):
-        """Mean loss of probabilities ``outputs`` (batch, outputs) against rating targets ``y``."""
-        p = ops.clip(outputs, 1e-7, 1.0 - 1e-7)
-        logits = ops.log(p) - ops.log1p(-p)
+    def loss(self, outputs, y, cut_steps=None, sample_weight=None):
+        """Loss of a batch: model outputs (batch, outputs) against rating targets ``y``.
+
+        Computed from the logits (``logits_of``), so the gradient does not
+        vanish for confident rows. ``sample_weight`` scales each row's terms;
+        as in Keras' losses, the sum is divided by the batch size (the like
+        term of a rated-head model by the number of rated rows).
+        """
+        logits = logits_of(outputs)
         y = ops.reshape(ops.cast(y, "float32"), (-1,))
-        like_loss = self.like_loss(logits[:, 0], y, cut_offsets)
+        weight = ops.ones_like(y) if sample_weight is None else ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+        batch = ops.cast(ops.shape(y)[0], "float32")
+        like_loss = weight * self.like_loss(logits[:, 0], y, cut_steps)
         if not self.rated_head:
-            return ops.mean(like_loss)
+            return ops.sum(like_loss) / batch
         rated = ops.cast(y > 0, "float32")
         like_loss = ops.sum(like_loss * rated) / ops.maximum(ops.sum(rated), 1.0)
-        return like_loss + ops.mean(keras.losses.binary_crossentropy(rated[:, None], logits[:, 1:], from_logits=True))
+        rated_loss = keras.losses.binary_crossentropy(rated[:, None], logits[:, 1:], from_logits=True)
+        return like_loss + ops.sum(weight * rated_loss) / batch
 
-    def like_loss(self, like_logit, y, cut_offsets=None):
+    def like_loss(self, like_logit, y, cut_steps=None):
         """Per-row loss of the like logit against ratings ``y``: ordinal cut-points, or like / not like."""
         if not self.ordinal:
             liked = ops.cast(y >= LIKE_THRESHOLD, "float32")[:, None]
             return keras.losses.binary_crossentropy(liked, like_logit[:, None], from_logits=True)
         like_index = RATING_CUTS.index(LIKE_THRESHOLD)
-        offsets = ops.concatenate([cut_offsets[:like_index], ops.zeros((1,)), cut_offsets[like_index:]], axis=0)
+        offsets = cut_offsets(cut_steps)
+        offsets = ops.concatenate([offsets[:like_index], ops.zeros((1,)), offsets[like_index:]], axis=0)
         targets = ops.cast(y[:, None] >= ops.convert_to_tensor(RATING_CUTS, "float32"), "float32")
         return keras.losses.binary_crossentropy(targets, like_logit[:, None] + offsets, from_logits=True)

@@ -22,6 +22,9 @@ from movierec.negatives import NegativeSampler
 # so the "unknown" rows learn what an average new user, movie or zip code looks like.
 OOV_FIELDS = ("user_id", "movie_id", "zip")
 PREFETCH_BATCHES = 2  # batches the input pipeline prepares ahead of the training step
+# Each random op draws from its own stream, seeded at these offsets from the pipeline's seed: TensorFlow
+# ops of one graph that share a seed repeat each other's numbers, which coupled the negatives with the mask.
+SEED_OFFSETS = {"negatives": 1, "redraws": 2, "unknown_codes": 3}
 
 
 def make_dataset(
@@ -51,7 +54,7 @@ def make_dataset(
     droppable = np.isin(np.asarray(fields), OOV_FIELDS)
     if negatives is not None:
         sampler, user_rows, k = negatives
-        sample = sampler.graph_sampler(k, seed)
+        sample = sampler.graph_sampler(k, (seed + SEED_OFFSETS["negatives"], seed + SEED_OFFSETS["redraws"]))
         users = tf.convert_to_tensor(user_rows.astype(np.int32))
 
     def gather(batch):
@@ -61,7 +64,7 @@ def make_dataset(
             rows = tf.concat([rows, unrated], axis=0)
             targets = tf.concat([targets, tf.zeros(tf.shape(unrated)[:1])], axis=0)
         if oov_rate > 0:
-            drop = tf.random.uniform(tf.shape(rows), seed=seed) < oov_rate
+            drop = tf.random.uniform(tf.shape(rows), seed=seed + SEED_OFFSETS["unknown_codes"]) < oov_rate
             rows = tf.where(drop & droppable, tf.zeros_like(rows), rows)
         return rows, targets
 

@@ -15,6 +15,7 @@ def test_training_writes_the_three_artifacts(trained):
     assert manifest["class"] == "AutoIntPlus"
     assert manifest["config"]["embedding_dim"] == 4
     assert manifest["evaluation"] == result
+    assert 0 <= manifest["validation"]["full_ndcg@10"] <= 1  # measured on validation before the refit
     assert manifest["training"]["epochs_run"] == 2
     assert manifest["training"]["refitted"]["epochs"] in (1, 2)  # retrained on train + validation
     assert len(manifest["data"]["fingerprint"]) == 64

@@ -1,6 +1,9 @@
 """Evaluating models and baselines on the test part."""
 
-from movierec import evaluation
+import numpy as np
+import pytest
+
+from movierec import baselines, evaluation, metrics
 
 
 def test_item_knn_is_a_baseline_in_every_evaluation(prepared):
@@ -8,3 +11,42 @@ def test_item_knn_is_a_baseline_in_every_evaluation(prepared):
     result = evaluation.evaluate_baselines(prepared)
     assert set(result) == {"popularity", "movie_mean", "item_knn"}
     assert 0 < result["item_knn"]["full_ndcg@10"] <= 1
+
+
+def test_validation_is_judged_against_the_training_history_only(prepared):
+    """On validation, a user's history is the training part: validation movies are ranked, not excluded."""
+    from movierec.interactions import rated_matrix
+
+    seen_by_part = {}
+
+    def spy(part):
+        def score(rows):
+            seen_by_part.setdefault(part, []).extend(rows.tolist())
+            return np.zeros((len(rows), len(prepared.data.movies)))
+
+        return score
+
+    for part in ("validation", "test"):
+        result = evaluation.full_ranking(prepared, spy(part), part)
+        held_out = getattr(prepared.split, part)
+        liked_users = held_out.loc[held_out["rating"] >= 4, "user_id"].nunique()
+        assert result["users"] == liked_users == len(seen_by_part[part])
+    assert evaluation.history_parts("validation") == ("train",)
+    assert evaluation.history_parts("test") == ("train", "validation")
+    # A validation row's movie is a candidate in the validation ranking, never excluded as "seen".
+    history = rated_matrix(prepared.frame("train"), prepared.user_index, prepared.movie_index)
+    validation = prepared.split.validation
+    rows = prepared.user_index.get_indexer(validation["user_id"])
+    columns = prepared.movie_index.get_indexer(validation["movie_id"])
+    assert not np.asarray(history[rows, columns]).any()
+    with pytest.raises(ValueError, match="can evaluate on"):
+        evaluation.history_parts("train")
+
+
+def test_baselines_on_validation_are_fitted_on_the_training_part(prepared):
+    result = evaluation.evaluate_baselines(prepared, full=False, part="validation")
+    fitted = baselines.fit(prepared.split.train)
+    validation = prepared.split.validation
+    expected = metrics.auc((validation["rating"] >= 4).astype(int), baselines.score(fitted["movie_mean"],
+                                                                                   validation["movie_id"]))  # fmt: skip
+    assert result["movie_mean"]["auc"] == pytest.approx(expected)

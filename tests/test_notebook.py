@@ -18,8 +18,18 @@ def test_notebook_has_a_tagged_parameters_cell_with_the_documented_knobs():
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
-    for name in ("data_dir", "epochs", "tuner_trials", "model_dir", "encoder_dir", "tuning_dir", "smoke"):
+    for name in ("data_dir", "models", "epochs", "tuner_trials", "model_dir", "encoder_dir", "tuning_dir", "smoke"):
         assert f"{name} =" in tagged[0].source
+
+
+def test_notebook_reads_the_test_part_only_after_the_choice():
+    """Selection cells use validation metrics; the one test evaluation comes after the last selection."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c.source for c in notebook.cells if c.cell_type == "code"]
+    choosing = [i for i, source in enumerate(code) if "select(" in source]
+    testing = [i for i, source in enumerate(code) if "finish(" in source]
+    assert choosing and testing and max(choosing) < min(testing)
+    assert all(".evaluation" not in code[i] and "evaluate_baselines(prepared)" not in code[i] for i in choosing)
 
 
 def test_notebook_defines_no_models_metrics_or_training_loops():

@@ -1,0 +1,67 @@
+"""A run's stages: candidates fitted and measured on validation, chosen on validation, tested once."""
+
+import json
+
+import pytest
+from conftest import TINY
+
+from movierec import experiment, training
+from movierec.prepared import Prepared
+
+
+class HeldOutPartRead(AssertionError):
+    pass
+
+
+class GuardedSplit:
+    """A split whose test part cannot be read: any access fails the test."""
+
+    def __init__(self, split):
+        self._split = split
+
+    def __getattr__(self, name):
+        if name == "test":
+            raise HeldOutPartRead("the test part was read before the choice was made")
+        return getattr(self._split, name)
+
+
+def guarded(prepared: Prepared) -> Prepared:
+    parts = {name: part for name, part in prepared.parts.items() if name != "test"}
+    return Prepared(prepared.data, GuardedSplit(prepared.split), prepared.encoder, parts, prepared.fields)
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return training.TrainSettings(epochs=1, batch_size=256, negatives=2)
+
+
+def test_fitting_measuring_and_choosing_never_read_the_test_part(prepared, settings):
+    blind = guarded(prepared)
+    with pytest.raises(HeldOutPartRead):
+        blind.split.test  # noqa: B018  (the guard works)
+    with pytest.raises(KeyError):
+        blind.part("test")
+    tiny = json.loads(TINY)
+    candidates = {
+        "small": experiment.fit_candidate("autointp", blind, settings, tiny, verbose=0),
+        "wider": experiment.fit_candidate("autointp", blind, settings, {**tiny, "embedding_dim": 6}, verbose=0),
+    }
+    for candidate in candidates.values():
+        assert {"auc", "seed_ndcg@10", "full_ndcg@10", "full_hit@10"} <= set(candidate.validation)
+    choice = experiment.select({key: c.validation for key, c in candidates.items()})
+    assert choice in candidates
+    # Only now, with the choice made, may the test part be read.
+    trained = experiment.finish(candidates[choice], prepared, verbose=0)
+    assert trained.validation == candidates[choice].validation
+    assert {"auc", "full_ndcg@10"} <= set(trained.evaluation)
+    assert trained.refitted["epochs"] == 1
+
+
+def test_selection_takes_the_best_validation_ranking_and_keeps_the_first_on_ties():
+    assert experiment.select({"a": {"full_ndcg@10": 0.2}, "b": {"full_ndcg@10": 0.3}}) == "b"
+    assert experiment.select({"untuned": {"full_ndcg@10": 0.3}, "tuned": {"full_ndcg@10": 0.3}}) == "untuned"
+    assert experiment.select({"a": {"auc": 0.9}, "b": {"auc": 0.8}}, metric="auc") == "a"
+    with pytest.raises(ValueError, match="no candidates"):
+        experiment.select({})
+    with pytest.raises(ValueError, match="no validation full_ndcg@10"):
+        experiment.select({"a": {"auc": 0.9}})
