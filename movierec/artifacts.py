@@ -1,31 +1,43 @@
-"""Saved models: ``.weights.h5`` + a JSON manifest + a JSON encoder, written atomically.
+"""Saved models: weights + JSON encoder + JSON manifest, saved and loaded as one set.
 
 Nothing executable is ever read from disk: the architecture is rebuilt from
 the manifest's config through the registered Keras classes, and only then are
 the weights loaded. The manifest pins everything the weights depend on (model
-class and config, field order, vocabulary sizes, SHA-256 of the weights and
-the encoder), and loading refuses, with a specific message, anything that
-does not match the code.
+class and config, field order, vocabulary sizes, the files of the set and their
+SHA-256), its every key and type is checked, and loading refuses, with an
+``ArtifactError`` naming the file and the field, anything that does not match
+the code. The SHA-256 checksums catch corruption (a truncated copy, a bad
+disk, a half-finished download), not tampering: whoever can change a weights
+file can change the manifest beside it.
 
 Layout (``name`` is ``autoint`` or ``autointp``)::
 
-    model/<name>.weights.h5
-    model/<name>.manifest.json
-    data/<name>.encoder.json
+    model/<name>.manifest.json            names the other two and their checksums
+    model/<name>-<sha256[:12]>.weights.h5
+    data/<name>-<sha256[:12]>.encoder.json
+
+A set is saved so that a crash at any point leaves the previous set loadable:
+the weights and the encoder are written under names of their own content,
+next to the previous ones; the manifest is then replaced in one atomic rename,
+the moment the new set takes over; only after that are the previous set's
+files removed. Files named by a manifest must lie in the model or encoder
+folder.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from movierec.features import FIELDS, EncoderMismatchError, FeatureEncoder
-from movierec.files import sha256_file, write_json
+from movierec.files import atomic_write_bytes, sha256_file, write_json
 from movierec.models import MODELS
 
 MANIFEST_FORMAT = "movierec.model-manifest"
@@ -33,6 +45,9 @@ MANIFEST_VERSION = 1
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_DIR = ROOT / "model"
 DEFAULT_ENCODER_DIR = ROOT / "data"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# The manifest sections written as they are (``save``'s keyword arguments); each must be an object.
+SECTIONS = ("data", "training", "validation", "evaluation")
 
 
 class ArtifactError(RuntimeError):
@@ -41,46 +56,43 @@ class ArtifactError(RuntimeError):
 
 @dataclass(frozen=True)
 class ArtifactPaths:
+    """The files of one saved set."""
+
     weights: Path
     manifest: Path
     encoder: Path
 
-    @classmethod
-    def for_model(cls, name: str, model_dir: str | Path | None = None, encoder_dir: str | Path | None = None):
-        model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
-        encoder_dir = Path(encoder_dir) if encoder_dir is not None else DEFAULT_ENCODER_DIR
-        return cls(
-            model_dir / f"{name}.weights.h5", model_dir / f"{name}.manifest.json", encoder_dir / f"{name}.encoder.json"
-        )
+
+def _folders(model_dir: str | Path | None, encoder_dir: str | Path | None) -> tuple[Path, Path]:
+    return (
+        Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR,
+        Path(encoder_dir) if encoder_dir is not None else DEFAULT_ENCODER_DIR,
+    )
 
 
-def save(model, encoder, name: str, paths: ArtifactPaths, **sections) -> ArtifactPaths:
-    """Write weights, encoder and manifest; the manifest last, so it only ever names complete files.
+def manifest_path(name: str, model_dir: str | Path | None = None) -> Path:
+    return _folders(model_dir, None)[0] / f"{name}.manifest.json"
 
-    ``sections`` (e.g. ``data``, ``training``, ``evaluation``) go into the
-    manifest as they are and must be JSON-serialisable.
+
+def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections) -> ArtifactPaths:
+    """Save a model and its encoder as a new set; the previous set stays loadable until the manifest is replaced.
+
+    ``sections`` (``data``, ``training``, ``validation``, ``evaluation``) go
+    into the manifest as they are and must be JSON-serialisable objects.
     """
     import keras
-
-    paths.weights.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=paths.weights.parent, prefix=f".{name}.", suffix=".weights.h5")
-    os.close(fd)
-    # A compiled model would also write its optimizer state; serving needs only the weights.
-    serving = type(model).built(**model.get_config())
-    serving.set_weights(model.get_weights())
-    try:
-        serving.save_weights(tmp, overwrite=True)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, paths.weights)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    encoder.save(paths.encoder)
     import tensorflow as tf
 
-    manifest = {
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown manifest sections {unknown}; choose from {SECTIONS}")
+    model_folder, encoder_folder = _folders(model_dir, encoder_dir)
+    manifest = manifest_path(name, model_folder)
+    weights = _save_weights(model, name, model_folder)
+    encoder_bytes = (json.dumps(encoder.to_json(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    encoder_file = encoder_folder / f"{name}-{hashlib.sha256(encoder_bytes).hexdigest()[:12]}.encoder.json"
+    atomic_write_bytes(encoder_file, encoder_bytes)
+    payload = {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
         "model": name,
@@ -89,26 +101,56 @@ def save(model, encoder, name: str, paths: ArtifactPaths, **sections) -> Artifac
         "config": _plain(model.get_config()),
         "fields": list(FIELDS),
         "vocab_sizes": encoder.vocab_sizes,
-        "weights": {"file": paths.weights.name, "sha256": sha256_file(paths.weights)},
-        "encoder": {
-            "file": os.path.relpath(paths.encoder, paths.manifest.parent),
-            "sha256": sha256_file(paths.encoder),
-        },
+        "weights": {"file": os.path.relpath(weights, manifest.parent), "sha256": sha256_file(weights)},
+        "encoder": {"file": os.path.relpath(encoder_file, manifest.parent), "sha256": sha256_file(encoder_file)},
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": {"keras": keras.__version__, "tensorflow": tf.__version__},
         **sections,
     }
-    write_json(paths.manifest, _plain(manifest))
-    return paths
+    write_json(manifest, _plain(payload))  # the commit point: the new set takes over here
+    _remove_previous(name, model_folder, encoder_folder, keep={weights.resolve(), encoder_file.resolve()})
+    return ArtifactPaths(weights, manifest, encoder_file)
+
+
+def _save_weights(model, name: str, folder: Path) -> Path:
+    """The serving weights (no optimizer state) under a name of their own content."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".weights.h5")
+    os.close(fd)
+    serving = type(model).built(**model.get_config())
+    serving.set_weights(model.get_weights())
+    try:
+        serving.save_weights(tmp, overwrite=True)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        final = folder / f"{name}-{sha256_file(tmp)[:12]}.weights.h5"
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return final
+
+
+def _remove_previous(name: str, model_folder: Path, encoder_folder: Path, keep: set[Path]) -> None:
+    """Files of earlier sets of ``name`` (content-named, or the fixed names older versions wrote)."""
+    earlier = [
+        *model_folder.glob(f"{name}-*.weights.h5"), model_folder / f"{name}.weights.h5",
+        *encoder_folder.glob(f"{name}-*.encoder.json"), encoder_folder / f"{name}.encoder.json",
+    ]  # fmt: skip
+    for path in earlier:
+        if path.resolve() not in keep:
+            path.unlink(missing_ok=True)
 
 
 def read_manifest(path: str | Path) -> dict:
+    """A manifest, its format, version and every key the loader reads checked."""
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"manifest {path} does not exist")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise ArtifactError(f"manifest {path} is not valid JSON (corrupt or truncated): {err}") from err
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise ArtifactError(f"{path} is not a movierec model manifest")
@@ -116,7 +158,58 @@ def read_manifest(path: str | Path) -> dict:
         raise ArtifactError(
             f"{path} has manifest version {manifest.get('version')}; this code reads {MANIFEST_VERSION}"
         )
+    check_manifest(manifest, path)
     return manifest
+
+
+def check_manifest(manifest: dict, path: Path) -> None:
+    """Keys and types of everything ``load`` reads; the first problem raises, naming the file and the field."""
+
+    def need(condition: bool, field: str, expected: str) -> None:
+        if not condition:
+            value = _lookup(manifest, field)
+            shown = "missing" if value is _MISSING else f"{json.dumps(value)[:80]}"
+            raise ArtifactError(f"{path}: field {field!r} must be {expected}, found {shown}")
+
+    def sizes(value) -> bool:
+        return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+
+    for key in ("model", "class", "registered_name"):
+        need(isinstance(manifest.get(key), str), key, "a string")
+    need(isinstance(manifest.get("fields"), list), "fields", "a list of field names")
+    need(sizes(manifest.get("vocab_sizes")), "vocab_sizes", "a list of positive integers")
+    need(len(manifest["vocab_sizes"]) == len(manifest["fields"]), "vocab_sizes", "one size per field")
+    config = manifest.get("config")
+    need(isinstance(config, dict), "config", "an object of model options")
+    need(sizes(config.get("vocab_sizes")), "config.vocab_sizes", "a list of positive integers")
+    for part in ("weights", "encoder"):
+        need(isinstance(manifest.get(part), dict), part, "an object with 'file' and 'sha256'")
+        need(isinstance(manifest[part].get("file"), str) and manifest[part]["file"], f"{part}.file", "a file name")
+        sha = manifest[part].get("sha256")
+        need(isinstance(sha, str) and bool(_SHA256.fullmatch(sha)), f"{part}.sha256", "64 hexadecimal digits")
+    for section in SECTIONS:
+        need(manifest.get(section, {}) is None or isinstance(manifest.get(section, {}), dict), section, "an object")
+
+
+_MISSING = object()
+
+
+def _lookup(manifest: dict, dotted: str):
+    value = manifest
+    for key in dotted.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return _MISSING
+        value = value[key]
+    return value
+
+
+def _confined(manifest: Path, name: str, field: str, folders: tuple[Path, Path]) -> Path:
+    """The file a manifest field names (relative to the manifest), which must lie in the artifact folders."""
+    target = (manifest.parent / name).resolve()
+    if not any(target.parent == folder.resolve() for folder in folders):
+        shown = " or ".join(str(f) for f in dict.fromkeys(folders))
+        raise ArtifactError(f"{manifest}: field {field!r} names {name!r}, outside the artifact folders ({shown})")
+    return target
 
 
 def load(name: str, model_dir: str | Path | None = None, encoder_dir: str | Path | None = None):
@@ -127,48 +220,47 @@ def load(name: str, model_dir: str | Path | None = None, encoder_dir: str | Path
     """
     import keras
 
-
-    paths = ArtifactPaths.for_model(name, model_dir, encoder_dir)
-    manifest = read_manifest(paths.manifest)
-    if manifest.get("model") != name or name not in MODELS:
-        raise ArtifactError(f"{paths.manifest} describes model {manifest.get('model')!r}, expected {name!r}")
+    if name not in MODELS:
+        raise ArtifactError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+    folders = _folders(model_dir, encoder_dir)
+    path = manifest_path(name, folders[0])
+    manifest = read_manifest(path)
+    if manifest["model"] != name:
+        raise ArtifactError(f"{path}: field 'model' is {manifest['model']!r}, expected {name!r}")
     model_class = MODELS[name]
-    if manifest.get("registered_name") != keras.saving.get_registered_name(model_class):
+    if manifest["registered_name"] != keras.saving.get_registered_name(model_class):
         raise ArtifactError(
-            f"{paths.manifest} was written for class {manifest.get('registered_name')}, "
+            f"{path} was written for class {manifest['registered_name']}, "
             f"the code has {keras.saving.get_registered_name(model_class)}"
         )
-    if manifest.get("fields") != list(FIELDS):
-        raise ArtifactError(f"{paths.manifest} lists fields {manifest.get('fields')}, the code uses {list(FIELDS)}")
-    encoder_path = (paths.manifest.parent / manifest["encoder"]["file"]).resolve()
-    for label, file, expected in (
-        ("weights", paths.weights, manifest["weights"]["sha256"]),
-        ("encoder", encoder_path, manifest["encoder"]["sha256"]),
-    ):
+    if manifest["fields"] != list(FIELDS):
+        raise ArtifactError(f"{path} lists fields {manifest['fields']}, the code uses {list(FIELDS)}")
+    files = {}
+    for part in ("weights", "encoder"):
+        file = _confined(path, manifest[part]["file"], f"{part}.file", folders)
         if not file.is_file():
-            raise ArtifactError(f"{label} file {file} named by {paths.manifest} does not exist")
-        if sha256_file(file) != expected:
-            raise ArtifactError(f"{label} file {file} does not match the checksum in {paths.manifest}")
+            raise ArtifactError(f"{part} file {file} named by {path} does not exist")
+        if sha256_file(file) != manifest[part]["sha256"]:
+            raise ArtifactError(f"{part} file {file} does not match the checksum in {path}")
+        files[part] = file
     try:
-        encoder = FeatureEncoder.load(encoder_path)
+        encoder = FeatureEncoder.load(files["encoder"])
     except EncoderMismatchError as err:
         raise ArtifactError(str(err)) from err
-    if encoder.vocab_sizes != manifest.get("vocab_sizes") or encoder.vocab_sizes != manifest["config"].get(
-        "vocab_sizes"
-    ):
-        raise ArtifactError(f"vocabulary sizes in {encoder_path} do not match {paths.manifest}")
+    if encoder.vocab_sizes != manifest["vocab_sizes"] or encoder.vocab_sizes != manifest["config"]["vocab_sizes"]:
+        raise ArtifactError(f"vocabulary sizes in {files['encoder']} do not match {path}")
     try:
         model = model_class.built(**manifest["config"])
         # Keras only warns when a layer finds no weights in the file and keeps
         # its random ones; for a served model that is an error.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            model.load_weights(paths.weights)
+            model.load_weights(files["weights"])
         skipped = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
         if skipped:
             raise ValueError("; ".join(skipped))
-    except (TypeError, ValueError, KeyError) as err:
-        raise ArtifactError(f"{paths.weights} does not fit the {manifest['class']} in this code: {err}") from err
+    except (TypeError, ValueError, KeyError, OSError) as err:
+        raise ArtifactError(f"{files['weights']} does not fit the {manifest['class']} in this code: {err}") from err
     return model, encoder, manifest
 
 

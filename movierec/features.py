@@ -105,8 +105,8 @@ class FeatureEncoder:
         if missing or extra:
             raise EncoderMismatchError(f"encoder fields do not match the code: missing {missing}, unexpected {extra}")
         for field, values in self.vocabularies.items():
-            if not all(isinstance(v, str) for v in values):
-                raise EncoderMismatchError(f"vocabulary of {field!r} must hold strings only")
+            if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+                raise EncoderMismatchError(f"vocabulary of {field!r} must be a list of strings")
             if len(set(values)) != len(values):
                 raise EncoderMismatchError(f"vocabulary of {field!r} repeats a value")
         self._index = {f: pd.Index(self.vocabularies[f]) for f in FIELDS}
@@ -184,6 +184,7 @@ class FeatureEncoder:
 
     @classmethod
     def from_json(cls, payload: dict, source: str = "encoder") -> FeatureEncoder:
+        """An encoder from its JSON form, every key and type checked; errors name ``source`` and the field."""
         if not isinstance(payload, dict) or payload.get("format") != ENCODER_FORMAT:
             raise EncoderMismatchError(f"{source} is not a movierec feature encoder")
         if payload.get("version") != ENCODER_VERSION:
@@ -194,7 +195,18 @@ class FeatureEncoder:
             raise EncoderMismatchError(
                 f"{source} lists fields {payload.get('fields')}, the code expects {list(FIELDS)}"
             )
-        return cls({f: list(v) for f, v in payload["vocabularies"].items()})
+        if payload.get("oov_index", OOV_INDEX) != OOV_INDEX:
+            raise EncoderMismatchError(f"{source}: field 'oov_index' is {payload['oov_index']!r}, expected {OOV_INDEX}")
+        vocabularies = payload.get("vocabularies")
+        if not isinstance(vocabularies, dict):
+            raise EncoderMismatchError(f"{source}: field 'vocabularies' is missing or not an object")
+        for field, values in vocabularies.items():
+            # A string would pass as a list of its characters ("FM" -> ["F", "M"]).
+            if not isinstance(values, list):
+                raise EncoderMismatchError(
+                    f"{source}: field 'vocabularies.{field}' must be a list of strings, got {type(values).__name__}"
+                )
+        return cls({f: list(v) for f, v in vocabularies.items()})
 
     def save(self, path: str | Path) -> None:
         write_json(path, self.to_json())
@@ -206,7 +218,7 @@ class FeatureEncoder:
             payload = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
             raise EncoderMismatchError(f"{path} is not valid JSON (corrupt or truncated): {err}") from err
         return cls.from_json(payload, source=str(path))
 

@@ -40,6 +40,15 @@ class TrainSettings:
     negative_sampling: str = "uniform"  # or "popularity": p(movie) ~ training ratings ** 0.75
 
     def __post_init__(self) -> None:
+        for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0)):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {getattr(self, name)!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 < self.lr_factor <= 1:
+            raise ValueError(f"lr_factor must be in (0, 1], got {self.lr_factor}")
+        if not 0 <= self.oov_rate < 1:
+            raise ValueError(f"oov_rate must be in [0, 1), got {self.oov_rate}")
         if self.negatives < 0:
             raise ValueError(f"negatives must be >= 0, got {self.negatives}")
         if self.negative_sampling not in SAMPLING:

@@ -1,9 +1,13 @@
-"""Saved artifacts: what loads, and every mismatch refused with a specific error."""
+"""Saved artifacts: what loads, every mismatch refused with a specific error, and a save that survives a crash."""
 
 import json
 import shutil
+import subprocess
+import sys
+import textwrap
 
 import keras
+import numpy as np
 import pytest
 
 from movierec import artifacts
@@ -20,35 +24,139 @@ def _load(root):
     return artifacts.load("autointp", root / "model", root / "data")
 
 
-def test_loading_checks_pass_on_untouched_artifacts(copy_of, prepared):
-    model, encoder, manifest = _load(copy_of)
-    assert encoder.vocab_sizes == manifest["vocab_sizes"]
-    assert isinstance(model, keras.Model)
+def _manifest_path(root):
+    return root / "model" / "autointp.manifest.json"
+
+
+def _named(root, part):
+    """The weights or encoder file the manifest names."""
+    return (_manifest_path(root).parent / json.loads(_manifest_path(root).read_text())[part]["file"]).resolve()
 
 
 def _edit_manifest(root, change):
-    path = root / "model" / "autointp.manifest.json"
+    path = _manifest_path(root)
     manifest = json.loads(path.read_text())
     change(manifest)
     path.write_text(json.dumps(manifest))
 
 
+def test_loading_checks_pass_on_untouched_artifacts(copy_of):
+    model, encoder, manifest = _load(copy_of)
+    assert encoder.vocab_sizes == manifest["vocab_sizes"]
+    assert isinstance(model, keras.Model)
+    assert _named(copy_of, "weights").name.startswith("autointp-") and _named(copy_of, "weights").parent.name == "model"
+    assert _named(copy_of, "encoder").parent.name == "data"
+
+
+def _drop(key):
+    return lambda m: m.pop(key)
+
+
 @pytest.mark.parametrize(
     ("tamper", "message"),
     [
-        (lambda r: (r / "model" / "autointp.weights.h5").write_bytes(b"garbage"), "weights file .* does not match"),
-        (lambda r: (r / "data" / "autointp.encoder.json").unlink(), "encoder file .* does not exist"),
-        (lambda r: (r / "model" / "autointp.manifest.json").write_text('{"format": "movierec.model'), "corrupt"),
-        (lambda r: (r / "model" / "autointp.manifest.json").unlink(), "does not exist"),
+        (lambda r: _named(r, "weights").write_bytes(b"garbage"), "weights file .* does not match"),
+        (lambda r: _named(r, "encoder").unlink(), "encoder file .* does not exist"),
+        (lambda r: _manifest_path(r).write_text('{"format": "movierec.model'), "corrupt"),
+        (lambda r: _manifest_path(r).unlink(), "does not exist"),
         (lambda r: _edit_manifest(r, lambda m: m.update(fields=m["fields"][::-1])), "lists fields"),
         (lambda r: _edit_manifest(r, lambda m: m.update(registered_name="autoint>Other")), "written for class"),
         (lambda r: _edit_manifest(r, lambda m: m.update(version=7)), "manifest version 7"),
         (lambda r: _edit_manifest(r, lambda m: m["config"].update(embedding_dim=6)), "does not fit"),
+        (lambda r: _edit_manifest(r, lambda m: m["config"].update(no_such_option=1)), "does not fit"),
         (lambda r: _edit_manifest(r, lambda m: m.update(vocab_sizes=[1] * 14)), "vocabulary sizes"),
+        (lambda r: _edit_manifest(r, _drop("encoder")), "field 'encoder' must be an object .* missing"),
+        (lambda r: _edit_manifest(r, lambda m: m.update(weights="x")), "field 'weights' must be an object"),
+        (lambda r: _edit_manifest(r, lambda m: m.update(config=[])), "field 'config' must be an object"),
+        (lambda r: _edit_manifest(r, lambda m: m["weights"].update(sha256="abc")), "'weights.sha256' must be 64"),
+        (lambda r: _edit_manifest(r, lambda m: m.update(vocab_sizes=[0] * 14)), "'vocab_sizes' must be a list of pos"),
+        (lambda r: _edit_manifest(r, lambda m: m.update(model="autoint")), "field 'model' is 'autoint'"),
+        (lambda r: _edit_manifest(r, lambda m: m["encoder"].update(file="../../../etc/passwd")), "outside the artif"),
+        (lambda r: _edit_manifest(r, lambda m: m["weights"].update(file="/tmp/other.weights.h5")), "outside the art"),
+        (lambda r: _edit_manifest(r, lambda m: m.update(evaluation=[1])), "field 'evaluation' must be an object"),
+        (lambda r: _manifest_path(r).write_text("[]"), "is not a movierec model manifest"),
     ],
-    ids=["weights", "no-encoder", "corrupt", "no-manifest", "fields", "class", "version", "config", "vocab"],
+    ids=["weights", "no-encoder", "corrupt", "no-manifest", "fields", "class", "version", "config", "unknown-option",
+         "vocab", "encoder-key", "weights-type", "config-type", "sha", "sizes", "model", "escape", "absolute",
+         "section", "not-an-object"],
 )
 def test_mismatched_artifacts_are_refused_with_a_specific_error(copy_of, tamper, message):
     tamper(copy_of)
     with pytest.raises(artifacts.ArtifactError, match=message):
         _load(copy_of)
+
+
+def _edit_encoder(root, change):
+    """Change the encoder file and re-pin its checksum, so only the content check can object."""
+    path = _named(root, "encoder")
+    payload = json.loads(path.read_text())
+    change(payload)
+    path.write_text(json.dumps(payload))
+    _edit_manifest(root, lambda m: m["encoder"].update(sha256=artifacts.sha256_file(path)))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda e: e.pop("vocabularies"), "field 'vocabularies' is missing"),
+        (lambda e: e["vocabularies"].update(gender="FM"), "'vocabularies.gender' must be a list of strings"),
+        (lambda e: e["vocabularies"].update(age=[1, 2]), "vocabulary of 'age' must be a list of strings"),
+        (lambda e: e.update(oov_index=3), "field 'oov_index' is 3"),
+    ],
+    ids=["no-vocabularies", "string-vocabulary", "numbers", "oov-index"],
+)
+def test_bad_encoder_content_is_refused_naming_the_field(copy_of, change, message):
+    _edit_encoder(copy_of, change)
+    with pytest.raises(artifacts.ArtifactError, match=message):
+        _load(copy_of)
+
+
+def test_an_unknown_model_name_is_an_artifact_error(copy_of):
+    with pytest.raises(artifacts.ArtifactError, match="unknown model 'autoint2'"):
+        artifacts.load("autoint2", copy_of / "model", copy_of / "data")
+
+
+def test_saving_again_replaces_the_set_and_removes_the_previous_files(copy_of):
+    model, encoder, _ = _load(copy_of)
+    old = {_named(copy_of, "weights"), _named(copy_of, "encoder")}
+    model.weights[0].assign(model.weights[0] + 1.0)
+    paths = artifacts.save(model, encoder, "autointp", copy_of / "model", copy_of / "data", evaluation={"auc": 0.5})
+    again, _, manifest = _load(copy_of)
+    np.testing.assert_array_equal(again.weights[0].numpy(), model.weights[0].numpy())
+    assert manifest["evaluation"] == {"auc": 0.5}
+    assert paths.weights not in old and not any(p.exists() for p in old - {paths.encoder})
+    assert sorted(p.name for p in (copy_of / "model").iterdir()) == sorted([paths.weights.name, paths.manifest.name])
+
+
+CRASHING_SAVE = """
+import os, sys
+from movierec import artifacts
+
+stage, root = sys.argv[1], sys.argv[2]
+model, encoder, _ = artifacts.load("autointp", root + "/model", root + "/data")
+model.weights[0].assign(model.weights[0] + 1.0)
+replace = os.replace
+
+def crash_at(src, dst):
+    # A hard kill (no cleanup, no exception handlers) at the chosen step of the save.
+    if stage == "before-manifest" and str(dst).endswith(".manifest.json"):
+        os._exit(17)
+    replace(src, dst)
+    if stage == "after-weights" and str(dst).endswith(".weights.h5"):
+        os._exit(17)
+
+os.replace = crash_at
+artifacts.save(model, encoder, "autointp", root + "/model", root + "/data")
+"""
+
+
+@pytest.mark.parametrize("stage", ["after-weights", "before-manifest"])
+def test_a_save_killed_midway_leaves_the_previous_set_loadable(copy_of, stage):
+    before, _, manifest_before = _load(copy_of)
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(CRASHING_SAVE), stage, str(copy_of)],
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 17, result.stderr[-2000:]
+    after, _, manifest_after = _load(copy_of)
+    assert manifest_after == manifest_before
+    for a, b in zip(before.weights, after.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

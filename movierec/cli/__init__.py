@@ -8,6 +8,8 @@ the console script ``movierec-<name>`` that ``pip install`` creates.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -16,6 +18,24 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first
 
 from movierec.data import ENV_DATA_DIR, RELEASES
 from movierec.models import MODELS
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse`` whose usage errors are one line and exit status 2, like every other error of the tools."""
+
+    def error(self, message: str):
+        fail(f"{message} (see {self.prog} --help)")
+
+
+def json_object(text: str) -> dict:
+    """An argument that must be a JSON object, e.g. ``'{"embedding_dim": 32}'``."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({err.msg} at character {err.pos}): {text!r}") from err
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object such as '{{\"embedding_dim\": 32}}', got {text!r}")
+    return value
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +55,35 @@ def add_model_options(parser: argparse.ArgumentParser, artifacts: bool = True) -
         parser.add_argument("--encoder-dir", type=Path, default=None, help="where encoders live (data/)")
 
 
+def add_debug_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+
+
 def fail(message: str, code: int = 2) -> None:
+    """Stop with ``error: <message>`` on standard error and exit status ``code``."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+@contextlib.contextmanager
+def one_line_errors(debug: bool = False):
+    """Any error inside becomes one line on standard error and exit status 2; ``--debug`` shows the traceback.
+
+    The project's own errors already say what is wrong and how to fix it; anything
+    else is shown with its type, so a bug is still recognisable without the traceback.
+    """
+    from movierec.artifacts import ArtifactError
+    from movierec.data import MovieLensError
+    from movierec.features import EncoderMismatchError
+
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as err:
+        if debug:
+            raise
+        own = isinstance(err, MovieLensError | ArtifactError | EncoderMismatchError)
+        text = " ".join(str(err).split()) or type(err).__name__
+        hint = "" if own else " (rerun with --debug for the traceback)"
+        fail((text if own else f"{type(err).__name__}: {text}") + hint)

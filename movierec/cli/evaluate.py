@@ -18,14 +18,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from movierec.cli import add_data_options, add_model_options, fail
+from movierec.cli import Parser, add_data_options, add_debug_option, add_model_options, fail, one_line_errors
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from movierec.protocols import PROTOCOLS
 
-    parser = argparse.ArgumentParser(prog="python -m movierec.evaluate", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m movierec.evaluate", description=__doc__.split("\n\n")[0])
     add_data_options(parser)
+    add_debug_option(parser)
     add_model_options(parser)
     parser.add_argument(
         "--protocol",
@@ -48,6 +49,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    with one_line_errors(args.debug):
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """The tool's work, for parsed arguments."""
     from movierec import artifacts, data, evaluation, protocols
     from movierec.files import write_json
     from movierec.prepared import prepare
@@ -56,7 +63,7 @@ def main(argv=None) -> dict:
     try:
         model, encoder, manifest = artifacts.load(args.model, args.model_dir, args.encoder_dir)
     except artifacts.ArtifactError as err:
-        fail(f"{err}\nretrain with: python -m movierec.train --model {args.model} --data-dir DIR")
+        fail(f"{err}; retrain with: python -m movierec.train --model {args.model} --data-dir DIR")
     try:
         release = data.load(args.dataset, args.data_dir, download=not args.no_download)
     except data.MovieLensError as err:

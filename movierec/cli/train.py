@@ -2,25 +2,34 @@
 
     python -m movierec.train --model autointp --data-dir ../shared/data
 
-Writes ``model/<name>.weights.h5``, ``model/<name>.manifest.json`` (config,
-fields, vocabularies, data fingerprint, training settings, history and the
-test evaluation) and ``data/<name>.encoder.json``.
+Writes ``model/<name>.manifest.json`` (config, fields, vocabularies, data
+fingerprint, training settings, history, the validation and test evaluations),
+the weights it names in ``model/`` and the encoder in ``data/``, as one set
+(``movierec.artifacts``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 
-from movierec.cli import add_data_options, add_model_options, fail
+from movierec.cli import (
+    Parser,
+    add_data_options,
+    add_debug_option,
+    add_model_options,
+    fail,
+    json_object,
+    one_line_errors,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from movierec import training
 
     defaults = training.TrainSettings()
-    parser = argparse.ArgumentParser(prog="python -m movierec.train", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m movierec.train", description=__doc__.split("\n\n")[0])
     add_data_options(parser)
+    add_debug_option(parser)
     add_model_options(parser)
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -36,7 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--no-refit", dest="refit", action="store_false", help="keep the early-stopped model, skip the final refit"
     )
     parser.add_argument(
-        "--hyperparameters", type=json.loads, default={}, help="JSON overrides, e.g. '{\"embedding_dim\": 32}'"
+        "--hyperparameters", type=json_object, default={}, help="JSON overrides, e.g. '{\"embedding_dim\": 32}'"
     )
     parser.add_argument(
         "--strategy", choices=training.STRATEGIES, default="default",
@@ -49,6 +58,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    with one_line_errors(args.debug):
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """The tool's work, for parsed arguments."""
     from movierec import data, evaluation, training
     from movierec.experiment import train_and_evaluate
     from movierec.prepared import prepare

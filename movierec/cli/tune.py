@@ -25,22 +25,31 @@ import argparse
 import json
 from pathlib import Path
 
-from movierec.cli import add_data_options, add_model_options, fail
+from movierec.cli import (
+    Parser,
+    add_data_options,
+    add_debug_option,
+    add_model_options,
+    fail,
+    json_object,
+    one_line_errors,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from movierec import training
 
     defaults = training.TrainSettings()
-    parser = argparse.ArgumentParser(prog="python -m movierec.tune", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m movierec.tune", description=__doc__.split("\n\n")[0])
     add_data_options(parser)
+    add_debug_option(parser)
     add_model_options(parser, artifacts=False)
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=4, help="maximum epochs per trial (early stopping applies)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--negatives", type=int, default=defaults.negatives)
     parser.add_argument("--negative-sampling", choices=training.SAMPLING, default=defaults.negative_sampling)
-    parser.add_argument("--fixed", type=json.loads, default={}, help="model options held fixed, as JSON")
+    parser.add_argument("--fixed", type=json_object, default={}, help="model options held fixed, as JSON")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--directory", type=Path, default=Path("tuning"))
     parser.add_argument("--project", default=None, help="default: the model name")
@@ -53,6 +62,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
+    with one_line_errors(args.debug):
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    """The tool's work, for parsed arguments."""
     from keras_tuner.src.distribute import utils as distribute
 
     from movierec import data, training, tuning
