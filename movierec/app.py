@@ -13,6 +13,7 @@ Settings come from the environment: ``MOVIELENS_DIR`` (data), and
 from __future__ import annotations
 
 import os
+import re
 
 import altair as alt
 import numpy as np
@@ -25,6 +26,7 @@ from movierec.features import FIELDS
 from movierec.models import TITLES
 from movierec.recommend import FIELD_LABELS, GENDERS, Profile, Recommender
 
+ZIP_CODE = re.compile(r"[0-9]{5}")
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
@@ -58,30 +60,58 @@ class StreamlitProgress:
 def load_movielens(data_dir: str | None) -> data.MovieLens:
     folder = data.find("ml-1m", data_dir)
     if folder is None:
-        folder = data.fetch("ml-1m", progressbar=StreamlitProgress())
+        progress = StreamlitProgress()
+        try:
+            folder = data.fetch("ml-1m", progressbar=progress)
+        finally:  # a failed download must not leave a stale "Downloading…" bar above the message
+            progress.close()
     return data.load("ml-1m", folder, download=False)
 
 
 @st.cache_resource(show_spinner="Loading the model…")
 def load_recommender(name: str, model_dir: str | None, encoder_dir: str | None, data_dir: str | None) -> Recommender:
     train = f"python -m movierec.train --model {name} --data-dir /path/to/movielens"
+    point_at_a_copy = "export MOVIELENS_DIR=/path/to/ml-1m   # a folder with ratings.dat, users.dat, movies.dat"
     try:
         model, encoder, manifest = artifacts.load(name, model_dir, encoder_dir)
     except artifacts.ArtifactError as err:
         raise PageError(f"The {TITLES[name]} model could not be loaded: {err}", train) from err
+    except Exception as err:  # anything else the files provoke is still a message, not a traceback
+        raise PageError(f"The {TITLES[name]} model could not be loaded ({type(err).__name__}: {err}).", train) from err
     try:
         release = load_movielens(data_dir)
+    except data.DownloadError as err:
+        raise PageError(
+            "MovieLens 1M is not on this machine yet, and downloading it from GroupLens failed: this looks like a "
+            f"first run without network access. Point the app at a copy you already have. ({err})",
+            point_at_a_copy,
+        ) from err
     except data.MovieLensError as err:
-        raise PageError(
-            f"MovieLens 1M is not available: {err}",
-            "export MOVIELENS_DIR=/path/to/ml-1m   # a folder with ratings.dat, users.dat, movies.dat",
-        ) from err
-    except OSError as err:  # no network for the download
-        raise PageError(
-            f"MovieLens 1M could not be downloaded ({err}).",
-            "export MOVIELENS_DIR=/path/to/ml-1m   # point at a copy you already have",
-        ) from err
+        raise PageError(f"MovieLens 1M is not available: {err}", point_at_a_copy) from err
+    except OSError as err:
+        raise PageError(f"MovieLens 1M could not be read ({type(err).__name__}: {err}).", point_at_a_copy) from err
     return Recommender(model, encoder, release, manifest)
+
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def markdown_text(text: str) -> str:
+    """``text`` shown as typed in Streamlit markdown: every character markdown would act on is escaped."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def zip_code_input(rec: Recommender) -> str:
+    """The zip code a visitor types: five digits or nothing; says what the model does with it."""
+    typed = st.text_input("Zip code (5 digits, optional)", value="10001", max_chars=5, key="zip").strip()
+    if typed and not ZIP_CODE.fullmatch(typed):
+        st.error(f"“{markdown_text(typed)}” is not a zip code (5 digits, like 10001). The ranking uses no zip code.")
+        typed = ""
+    if not typed:
+        st.caption("No zip code: the model uses what it learned for an unknown zip code.")
+    elif not rec.knows("zip", typed):
+        st.caption(f"No training user had zip code {typed}, so the model uses what it learned for an unknown one.")
+    return typed
 
 
 def score_column(model):
@@ -122,8 +152,7 @@ def sidebar(rec: Recommender) -> tuple[Profile, int, int, int, list[str], list[i
             gender = st.radio("Gender", list(GENDERS), format_func=lambda g: GENDERS[g].capitalize(), key="gender")
             age = st.selectbox("Age", list(AGE_BRACKETS), index=2, format_func=AGE_BRACKETS.get, key="age")
             occupation = st.selectbox("Occupation", list(ML1M_OCCUPATIONS), index=12, key="occupation")
-            zip_code = st.text_input("Zip code", value="10001", max_chars=10, key="zip").strip() or "00000"
-            profile = Profile(gender, int(age), occupation, zip_code)
+            profile = Profile(gender, int(age), occupation, zip_code_input(rec))
 
         st.header("When?")
         low, high = rec.years
@@ -140,8 +169,9 @@ def sidebar(rec: Recommender) -> tuple[Profile, int, int, int, list[str], list[i
 
 def describe(profile: Profile) -> str:
     who = "A new visitor" if profile.user_id is None else f"User {profile.user_id}"
-    about = f"{GENDERS[profile.gender]}, age {AGE_BRACKETS[profile.age]}, {profile.occupation}, zip {profile.zip}"
-    return f"**{who}** — {about}"
+    place = f"zip {profile.zip}" if profile.zip else "no zip code"
+    about = f"{GENDERS[profile.gender]}, age {AGE_BRACKETS[profile.age]}, {profile.occupation}, {place}"
+    return f"**{who}** — {markdown_text(about)}"
 
 
 def genre_mix(history: pd.DataFrame, top: pd.DataFrame) -> pd.DataFrame:
@@ -188,7 +218,7 @@ def page(name: str) -> None:
             (os.environ.get(data.ENV_DATA_DIR) or "").strip() or None,  # blank counts as unset, as in data.find
         )  # fmt: skip
     except PageError as err:
-        st.error(str(err))
+        st.error(markdown_text(str(err)))
         if err.command:
             st.markdown("Fix it with:")
             st.code(err.command, language="bash")

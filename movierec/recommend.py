@@ -99,6 +99,7 @@ class Recommender:
         known = [Profile(g, int(a), o, z, int(u)) for u, g, a, o, z in zip(*columns, strict=True)]
         self._profile_codes = dict(zip(known, encoder.encode_users(data.users), strict=True))
         self._context_codes: dict[tuple[int, int], np.ndarray] = {}
+        self._known: dict[str, set[str]] = {}
         stamps = pd.to_datetime(data.ratings["timestamp"], unit="s", utc=True)
         self.years = (int(stamps.dt.year.min()), int(stamps.dt.year.max()))
         latest = stamps.max()
@@ -111,6 +112,12 @@ class Recommender:
         self._listing = {c: self.movies[c].array for c in ("movie_id", "title", "year", "genres")}
 
     # ------------------------------------------------------------------ profiles
+    def knows(self, field: str, value: str) -> bool:
+        """Whether ``value`` of a user or movie field has its own row in the model (else it encodes as unknown)."""
+        if field not in self._known:
+            self._known[field] = set(self.encoder.vocabularies[field])
+        return str(value) in self._known[field]
+
     def profile(self, user_id: int) -> Profile:
         if user_id not in self._users.index:
             raise UnknownUserError(f"user {user_id} is not in {self.data.name}")

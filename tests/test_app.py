@@ -102,13 +102,31 @@ def test_every_control_reruns_and_changes_the_list(app_env, ml1m, page):
 def test_new_profile_with_an_unseen_zip_code(app_env, page):
     at = run_page(page)
     at.radio(key="mode").set_value("New profile").run()
-    at.text_input(key="zip").input("ZZ-404").run()
+    at.text_input(key="zip").input("00404").run()
     at.selectbox(key="occupation").set_value("farmer").run()
-    assert not at.exception
+    assert not at.exception and not at.error
     top = recommendations(at)
     assert len(top) == 10
     assert "A new visitor" in " ".join(m.value for m in at.markdown)
-    assert "zip ZZ-404" in " ".join(m.value for m in at.markdown)
+    assert "zip 00404" in " ".join(m.value for m in at.markdown)
+    assert "No training user had zip code 00404" in " ".join(c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("typed", ["ZZ-40", "1234", "*bold"])
+def test_a_zip_code_that_is_not_five_digits_is_refused_and_the_page_still_ranks(app_env, typed):
+    at = run_page("show_st_plus.py")
+    at.radio(key="mode").set_value("New profile").run()
+    at.text_input(key="zip").input(typed).run()
+    assert not at.exception
+    assert "is not a zip code (5 digits" in at.error[0].value
+    assert len(recommendations(at)) == 10
+    assert "no zip code" in " ".join(m.value for m in at.markdown)
+
+
+def test_markdown_in_typed_text_is_shown_as_typed():
+    from movierec.app import markdown_text
+
+    assert markdown_text("*a* _b_ [c](d) <e> #f") == r"\*a\* \_b\_ \[c\]\(d\) \<e\> \#f"
 
 
 @pytest.mark.parametrize("page", list(PAGES))
@@ -129,6 +147,26 @@ def test_missing_data_shows_the_fixing_command(monkeypatch, tmp_path, tiny_artif
     assert not at.exception
     assert "MovieLens 1M is not available" in at.error[0].value
     assert "MOVIELENS_DIR" in at.code[0].value
+
+
+def test_an_offline_first_run_says_so_and_how_to_fix_it(monkeypatch, tmp_path, tiny_artifacts):
+    import socket
+
+    from movierec import data
+
+    with socket.socket() as probe:  # a port on this machine with nothing listening: the download fails at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    official = data.RELEASES["ml-1m"]
+    offline = data.Release(official.name, f"http://127.0.0.1:{port}/ml-1m.zip", official.md5, official.files)
+    monkeypatch.setitem(data.RELEASES, "ml-1m", offline)
+    monkeypatch.setenv("MOVIEREC_MODEL_DIR", str(tiny_artifacts / "model"))
+    monkeypatch.setenv("MOVIEREC_ENCODER_DIR", str(tiny_artifacts / "data"))
+    at = run_page("show_st_plus.py")
+    assert not at.exception
+    assert "first run without network access" in at.error[0].value
+    assert "MOVIELENS_DIR" in at.code[0].value
+    assert not at.get("progress"), "a failed download must not leave its progress bar behind"
 
 
 def test_pages_are_thin():
