@@ -57,8 +57,12 @@ class StreamlitProgress:
 
 
 @st.cache_data(show_spinner="Reading MovieLens…")
-def load_movielens(data_dir: str | None) -> data.MovieLens:
-    folder = data.find("ml-1m", data_dir)
+def load_movielens(movielens_dir: str | None) -> data.MovieLens:
+    """MovieLens 1M from ``MOVIELENS_DIR`` (read by ``data.find``, so errors name it), the cache or a download.
+
+    ``movielens_dir`` is that variable's value, passed in so that the cache is per value.
+    """
+    folder = data.find("ml-1m")
     if folder is None:
         progress = StreamlitProgress()
         try:
@@ -69,7 +73,9 @@ def load_movielens(data_dir: str | None) -> data.MovieLens:
 
 
 @st.cache_resource(show_spinner="Loading the model…")
-def load_recommender(name: str, model_dir: str | None, encoder_dir: str | None, data_dir: str | None) -> Recommender:
+def load_recommender(
+    name: str, model_dir: str | None, encoder_dir: str | None, movielens_dir: str | None
+) -> Recommender:
     train = f"python -m movierec.train --model {name} --data-dir /path/to/movielens"
     point_at_a_copy = "export MOVIELENS_DIR=/path/to/ml-1m   # a folder with ratings.dat, users.dat, movies.dat"
     try:
@@ -79,7 +85,7 @@ def load_recommender(name: str, model_dir: str | None, encoder_dir: str | None, 
     except Exception as err:  # anything else the files provoke is still a message, not a traceback
         raise PageError(f"The {TITLES[name]} model could not be loaded ({type(err).__name__}: {err}).", train) from err
     try:
-        release = load_movielens(data_dir)
+        release = load_movielens(movielens_dir)
     except data.DownloadError as err:
         raise PageError(
             "MovieLens 1M is not on this machine yet, and downloading it from GroupLens failed: this looks like a "

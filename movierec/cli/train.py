@@ -69,11 +69,14 @@ def run(args: argparse.Namespace) -> dict:
     from movierec.prepared import prepare
 
     training.distribution_strategy(args.strategy)  # first: MultiWorkerMirroredStrategy insists
-    settings = training.TrainSettings(
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
-        seed=args.seed, oov_rate=args.oov_rate, refit=args.refit, negatives=args.negatives,
-        negative_sampling=args.negative_sampling,
-    )  # fmt: skip
+    try:
+        settings = training.TrainSettings(
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
+            seed=args.seed, oov_rate=args.oov_rate, refit=args.refit, negatives=args.negatives,
+            negative_sampling=args.negative_sampling,
+        )  # fmt: skip
+    except ValueError as err:  # an out-of-range option: a usage error
+        fail(f"{err} (see --help)")
     try:
         release = data.load(args.dataset, args.data_dir, download=not args.no_download)
     except data.MovieLensError as err:

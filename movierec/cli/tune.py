@@ -79,10 +79,13 @@ def run(args: argparse.Namespace) -> list[dict]:
     except data.MovieLensError as err:
         fail(str(err))
     prepared = prepare(release)
-    settings = training.TrainSettings(
-        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, refit=False, negatives=args.negatives,
-        negative_sampling=args.negative_sampling,
-    )  # fmt: skip
+    try:
+        settings = training.TrainSettings(
+            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, refit=False, negatives=args.negatives,
+            negative_sampling=args.negative_sampling,
+        )  # fmt: skip
+    except ValueError as err:  # an out-of-range option: a usage error
+        fail(f"{err} (see --help)")
     tuner = tuning.make_tuner(
         args.model, prepared, settings, args.trials, args.directory, args.project, args.overwrite,
         distribution_strategy=strategy, **args.fixed,
