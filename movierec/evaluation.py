@@ -24,6 +24,7 @@ from movierec.scoring import CandidateScorer, predict_rows
 
 USERS_PER_CHUNK = 64
 HISTORY = {"test": ("train", "validation"), "validation": ("train",)}
+EASE_L2_GRID = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
 
 
 def history_parts(part: str) -> tuple[str, ...]:
@@ -105,12 +106,29 @@ def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool 
     return result
 
 
+def ease_l2_on_validation(prepared: Prepared, grid=EASE_L2_GRID) -> tuple[float, dict[float, float]]:
+    """EASE's l2 with the best validation full-ranking NDCG@10 (fitted on the training part), and every score.
+
+    Ties go to the smaller l2, the first in the grid.
+    """
+    users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
+    scores = {}
+    for l2 in grid:
+        model = baselines.EASE(prepared.split.train, users, catalogue, l2)
+        scores[float(l2)] = full_ranking(prepared, model.score_rows, "validation")["ndcg@10"]
+    return max(scores, key=lambda l2: (scores[l2], -l2)), scores
+
+
 def evaluate_baselines(prepared: Prepared, full: bool = True, part: str = "test") -> dict:
-    """The same metrics for the popularity, movie-mean and item-kNN baselines (no probabilities, so no log loss)."""
+    """The same metrics for the popularity, movie-mean, item-kNN and EASE baselines (no log loss: no probabilities).
+
+    EASE's l2 is chosen on validation (``ease_l2_on_validation``) and the
+    chosen value is reported with its numbers.
+    """
     held_out = getattr(prepared.split, part)
     liked = labels(held_out)
     rated = prepared.frame(*history_parts(part))
-    catalogue = prepared.data.movies["movie_id"].to_numpy()
+    users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
     scorers = {}
     for name, fitted in baselines.fit(rated).items():
         catalogue_scores = baselines.score(fitted, catalogue)
@@ -118,9 +136,11 @@ def evaluate_baselines(prepared: Prepared, full: bool = True, part: str = "test"
             baselines.score(fitted, held_out["movie_id"].to_numpy()),
             lambda rows, s=catalogue_scores: np.broadcast_to(s, (len(rows), len(s))),
         )
-    knn = baselines.ItemKNN(rated, prepared.data.users["user_id"].to_numpy(), catalogue)
-    pair_scores = knn.score_pairs(held_out["user_id"].to_numpy(), held_out["movie_id"].to_numpy())
-    scorers["item_knn"] = (pair_scores, knn.score_rows)
+    l2, _ = ease_l2_on_validation(prepared)
+    for name, model in (("item_knn", baselines.ItemKNN(rated, users, catalogue)),
+                        ("ease", baselines.EASE(rated, users, catalogue, l2))):  # fmt: skip
+        pair_scores = model.score_pairs(held_out["user_id"].to_numpy(), held_out["movie_id"].to_numpy())
+        scorers[name] = (pair_scores, model.score_rows)
     results = {}
     for name, (held_out_scores, score_users) in scorers.items():
         own_rows = _own_rows(held_out, held_out_scores, liked)
@@ -130,6 +150,7 @@ def evaluate_baselines(prepared: Prepared, full: bool = True, part: str = "test"
             ranked = full_ranking(prepared, score_users, part)
             entry.update({"full_ndcg@10": ranked["ndcg@10"], "full_hit@10": ranked["hit@10"]})
         results[name] = entry
+    results["ease"]["l2"] = l2
     return results
 
 

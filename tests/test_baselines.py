@@ -31,3 +31,37 @@ def test_item_knn_ranks_by_summed_cosine_similarity():
     assert (scores[2] == 0).all()  # user 4 has no history
     pairs = knn.score_pairs(np.array([3, 1, 9]), np.array([10, 30, 10]))
     assert pairs.tolist() == pytest.approx([cos[10, 20], cos[20, 30], 0.0])
+
+
+def test_ease_is_the_closed_form_of_its_ridge_regression():
+    """Column j of B is the ridge regression of movie j's column on every other movie's (no self-loop)."""
+    rng = np.random.default_rng(0)
+    users, movies = np.arange(1, 41), np.arange(10, 17)
+    mask = rng.random((len(users), len(movies))) < 0.4
+    rated = pd.DataFrame({"user_id": np.repeat(users, len(movies))[mask.ravel()],
+                          "movie_id": np.tile(movies, len(users))[mask.ravel()]})  # fmt: skip
+    model = baselines.EASE(rated, users, movies, l2=3.0)
+    x = mask.astype(np.float64)
+    for j in range(len(movies)):
+        others = [k for k in range(len(movies)) if k != j]
+        a = x[:, others]
+        expected = np.linalg.solve(a.T @ a + 3.0 * np.eye(len(others)), a.T @ x[:, j])
+        np.testing.assert_allclose(model.weights[others, j], expected, rtol=1e-4, atol=1e-6)
+        assert model.weights[j, j] == 0
+    # A known user's scores equal their fold-in from the same rated movies.
+    row = 5
+    np.testing.assert_allclose(model.score_rows(np.array([row]))[0], model.score_history(np.flatnonzero(mask[row])),
+                               rtol=1e-5)  # fmt: skip
+    with pytest.raises(ValueError, match="l2 must be positive"):
+        baselines.EASE(rated, users, movies, l2=0)
+
+
+def test_the_ease_penalty_is_chosen_on_validation(prepared):
+    from movierec import evaluation
+
+    l2, scores = evaluation.ease_l2_on_validation(prepared, grid=(1.0, 50.0, 5000.0))
+    assert set(scores) == {1.0, 50.0, 5000.0}
+    assert scores[l2] == max(scores.values())
+    result = evaluation.evaluate_baselines(prepared, full=True)
+    assert result["ease"]["l2"] in evaluation.EASE_L2_GRID
+    assert 0 < result["ease"]["full_ndcg@10"] <= 1

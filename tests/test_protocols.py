@@ -68,7 +68,7 @@ def test_evaluate_trains_and_reports_each_protocol(shipped_tiny, ml1m_dir, tmp_p
     protocol = protocols.PROTOCOLS[name]
     assert saved["protocol"]["fields"] == list(protocol.fields)
     assert saved["protocol"]["published"] == protocol.published
-    assert set(saved["baselines"]) == {"popularity", "movie_mean", "item_knn"}
+    assert set(saved["baselines"]) == {"popularity", "movie_mean", "item_knn", "ease"}
     assert 0 <= saved["auc"] <= 1 and saved["logloss"] > 0
     assert ("full_ndcg@10" in saved) == protocol.full_ranking
     # CTR protocols train the like output on rated rows; the ranking one keeps the shipped objective.
