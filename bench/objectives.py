@@ -4,8 +4,10 @@
 
 Every variant is AutoInt+ with the default (untuned) hyperparameters of
 ``movierec.models``, trained for the same number of epochs (early stopping on
-validation AUC may end it sooner, no refit) and evaluated on the test split
-under both protocols:
+validation AUC may end it sooner, no refit) and measured on the validation
+split; the default objective is the one with the best validation full-ranking
+NDCG@10 (``movierec.experiment.select``). Each variant is then evaluated on the
+test split, under both protocols, for the report:
 
 * ``rating``: rated rows only, ordinal loss on the 1-5 rating (the core issue's model);
 * ``implicit``: plus k sampled unrated movies per rated row as rating 0, one output;
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from movierec import data, evaluation, training
-from movierec.experiment import train_and_evaluate
+from movierec.experiment import SELECTION_METRIC, finish, fit_candidate, select
 from movierec.files import write_json
 from movierec.prepared import prepare
 
@@ -47,27 +48,30 @@ def main() -> None:
 
     prepared = prepare(data.load("ml-1m", args.data_dir))
     base = training.TrainSettings(epochs=args.epochs, refit=False)
-    rows = {}
-    if args.out and args.out.exists():  # variants can be run one at a time into the same table
-        earlier = json.loads(args.out.read_text())
-        if earlier.get("epochs") == args.epochs:
-            rows = {k: v for k, v in earlier["results"].items() if k in VARIANTS}
-    for name in args.variants:
+    candidates = {}
+    for name in args.variants:  # stage 1: fit on train, measure on validation
         model_options, setting_options = VARIANTS[name]
         settings = dataclasses.replace(base, **setting_options)
+        candidates[name] = fit_candidate("autointp", prepared, settings, model_options, verbose=2)
+        print(evaluation.table({name: candidates[name].validation}), flush=True)
+    validation = {name: c.validation for name, c in candidates.items()}
+    chosen = select(validation)  # stage 2: the choice, from validation numbers only
+    print(f"chosen on validation ({SELECTION_METRIC}): {chosen}")
+    results = {}
+    for name, candidate in candidates.items():  # stage 3: the test split, read once per variant for the report
         started = time.perf_counter()
-        trained = train_and_evaluate("autointp", prepared, settings, model_options, verbose=2)
-        rows[name] = {**trained.evaluation, "epochs_run": len(trained.history["loss"]),
-                      "train_seconds": round(trained.seconds, 1),
-                      "total_seconds": round(time.perf_counter() - started, 1),
-                      "model_options": model_options, "settings": settings.to_dict()}  # fmt: skip
-        print(evaluation.table({name: rows[name]}), flush=True)
-        if args.out:
-            write_json(args.out, {"epochs": args.epochs, "split": prepared.split.describe(), "results": rows})
-    rows.update(evaluation.evaluate_baselines(prepared))
-    print(evaluation.table(rows))
+        trained = finish(candidate, prepared, verbose=2)
+        results[name] = {**trained.evaluation, "epochs_run": len(trained.history["loss"]),
+                         "train_seconds": round(candidate.seconds, 1),
+                         "test_seconds": round(time.perf_counter() - started, 1),
+                         "model_options": VARIANTS[name][0], "settings": candidate.settings.to_dict()}  # fmt: skip
+    validation.update(evaluation.evaluate_baselines(prepared, part="validation"))
+    results.update(evaluation.evaluate_baselines(prepared))
+    print("validation\n" + evaluation.table(validation) + "\ntest\n" + evaluation.table(results))
     if args.out:
-        write_json(args.out, {"epochs": args.epochs, "split": prepared.split.describe(), "results": rows})
+        write_json(args.out, {"epochs": args.epochs, "split": prepared.split.describe(), "chosen": chosen,
+                              "selection_metric": SELECTION_METRIC, "validation": validation,
+                              "results": results})  # fmt: skip
         print(f"wrote {args.out}")
 
 
