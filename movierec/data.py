@@ -494,7 +494,10 @@ def _tidy_users(users: pd.DataFrame) -> pd.DataFrame:
 
 
 def _tidy_movies(movies: pd.DataFrame) -> pd.DataFrame:
+    """The catalogue in movie-id order (GroupLens' files already are): ranking ties go to the lower position."""
     movies = movies[["movie_id", "title", "year", "genres"]].copy()
+    if not movies["movie_id"].is_monotonic_increasing:
+        movies = movies.sort_values("movie_id", kind="stable").reset_index(drop=True)
     return movies.astype({"movie_id": np.int32})
 
 

@@ -86,7 +86,7 @@ class Recommender:
         self.encoder = encoder
         self.data = data
         self.manifest = manifest or {}
-        self.movies = data.movies.sort_values("movie_id", kind="stable").reset_index(drop=True)
+        self.movies = data.movies.reset_index(drop=True)  # in movie-id order (data._tidy_movies)
         self.scorer = CandidateScorer(model, encoder, self.movies, people_per_call=1)
         self._movie_position = pd.Index(self.movies["movie_id"].to_numpy())
         self._users = data.users.set_index("user_id", drop=False)

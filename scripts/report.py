@@ -13,6 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = ("auc", "logloss", "seed_ndcg@10", "seed_hr@10", "full_ndcg@10", "full_hit@10")
+BASELINES = ("popularity", "movie_mean", "item_knn", "ease")
 
 
 def load(path: Path) -> dict:
@@ -34,15 +35,20 @@ def table(columns: dict[str, dict], metrics=METRICS) -> str:
 
 def main() -> None:
     manifests = {name: load(ROOT / "model" / f"{name}.manifest.json") for name in ("autointp", "autoint")}
-    objectives = load(ROOT / "results" / "objectives.json")
+    full = load(ROOT / "results" / "full.json")  # python -m movierec.evaluate --model autointp --out ...
     columns = {f"{n} (shipped)": m.get("evaluation", {}) for n, m in manifests.items()}
-    baselines = ("popularity", "movie_mean", "item_knn")  # fitted on the same split by bench/objectives.py
-    columns.update({b: objectives["results"][b] for b in baselines if b in objectives.get("results", {})})
+    columns.update({b: full["baselines"][b] for b in BASELINES if b in full.get("baselines", {})})
     print("## Project split (test)\n")
     print(table(columns))
+    if "ease" in full.get("baselines", {}):
+        print(f"\nEASE l2 = {full['baselines']['ease']['l2']:g}, chosen on validation.")
 
+    objectives = load(ROOT / "results" / "objectives.json")
     if objectives:
         print(f"\n## Training objectives, AutoInt+, {objectives['epochs']} epochs each, no refit\n")
+        print(f"Validation (chosen: {objectives['chosen']}, by {objectives['selection_metric']}):\n")
+        print(table(objectives["validation"]))
+        print("\nTest:\n")
         print(table(objectives["results"]))
 
     print("\n## Protocols\n")

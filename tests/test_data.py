@@ -419,3 +419,12 @@ def test_real_ml1m_matches_its_readme(real_data_dir):
 def test_real_ml100k_loads(real_data_dir):
     ml = data.load("ml-100k", real_data_dir, download=False)
     assert (len(ml.ratings), len(ml.users), len(ml.movies)) == (100_000, 943, 1_682)
+
+
+def test_the_catalogue_is_in_movie_id_order_whatever_the_file_order(ml1m_dir, tmp_path):
+    folder = _copy(ml1m_dir, tmp_path)
+    lines = (folder / "movies.dat").read_bytes().split(b"\n")
+    body = [line for line in lines if line]
+    (folder / "movies.dat").write_bytes(b"\n".join(body[::-1]) + b"\n")
+    movies = data.load("ml-1m", folder, download=False).movies
+    assert movies["movie_id"].is_monotonic_increasing and list(movies.index) == list(range(len(movies)))
