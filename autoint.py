@@ -93,6 +93,19 @@ class FieldEmbedding(keras.layers.Layer):
         codes = ops.cast(codes, "int32") + ops.convert_to_tensor(self.offsets)
         return ops.take(self.embeddings, codes, axis=0)
 
+    def lookup(self, field: int, codes):
+        """Embeddings (*codes.shape, embedding_dim) of codes of the one field ``field``, any input shape.
+
+        A multi-valued input drawn from a field's vocabulary (the movies of a
+        history) reads that field's block of the table, so it shares the
+        field's embeddings and needs no table of its own. Unlike ``call`` the
+        rows are not penalised by ``embeddings_l2``: a history looks up many
+        rows a row, and their penalty would swamp the single-valued fields'.
+        """
+        if not self.built:
+            self.build((None, len(self.vocab_sizes)))
+        return ops.take(self.embeddings, ops.cast(codes, "int32") + int(self.offsets[field]), axis=0)
+
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.embedding_dim)
 
@@ -211,6 +224,63 @@ class InteractingLayer(keras.layers.Layer):
         return config_with(
             self, super().get_config(), ("attention_dim", "num_heads", "use_residual", "scaled", "kernel_l2", "seed")
         )
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class HistoryPooling(keras.layers.Layer):
+    """Pools a variable-size set of item vectors (a person's rated movies) into one field vector.
+
+    ``call(items, mask, query=None)`` takes items (batch, L, d), a mask
+    (batch, L) that is true (or 1) where a slot holds an item, and for
+    attention a query (batch, d). ``mode`` picks the weights the pooled vector
+    ``weights @ items`` uses:
+
+    * ``"mean"``: every item counts alike, ``mask / count``.
+    * ``"attention"``: target-aware, as in DIN (Zhou et al., KDD 2018): the
+      items most like the query (the candidate movie) count most, through a
+      softmax over the items of ``items . query / sqrt(d)``. The weights say
+      which rated movies a score leans on ("because you liked X and Y").
+
+    Empty slots get weight 0 and an all-empty history pools to the zero
+    vector in both modes, with no NaN (in values or gradients). The layer has
+    no weights, and neither mode depends on the order or the number of slots.
+    """
+
+    MODES = ("mean", "attention")
+
+    def __init__(self, mode: str = "mean", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in self.MODES:
+            raise ValueError(f"history pooling must be one of {self.MODES}, got {mode!r}")
+        self.mode = mode
+
+    def weights_for(self, items, valid, query=None):
+        """The pooling weights (batch, L): zero on empty slots, summing to 1 over a non-empty history."""
+        present = ops.cast(valid, items.dtype)
+        if self.mode == "mean":
+            return present / ops.maximum(ops.sum(present, axis=-1, keepdims=True), 1.0)
+        if query is None:
+            raise ValueError("attention pooling needs a query (the candidate's vector)")
+        scores = ops.einsum("bld,bd->bl", items, query) / ops.sqrt(ops.cast(ops.shape(items)[-1], items.dtype))
+        # A masked softmax that stays finite: shift by the largest present score (any score if none is
+        # present), and exponentiate 0 in empty slots so an outlying masked score cannot overflow.
+        shift = ops.max(ops.where(valid, scores, ops.min(scores, axis=-1, keepdims=True)), axis=-1, keepdims=True)
+        exps = ops.exp(ops.where(valid, scores - ops.stop_gradient(shift), 0.0)) * present
+        return exps / ops.maximum(ops.sum(exps, axis=-1, keepdims=True), keras.backend.epsilon())
+
+    def call(self, items, mask, query=None, return_weights: bool = False):
+        weights = self.weights_for(items, ops.cast(mask, "bool"), query)
+        pooled = ops.einsum("bl,bld->bd", weights, items)
+        return (pooled, weights) if return_weights else pooled
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None  # the pooled vector has no slots left to mask (and this tells Keras the mask is consumed)
+
+    def compute_output_shape(self, items_shape, *args, **kwargs):
+        return (items_shape[0], items_shape[-1])
+
+    def get_config(self):
+        return config_with(self, super().get_config(), ("mode",))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from model_fixtures import BATCH, MODELS, VOCAB, codes, small
+from model_fixtures import BATCH, HISTORY, MODELS, POOLINGS, VOCAB, codes, history, small
 
-from autoint import FieldEmbedding, InteractingLayer
+from autoint import FieldEmbedding, HistoryPooling, InteractingLayer
 
 # --------------------------------------------------------------------- layers
 
@@ -20,6 +20,18 @@ def test_field_embedding_offsets_give_each_field_its_own_rows():
     offsets = np.cumsum([0, *VOCAB[:-1]])
     np.testing.assert_allclose(out[0], table[offsets])
     assert len({tuple(row) for row in out[0]}) == len(VOCAB)  # code 0 of each field is a different row
+
+
+def test_field_embedding_lookup_reads_one_fields_block_in_any_shape():
+    layer = FieldEmbedding(VOCAB, 4, seed=1)
+    movies = history(batch=3)  # (3, HISTORY) codes of field 1
+    got = keras.ops.convert_to_numpy(layer.lookup(1, movies))
+    assert got.shape == (3, HISTORY, 4)
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(layer.embeddings)[VOCAB[0] + movies])
+    rows = codes(batch=3)
+    np.testing.assert_allclose(  # the same vectors as the field's column of a plain call
+        keras.ops.convert_to_numpy(layer.lookup(1, rows[:, 1])), keras.ops.convert_to_numpy(layer(rows))[:, 1]
+    )
 
 
 def test_field_embedding_rejects_wrong_field_count():
@@ -95,8 +107,9 @@ def test_scaling_softens_attention():
     [
         FieldEmbedding(VOCAB, 4, embeddings_l2=1e-3, seed=2),
         InteractingLayer(4, 3, use_residual=False, scaled=True, kernel_l2=1e-4, seed=2),
+        HistoryPooling("attention"),
     ],
-    ids=["FieldEmbedding", "InteractingLayer"],
+    ids=["FieldEmbedding", "InteractingLayer", "HistoryPooling"],
 )
 def test_layer_config_round_trip_is_complete(layer):
     config = layer.get_config()
@@ -113,6 +126,85 @@ def test_embedding_l2_penalises_looked_up_rows_per_example():
     out = keras.ops.convert_to_numpy(layer(x))
     assert len(layer.losses) == 1
     np.testing.assert_allclose(float(layer.losses[0]), 0.5 * (out**2).sum() / 4, rtol=1e-5)
+
+
+# --------------------------------------------------------------------- history pooling
+
+
+def pooling_case(seed: int = 0, batch: int = 6, length: int = 5, dim: int = 3):
+    """Items, a mask with an all-empty row (row 0) and a full row (row 1), and a query."""
+    rng = np.random.default_rng(seed)
+    items = rng.normal(size=(batch, length, dim)).astype("float32")
+    mask = rng.random((batch, length)) < 0.6
+    mask[0], mask[1] = False, True
+    return items, mask, rng.normal(size=(batch, dim)).astype("float32")
+
+
+def reference_weights(mode: str, items, mask, query) -> np.ndarray:
+    """The pooling weights straight from the definitions, one row at a time."""
+    out = np.zeros(mask.shape, dtype="float64")
+    for row, present in enumerate(mask):
+        if not present.any():
+            continue
+        if mode == "mean":
+            out[row, present] = 1 / present.sum()
+        else:
+            scores = items[row, present] @ query[row] / np.sqrt(items.shape[-1])
+            out[row, present] = np.exp(scores) / np.exp(scores).sum()
+    return out
+
+
+@pytest.mark.parametrize("mode", POOLINGS)
+def test_history_pooling_matches_a_numpy_reference(mode):
+    items, mask, query = pooling_case()
+    pooled, weights = HistoryPooling(mode)(items, mask, query=query, return_weights=True)
+    expected = reference_weights(mode, items, mask, query)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(weights), expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(pooled), np.einsum("bl,bld->bd", expected, items), rtol=1e-5, atol=1e-6
+    )
+    assert HistoryPooling(mode).compute_output_shape(items.shape) == (6, 3)
+
+
+@pytest.mark.parametrize("mode", POOLINGS)
+def test_history_pooling_ignores_what_is_in_empty_slots(mode):
+    items, mask, query = pooling_case(seed=1)
+    layer = HistoryPooling(mode)
+    changed = np.where(mask[..., None], items, 1e4)  # huge values would overflow an unmasked softmax
+    for a, b in zip(
+        layer(items, mask.astype("int32"), query=query, return_weights=True),  # a 0/1 mask works as well
+        layer(changed, mask, query=query, return_weights=True),
+        strict=True,
+    ):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", POOLINGS)
+def test_an_empty_history_pools_to_zeros_with_finite_gradients(mode):
+    items, _, query = pooling_case(seed=2)
+    items, query = tf.constant(items), tf.constant(query)
+    with tf.GradientTape() as tape:
+        tape.watch([items, query])
+        pooled, weights = HistoryPooling(mode)(items, np.zeros((6, 5), bool), query=query, return_weights=True)
+    gradients = tape.gradient(pooled, [items, query])
+    assert not np.asarray(pooled).any() and not np.asarray(weights).any()
+    assert all(np.isfinite(np.asarray(g)).all() for g in gradients if g is not None)
+
+
+def test_attention_weights_sum_to_one_over_the_present_items():
+    items, mask, query = pooling_case(seed=3, batch=20)
+    _, weights = HistoryPooling("attention")(items, mask, query=query, return_weights=True)
+    weights = keras.ops.convert_to_numpy(weights)
+    np.testing.assert_allclose(weights[mask.any(-1)].sum(-1), 1.0, rtol=1e-5)
+    assert not weights[~mask].any() and (weights[mask] > 0).all()
+
+
+def test_history_pooling_rejects_an_unknown_mode_and_attention_without_a_query():
+    with pytest.raises(ValueError, match="history pooling must be one of"):
+        HistoryPooling("max")
+    items, mask, _ = pooling_case()
+    with pytest.raises(ValueError, match="needs a query"):
+        HistoryPooling("attention")(items, mask)
 
 
 # --------------------------------------------------------------------- models
