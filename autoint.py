@@ -8,7 +8,8 @@ An *interacting layer* lets each field attend to every other field with
 multi-head self-attention, so a field's new representation is a learned mix
 of the fields it interacts with; stacking layers builds higher-order
 interactions. A residual projection keeps the field's own signal. The final
-field vectors are flattened into a logistic output.
+field vectors are flattened into a logistic output. A model can also read the
+person's own rated movies, pooled (``HistoryPooling``) into one more field.
 
 The layers are written on ``keras.ops`` only and registered as serializable,
 with complete configs, so models rebuild from the JSON manifests that sit
@@ -19,12 +20,13 @@ per-movie work done once lives in ``movierec.scoring``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import keras
 import numpy as np
 from keras import ops
 
+from movierec.features import FIELD_POSITION
 from movierec.objectives import INITIAL_CUT_STEPS, RatingObjective, per_replica
 
 PACKAGE = "autoint"
@@ -300,6 +302,18 @@ class AutoInt(keras.Model):
 
     ``attention_maps`` returns each layer's attention weights for a batch,
     which is what the app uses to explain a recommendation.
+
+    With ``history_length`` > 0 the model also reads the person's own rated
+    movies (``movierec.history``): its input is a dict ``{"codes": (batch,
+    fields), "history": (batch, history_length)}`` of movie codes, 0 for an
+    empty slot. The history's movies share the embedding block of field
+    ``history_field`` (``movie_id``), so there is no new vocabulary;
+    ``HistoryPooling`` (``history_pooling``: "mean" or "attention", whose
+    query is the row's own movie) turns them into one more field vector,
+    which the interacting layers, the output and AutoInt+'s tower read like
+    any other field. ``history_weights`` says how much each rated movie
+    counted for a row. With ``history_length`` 0 (the default) the model is
+    exactly the plain AutoInt, weights and all.
     """
 
     def __init__(
@@ -318,6 +332,9 @@ class AutoInt(keras.Model):
         embeddings_l2: float = 0.0,
         kernel_l2: float = 0.0,
         seed: int | None = None,
+        history_length: int = 0,
+        history_pooling: str = "mean",
+        history_field: int = FIELD_POSITION["movie_id"],
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -336,6 +353,13 @@ class AutoInt(keras.Model):
         self.embeddings_l2 = float(embeddings_l2)
         self.kernel_l2 = float(kernel_l2)
         self.seed = seed
+        self.history_length = int(history_length)
+        self.history_pooling = history_pooling
+        self.history_field = int(history_field)
+        if self.history_length < 0:
+            raise ValueError(f"history_length must be 0 (no history) or more, got {self.history_length}")
+        if self.history_length and not 0 <= self.history_field < len(self.vocab_sizes):
+            raise ValueError(f"history_field {self.history_field} is not one of the {len(self.vocab_sizes)} fields")
 
         # The attribute names below are the paths of the weights in saved files: renaming one breaks loading.
         self.embedding = FieldEmbedding(
@@ -362,6 +386,8 @@ class AutoInt(keras.Model):
             if self.use_linear
             else None
         )
+        # No weights, so a model without history has exactly the weights (and paths) it always had.
+        self.pooling = HistoryPooling(self.history_pooling, name="history_pooling") if self.history_length else None
         if self.ordinal:  # the ordinal objective's cut-points, as ordered steps (objectives.cut_offsets)
             self.cut_steps = self.add_weight(
                 shape=(len(INITIAL_CUT_STEPS),),
@@ -384,9 +410,37 @@ class AutoInt(keras.Model):
             maps.append(attention)
         return (hidden, maps) if return_attention else hidden
 
-    def logits(self, codes, training: bool = False):
-        """Summed logits (batch, outputs) of every part of the model for integer codes (batch, fields)."""
+    def split_inputs(self, inputs) -> tuple:
+        """The codes (batch, fields) and the history (batch, history_length), or None, of a model input."""
+        if not self.history_length:
+            return inputs, None
+        if not isinstance(inputs, Mapping) or set(inputs) != {"codes", "history"}:
+            raise ValueError(
+                f"a model with history_length={self.history_length} takes a dict with keys 'codes' and 'history', "
+                f"got {type(inputs).__name__}"
+            )
+        return inputs["codes"], inputs["history"]
+
+    def pool_history(self, embeddings, history, return_weights: bool = False):
+        """The pooled history vector (batch, d) given the row's field embeddings, and optionally its weights."""
+        items = self.embedding.lookup(self.history_field, history)
+        query = embeddings[:, self.history_field]  # the candidate movie, for attention pooling
+        return self.pooling(items, ops.not_equal(history, 0), query=query, return_weights=return_weights)
+
+    def field_vectors(self, codes, history=None):
+        """The vectors (batch, fields [+ 1], d) the interacting layers read: each field's, then the history's."""
         embeddings = self.embedding(codes)
+        if history is None:
+            return embeddings
+        return ops.concatenate([embeddings, self.pool_history(embeddings, history)[:, None]], axis=1)
+
+    def logits(self, inputs, training: bool = False):
+        """Summed logits (batch, outputs) of every part of the model for integer codes (batch, fields).
+
+        With a history, ``inputs`` is the dict of codes and history (see the class).
+        """
+        codes, history = self.split_inputs(inputs)
+        embeddings = self.field_vectors(codes, history)
         hidden = ops.reshape(self.interact(embeddings), (ops.shape(codes)[0], -1))
         logit = self.attention_logit(self.attention_dropout(hidden, training=training))
         if self.linear is not None:
@@ -397,8 +451,8 @@ class AutoInt(keras.Model):
         """Hook for subclasses that add parallel towers; AutoInt has none."""
         return 0.0
 
-    def call(self, codes, training: bool = False):
-        return ops.sigmoid(self.logits(codes, training=training))
+    def call(self, inputs, training: bool = False):
+        return ops.sigmoid(self.logits(inputs, training=training))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The objective's loss for ordinal or rated-head models; the compiled loss otherwise."""
@@ -407,14 +461,27 @@ class AutoInt(keras.Model):
         loss = self.objective.loss(y_pred, y, getattr(self, "cut_steps", None), sample_weight)
         return per_replica(loss + ops.sum(self.losses) if self.losses else loss)
 
-    def attention_maps(self, codes) -> list:
-        """Attention weights (batch, heads, fields, fields) of every interacting layer."""
-        _, maps = self.interact(self.embedding(codes), return_attention=True)
+    def attention_maps(self, inputs) -> list:
+        """Attention weights (batch, heads, fields, fields) of every interacting layer (a history is the last field)."""
+        _, maps = self.interact(self.field_vectors(*self.split_inputs(inputs)), return_attention=True)
         return maps
+
+    def history_weights(self, inputs):
+        """How much each history slot counted for each row (batch, history_length): 0 on empty slots.
+
+        For attention pooling, the weights of the candidate's own query, which
+        explain a score by the rated movies it leans on.
+        """
+        if not self.history_length:
+            raise ValueError("this model reads no history (history_length is 0)")
+        codes, history = self.split_inputs(inputs)
+        _, weights = self.pool_history(self.embedding(codes), history, return_weights=True)
+        return weights
 
     def get_config(self):
         names = ("vocab_sizes", "embedding_dim", "attention_layers", "num_heads", "attention_dim", "use_residual",
-                 "scaled", "use_linear", "ordinal", "rated_head", "dropout", "embeddings_l2", "kernel_l2", "seed")
+                 "scaled", "use_linear", "ordinal", "rated_head", "dropout", "embeddings_l2", "kernel_l2", "seed",
+                 "history_length", "history_pooling", "history_field")
         return config_with(self, super().get_config(), names)  # fmt: skip
 
     @classmethod
@@ -425,5 +492,8 @@ class AutoInt(keras.Model):
     def built(cls, vocab_sizes: Sequence[int], **hyperparameters) -> AutoInt:
         """A model whose weights exist, ready for ``load_weights`` or training."""
         model = cls(vocab_sizes, **hyperparameters)
-        model(np.zeros((1, len(vocab_sizes)), dtype="int32"))
+        inputs = np.zeros((1, len(vocab_sizes)), dtype="int32")
+        if model.history_length:
+            inputs = {"codes": inputs, "history": np.zeros((1, model.history_length), dtype="int32")}
+        model(inputs)
         return model
