@@ -8,7 +8,8 @@ An *interacting layer* lets each field attend to every other field with
 multi-head self-attention, so a field's new representation is a learned mix
 of the fields it interacts with; stacking layers builds higher-order
 interactions. A residual projection keeps the field's own signal. The final
-field vectors are flattened into a logistic output.
+field vectors are flattened into a logistic output. A model can also read the
+person's own rated movies, pooled (``HistoryPooling``) into one more field.
 
 The layers are written on ``keras.ops`` only and registered as serializable,
 with complete configs, so models rebuild from the JSON manifests that sit
@@ -19,12 +20,13 @@ per-movie work done once lives in ``movierec.scoring``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import keras
 import numpy as np
 from keras import ops
 
+from movierec.features import FIELD_POSITION
 from movierec.objectives import INITIAL_CUT_STEPS, RatingObjective, per_replica
 
 PACKAGE = "autoint"
@@ -92,6 +94,19 @@ class FieldEmbedding(keras.layers.Layer):
     def call(self, codes):
         codes = ops.cast(codes, "int32") + ops.convert_to_tensor(self.offsets)
         return ops.take(self.embeddings, codes, axis=0)
+
+    def lookup(self, field: int, codes):
+        """Embeddings (*codes.shape, embedding_dim) of codes of the one field ``field``, any input shape.
+
+        A multi-valued input drawn from a field's vocabulary (the movies of a
+        history) reads that field's block of the table, so it shares the
+        field's embeddings and needs no table of its own. Unlike ``call`` the
+        rows are not penalised by ``embeddings_l2``: a history looks up many
+        rows a row, and their penalty would swamp the single-valued fields'.
+        """
+        if not self.built:
+            self.build((None, len(self.vocab_sizes)))
+        return ops.take(self.embeddings, ops.cast(codes, "int32") + int(self.offsets[field]), axis=0)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.embedding_dim)
@@ -214,6 +229,63 @@ class InteractingLayer(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class HistoryPooling(keras.layers.Layer):
+    """Pools a variable-size set of item vectors (a person's rated movies) into one field vector.
+
+    ``call(items, mask, query=None)`` takes items (batch, L, d), a mask
+    (batch, L) that is true (or 1) where a slot holds an item, and for
+    attention a query (batch, d). ``mode`` picks the weights the pooled vector
+    ``weights @ items`` uses:
+
+    * ``"mean"``: every item counts alike, ``mask / count``.
+    * ``"attention"``: target-aware, as in DIN (Zhou et al., KDD 2018): the
+      items most like the query (the candidate movie) count most, through a
+      softmax over the items of ``items . query / sqrt(d)``. The weights say
+      which rated movies a score leans on ("because you liked X and Y").
+
+    Empty slots get weight 0 and an all-empty history pools to the zero
+    vector in both modes, with no NaN (in values or gradients). The layer has
+    no weights, and neither mode depends on the order or the number of slots.
+    """
+
+    MODES = ("mean", "attention")
+
+    def __init__(self, mode: str = "mean", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in self.MODES:
+            raise ValueError(f"history pooling must be one of {self.MODES}, got {mode!r}")
+        self.mode = mode
+
+    def weights_for(self, items, valid, query=None):
+        """The pooling weights (batch, L): zero on empty slots, summing to 1 over a non-empty history."""
+        present = ops.cast(valid, items.dtype)
+        if self.mode == "mean":
+            return present / ops.maximum(ops.sum(present, axis=-1, keepdims=True), 1.0)
+        if query is None:
+            raise ValueError("attention pooling needs a query (the candidate's vector)")
+        scores = ops.einsum("bld,bd->bl", items, query) / ops.sqrt(ops.cast(ops.shape(items)[-1], items.dtype))
+        # A masked softmax that stays finite: shift by the largest present score (any score if none is
+        # present), and exponentiate 0 in empty slots so an outlying masked score cannot overflow.
+        shift = ops.max(ops.where(valid, scores, ops.min(scores, axis=-1, keepdims=True)), axis=-1, keepdims=True)
+        exps = ops.exp(ops.where(valid, scores - ops.stop_gradient(shift), 0.0)) * present
+        return exps / ops.maximum(ops.sum(exps, axis=-1, keepdims=True), keras.backend.epsilon())
+
+    def call(self, items, mask, query=None, return_weights: bool = False):
+        weights = self.weights_for(items, ops.cast(mask, "bool"), query)
+        pooled = ops.einsum("bl,bld->bd", weights, items)
+        return (pooled, weights) if return_weights else pooled
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None  # the pooled vector has no slots left to mask (and this tells Keras the mask is consumed)
+
+    def compute_output_shape(self, items_shape, *args, **kwargs):
+        return (items_shape[0], items_shape[-1])
+
+    def get_config(self):
+        return config_with(self, super().get_config(), ("mode",))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class AutoInt(keras.Model):
     """Field embeddings, a stack of interacting layers and a logistic output.
 
@@ -230,6 +302,18 @@ class AutoInt(keras.Model):
 
     ``attention_maps`` returns each layer's attention weights for a batch,
     which is what the app uses to explain a recommendation.
+
+    With ``history_length`` > 0 the model also reads the person's own rated
+    movies (``movierec.history``): its input is a dict ``{"codes": (batch,
+    fields), "history": (batch, history_length)}`` of movie codes, 0 for an
+    empty slot. The history's movies share the embedding block of field
+    ``history_field`` (``movie_id``), so there is no new vocabulary;
+    ``HistoryPooling`` (``history_pooling``: "mean" or "attention", whose
+    query is the row's own movie) turns them into one more field vector,
+    which the interacting layers, the output and AutoInt+'s tower read like
+    any other field. ``history_weights`` says how much each rated movie
+    counted for a row. With ``history_length`` 0 (the default) the model is
+    exactly the plain AutoInt, weights and all.
     """
 
     def __init__(
@@ -248,6 +332,9 @@ class AutoInt(keras.Model):
         embeddings_l2: float = 0.0,
         kernel_l2: float = 0.0,
         seed: int | None = None,
+        history_length: int = 0,
+        history_pooling: str = "mean",
+        history_field: int = FIELD_POSITION["movie_id"],
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -266,6 +353,13 @@ class AutoInt(keras.Model):
         self.embeddings_l2 = float(embeddings_l2)
         self.kernel_l2 = float(kernel_l2)
         self.seed = seed
+        self.history_length = int(history_length)
+        self.history_pooling = history_pooling
+        self.history_field = int(history_field)
+        if self.history_length < 0:
+            raise ValueError(f"history_length must be 0 (no history) or more, got {self.history_length}")
+        if self.history_length and not 0 <= self.history_field < len(self.vocab_sizes):
+            raise ValueError(f"history_field {self.history_field} is not one of the {len(self.vocab_sizes)} fields")
 
         # The attribute names below are the paths of the weights in saved files: renaming one breaks loading.
         self.embedding = FieldEmbedding(
@@ -292,6 +386,8 @@ class AutoInt(keras.Model):
             if self.use_linear
             else None
         )
+        # No weights, so a model without history has exactly the weights (and paths) it always had.
+        self.pooling = HistoryPooling(self.history_pooling, name="history_pooling") if self.history_length else None
         if self.ordinal:  # the ordinal objective's cut-points, as ordered steps (objectives.cut_offsets)
             self.cut_steps = self.add_weight(
                 shape=(len(INITIAL_CUT_STEPS),),
@@ -314,9 +410,37 @@ class AutoInt(keras.Model):
             maps.append(attention)
         return (hidden, maps) if return_attention else hidden
 
-    def logits(self, codes, training: bool = False):
-        """Summed logits (batch, outputs) of every part of the model for integer codes (batch, fields)."""
+    def split_inputs(self, inputs) -> tuple:
+        """The codes (batch, fields) and the history (batch, history_length), or None, of a model input."""
+        if not self.history_length:
+            return inputs, None
+        if not isinstance(inputs, Mapping) or set(inputs) != {"codes", "history"}:
+            raise ValueError(
+                f"a model with history_length={self.history_length} takes a dict with keys 'codes' and 'history', "
+                f"got {type(inputs).__name__}"
+            )
+        return inputs["codes"], inputs["history"]
+
+    def pool_history(self, embeddings, history, return_weights: bool = False):
+        """The pooled history vector (batch, d) given the row's field embeddings, and optionally its weights."""
+        items = self.embedding.lookup(self.history_field, history)
+        query = embeddings[:, self.history_field]  # the candidate movie, for attention pooling
+        return self.pooling(items, ops.not_equal(history, 0), query=query, return_weights=return_weights)
+
+    def field_vectors(self, codes, history=None):
+        """The vectors (batch, fields [+ 1], d) the interacting layers read: each field's, then the history's."""
         embeddings = self.embedding(codes)
+        if history is None:
+            return embeddings
+        return ops.concatenate([embeddings, self.pool_history(embeddings, history)[:, None]], axis=1)
+
+    def logits(self, inputs, training: bool = False):
+        """Summed logits (batch, outputs) of every part of the model for integer codes (batch, fields).
+
+        With a history, ``inputs`` is the dict of codes and history (see the class).
+        """
+        codes, history = self.split_inputs(inputs)
+        embeddings = self.field_vectors(codes, history)
         hidden = ops.reshape(self.interact(embeddings), (ops.shape(codes)[0], -1))
         logit = self.attention_logit(self.attention_dropout(hidden, training=training))
         if self.linear is not None:
@@ -327,8 +451,8 @@ class AutoInt(keras.Model):
         """Hook for subclasses that add parallel towers; AutoInt has none."""
         return 0.0
 
-    def call(self, codes, training: bool = False):
-        return ops.sigmoid(self.logits(codes, training=training))
+    def call(self, inputs, training: bool = False):
+        return ops.sigmoid(self.logits(inputs, training=training))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The objective's loss for ordinal or rated-head models; the compiled loss otherwise."""
@@ -337,14 +461,27 @@ class AutoInt(keras.Model):
         loss = self.objective.loss(y_pred, y, getattr(self, "cut_steps", None), sample_weight)
         return per_replica(loss + ops.sum(self.losses) if self.losses else loss)
 
-    def attention_maps(self, codes) -> list:
-        """Attention weights (batch, heads, fields, fields) of every interacting layer."""
-        _, maps = self.interact(self.embedding(codes), return_attention=True)
+    def attention_maps(self, inputs) -> list:
+        """Attention weights (batch, heads, fields, fields) of every interacting layer (a history is the last field)."""
+        _, maps = self.interact(self.field_vectors(*self.split_inputs(inputs)), return_attention=True)
         return maps
+
+    def history_weights(self, inputs):
+        """How much each history slot counted for each row (batch, history_length): 0 on empty slots.
+
+        For attention pooling, the weights of the candidate's own query, which
+        explain a score by the rated movies it leans on.
+        """
+        if not self.history_length:
+            raise ValueError("this model reads no history (history_length is 0)")
+        codes, history = self.split_inputs(inputs)
+        _, weights = self.pool_history(self.embedding(codes), history, return_weights=True)
+        return weights
 
     def get_config(self):
         names = ("vocab_sizes", "embedding_dim", "attention_layers", "num_heads", "attention_dim", "use_residual",
-                 "scaled", "use_linear", "ordinal", "rated_head", "dropout", "embeddings_l2", "kernel_l2", "seed")
+                 "scaled", "use_linear", "ordinal", "rated_head", "dropout", "embeddings_l2", "kernel_l2", "seed",
+                 "history_length", "history_pooling", "history_field")
         return config_with(self, super().get_config(), names)  # fmt: skip
 
     @classmethod
@@ -355,5 +492,8 @@ class AutoInt(keras.Model):
     def built(cls, vocab_sizes: Sequence[int], **hyperparameters) -> AutoInt:
         """A model whose weights exist, ready for ``load_weights`` or training."""
         model = cls(vocab_sizes, **hyperparameters)
-        model(np.zeros((1, len(vocab_sizes)), dtype="int32"))
+        inputs = np.zeros((1, len(vocab_sizes)), dtype="int32")
+        if model.history_length:
+            inputs = {"codes": inputs, "history": np.zeros((1, model.history_length), dtype="int32")}
+        model(inputs)
         return model

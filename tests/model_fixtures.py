@@ -15,6 +15,23 @@ def codes(seed: int = 0, batch: int = BATCH) -> np.ndarray:
     return np.stack([rng.integers(0, v, batch) for v in VOCAB], axis=1).astype("int32")
 
 
+# Field 1 stands for movie_id (its place in FIELDS, the history models' default history_field).
+HISTORY = 4
+POOLINGS = ["mean", "attention"]
+HISTORY_OPTIONS = [{"history_length": HISTORY, "history_pooling": mode} for mode in POOLINGS]
+
+
+def history(seed: int = 0, batch: int = BATCH, length: int = HISTORY) -> np.ndarray:
+    """Random movie codes (field 1's vocabulary), with empty slots (code 0) among them."""
+    return np.random.default_rng(seed + 1000).integers(0, VOCAB[1], (batch, length)).astype("int32")
+
+
+def inputs(model, seed: int = 0, batch: int = BATCH):
+    """What ``model`` reads for ``codes(seed, batch)``: the codes, with a random history if it takes one."""
+    x = codes(seed, batch)
+    return {"codes": x, "history": history(seed, batch, model.history_length)} if model.history_length else x
+
+
 def small(model_class, **overrides):
     config = dict(embedding_dim=8, attention_layers=2, num_heads=2, attention_dim=4, seed=3)
     if model_class is AutoIntPlus:

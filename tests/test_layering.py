@@ -12,8 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [
     "movierec", "movierec.files", "movierec.data", "movierec.features", "movierec.split", "movierec.prepared",
-    "movierec.interactions", "movierec.negatives", "movierec.pipeline", "movierec.objectives", "autoint",
-    "autointp", "movierec.models", "movierec.training", "movierec.artifacts", "movierec.ranking",
+    "movierec.history", "movierec.interactions", "movierec.negatives", "movierec.pipeline", "movierec.objectives",
+    "autoint", "autointp", "movierec.models", "movierec.training", "movierec.artifacts", "movierec.ranking",
     "movierec.metrics", "movierec.baselines", "movierec.scoring", "movierec.evaluation", "movierec.experiment",
     "movierec.protocols", "movierec.tuning", "movierec.recommend", "movierec.app", "movierec.cli",
 ]  # fmt: skip

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from model_fixtures import MODELS, VOCAB, codes, randomised, small
+from model_fixtures import HISTORY, MODELS, VOCAB, codes, randomised, small
 
 from autointp import AutoIntPlus
 from movierec.objectives import ranking_scores
@@ -39,6 +39,16 @@ def test_scoring_candidates_in_parts_covers_every_tower_shape(options):
         rows = candidates.copy()
         rows[:, [1, 3, 4, 5]] = person[[1, 3, 4, 5]]
         np.testing.assert_allclose(scores, ranking_scores(np.asarray(model(rows))), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_the_candidate_cache_refuses_a_model_with_a_history(model_class):
+    model = small(model_class, history_length=HISTORY)
+    with pytest.raises(NotImplementedError, match="the candidate cache does not cover history fields yet"):
+        candidate_parts(model, codes(), [1, 3])
+    parts = candidate_parts(small(model_class), codes(), [1, 3])
+    with pytest.raises(NotImplementedError, match="the candidate cache does not cover history fields yet"):
+        score_candidates(model, codes(), parts, [1, 3])
 
 
 @pytest.fixture(scope="module")
