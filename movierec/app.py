@@ -234,11 +234,14 @@ def page(name: str) -> None:
     profile, year, month, n, genres, decades = sidebar(rec)
     top = rec.rank(profile, year, month, n=n, genres=genres, decades=decades)
     history = rec.history(profile)
-    evaluation = rec.manifest.get("evaluation", {})
+    evaluation = rec.manifest.get("evaluation") or {}
+    measured = ", ".join(
+        f"{label} {evaluation[key]:.3f}" for key, label in (("auc", "AUC"), ("full_ndcg@10", "full-ranking NDCG@10"))
+        if isinstance(evaluation.get(key), int | float)
+    )  # fmt: skip
     st.caption(
         f"Ranking all {len(rec.movies):,} MovieLens movies for {MONTHS[month - 1]} {year}; movies already rated "
-        f"never appear. Model test AUC {evaluation.get('auc', float('nan')):.3f}, "
-        f"NDCG@10 {evaluation.get('seed_ndcg@10', float('nan')):.3f} (seed protocol)."
+        f"never appear." + (f" Model on the test split: {measured}." if measured else "")
     )
     st.markdown(describe(profile))
 

@@ -37,14 +37,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from movierec.features import FIELDS, EncoderMismatchError, FeatureEncoder
-from movierec.files import atomic_write_bytes, sha256_file, write_json
+from movierec.files import atomic_write_bytes, fsync_folder, sha256_file, write_json
 from movierec.models import MODELS
+from movierec.objectives import steps_from_offsets
 
 MANIFEST_FORMAT = "movierec.model-manifest"
 MANIFEST_VERSION = 1
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_DIR = ROOT / "model"
-DEFAULT_ENCODER_DIR = ROOT / "data"
+ENV_MODEL_DIR = "MOVIEREC_MODEL_DIR"
+ENV_ENCODER_DIR = "MOVIEREC_ENCODER_DIR"
+# A source checkout (or an editable install) keeps the shipped sets beside the package; an installed copy
+# reads ./model and ./data of the working directory unless the environment names the folders.
+CHECKOUT = Path(__file__).resolve().parent.parent
+# How the ordinal cut-points are stored: earlier sets stored the offsets themselves in the same weight.
+CUT_POINTS = "softplus-steps"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # The manifest sections written as they are (``save``'s keyword arguments); each must be an object.
 SECTIONS = ("data", "training", "validation", "evaluation")
@@ -63,11 +68,22 @@ class ArtifactPaths:
     encoder: Path
 
 
+def default_folders() -> tuple[Path, Path]:
+    """The model and encoder folders when none is given: the environment's, the checkout's, or ./model and ./data."""
+    base = CHECKOUT if (CHECKOUT / "model").is_dir() and (CHECKOUT / "movierec").is_dir() else Path.cwd()
+    model = os.environ.get(ENV_MODEL_DIR, "").strip() or base / "model"
+    encoder = os.environ.get(ENV_ENCODER_DIR, "").strip() or base / "data"
+    return Path(model), Path(encoder)
+
+
 def _folders(model_dir: str | Path | None, encoder_dir: str | Path | None) -> tuple[Path, Path]:
-    return (
-        Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR,
-        Path(encoder_dir) if encoder_dir is not None else DEFAULT_ENCODER_DIR,
-    )
+    """The folders of a set. A model folder given alone holds the encoder too, so a set saved elsewhere
+    (``--model-dir /tmp/m``) never writes into, or removes anything from, the shipped ``data/``."""
+    if model_dir is None and encoder_dir is None:
+        return default_folders()
+    model = Path(model_dir) if model_dir is not None else default_folders()[0]
+    encoder = Path(encoder_dir) if encoder_dir is not None else model if model_dir is not None else default_folders()[1]
+    return model, encoder
 
 
 def manifest_path(name: str, model_dir: str | Path | None = None) -> Path:
@@ -88,6 +104,7 @@ def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections
         raise ValueError(f"unknown manifest sections {unknown}; choose from {SECTIONS}")
     model_folder, encoder_folder = _folders(model_dir, encoder_dir)
     manifest = manifest_path(name, model_folder)
+    previous = _files_named_by(manifest, (model_folder, encoder_folder))
     weights = _save_weights(model, name, model_folder)
     encoder_bytes = (json.dumps(encoder.to_json(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
     encoder_file = encoder_folder / f"{name}-{hashlib.sha256(encoder_bytes).hexdigest()[:12]}.encoder.json"
@@ -105,11 +122,30 @@ def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections
         "encoder": {"file": os.path.relpath(encoder_file, manifest.parent), "sha256": sha256_file(encoder_file)},
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": {"keras": keras.__version__, "tensorflow": tf.__version__},
+        "cut_points": CUT_POINTS,
         **sections,
     }
+    for folder in {model_folder.resolve(), encoder_folder.resolve()}:
+        fsync_folder(folder)  # the renames of weights and encoder are on disk before the manifest names them
     write_json(manifest, _plain(payload))  # the commit point: the new set takes over here
-    _remove_previous(name, model_folder, encoder_folder, keep={weights.resolve(), encoder_file.resolve()})
+    for path in previous - {weights.resolve(), encoder_file.resolve()}:
+        path.unlink(missing_ok=True)
     return ArtifactPaths(weights, manifest, encoder_file)
+
+
+def _files_named_by(manifest: Path, folders: tuple[Path, Path]) -> set[Path]:
+    """The weights and encoder files a readable earlier manifest names inside the folders (to remove once replaced)."""
+    try:
+        earlier = read_manifest(manifest)
+    except ArtifactError:
+        return set()
+    named = set()
+    for part in ("weights", "encoder"):
+        try:
+            named.add(_confined(manifest, earlier[part]["file"], f"{part}.file", folders))
+        except ArtifactError:
+            continue
+    return named
 
 
 def _save_weights(model, name: str, folder: Path) -> Path:
@@ -130,17 +166,6 @@ def _save_weights(model, name: str, folder: Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return final
-
-
-def _remove_previous(name: str, model_folder: Path, encoder_folder: Path, keep: set[Path]) -> None:
-    """Files of earlier sets of ``name`` (content-named, or the fixed names older versions wrote)."""
-    earlier = [
-        *model_folder.glob(f"{name}-*.weights.h5"), model_folder / f"{name}.weights.h5",
-        *encoder_folder.glob(f"{name}-*.encoder.json"), encoder_folder / f"{name}.encoder.json",
-    ]  # fmt: skip
-    for path in earlier:
-        if path.resolve() not in keep:
-            path.unlink(missing_ok=True)
 
 
 def read_manifest(path: str | Path) -> dict:
@@ -188,7 +213,12 @@ def check_manifest(manifest: dict, path: Path) -> None:
         sha = manifest[part].get("sha256")
         need(isinstance(sha, str) and bool(_SHA256.fullmatch(sha)), f"{part}.sha256", "64 hexadecimal digits")
     for section in SECTIONS:
-        need(manifest.get(section, {}) is None or isinstance(manifest.get(section, {}), dict), section, "an object")
+        need(isinstance(manifest.get(section, {}), dict), section, "an object")
+    for section in ("validation", "evaluation"):
+        numbers = manifest.get(section, {})
+        for key, value in numbers.items():
+            need(value is None or isinstance(value, int | float), f"{section}.{key}", "a number")
+    need(manifest.get("cut_points", CUT_POINTS) == CUT_POINTS, "cut_points", f"{CUT_POINTS!r} (or absent)")
 
 
 _MISSING = object()
@@ -203,7 +233,7 @@ def _lookup(manifest: dict, dotted: str):
     return value
 
 
-def _confined(manifest: Path, name: str, field: str, folders: tuple[Path, Path]) -> Path:
+def _confined(manifest: Path, name: str, field: str, folders: tuple[Path, ...]) -> Path:
     """The file a manifest field names (relative to the manifest), which must lie in the artifact folders."""
     target = (manifest.parent / name).resolve()
     if not any(target.parent == folder.resolve() for folder in folders):
@@ -223,6 +253,8 @@ def load(name: str, model_dir: str | Path | None = None, encoder_dir: str | Path
     if name not in MODELS:
         raise ArtifactError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
     folders = _folders(model_dir, encoder_dir)
+    if encoder_dir is None:  # a set saved with the model folder given alone, or beside the default encoders
+        folders = (*folders, default_folders()[1])
     path = manifest_path(name, folders[0])
     manifest = read_manifest(path)
     if manifest["model"] != name:
@@ -259,9 +291,21 @@ def load(name: str, model_dir: str | Path | None = None, encoder_dir: str | Path
         skipped = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
         if skipped:
             raise ValueError("; ".join(skipped))
+        if model.ordinal and "cut_points" not in manifest:
+            _offsets_to_steps(model, path)
     except (TypeError, ValueError, KeyError, OSError) as err:
         raise ArtifactError(f"{files['weights']} does not fit the {manifest['class']} in this code: {err}") from err
     return model, encoder, manifest
+
+
+def _offsets_to_steps(model, path: Path) -> None:
+    """Convert an earlier set's ordinal cut-point offsets, stored in the same weight, to today's steps."""
+    offsets = model.cut_steps.numpy()
+    try:
+        steps = steps_from_offsets(offsets)
+    except ValueError as err:
+        raise ArtifactError(f"{path}: its ordinal cut-points {offsets.tolist()} cannot be converted: {err}") from err
+    model.cut_steps.assign(steps)
 
 
 def _plain(value):

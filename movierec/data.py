@@ -293,7 +293,7 @@ def load(name: str = "ml-1m", data_dir: str | Path | None = None, download: bool
     reader = _read_ml1m if name == "ml-1m" else _read_ml100k
     ratings, users, movies = reader(folder)
     _check_consistency(folder, _release(name), ratings, users, movies)
-    return MovieLens(name, folder, ratings, users, movies)
+    return MovieLens(name, folder, ratings, users, _in_id_order(movies))
 
 
 # --------------------------------------------------------------------------- parsing
@@ -494,11 +494,18 @@ def _tidy_users(users: pd.DataFrame) -> pd.DataFrame:
 
 
 def _tidy_movies(movies: pd.DataFrame) -> pd.DataFrame:
-    """The catalogue in movie-id order (GroupLens' files already are): ranking ties go to the lower position."""
     movies = movies[["movie_id", "title", "year", "genres"]].copy()
-    if not movies["movie_id"].is_monotonic_increasing:
-        movies = movies.sort_values("movie_id", kind="stable").reset_index(drop=True)
     return movies.astype({"movie_id": np.int32})
+
+
+def _in_id_order(movies: pd.DataFrame) -> pd.DataFrame:
+    """The catalogue in movie-id order (GroupLens' files already are): ranking ties go to the lower position.
+
+    Sorted only after the checks, so their messages name the file's own line numbers.
+    """
+    if movies["movie_id"].is_monotonic_increasing:
+        return movies
+    return movies.sort_values("movie_id", kind="stable").reset_index(drop=True)
 
 
 def _check_consistency(

@@ -79,7 +79,8 @@ def _own_rows(frame, scores: np.ndarray, liked: np.ndarray) -> dict:
 
 def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool = False, part: str = "test") -> dict:
     """AUC and log loss, seed protocol and (optionally) full ranking for one model on ``part``."""
-    history_parts(part)
+    if part not in HISTORY:
+        raise ValueError(f"can evaluate on {sorted(HISTORY)}, not {part!r}")
     started = time.perf_counter()
     encoded, frame = prepared.part(part), getattr(prepared.split, part)
     probabilities = predict_rows(model, encoded.codes)

@@ -11,8 +11,8 @@ A run has three stages, and only the last one reads the test part:
 3. ``finish``: refit the chosen candidate on train + validation with the
    schedule it found, then evaluate it on the test part, once.
 
-``train_and_evaluate`` runs all three for a single configuration; the
-training CLI, the notebook and the objectives benchmark share these.
+The training CLI (one candidate, so nothing to select), the notebook and the
+objectives benchmark share these.
 """
 
 from __future__ import annotations
@@ -127,16 +127,3 @@ def finish(
     return Trained(candidate.name, model, prepared, candidate.settings, candidate.history, result, seconds, refitted,
                    replicas, candidate.validation)  # fmt: skip
 
-
-def train_and_evaluate(
-    name: str,
-    prepared: Prepared,
-    settings: training.TrainSettings,
-    hyperparameters: dict | None = None,
-    strategy: str = "default",
-    full_ranking: bool = True,
-    verbose: int | str = "auto",
-) -> Trained:
-    """Fit, validate, refit and test one configuration (a single candidate: nothing to select)."""
-    candidate = fit_candidate(name, prepared, settings, hyperparameters, strategy, full_ranking, verbose)
-    return finish(candidate, prepared, strategy, full_ranking, verbose)

@@ -13,6 +13,7 @@ three context fields (the date the rating is made for) by array indexing.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,12 +225,13 @@ class FeatureEncoder:
 
 
 FIELD_POSITION = {f: i for i, f in enumerate(FIELDS)}
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII only: "²" passes str.isdigit() but not int()
 
 
 def _sorted_values(values: np.ndarray) -> list[str]:
     """Numeric strings in numeric order, then the rest alphabetically: stable and readable."""
     values = [str(v) for v in values]
-    return sorted(values, key=lambda v: (0, int(v), v) if v.lstrip("-").isdigit() else (1, 0, v))
+    return sorted(values, key=lambda v: (0, int(v), v) if _INTEGER.fullmatch(v) else (1, 0, v))
 
 
 def _positions(keys: pd.Series, wanted: pd.Series, name: str) -> np.ndarray:

@@ -47,6 +47,15 @@ INITIAL_CUT_STEPS = (
 )
 
 
+def steps_from_offsets(offsets) -> np.ndarray:
+    """The steps whose ``cut_offsets`` are ``offsets`` (offset_2 > offset_3 > 0 > offset_5), for older weights."""
+    offset_2, offset_3, offset_5 = (float(v) for v in np.asarray(offsets).ravel())
+    if not offset_2 > offset_3 > 0 > offset_5:
+        raise ValueError(f"offsets must satisfy offset_2 > offset_3 > 0 > offset_5, got {offsets}")
+    return np.array([_softplus_inverse(offset_2 - offset_3), _softplus_inverse(offset_3),
+                     _softplus_inverse(-offset_5)], dtype=np.float32)  # fmt: skip
+
+
 def cut_offsets(steps):
     """Offsets of the cuts rating >= 2, >= 3, >= 5 from the like cut, ordered by construction.
 

@@ -27,6 +27,7 @@ for the final numbers.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -127,10 +128,8 @@ def train_for_protocol(protocol: Protocol, prepared, manifest: dict, verbose: in
     from movierec import models, training
 
     config = {k: v for k, v in manifest["config"].items() if k not in ("name", "trainable", "dtype", "vocab_sizes")}
-    settings = training.TrainSettings.from_dict(manifest["training"])
-    settings.refit = False
-    if epochs is not None:
-        settings.epochs = epochs
+    settings = training.TrainSettings.from_dict(manifest.get("training", {}))
+    settings = dataclasses.replace(settings, refit=False, **({} if epochs is None else {"epochs": epochs}))
     if not protocol.ranking_objective:
         config["rated_head"] = False
         settings.negatives = 0

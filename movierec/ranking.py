@@ -15,7 +15,7 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
     ``scores`` is (rows, columns) or (columns,); the result has the same
     number of dimensions and ``min(k, columns)`` positions per row. Entries
-    scored ``-inf`` (excluded ones) come last, so a caller that excludes
+    scored ``-inf`` (excluded ones) or NaN come last, so a caller that excludes
     positions that way should cut the result to the number it kept.
 
     A partial sort finds each row's k-th best score; everything at least as
@@ -25,7 +25,8 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    scores = np.asarray(scores)
+    scores = np.asarray(scores, dtype=np.float64)
+    scores = np.where(np.isnan(scores), -np.inf, scores)  # a NaN ranks last, like an excluded position
     flat = scores.ndim == 1
     rows = scores[None, :] if flat else scores
     n_rows, n_columns = rows.shape

@@ -160,3 +160,41 @@ def test_a_save_killed_midway_leaves_the_previous_set_loadable(copy_of, stage):
     assert manifest_after == manifest_before
     for a, b in zip(before.weights, after.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_saving_one_model_never_touches_another_models_files(copy_of):
+    """Two sets share the folders (autoint and autointp); saving one removes only what its old manifest named."""
+    model, encoder, _ = _load(copy_of)
+    shutil.copy(_manifest_path(copy_of), copy_of / "model" / "other.manifest.json")
+    bystanders = [copy_of / "data" / "autointp.encoder.json", copy_of / "model" / "autoint-0123456789ab.weights.h5"]
+    for path in bystanders:
+        path.write_text("not ours")
+    model.weights[0].assign(model.weights[0] + 1.0)
+    artifacts.save(model, encoder, "autointp", copy_of / "model", copy_of / "data")
+    assert all(path.read_text() == "not ours" for path in bystanders)
+    assert _load(copy_of)[0] is not None
+
+
+def test_a_model_folder_given_alone_holds_the_encoder_too(copy_of, tmp_path):
+    model, encoder, _ = _load(copy_of)
+    paths = artifacts.save(model, encoder, "autointp", tmp_path / "elsewhere")
+    assert paths.encoder.parent == paths.weights.parent == tmp_path / "elsewhere"
+    again, _, _ = artifacts.load("autointp", tmp_path / "elsewhere")
+    np.testing.assert_array_equal(again.weights[0].numpy(), model.weights[0].numpy())
+
+
+def test_an_earlier_sets_ordinal_offsets_are_converted_to_steps(copy_of):
+    """Sets saved before the ordered cut-points stored the offsets in the same weight, with no 'cut_points' key."""
+    from movierec.objectives import cut_offsets
+
+    model, encoder, _ = _load(copy_of)
+    assert model.ordinal
+    legacy_offsets = np.array([3.6, 1.95, -2.2], dtype="float32")
+    model.cut_steps.assign(legacy_offsets)
+    artifacts.save(model, encoder, "autointp", copy_of / "model", copy_of / "data")
+    _edit_manifest(copy_of, lambda m: m.pop("cut_points"))
+    loaded, _, _ = _load(copy_of)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(cut_offsets(loaded.cut_steps)), legacy_offsets, rtol=1e-5)
+    _edit_manifest(copy_of, lambda m: m.update(cut_points="raw"))
+    with pytest.raises(artifacts.ArtifactError, match="field 'cut_points' must be"):
+        _load(copy_of)

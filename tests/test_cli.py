@@ -54,14 +54,14 @@ def test_evaluate_refuses_data_the_model_was_not_trained_on(trained, tmp_path, c
 @pytest.mark.parametrize(
     ("tool", "argv", "message"),
     [
-        (train, ["--epochs", "0"], "epochs must be an integer >= 1, got 0"),
+        (train, ["--epochs", "0"], "argument --epochs: must be a whole number >= 1, got '0'"),
         (train, ["--learning-rate", "-1"], "learning_rate must be positive"),
         (train, ["--negatives", "-2"], "negatives must be >= 0"),
         (train, ["--oov-rate", "1.5"], "oov_rate must be in"),
         (train, ["--hyperparameters", "[1]"], "argument --hyperparameters: must be a JSON object"),
         (train, ["--hyperparameters", "{bad"], "argument --hyperparameters: not valid JSON"),
         (train, ["--model", "deepfm"], "argument --model: invalid choice: 'deepfm'"),
-        (train, ["--epochs", "three"], "argument --epochs: invalid int value"),
+        (train, ["--epochs", "three"], "argument --epochs: must be a whole number >= 1, got 'three'"),
         (train, ["--data-dir", ""], "data_dir='' is blank"),
         (evaluate, ["--model-dir", "/nonexistent/models"], "manifest /nonexistent/models/autointp.manifest.json does"),
         (evaluate, ["--data-dir", "/nonexistent/data"], "does not hold MovieLens ml-1m"),
@@ -82,5 +82,12 @@ def test_bad_arguments_and_data_end_in_one_line_and_status_two(tool, argv, messa
 
 
 def test_debug_shows_the_traceback(ml1m_dir):
-    with pytest.raises(ValueError, match="epochs must be"):
-        train.main(["--data-dir", str(ml1m_dir), "--no-download", "--epochs", "0", "--debug"])
+    with pytest.raises(ValueError, match="learning_rate must be positive"):
+        train.main(["--data-dir", str(ml1m_dir), "--no-download", "--learning-rate", "-1", "--debug"])
+
+
+def test_a_protocol_run_refuses_zero_epochs(ml1m_dir, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        evaluate.main(["--protocol", "temporal", "--epochs", "0", "--data-dir", str(ml1m_dir), "--no-download"])
+    assert stopped.value.code == 2
+    assert "argument --epochs: must be a whole number >= 1" in capsys.readouterr().err

@@ -428,3 +428,12 @@ def test_the_catalogue_is_in_movie_id_order_whatever_the_file_order(ml1m_dir, tm
     (folder / "movies.dat").write_bytes(b"\n".join(body[::-1]) + b"\n")
     movies = data.load("ml-1m", folder, download=False).movies
     assert movies["movie_id"].is_monotonic_increasing and list(movies.index) == list(range(len(movies)))
+
+
+def test_repeated_movie_ids_are_named_by_the_files_own_lines_even_when_unsorted(ml1m_dir, tmp_path):
+    folder = _copy(ml1m_dir, tmp_path)
+    lines = [line for line in (folder / "movies.dat").read_bytes().split(b"\n") if line]
+    lines = [lines[2], lines[0], lines[1], lines[2].replace(b"::", b"::Again ", 1), *lines[3:]]
+    (folder / "movies.dat").write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(data.MalformedFileError, match=r"line 4: movie_id 3 repeats line 1"):
+        data.load("ml-1m", folder, download=False)

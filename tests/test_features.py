@@ -97,3 +97,12 @@ def test_truncated_encoder_file_is_refused(tmp_path, prepared):
     path.write_text(path.read_text()[:100])
     with pytest.raises(EncoderMismatchError, match="corrupt or truncated"):
         FeatureEncoder.load(path)
+
+
+@pytest.mark.parametrize("odd", ["--5", "²", "-3", "007", "1e3"])
+def test_vocabulary_order_never_crashes_on_odd_text(odd):
+    from movierec.features import _sorted_values
+
+    values = _sorted_values(np.array(["10", "9", odd, "abc"]))
+    assert sorted(values) == sorted(["10", "9", odd, "abc"])
+    assert values.index("9") < values.index("10")  # numbers in numeric order

@@ -39,3 +39,8 @@ def test_empty_inputs_and_bad_k():
     assert top_k(np.zeros(0), 5).shape == (0,)
     with pytest.raises(ValueError, match="k must be at least 1"):
         top_k(np.zeros(4), 0)
+
+
+def test_nan_scores_rank_last_and_never_return_garbage():
+    scores = np.array([[0.5, np.nan, 0.9, np.nan, 0.1, 0.3, 0.2], [np.nan] * 7])
+    assert top_k(scores, 4).tolist() == [[2, 0, 5, 6], [0, 1, 2, 3]]

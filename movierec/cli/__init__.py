@@ -27,6 +27,17 @@ class Parser(argparse.ArgumentParser):
         fail(f"{message} (see {self.prog} --help)")
 
 
+def positive_int(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def json_object(text: str) -> dict:
     """An argument that must be a JSON object, e.g. ``'{"embedding_dim": 32}'``."""
     try:
@@ -36,6 +47,15 @@ def json_object(text: str) -> dict:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"must be a JSON object such as '{{\"embedding_dim\": 32}}', got {text!r}")
     return value
+
+
+def tool_parser(prog: str, doc: str, artifacts: bool = True) -> Parser:
+    """A tool's parser with the options every tool takes: data, model (and artifact folders), --debug."""
+    parser = Parser(prog=prog, description=doc.split("\n\n")[0])
+    add_data_options(parser)
+    add_model_options(parser, artifacts=artifacts)
+    add_debug_option(parser)
+    return parser
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +73,55 @@ def add_model_options(parser: argparse.ArgumentParser, artifacts: bool = True) -
     if artifacts:
         parser.add_argument("--model-dir", type=Path, default=None, help="where weights and manifests live (model/)")
         parser.add_argument("--encoder-dir", type=Path, default=None, help="where encoders live (data/)")
+
+
+def add_training_options(parser: argparse.ArgumentParser, epochs: int, epochs_help: str) -> None:
+    """The training options ``train`` and ``tune`` share; the defaults are ``TrainSettings``'."""
+    from movierec import training
+
+    defaults = training.TrainSettings()
+    parser.add_argument("--epochs", type=positive_int, default=epochs, help=epochs_help)
+    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--negatives", type=int, default=defaults.negatives, help="sampled unrated movies per rated row (0: none)"
+    )
+    parser.add_argument("--negative-sampling", choices=training.SAMPLING, default=defaults.negative_sampling)
+    parser.add_argument(
+        "--strategy", choices=training.STRATEGIES, default="default",
+        help="tf.distribute strategy: mirrored (all local devices) or multiworker (machines from TF_CONFIG)",
+    )  # fmt: skip
+    parser.add_argument("--quiet", action="store_true")
+
+
+def train_settings(args: argparse.Namespace, **fixed):
+    """``TrainSettings`` from every parsed option named like one of its fields, plus ``fixed``.
+
+    A value out of range is a usage error (one line, status 2).
+    """
+    from movierec import training
+
+    chosen = {name: getattr(args, name) for name in training.TrainSettings.__dataclass_fields__ if hasattr(args, name)}
+    try:
+        return training.TrainSettings(**{**chosen, **fixed})
+    except ValueError as err:
+        if getattr(args, "debug", False):
+            raise
+        fail(f"{err} (see --help)")
+
+
+def load_release(args: argparse.Namespace):
+    """The MovieLens release the data options name (errors are one line through ``one_line_errors``)."""
+    from movierec import data
+
+    return data.load(args.dataset, args.data_dir, download=not args.no_download)
+
+
+def run_tool(parse_args, run, argv=None):
+    """Parse ``argv``, then ``run(args)`` with every error as one line (``--debug``: the traceback)."""
+    args = parse_args(argv)
+    with one_line_errors(args.debug):
+        return run(args)
 
 
 def add_debug_option(parser: argparse.ArgumentParser) -> None:

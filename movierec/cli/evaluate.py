@@ -18,16 +18,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from movierec.cli import Parser, add_data_options, add_debug_option, add_model_options, fail, one_line_errors
+from movierec import cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from movierec.protocols import PROTOCOLS
 
-    parser = Parser(prog="python -m movierec.evaluate", description=__doc__.split("\n\n")[0])
-    add_data_options(parser)
-    add_debug_option(parser)
-    add_model_options(parser)
+    parser = cli.tool_parser("python -m movierec.evaluate", __doc__)
     parser.add_argument(
         "--protocol",
         choices=list(PROTOCOLS),
@@ -36,7 +33,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "recbole: train the shipped configuration on that protocol's split, then evaluate (see movierec.protocols)",
     )
     parser.add_argument(
-        "--epochs", type=int, default=None, help="temporal/paper/recbole: cap the training epochs (default: as shipped)"
+        "--epochs", type=cli.positive_int, default=None,
+        help="temporal/paper/recbole: cap the training epochs (default: as shipped)",
     )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--no-full-ranking", action="store_true", help="skip the full-ranking protocol")
@@ -48,14 +46,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> dict:
-    args = parse_args(argv)
-    with one_line_errors(args.debug):
-        return run(args)
+    return cli.run_tool(parse_args, run, argv)
 
 
 def run(args: argparse.Namespace) -> dict:
-    """The tool's work, for parsed arguments."""
-    from movierec import artifacts, data, evaluation, protocols
+    """Evaluate the shipped artifacts, or train and evaluate under another protocol."""
+    from movierec import artifacts, evaluation, protocols
     from movierec.files import write_json
     from movierec.prepared import prepare
 
@@ -63,11 +59,8 @@ def run(args: argparse.Namespace) -> dict:
     try:
         model, encoder, manifest = artifacts.load(args.model, args.model_dir, args.encoder_dir)
     except artifacts.ArtifactError as err:
-        fail(f"{err}; retrain with: python -m movierec.train --model {args.model} --data-dir DIR")
-    try:
-        release = data.load(args.dataset, args.data_dir, download=not args.no_download)
-    except data.MovieLensError as err:
-        fail(str(err))
+        cli.fail(f"{err}; retrain with: python -m movierec.train --model {args.model} --data-dir DIR")
+    release = cli.load_release(args)
     trained = None
     if protocol.trains:
         split = protocol.make_split(release.ratings)
@@ -79,7 +72,7 @@ def run(args: argparse.Namespace) -> dict:
     else:
         trained_on = manifest.get("data", {}).get("fingerprint")
         if trained_on != release.fingerprint() and not args.allow_other_data:
-            fail(
+            cli.fail(
                 f"the data in {release.path} is not the data {args.model} was trained on (fingerprint differs), "
                 "so its test split would overlap the training rows; pass --allow-other-data to evaluate anyway"
             )

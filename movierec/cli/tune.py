@@ -25,67 +25,35 @@ import argparse
 import json
 from pathlib import Path
 
-from movierec.cli import (
-    Parser,
-    add_data_options,
-    add_debug_option,
-    add_model_options,
-    fail,
-    json_object,
-    one_line_errors,
-)
+from movierec import cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from movierec import training
-
-    defaults = training.TrainSettings()
-    parser = Parser(prog="python -m movierec.tune", description=__doc__.split("\n\n")[0])
-    add_data_options(parser)
-    add_debug_option(parser)
-    add_model_options(parser, artifacts=False)
-    parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=4, help="maximum epochs per trial (early stopping applies)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--negatives", type=int, default=defaults.negatives)
-    parser.add_argument("--negative-sampling", choices=training.SAMPLING, default=defaults.negative_sampling)
-    parser.add_argument("--fixed", type=json_object, default={}, help="model options held fixed, as JSON")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser = cli.tool_parser("python -m movierec.tune", __doc__, artifacts=False)
+    cli.add_training_options(parser, 4, "maximum epochs per trial (early stopping applies)")
+    parser.add_argument("--trials", type=cli.positive_int, default=10)
+    parser.add_argument("--fixed", type=cli.json_object, default={}, help="model options held fixed, as JSON")
     parser.add_argument("--directory", type=Path, default=Path("tuning"))
     parser.add_argument("--project", default=None, help="default: the model name")
     parser.add_argument("--overwrite", action="store_true", help="discard an earlier search in the same place")
     parser.add_argument("--csv", type=Path, default=None)
-    parser.add_argument("--strategy", choices=training.STRATEGIES, default="default")
-    parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> list[dict]:
-    args = parse_args(argv)
-    with one_line_errors(args.debug):
-        return run(args)
+    return cli.run_tool(parse_args, run, argv)
 
 
 def run(args: argparse.Namespace) -> list[dict]:
-    """The tool's work, for parsed arguments."""
+    """The search: trials trained on train, judged on validation."""
     from keras_tuner.src.distribute import utils as distribute
 
-    from movierec import data, training, tuning
+    from movierec import training, tuning
     from movierec.prepared import prepare
 
     strategy = training.distribution_strategy(args.strategy) if args.strategy != "default" else None
-    try:
-        release = data.load(args.dataset, args.data_dir, download=not args.no_download)
-    except data.MovieLensError as err:
-        fail(str(err))
-    prepared = prepare(release)
-    try:
-        settings = training.TrainSettings(
-            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, refit=False, negatives=args.negatives,
-            negative_sampling=args.negative_sampling,
-        )  # fmt: skip
-    except ValueError as err:  # an out-of-range option: a usage error
-        fail(f"{err} (see --help)")
+    settings = cli.train_settings(args, refit=False)
+    prepared = prepare(cli.load_release(args))
     tuner = tuning.make_tuner(
         args.model, prepared, settings, args.trials, args.directory, args.project, args.overwrite,
         distribution_strategy=strategy, **args.fixed,
