@@ -43,7 +43,7 @@ DNN_SHAPES = ("128-64", "256-128", "512-256", "400-400-400")
 
 
 def search_space(model_name: str) -> kt.HyperParameters:
-    """The hyperparameters searched, each defaulting to the shipped value."""
+    """The hyperparameters searched, each defaulting to the untuned default (``movierec.models``)."""
     defaults = models.DEFAULT_HYPERPARAMETERS[model_name]
     hp = kt.HyperParameters()
     hp.Choice("embedding_dim", [8, 16, 24, 32], default=defaults["embedding_dim"])
@@ -67,7 +67,7 @@ def model_hyperparameters(model_name: str, values: dict) -> dict:
 
 
 class DefaultsFirstOracle(kt.oracles.BayesianOptimizationOracle):
-    """Bayesian optimisation whose first trial is the shipped configuration.
+    """Bayesian optimisation whose first trial is the default (untuned) configuration.
 
     Every search then measures the untuned model under exactly the same
     budget as the candidates, so "did tuning help?" is answered in the
