@@ -176,6 +176,8 @@ class CandidateScorer:
         bounds = np.linspace(0, self.n_movies, CANDIDATE_CHUNKS + 1).astype(int)
         self.parts = [parts.rows(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
+        # Plain Python control flow over a fixed list of parts: nothing for AutoGraph to convert.
+        @tf.autograph.experimental.do_not_convert
         def score_catalogue(shared):
             chunks = [score_candidates(model, shared, part, CANDIDATE_FIELDS) for part in self.parts]
             return tf.concat(chunks, axis=1)
