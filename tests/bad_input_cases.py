@@ -309,7 +309,7 @@ CASES: list[Case] = [
          _cli("evaluate", ["--protocol", "temporal", "--epochs", "0"])),
     Case("CLI evaluate", "--data-dir that holds no MovieLens", r"^error: data_dir='/nonexistent' does not hold",
          _cli("evaluate", ["--data-dir", "/nonexistent"], with_data=False)),
-    Case("CLI tune", "--trials two", r"^error: argument --trials: invalid int value: 'two'",
+    Case("CLI tune", "--trials two", r"^error: argument --trials: must be a whole number >= 1, got 'two'",
          _cli("tune", ["--trials", "two"])),
     Case("app", "zip code 12a45", r"“12a45” is not a zip code \(5 digits", _app(typed_zip="12a45")),
     Case("app", "zip code *1*", r"“\*1\*” is not a zip code", _app(typed_zip="*1*")),
