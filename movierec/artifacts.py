@@ -125,8 +125,6 @@ def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections
         "cut_points": CUT_POINTS,
         **sections,
     }
-    for folder in {model_folder.resolve(), encoder_folder.resolve()}:
-        fsync_folder(folder)  # the renames of weights and encoder are on disk before the manifest names them
     write_json(manifest, _plain(payload))  # the commit point: the new set takes over here
     for path in previous - {weights.resolve(), encoder_file.resolve()}:
         path.unlink(missing_ok=True)
@@ -165,6 +163,7 @@ def _save_weights(model, name: str, folder: Path) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_folder(folder)  # the rename is on disk before a manifest names the file (the encoder's write does the same)
     return final
 
 
