@@ -228,6 +228,30 @@ class InteractingLayer(keras.layers.Layer):
         )
 
 
+def _mean_weights(items, valid):
+    """Equal weights over the present slots (batch, L); an empty history gets all zeros."""
+    present = ops.cast(valid, items.dtype)
+    return present / ops.maximum(ops.sum(present, axis=-1, keepdims=True), 1.0)
+
+
+def _inverse_sqrt_width(items):
+    return 1.0 / ops.sqrt(ops.cast(ops.shape(items)[-1], items.dtype))
+
+
+def _masked_softmax(scores, valid):
+    """A softmax over the last axis restricted to ``valid`` slots (broadcast against ``scores``), finite throughout.
+
+    Shifted by the largest present score (any score if none is present), with 0
+    exponentiated in empty slots, so an outlying masked score cannot overflow
+    and an all-empty row gets zeros, in values and gradients.
+    """
+    valid = ops.broadcast_to(valid, ops.shape(scores))
+    present = ops.cast(valid, scores.dtype)
+    shift = ops.max(ops.where(valid, scores, ops.min(scores, axis=-1, keepdims=True)), axis=-1, keepdims=True)
+    exps = ops.exp(ops.where(valid, scores - ops.stop_gradient(shift), 0.0)) * present
+    return exps / ops.maximum(ops.sum(exps, axis=-1, keepdims=True), keras.backend.epsilon())
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class HistoryPooling(keras.layers.Layer):
     """Pools a variable-size set of item vectors (a person's rated movies) into one field vector.
@@ -258,17 +282,25 @@ class HistoryPooling(keras.layers.Layer):
 
     def weights_for(self, items, valid, query=None):
         """The pooling weights (batch, L): zero on empty slots, summing to 1 over a non-empty history."""
-        present = ops.cast(valid, items.dtype)
         if self.mode == "mean":
-            return present / ops.maximum(ops.sum(present, axis=-1, keepdims=True), 1.0)
+            return _mean_weights(items, valid)
         if query is None:
             raise ValueError("attention pooling needs a query (the candidate's vector)")
-        scores = ops.einsum("bld,bd->bl", items, query) / ops.sqrt(ops.cast(ops.shape(items)[-1], items.dtype))
-        # A masked softmax that stays finite: shift by the largest present score (any score if none is
-        # present), and exponentiate 0 in empty slots so an outlying masked score cannot overflow.
-        shift = ops.max(ops.where(valid, scores, ops.min(scores, axis=-1, keepdims=True)), axis=-1, keepdims=True)
-        exps = ops.exp(ops.where(valid, scores - ops.stop_gradient(shift), 0.0)) * present
-        return exps / ops.maximum(ops.sum(exps, axis=-1, keepdims=True), keras.backend.epsilon())
+        return _masked_softmax(ops.einsum("bld,bd->bl", items, query) * _inverse_sqrt_width(items), valid)
+
+    def pairwise_weights(self, items, valid, queries):
+        """Weights (people, candidates or 1, L) of every person's history for every candidate query.
+
+        ``items`` (people, L, d) and ``valid`` (people, L) are each person's
+        history once, ``queries`` (candidates, d) the candidates': the same
+        weights as ``weights_for`` on every (person, candidate) row, without
+        copying a history per candidate. Mean pooling ignores the candidate,
+        so its middle axis has size 1.
+        """
+        if self.mode == "mean":
+            return _mean_weights(items, valid)[:, None]
+        scores = ops.einsum("pld,cd->pcl", items, queries) * _inverse_sqrt_width(items)
+        return _masked_softmax(scores, valid[:, None])
 
     def call(self, items, mask, query=None, return_weights: bool = False):
         weights = self.weights_for(items, ops.cast(mask, "bool"), query)
@@ -399,6 +431,11 @@ class AutoInt(keras.Model):
     def num_outputs(self) -> int:
         """1 (like) or 2 (like, rated)."""
         return self.objective.num_outputs
+
+    @property
+    def field_count(self) -> int:
+        """How many field vectors the interacting layers read: the input fields, plus one for a history."""
+        return len(self.vocab_sizes) + (1 if self.history_length else 0)
 
     # The pieces are separate methods so AutoInt+ and the candidate scorer can reuse them.
     def interact(self, embeddings, return_attention: bool = False):

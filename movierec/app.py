@@ -192,14 +192,11 @@ def genre_mix(history: pd.DataFrame, top: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["genres", "share", "source"])
 
 
-def heatmap(weights: np.ndarray, values: list[str]) -> alt.Chart:
-    labels = [f"{FIELD_LABELS[f]}: {v}" if FIELD_LABELS[f] not in v else v for f, v in zip(FIELDS, values, strict=True)]
+def heatmap(weights: np.ndarray, values: list[str], fields: tuple[str, ...] = FIELDS) -> alt.Chart:
+    labels = [f"{FIELD_LABELS[f]}: {v}" if FIELD_LABELS[f] not in v else v for f, v in zip(fields, values, strict=True)]
+    n = len(fields)
     cells = pd.DataFrame(
-        [
-            (labels[i], labels[j], float(weights[i, j]) * len(FIELDS))
-            for i in range(len(FIELDS))
-            for j in range(len(FIELDS))
-        ],
+        [(labels[i], labels[j], float(weights[i, j]) * n) for i in range(n) for j in range(n)],
         columns=["query field", "attended field", "attention"],
     )
     return (
@@ -296,7 +293,8 @@ def page(name: str) -> None:
             movie_id = int(top.loc[top["title"] == choice, "movie_id"].iloc[0])
             st.markdown("Strongest field pairs: " + " · ".join(f"`{p}`" for p in explained[movie_id]))
             weights = rec.attention(profile, [movie_id], year, month)[0]
-            st.altair_chart(heatmap(weights, rec.field_values(profile, movie_id, year, month)), width="stretch")
+            values = rec.field_values(profile, movie_id, year, month)
+            st.altair_chart(heatmap(weights, values, rec.field_names), width="stretch")
             st.caption(
                 "First interacting layer, mean over heads, as a multiple of uniform attention (1.00 = every field "
                 "weighted alike): row = the field that attends, column = the field it attends to."

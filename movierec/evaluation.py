@@ -18,6 +18,7 @@ import numpy as np
 
 from movierec import baselines, metrics
 from movierec.features import labels, timestamp_year_month
+from movierec.history import Histories
 from movierec.interactions import rated_matrix
 from movierec.prepared import Prepared
 from movierec.scoring import CandidateScorer, predict_rows
@@ -66,11 +67,19 @@ def latest_context(prepared: Prepared, part: str = "test") -> np.ndarray:
     return prepared.encoder.encode_context(*timestamp_year_month(stamps))
 
 
+def history_for(model, prepared: Prepared, part: str = "test") -> Histories | None:
+    """Each user's history when ``part`` is evaluated (from the parts before it), if the model reads one."""
+    return Histories.of_parts(prepared, history_parts(part), model.history_length) if model.history_length else None
+
+
 def model_scorer(model, prepared: Prepared, part: str = "test") -> Callable[[np.ndarray], np.ndarray]:
     scorer = CandidateScorer(model, prepared.encoder, prepared.data.movies)
     user_codes = prepared.encoder.encode_users(prepared.data.users)
     context_codes = latest_context(prepared, part)
-    return lambda rows: scorer.score(user_codes[rows], context_codes[rows])
+    past = history_for(model, prepared, part)
+    if past is None:
+        return lambda rows: scorer.score(user_codes[rows], context_codes[rows])
+    return lambda rows: scorer.score(user_codes[rows], context_codes[rows], past.codes[rows])
 
 
 def _own_rows(frame, scores: np.ndarray, liked: np.ndarray) -> dict:
@@ -83,7 +92,11 @@ def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool 
         raise ValueError(f"can evaluate on {sorted(HISTORY)}, not {part!r}")
     started = time.perf_counter()
     encoded, frame = prepared.part(part), getattr(prepared.split, part)
-    probabilities = predict_rows(model, encoded.codes)
+    past = history_for(model, prepared, part)
+    if past is not None:  # the held-out rows' movies are not in it, but a row never sees its own movie anyway
+        own_movies = encoded.codes[:, prepared.fields.index("movie_id")]
+        past = past.for_rows(prepared.user_index.get_indexer(frame["user_id"]), own_movies)
+    probabilities = predict_rows(model, encoded.codes, history=past)
     own_rows = _own_rows(frame, probabilities, encoded.labels)
     result = {
         "auc": metrics.auc(encoded.labels, probabilities),

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from movierec.features import FeatureEncoder
+from movierec.prepared import Prepared
 
 HISTORY_LENGTH = 100
 EMPTY = 0  # the movie code of an empty slot (the encoder's out-of-vocabulary code)
@@ -79,6 +80,11 @@ class Histories:
         out = np.zeros((len(user_index), length), dtype=np.int32)
         out[users[kept], rank[kept]] = movies[kept]
         return cls(out)
+
+    @classmethod
+    def of_parts(cls, prepared: Prepared, parts: Sequence[str], length: int = HISTORY_LENGTH) -> Histories:
+        """The histories of every user of ``prepared`` from the ratings of ``parts`` of its split."""
+        return cls.from_ratings(prepared.frame(*parts), prepared.user_index, prepared.encoder, length)
 
     def for_rows(self, user_rows: np.ndarray, own_movie_codes: np.ndarray) -> np.ndarray:
         """Histories (rows, length) for rating rows of users ``user_rows``, each without the row's own movie.

@@ -36,12 +36,20 @@ def make_dataset(
     oov_rate: float = 0.0,
     negatives: tuple[NegativeSampler, np.ndarray, int] | None = None,
     fields: Sequence[str] = FIELDS,
+    history: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """A ``tf.data`` pipeline of (codes, target) batches.
 
     ``negatives = (sampler, user row of each code row, k)`` appends k fresh
     unrated movies per row to every batch, with target 0. ``oov_rate`` is the
     share of ``OOV_FIELDS`` codes replaced by the unknown code.
+
+    ``history = (histories, user row of each code row)``, with ``histories``
+    the (users, length) movie codes of ``movierec.history``, gives each row
+    its user's history without the row's own movie, and the inputs become
+    ``{"codes", "history"}`` dicts. A sampled negative carries its rated row's
+    history, own movie removed too, so a rated row and its negatives differ
+    in the candidate alone and the history's size cannot tell them apart.
     """
     import tensorflow as tf
 
@@ -57,15 +65,28 @@ def make_dataset(
         sample = sampler.graph_sampler(k, (seed + SEED_OFFSETS["negatives"], seed + SEED_OFFSETS["redraws"]))
         users = tf.convert_to_tensor(user_rows.astype(np.int32))
 
+    if history is not None:
+        if "movie_id" not in fields:
+            raise ValueError("a history is matched against the row's movie_id: that field must be an input")
+        histories, history_users = (tf.convert_to_tensor(a.astype(np.int32)) for a in history)
+        movie_column = list(fields).index("movie_id")
+
     def gather(batch):
         rows, targets = tf.gather(x, batch), tf.gather(y, batch)
+        if history is not None:
+            past = tf.gather(histories, tf.gather(history_users, batch))
+            past = tf.where(tf.equal(past, rows[:, movie_column : movie_column + 1]), tf.zeros_like(past), past)
         if negatives is not None:
             unrated = sample(rows, tf.gather(users, batch))
             rows = tf.concat([rows, unrated], axis=0)
             targets = tf.concat([targets, tf.zeros(tf.shape(unrated)[:1])], axis=0)
+            if history is not None:
+                past = tf.concat([past, tf.repeat(past, negatives[2], axis=0)], axis=0)
         if oov_rate > 0:
             drop = tf.random.uniform(tf.shape(rows), seed=seed + SEED_OFFSETS["unknown_codes"]) < oov_rate
             rows = tf.where(drop & droppable, tf.zeros_like(rows), rows)
+        if history is not None:
+            return {"codes": rows, "history": past}, targets
         return rows, targets
 
     options = tf.data.Options()

@@ -31,6 +31,7 @@ from movierec.features import (
     context_fields,
     user_fields,
 )
+from movierec.history import Histories
 from movierec.ranking import top_k
 from movierec.scoring import CandidateScorer
 
@@ -40,7 +41,9 @@ FIELD_LABELS = {
     "user_id": "user", "movie_id": "movie", "movie_decade": "decade", "movie_year": "release year",
     "rating_year": "year", "rating_month": "month", "rating_decade": "rating decade", "genre1": "genre",
     "genre2": "genre", "genre3": "genre", "gender": "gender", "age": "age", "occupation": "occupation", "zip": "zip",
+    "history": "rated movies",
 }  # fmt: skip
+HISTORY_FIELD = "history"  # the name of a history-aware model's extra field vector (the pooled rated movies)
 
 
 class UnknownUserError(KeyError):
@@ -99,6 +102,13 @@ class Recommender:
         known = [Profile(g, int(a), o, z, int(u)) for u, g, a, o, z in zip(*columns, strict=True)]
         self._profile_codes = dict(zip(known, encoder.encode_users(data.users), strict=True))
         self._context_codes: dict[tuple[int, int], np.ndarray] = {}
+        # A history-aware model reads each person's rated movies: every rating in the data counts when serving.
+        self.history_length = int(getattr(model, "history_length", 0))
+        self._histories = (
+            Histories.from_ratings(data.ratings, pd.Index(data.users["user_id"].to_numpy()), encoder,
+                                   self.history_length) if self.history_length else None
+        )  # fmt: skip
+        self._user_row = pd.Index(data.users["user_id"].to_numpy())
         self._known: dict[str, set[str]] = {}
         stamps = pd.to_datetime(data.ratings["timestamp"], unit="s", utc=True)
         self.years = (int(stamps.dt.year.min()), int(stamps.dt.year.max()))
@@ -123,6 +133,23 @@ class Recommender:
             raise UnknownUserError(f"user {user_id} is not in {self.data.name}")
         row = self._users.loc[user_id]
         return Profile(row["gender"], int(row["age"]), row["occupation"], row["zip"], int(user_id))
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """The fields the model's attention runs over: ``FIELDS``, then the history for a history-aware model."""
+        return (*FIELDS, HISTORY_FIELD) if self.history_length else FIELDS
+
+    def history_codes(self, profile: Profile) -> np.ndarray | None:
+        """The history (1, history_length) the model reads for the profile (None if it reads none).
+
+        An existing user's most recent rated movies; a new person has rated
+        nothing yet, so their history is empty.
+        """
+        if not self.history_length:
+            return None
+        if profile.user_id is None:
+            return np.zeros((1, self.history_length), np.int32)
+        return self._histories.codes[[self._user_row.get_loc(profile.user_id)]]
 
     def rated_positions(self, profile: Profile) -> np.ndarray:
         """Catalogue positions of the profile's rated movies."""
@@ -160,7 +187,7 @@ class Recommender:
     def scores(self, profile: Profile, year: int, month: int) -> np.ndarray:
         """The model's score for every catalogue movie (catalogue order), one batched call."""
         user_codes, context_codes = self._codes(profile, year, month)
-        return self.scorer.score(user_codes, context_codes)[0]
+        return self.scorer.score(user_codes, context_codes, self.history_codes(profile))[0]
 
     def rank(
         self,
@@ -201,7 +228,9 @@ class Recommender:
             self.scorer.movie_codes[rows],
             np.repeat(context_codes, len(rows), axis=0),
         )
-        first = self.model.attention_maps(codes)[0]
+        history = self.history_codes(profile)
+        inputs = codes if history is None else {"codes": codes, "history": np.repeat(history, len(rows), axis=0)}
+        first = self.model.attention_maps(inputs)[0]
         return np.asarray(first).mean(axis=1)
 
     def explanations(
@@ -230,7 +259,7 @@ class Recommender:
         return result
 
     def field_values(self, profile: Profile, movie_id: int, year: int, month: int) -> list[str]:
-        """Readable ``field value`` labels of one (profile, movie, date) row, in ``FIELDS`` order."""
+        """Readable ``field value`` labels of one (profile, movie, date) row, in ``field_names`` order."""
         movie = self.movies.iloc[self._movie_position.get_loc(movie_id)]
         user = user_fields(profile.as_frame()).iloc[0]
         context = context_fields([year], [month]).iloc[0]
@@ -251,4 +280,7 @@ class Recommender:
             "occupation": str(user["occupation"]),
             "zip": f"zip {user['zip']}",
         }
-        return [raw[f] for f in FIELDS]
+        if self.history_length:
+            count = int((self.history_codes(profile) != 0).sum())
+            raw[HISTORY_FIELD] = f"{count} rated movies" if count else "no rated movies"
+        return [raw[f] for f in self.field_names]

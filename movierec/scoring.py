@@ -31,12 +31,19 @@ CANDIDATE_FIELDS = tuple(FIELD_POSITION[f] for f in MOVIE_FIELDS)
 CANDIDATE_CHUNKS = 2
 
 
-def predict_rows(model, codes: np.ndarray, batch_size: int = 32768) -> np.ndarray:
-    """Like probabilities (the first output) for many code rows, one compiled call per batch."""
+def predict_rows(model, codes: np.ndarray, batch_size: int = 32768, history: np.ndarray | None = None) -> np.ndarray:
+    """Like probabilities (the first output) for many code rows, one compiled call per batch.
+
+    A history-aware model also takes each row's ``history`` (rows, history_length).
+    """
+    reads_history = bool(getattr(model, "history_length", 0))
+    if reads_history and history is None:
+        raise ValueError("this model reads each row's history: pass history (rows, history_length)")
     out = np.empty(len(codes), dtype=np.float32)
     for start in range(0, len(codes), batch_size):
         chunk = codes[start : start + batch_size]
-        out[start : start + len(chunk)] = np.asarray(model.predict_on_batch(chunk)).reshape(len(chunk), -1)[:, 0]
+        inputs = chunk if not reads_history else {"codes": chunk, "history": history[start : start + batch_size]}
+        out[start : start + len(chunk)] = np.asarray(model.predict_on_batch(inputs)).reshape(len(chunk), -1)[:, 0]
     return out
 
 
@@ -74,19 +81,13 @@ def _tower(model):
     return getattr(model, "tower", None)
 
 
-def _check_cached_fields(model) -> None:
-    """The cache splits a row into a person's fields and a movie's; a history field is neither yet.
-
-    (A history is the person's, but attention pooling asks the candidate movie,
-    so its vector differs for every candidate.)
-    """
-    if getattr(model, "history_length", 0):
-        raise NotImplementedError("the candidate cache does not cover history fields yet")
+def _history_position(model) -> int | None:
+    """Where a history-aware model's pooled history sits among its field vectors (the last), or None."""
+    return len(model.vocab_sizes) if getattr(model, "history_length", 0) else None
 
 
 def candidate_parts(model, codes, candidate_fields: Sequence[int]) -> CandidateParts:
     """Per-candidate work for candidate code rows (candidates, fields); other positions are ignored."""
-    _check_cached_fields(model)
     own = list(candidate_fields)
     embeddings = ops.take(model.embedding(codes), own, axis=1)
     parts = {"embeddings": embeddings}
@@ -99,25 +100,56 @@ def candidate_parts(model, codes, candidate_fields: Sequence[int]) -> CandidateP
         parts["linear"] = ops.sum(ops.take(model.linear(codes), own, axis=1), axis=1)
     tower = _tower(model)
     if tower is not None:
-        kernel = field_rows(tower.first_dense.kernel, len(model.vocab_sizes), own)
+        kernel = field_rows(tower.first_dense.kernel, model.field_count, own)
         parts["tower"] = ops.matmul(ops.reshape(embeddings, (ops.shape(codes)[0], -1)), kernel)
     return CandidateParts(**parts)
 
 
-def score_candidates(model, shared_codes, parts: CandidateParts, candidate_fields: Sequence[int]):
+def pooled_histories(model, history, parts: CandidateParts, candidate_fields: Sequence[int]):
+    """Each person's pooled history for every candidate (people, candidates, d), or (people, 1, d) for mean pooling.
+
+    Attention pooling asks the candidate movie (the query), so the pooled
+    vector differs per candidate; the weights are formed per (person,
+    candidate) without copying a history per candidate.
+    """
+    items = model.embedding.lookup(model.history_field, history)
+    queries = parts.embeddings[:, list(candidate_fields).index(model.history_field)]
+    weights = model.pooling.pairwise_weights(items, ops.not_equal(history, 0), queries)
+    return ops.einsum("pcl,pld->pcd", weights, items)
+
+
+def score_candidates(model, shared_codes, parts: CandidateParts, candidate_fields: Sequence[int], history=None):
     """Ranking scores (people, candidates) of every candidate in ``parts`` for each shared-code row.
 
     ``shared_codes`` (people, fields) hold each person's (and date's) codes;
-    the candidate positions are ignored. Equals ``ranking_scores(model(codes))``
-    on the assembled rows, up to float rounding, at a fraction of the cost.
+    the candidate positions are ignored. A history-aware model also takes
+    each person's ``history`` (people, history_length). Equals
+    ``ranking_scores(model(inputs))`` on the assembled rows, up to float
+    rounding, at a fraction of the cost.
+
+    Rows are laid out as [person's fields, candidate's fields, pair field]:
+    a mean-pooled history is one more field of the person's, an
+    attention-pooled one depends on the pair and is projected per pair.
     """
-    _check_cached_fields(model)
     own = list(candidate_fields)
     shared = [i for i in range(len(model.vocab_sizes)) if i not in own]
     people, candidates = ops.shape(shared_codes)[0], ops.shape(parts.embeddings)[0]
+    pairwise = None  # the pair fields' vectors (people * candidates, 1, d), if any
+    embeddings = ops.take(model.embedding(shared_codes), shared, axis=1)
+    person_fields, pair_fields = list(shared), []
+    if _history_position(model) is not None:
+        if history is None:
+            raise ValueError("this model reads each person's history: pass history (people, history_length)")
+        pooled = pooled_histories(model, history, parts, own)
+        if model.history_pooling == "mean":
+            embeddings = ops.concatenate([embeddings, pooled], axis=1)
+            person_fields.append(_history_position(model))
+        else:
+            pairwise = ops.reshape(pooled, (people * candidates, 1, ops.shape(pooled)[-1]))
+            pair_fields.append(_history_position(model))
 
-    def rows(per_person, per_candidate, axis: int):
-        """(people, ...) and (candidates, ...) joined along ``axis`` of a row: (people * candidates, ...)."""
+    def rows(per_person, per_candidate, axis: int, per_pair=None):
+        """(people, ...), (candidates, ...) [and (people * candidates, ...)] joined along ``axis`` of a row."""
         joined = ops.concatenate(
             [
                 ops.broadcast_to(per_person[:, None], (people, candidates, *per_person.shape[1:])),
@@ -125,33 +157,40 @@ def score_candidates(model, shared_codes, parts: CandidateParts, candidate_field
             ],
             axis=axis + 1,
         )
-        return ops.reshape(joined, (people * candidates, *joined.shape[2:]))
+        joined = ops.reshape(joined, (people * candidates, *joined.shape[2:]))
+        return joined if per_pair is None else ops.concatenate([joined, per_pair], axis=axis)
 
     def pairs(per_person, per_candidate):  # (people, k), (candidates, k) -> (people * candidates, k)
         total = per_person[:, None] + per_candidate[None]
         return ops.reshape(total, (people * candidates, ops.shape(total)[-1]))
 
-    embeddings = ops.take(model.embedding(shared_codes), shared, axis=1)
     if model.interacting:
         first, *rest = model.interacting
         qkv, residual = first.project(embeddings)
         mine = first.split_heads(qkv)
-        heads = [rows(m, theirs, 2) for m, theirs in zip(mine, (parts.query, parts.key, parts.value), strict=True)]
-        hidden = first.mix(*heads, None if residual is None else rows(residual, parts.residual, 1))
+        theirs = (parts.query, parts.key, parts.value)
+        pair_qkv, pair_residual = first.project(pairwise) if pairwise is not None else (None, None)
+        pair_heads = first.split_heads(pair_qkv) if pair_qkv is not None else (None,) * 3
+        heads = [rows(m, t, 2, p) for m, t, p in zip(mine, theirs, pair_heads, strict=True)]
+        hidden = first.mix(*heads, None if residual is None else rows(residual, parts.residual, 1, pair_residual))
         for layer in rest:
             hidden = layer(hidden)
     else:
-        hidden = rows(embeddings, parts.embeddings, 1)
-    order = shared + own
+        hidden = rows(embeddings, parts.embeddings, 1, pairwise)
+    order = person_fields + own + pair_fields
     kernel = field_rows(model.attention_logit.kernel, len(order), order)
     logit = ops.matmul(ops.reshape(hidden, (people * candidates, -1)), kernel) + model.attention_logit.bias
     if model.linear is not None:
         logit = logit + pairs(ops.sum(ops.take(model.linear(shared_codes), shared, axis=1), axis=1), parts.linear)
     tower = _tower(model)
     if tower is not None:
-        kernel = field_rows(tower.first_dense.kernel, len(model.vocab_sizes), shared)
-        person = ops.matmul(ops.reshape(embeddings, (ops.shape(embeddings)[0], -1)), kernel)
-        logit = logit + tower.from_first_product(pairs(person, parts.tower))
+        first_kernel = tower.first_dense.kernel
+        kernel = field_rows(first_kernel, model.field_count, person_fields)
+        product = pairs(ops.matmul(ops.reshape(embeddings, (people, -1)), kernel), parts.tower)
+        if pairwise is not None:
+            kernel = field_rows(first_kernel, model.field_count, pair_fields)
+            product = product + ops.matmul(ops.reshape(pairwise, (people * candidates, -1)), kernel)
+        logit = logit + tower.from_first_product(product)
     return ops.reshape(ranking_scores(ops.sigmoid(logit)), (people, candidates))
 
 
@@ -176,26 +215,44 @@ class CandidateScorer:
         bounds = np.linspace(0, self.n_movies, CANDIDATE_CHUNKS + 1).astype(int)
         self.parts = [parts.rows(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
+        self.history_length = int(getattr(model, "history_length", 0))
+        # At least one slot, so a history-free model's graph has the same signature (and ignores it).
+        history_spec = tf.TensorSpec((None, max(self.history_length, 1)), tf.int32)
+
         # Plain Python control flow over a fixed list of parts: nothing for AutoGraph to convert.
         @tf.autograph.experimental.do_not_convert
-        def score_catalogue(shared):
-            chunks = [score_candidates(model, shared, part, CANDIDATE_FIELDS) for part in self.parts]
+        def score_catalogue(shared, history):
+            history = history if self.history_length else None
+            chunks = [score_candidates(model, shared, part, CANDIDATE_FIELDS, history) for part in self.parts]
             return tf.concat(chunks, axis=1)
 
         self._score = tf.function(
-            score_catalogue, input_signature=[tf.TensorSpec((None, len(encoder.fields)), tf.int32)]
+            score_catalogue, input_signature=[tf.TensorSpec((None, len(encoder.fields)), tf.int32), history_spec]
         )
 
     @property
     def n_movies(self) -> int:
         return len(self.movie_ids)
 
-    def score(self, user_codes: np.ndarray, context_codes: np.ndarray) -> np.ndarray:
-        """Ranking scores (users, movies): what the model ranks recommendations by."""
+    def score(self, user_codes: np.ndarray, context_codes: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
+        """Ranking scores (users, movies): what the model ranks recommendations by.
+
+        A history-aware model needs each user's ``history`` (users,
+        history_length) of movie codes (``movierec.history``); others ignore it.
+        """
         no_movie = np.zeros((1, len(MOVIE_FIELDS)), np.int32)
         shared = self.encoder.assemble(user_codes, no_movie, context_codes)  # one row per user
+        if self.history_length:
+            if history is None or np.shape(history) != (len(shared), self.history_length):
+                raise ValueError(
+                    f"this model reads a history of {self.history_length} movie codes per user: expected shape "
+                    f"{(len(shared), self.history_length)}, got {None if history is None else np.shape(history)}"
+                )
+            history = np.asarray(history, dtype=np.int32)
+        else:
+            history = np.zeros((len(shared), 1), np.int32)
         out = np.empty((len(shared), self.n_movies), dtype=np.float32)
         for start in range(0, len(shared), self.people_per_call):
-            chunk = shared[start : start + self.people_per_call]
-            out[start : start + len(chunk)] = self._score(chunk).numpy()
+            stop = start + self.people_per_call
+            out[start : start + len(shared[start:stop])] = self._score(shared[start:stop], history[start:stop]).numpy()
         return out

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from movierec.features import FIELDS
+from movierec.history import Histories
 from movierec.negatives import SAMPLING, NegativeSampler
 from movierec.objectives import ranking_scores
 from movierec.pipeline import make_dataset
@@ -117,32 +118,50 @@ def compile_model(model, settings: TrainSettings) -> None:
     )
 
 
+def histories(model, prepared: Prepared, parts: Sequence[str]) -> Histories | None:
+    """Every user's history from ``parts`` of the split if the model reads one (else None)."""
+    return Histories.of_parts(prepared, parts, model.history_length) if model.history_length else None
+
+
 def training_data(model, prepared: Prepared, parts: Sequence[str], settings: TrainSettings):
-    """The shuffled training pipeline over ``parts`` of the split, with negatives if the settings ask."""
+    """The shuffled training pipeline over ``parts`` of the split, with negatives and histories as asked.
+
+    A row's history comes from the same parts it is trained on, without the
+    row's own movie (``movierec.pipeline``).
+    """
     frame = prepared.frame(*parts)
+    user_rows = prepared.user_index.get_indexer(frame["user_id"])
     negatives = None
     if settings.negatives:
         if prepared.fields != FIELDS:
             raise ValueError("negative sampling needs every field (it swaps in the sampled movie's fields)")
         sampler = NegativeSampler.for_rows(prepared, frame, settings.negative_sampling)
-        negatives = (sampler, prepared.user_index.get_indexer(frame["user_id"]), settings.negatives)
+        negatives = (sampler, user_rows, settings.negatives)
+    past = histories(model, prepared, parts)
     return make_dataset(
         prepared.codes(*parts), targets(model, frame), settings.batch_size, True, settings.seed, settings.oov_rate,
-        negatives, prepared.fields,
+        negatives, prepared.fields, None if past is None else (past.codes, user_rows),
     )  # fmt: skip
 
 
 def validation_data(model, prepared: Prepared, settings: TrainSettings, batch_size: int = 16384):
-    """Validation rows, plus a fixed seeded draw of unrated movies when training samples negatives."""
+    """Validation rows, plus a fixed seeded draw of unrated movies when training samples negatives.
+
+    Histories, for a model that reads them, come from the training part
+    alone, as they will when the fitted model is measured on validation.
+    """
     frame = prepared.split.validation
     codes, y = prepared.part("validation").codes, targets(model, frame)
+    user_rows = prepared.user_index.get_indexer(frame["user_id"])
     if settings.negatives:
         sampler = NegativeSampler.for_rows(prepared, prepared.frame("train", "validation"), settings.negative_sampling)
-        rows = prepared.user_index.get_indexer(frame["user_id"])
-        movies = sampler.sample_numpy(rows, settings.negatives, np.random.default_rng(settings.seed))
+        movies = sampler.sample_numpy(user_rows, settings.negatives, np.random.default_rng(settings.seed))
         unrated = np.asarray(sampler.negative_rows(codes, movies, settings.negatives))
         codes, y = np.concatenate([codes, unrated]), np.concatenate([y, np.zeros(len(unrated), np.float32)])
-    return make_dataset(codes, y, batch_size)
+        user_rows = np.concatenate([user_rows, np.repeat(user_rows, settings.negatives)])
+    past = histories(model, prepared, ("train",))
+    return make_dataset(codes, y, batch_size, fields=prepared.fields,
+                        history=None if past is None else (past.codes, user_rows))  # fmt: skip
 
 
 def check_settings(model, settings: TrainSettings) -> None:

@@ -50,3 +50,30 @@ def test_baselines_on_validation_are_fitted_on_the_training_part(prepared):
     expected = metrics.auc((validation["rating"] >= 4).astype(int), baselines.score(fitted["movie_mean"],
                                                                                    validation["movie_id"]))  # fmt: skip
     assert result["movie_mean"]["auc"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "attention"])
+@pytest.mark.parametrize("part", ["validation", "test"])
+def test_a_history_model_is_ranked_with_the_history_of_the_parts_before_the_evaluated_one(prepared, pooling, part):
+    from movierec import models
+    from movierec.history import Histories
+    from movierec.objectives import ranking_scores
+
+    tiny = {"embedding_dim": 4, "attention_layers": 1, "num_heads": 1, "attention_dim": 4, "dnn_units": [8]}
+    model = models.create("autointp", prepared.vocab_sizes, seed=1, history_length=20, history_pooling=pooling, **tiny)
+    users = np.array([0, 3, 7])
+    got = evaluation.model_scorer(model, prepared, part)(users)
+    past = Histories.of_parts(prepared, evaluation.history_parts(part), 20).codes[users]
+    assert (past != 0).any()
+    encoder, movies = prepared.encoder, prepared.data.movies
+    context = evaluation.latest_context(prepared, part)[users]
+    for i, user in enumerate(users):
+        rows = encoder.assemble(
+            np.repeat(encoder.encode_users(prepared.data.users.iloc[[user]]), len(movies), axis=0),
+            encoder.encode_movies(movies), np.repeat(context[i : i + 1], len(movies), axis=0),
+        )  # fmt: skip
+        direct = model({"codes": rows, "history": np.repeat(past[i : i + 1], len(movies), axis=0)})
+        np.testing.assert_allclose(got[i], ranking_scores(np.asarray(direct)), rtol=1e-5, atol=1e-6)
+    # The seed protocol's rows get the same history, without their own movie.
+    result = evaluation.evaluate_model(model, prepared, full=False, part=part)
+    assert 0 <= result["auc"] <= 1

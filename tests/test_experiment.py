@@ -57,6 +57,17 @@ def test_fitting_measuring_and_choosing_never_read_the_test_part(prepared, setti
     assert trained.refitted["epochs"] == 1
 
 
+@pytest.mark.parametrize("pooling", ["mean", "attention"])
+def test_a_history_aware_model_goes_through_every_stage_with_the_test_part_unread_until_the_end(prepared, pooling):
+    tiny = {**json.loads(TINY), "history_length": 12, "history_pooling": pooling}
+    candidate = experiment.fit_candidate("autointp", guarded(prepared), training.TrainSettings(epochs=1,
+                                         batch_size=256, negatives=2), tiny, verbose=0)  # fmt: skip
+    assert 0 < candidate.validation["full_ndcg@10"] <= 1
+    trained = experiment.finish(candidate, prepared, verbose=0)
+    assert trained.model.history_length == 12 and trained.model.history_pooling == pooling
+    assert {"auc", "seed_ndcg@10", "full_ndcg@10", "full_hit@10"} <= set(trained.evaluation)
+
+
 def test_selection_takes_the_best_validation_ranking_and_keeps_the_first_on_ties():
     assert experiment.select({"a": {"full_ndcg@10": 0.2}, "b": {"full_ndcg@10": 0.3}}) == "b"
     assert experiment.select({"untuned": {"full_ndcg@10": 0.3}, "tuned": {"full_ndcg@10": 0.3}}) == "untuned"

@@ -32,3 +32,37 @@ def test_input_pipeline_keeps_every_row_once_per_epoch_in_a_seeded_order_without
     assert first.tolist() == epoch(pipeline.make_dataset(x, y, 128, shuffle=True, seed=7)).tolist()
     # tf.data's autotuner halved whole training epochs on two cores (README, "Speed").
     assert dataset.options().autotune.enabled is False
+
+
+def test_no_row_sees_its_own_movie_in_its_history_and_negatives_carry_their_rated_rows_history(prepared):
+    """The leakage guard of the history-aware model, on the real training pipeline (negatives and unknown codes on)."""
+    from movierec.history import Histories
+    from movierec.negatives import NegativeSampler
+
+    k, movie = 3, FIELDS.index("movie_id")
+    frame = prepared.split.train
+    users = prepared.user_index.get_indexer(frame["user_id"])
+    past = Histories.of_parts(prepared, ("train",), length=50)
+    assert (past.codes != 0).sum(axis=1).max() > 10  # people with real histories, so the check has teeth
+    sampler = NegativeSampler.for_rows(prepared, frame, "uniform")
+    dataset = pipeline.make_dataset(
+        prepared.codes("train"), np.ones(len(frame), np.float32), 256, shuffle=True, seed=3, oov_rate=0.2,
+        negatives=(sampler, users, k), history=(past.codes, users),
+    )  # fmt: skip
+    rows_seen = 0
+    for inputs, targets in dataset:
+        codes, history = inputs["codes"].numpy(), inputs["history"].numpy()
+        rated = int(targets.numpy().sum())
+        own = codes[:, movie]
+        assert not ((history == own[:, None]) & (own[:, None] != 0)).any()
+        # Each negative's history is its rated row's (user-major, k per row), own movie removed.
+        np.testing.assert_array_equal(history[rated:], np.repeat(history[:rated], k, axis=0))
+        rows_seen += rated
+    assert rows_seen == len(frame)
+    # Unknown-code dropout hides a rated row's movie from the model, not from the history rule: with the
+    # original codes every rated row's own movie is absent, and only it is removed.
+    codes = prepared.codes("train")
+    original = past.for_rows(users, codes[:, movie])
+    assert not (original == codes[:, movie][:, None]).any()
+    removed = (past.codes[users] != 0).sum(axis=1) - (original != 0).sum(axis=1)
+    assert set(np.unique(removed)) <= {0, 1} and removed.sum() > 0

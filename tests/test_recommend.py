@@ -92,3 +92,37 @@ def test_attention_rows_sum_to_one(recommender):
 def test_bad_input_gets_a_specific_error(recommender, call, error, message):
     with pytest.raises(error, match=message):
         call(recommender)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "attention"])
+def test_a_history_aware_model_ranks_with_the_persons_rated_movies(ml1m, prepared, pooling):
+    from model_fixtures import randomised
+
+    from movierec.history import Histories
+    from movierec.objectives import ranking_scores
+
+    model = randomised(models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4,
+                                     attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
+                                     history_length=10, history_pooling=pooling), seed=2)  # fmt: skip
+    rec = Recommender(model, prepared.encoder, ml1m)
+    profile, year, month = rec.profile(3), *rec.latest
+    past = rec.history_codes(profile)
+    # The most recent 10 of every rating the user has in the data (serving sees them all).
+    expected = Histories.from_ratings(ml1m.ratings, prepared.user_index, prepared.encoder, 10).codes[[2]]
+    np.testing.assert_array_equal(past, expected)
+    assert (past != 0).sum() == min(10, (ml1m.ratings["user_id"] == 3).sum())
+    scores = rec.scores(profile, year, month)
+    codes = rec.encoder.assemble(
+        np.repeat(rec.encoder.encode_users(ml1m.users[ml1m.users["user_id"] == 3]), len(ml1m.movies), 0),
+        rec.encoder.encode_movies(ml1m.movies),
+        np.repeat(rec.encoder.encode_context([year], [month]), len(ml1m.movies), 0),
+    )
+    direct = ranking_scores(np.asarray(model({"codes": codes, "history": np.repeat(past, len(codes), 0)})))
+    np.testing.assert_allclose(scores, direct, rtol=1e-5, atol=1e-6)
+    # The history matters: the same rows with nothing rated score differently.
+    empty = ranking_scores(np.asarray(model({"codes": codes, "history": np.zeros((len(codes), 10), np.int32)})))
+    assert not np.allclose(scores, empty, rtol=1e-3)
+    # A new person has rated nothing yet.
+    assert not (rec.history_codes(Profile(profile.gender, profile.age, profile.occupation, profile.zip)) != 0).any()
+    attention = rec.attention(profile, [int(ml1m.movies["movie_id"].iloc[0])], year, month)
+    assert attention.shape == (1, 15, 15) and len(rec.field_values(profile, 1, year, month)) == 15

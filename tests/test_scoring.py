@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from model_fixtures import HISTORY, MODELS, VOCAB, codes, randomised, small
+from model_fixtures import HISTORY, HISTORY_OPTIONS, MODELS, POOLINGS, VOCAB, codes, history, randomised, small
 
 from autointp import AutoIntPlus
 from movierec.objectives import ranking_scores
@@ -42,13 +42,33 @@ def test_scoring_candidates_in_parts_covers_every_tower_shape(options):
 
 
 @pytest.mark.parametrize("model_class", MODELS)
-def test_the_candidate_cache_refuses_a_model_with_a_history(model_class):
+@pytest.mark.parametrize("history_options", HISTORY_OPTIONS, ids=POOLINGS)
+@pytest.mark.parametrize("options", [{}, {"attention_layers": 0}, {"use_residual": False}, {"rated_head": True}])
+def test_scoring_candidates_with_a_history_equals_scoring_assembled_rows(model_class, history_options, options):
+    """A mean-pooled history joins the person's fields, an attention-pooled one is scored per pair: both exact."""
+    model = randomised(small(model_class, **history_options, **options), seed=7)
+    candidate_fields = [1, 3, 4]  # field 1 is the movie, the history's field and attention's query
+    candidates, people = codes(seed=1, batch=10), codes(seed=2, batch=3)
+    past = history(seed=2, batch=3)
+    past[2] = 0  # a person with no history at all
+    parts = candidate_parts(model, candidates, candidate_fields)
+    got = np.asarray(score_candidates(model, people, parts, candidate_fields, past))
+    shared = [i for i in range(len(VOCAB)) if i not in candidate_fields]
+    for person, own_past, scores in zip(people, past, got, strict=True):
+        rows = candidates.copy()
+        rows[:, shared] = person[shared]
+        direct = model({"codes": rows, "history": np.repeat(own_past[None], len(rows), axis=0)})
+        np.testing.assert_allclose(scores, ranking_scores(np.asarray(direct)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_a_history_model_needs_the_history(model_class):
     model = small(model_class, history_length=HISTORY)
-    with pytest.raises(NotImplementedError, match="the candidate cache does not cover history fields yet"):
-        candidate_parts(model, codes(), [1, 3])
-    parts = candidate_parts(small(model_class), codes(), [1, 3])
-    with pytest.raises(NotImplementedError, match="the candidate cache does not cover history fields yet"):
+    parts = candidate_parts(model, codes(), [1, 3])
+    with pytest.raises(ValueError, match="pass history"):
         score_candidates(model, codes(), parts, [1, 3])
+    with pytest.raises(ValueError, match="pass history"):
+        predict_rows(model, codes())
 
 
 @pytest.fixture(scope="module")
