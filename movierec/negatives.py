@@ -35,13 +35,16 @@ def movie_field_mask(n_fields: int) -> np.ndarray:
 class NegativeSampler:
     """Draws unrated movies for users, as encoded rows, inside or outside a ``tf.data`` graph.
 
-    ``seen`` is a (users, catalogue movies) boolean matrix of the rated pairs
-    that must never come out as negatives; ``movie_rows`` holds each catalogue
-    movie's codes at the movie-field positions (zeros elsewhere); ``weights``
-    is the probability of drawing each movie.
+    ``seen_keys`` are the rated pairs that must never come out as negatives,
+    each as ``user * movies + movie`` (user row, catalogue position), sorted:
+    8 bytes a rating (8 MB per million), looked up by binary search, where a
+    dense users x movies table would grow with their product (9.6 GB for
+    MovieLens 32M). ``movie_rows`` holds each catalogue movie's codes at the
+    movie-field positions (zeros elsewhere); ``weights`` is the probability
+    of drawing each movie.
     """
 
-    seen: np.ndarray
+    seen_keys: np.ndarray
     movie_rows: np.ndarray
     weights: np.ndarray
 
@@ -50,21 +53,36 @@ class NegativeSampler:
         if sampling not in SAMPLING:
             raise ValueError(f"sampling must be one of {SAMPLING}, got {sampling!r}")
         movies = prepared.data.movies
-        seen = rated_matrix(rated, prepared.user_index, prepared.movie_index).toarray()
+        seen = rated_matrix(rated, prepared.user_index, prepared.movie_index)
+        seen.sort_indices()
+        users = np.repeat(np.arange(seen.shape[0], dtype=np.int64), np.diff(seen.indptr))
+        seen_keys = users * len(movies) + seen.indices  # sorted: rows in order, columns sorted within a row
         movie_rows = np.zeros((len(movies), len(prepared.encoder.fields)), dtype=np.int32)
         movie_rows[:, movie_field_mask(movie_rows.shape[1])] = prepared.encoder.encode_movies(movies)
         if sampling == "uniform":
             weights = np.ones(len(movies))
         else:
-            counts = np.asarray(seen.sum(axis=0), dtype=np.float64)
+            counts = np.bincount(seen.indices, minlength=len(movies)).astype(np.float64)
             weights = counts**POPULARITY_EXPONENT
-        return cls(seen, movie_rows, weights / weights.sum())
+        return cls(seen_keys, movie_rows, weights / weights.sum())
+
+    @property
+    def n_movies(self) -> int:
+        return len(self.weights)
+
+    def is_rated(self, user_rows: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        """Whether each (user row, catalogue position) pair is a rated one (broadcast shapes)."""
+        keys = np.asarray(user_rows, dtype=np.int64) * self.n_movies + np.asarray(movies, dtype=np.int64)
+        if not len(self.seen_keys):
+            return np.zeros(keys.shape, dtype=bool)
+        found = np.minimum(np.searchsorted(self.seen_keys, keys), len(self.seen_keys) - 1)
+        return self.seen_keys[found] == keys
 
     def sample_numpy(self, user_rows: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
         """Catalogue positions (len(user_rows) * k,) of unrated movies, user-major."""
         users = np.repeat(user_rows, k)
         movies = rng.choice(len(self.weights), size=len(users), p=self.weights)
-        while (clash := self.seen[users, movies]).any():
+        while (clash := self.is_rated(users, movies)).any():
             movies[clash] = rng.choice(len(self.weights), size=int(clash.sum()), p=self.weights)
         return movies
 
@@ -87,9 +105,10 @@ class NegativeSampler:
         """
         import tensorflow as tf
 
-        seen = tf.constant(self.seen)
+        # One sentinel past every real key, so a search never runs off the end (and an empty set works).
+        seen_keys = tf.constant(np.append(self.seen_keys, np.iinfo(np.int64).max))
         cdf = tf.constant(np.cumsum(self.weights), tf.float64)
-        n_movies = len(self.weights)
+        n_movies = self.n_movies
         first_seed, redraw_seed = seeds
 
         def draw(n, seed):
@@ -101,7 +120,8 @@ class NegativeSampler:
             movies = draw(tf.shape(users)[0], first_seed)
 
             def clashes(m):
-                return tf.gather_nd(seen, tf.stack([users, m], axis=1))
+                keys = tf.cast(users, tf.int64) * n_movies + tf.cast(m, tf.int64)
+                return tf.equal(tf.gather(seen_keys, tf.searchsorted(seen_keys, keys)), keys)
 
             def redraw(m):
                 return tf.where(clashes(m), draw(tf.shape(m)[0], redraw_seed), m)

@@ -5,7 +5,13 @@ import pytest
 
 from movierec import negatives, training
 from movierec.features import FIELD_POSITION, MOVIE_FIELDS, USER_FIELDS
+from movierec.interactions import rated_matrix
 from movierec.objectives import RatingObjective
+
+
+def seen_in(prepared, frame):
+    """An independent reference: the rated pairs of ``frame`` as a dense matrix (fine at fixture size)."""
+    return rated_matrix(frame, prepared.user_index, prepared.movie_index).toarray()
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +24,7 @@ def test_numpy_sampler_never_returns_a_rated_movie(prepared, sampler):
     rows = prepared.user_index.get_indexer(frame["user_id"])
     movies = sampler.sample_numpy(rows, 5, np.random.default_rng(0))
     assert len(movies) == 5 * len(rows)
-    assert not sampler.seen[np.repeat(rows, 5), movies].any()
+    assert not seen_in(prepared, frame)[np.repeat(rows, 5), movies].any()
     assert len(np.unique(movies)) > len(prepared.data.movies) // 2  # spread over the catalogue
 
 
@@ -27,10 +33,10 @@ def test_pipeline_negatives_are_unrated_movies_with_the_users_fields(prepared):
 
     class RatingModel:  # the pipeline only asks the model for its objective's targets
         objective = RatingObjective(ordinal=True, rated_head=True)
+        history_length = 0
 
     frame = prepared.split.train
     dataset = training.training_data(RatingModel(), prepared, ("train",), settings)
-    sampler = negatives.NegativeSampler.for_rows(prepared, frame)
     movie_columns = [FIELD_POSITION[f] for f in MOVIE_FIELDS]
     user_columns = [FIELD_POSITION[f] for f in USER_FIELDS]
     user_row = {code: i for i, code in enumerate(prepared.encoder.encode_users(prepared.data.users)[:, 0])}
@@ -48,7 +54,7 @@ def test_pipeline_negatives_are_unrated_movies_with_the_users_fields(prepared):
         # ...and is a movie that user never rated in the training rows.
         users = [user_row[c] for c in unrated[:, user_columns[0]]]
         movies = [movie_row[tuple(c)] for c in unrated[:, movie_columns]]
-        assert not sampler.seen[users, movies].any()
+        assert not seen_in(prepared, frame)[users, movies].any()
         drawn += len(unrated)
     assert drawn == 3 * len(frame)
 
@@ -64,3 +70,14 @@ def test_popularity_sampling_favours_popular_movies(prepared):
     unrated = prepared.movie_index.get_indexer(sorted(set(prepared.data.movies["movie_id"]) - set(counts.index)))
     assert (popular.weights[unrated] == 0).all()
     assert uniform.weights.sum() == pytest.approx(1.0) and popular.weights.sum() == pytest.approx(1.0)
+
+
+def test_the_sparse_rated_pairs_answer_like_the_dense_matrix_for_every_pair(prepared, sampler):
+    dense = seen_in(prepared, prepared.split.train)
+    users, movies = np.indices(dense.shape)
+    np.testing.assert_array_equal(sampler.is_rated(users, movies), dense)
+    assert sampler.seen_keys.nbytes == 8 * dense.sum()  # 8 bytes a rated pair, nothing per unrated one
+    nobody = negatives.NegativeSampler.for_rows(prepared, prepared.split.train.head(0))
+    assert not nobody.is_rated(users, movies).any()
+    draw = nobody.graph_sampler(2, (1, 2))  # no rated pair at all: nothing to redraw, and no search off the end
+    assert np.asarray(draw(prepared.part("train").codes[:4], np.array([0, 1, 2, 3], np.int32))).shape == (8, 14)
