@@ -7,8 +7,8 @@ one listed after it; ``tests/test_layering.py`` checks it):
 ``history`` -> ``interactions`` -> ``negatives`` -> ``pipeline`` ->
 ``objectives`` -> the models (``autoint``, ``autointp``, ``models``) ->
 ``training`` -> ``artifacts`` -> ``ranking`` -> ``metrics`` -> ``baselines``
--> ``scoring`` -> ``evaluation`` -> ``experiment`` -> ``protocols`` ->
-``tuning`` -> ``recommend`` -> ``app`` -> ``cli``.
+-> ``scoring`` -> ``evaluation`` -> ``newuser`` -> ``experiment`` ->
+``protocols`` -> ``tuning`` -> ``recommend`` -> ``app`` -> ``cli``.
 """
 
 __version__ = "0.1.0"

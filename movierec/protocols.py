@@ -19,10 +19,16 @@ label rule and inputs, so each protocol pins all three:
 * ``recbole``: RecBole's benchmark setting: ratings of 3 dropped, label
   rating >= 4, ids plus side fields, random 8:1:1. Published: AutoInt AUC
   0.8987, DeepFM AUC 0.8997.
+* ``newuser``: a seeded 10% of people held out whole, each revealing their
+  first 5, 10 or 20 ratings (``movierec.newuser``).
 
-The last three train a fresh model on their own split with the shipped
+The last four train a fresh model on their own split with the shipped
 model's hyperparameters (``train_for_protocol``); test rows are used only
-for the final numbers.
+for the final numbers. ``paper`` and ``recbole`` are click-through protocols
+whose published models read one rating row at a time, with no history of
+the person's other movies, so their model reads none either (``paper`` has
+no movie id to match a history against anyway); ``temporal`` and
+``newuser`` keep the shipped model's history, drawn from their training part.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from movierec.features import FIELDS
-from movierec.split import SPLIT_SEED, Split, eight_one_one, split_ratings, temporal_split
+from movierec.split import SPLIT_SEED, Split, eight_one_one, new_user_split, split_ratings, temporal_split
 
 IDS = ("user_id", "movie_id")
 
@@ -42,7 +48,7 @@ IDS = ("user_id", "movie_id")
 class Protocol:
     name: str
     summary: str
-    split: str  # "random_80_20", "temporal" or "random_80_10_10"
+    split: str  # "random_80_20", "temporal", "random_80_10_10" or "new_users"
     drop_ratings: tuple[int, ...] = ()
     fields: tuple[str, ...] = FIELDS
     full_ranking: bool = False
@@ -59,6 +65,8 @@ class Protocol:
             return temporal_split(kept)
         if self.split == "random_80_10_10":
             return eight_one_one(kept, seed)
+        if self.split == "new_users":
+            return new_user_split(kept, seed)
         return split_ratings(kept, seed)
 
     def describe(self) -> dict:
@@ -113,25 +121,40 @@ PROTOCOLS: dict[str, Protocol] = {
             ranking_objective=False,
             published={"AutoInt (RecBole)": {"auc": 0.8987}, "DeepFM (RecBole)": {"auc": 0.8997}},
         ),
+        Protocol(
+            "newuser",
+            "a seeded 10% of people held out whole, each revealing their first K ratings; full ranking of the rest",
+            "new_users",
+            full_ranking=True,
+        ),
     )
 }
 
 
-def train_for_protocol(protocol: Protocol, prepared, manifest: dict, verbose: int | str = 0, epochs: int | None = None):
-    """A fresh model of the shipped family and hyperparameters, trained on the protocol's split.
+def train_for_protocol(
+    protocol: Protocol,
+    prepared,
+    manifest: dict,
+    verbose: int | str = 0,
+    epochs: int | None = None,
+    overrides: dict | None = None,
+):
+    """A fresh model of the shipped family and hyperparameters (with ``overrides``), trained on the protocol's split.
 
     CTR protocols (``ranking_objective=False``) train the like output on rated
-    rows only, as the published models did; ranking protocols keep the
-    shipped model's sampled negatives and rated head. No refit: these
-    protocols fix their own validation part.
+    rows only, as the published models did, with no history; ranking
+    protocols keep the shipped model's sampled negatives and rated head. No
+    refit: these protocols fix their own validation part.
     """
     from movierec import models, training
 
     config = {k: v for k, v in manifest["config"].items() if k not in ("name", "trainable", "dtype", "vocab_sizes")}
+    config.update(overrides or {})
     settings = training.TrainSettings.from_dict(manifest.get("training", {}))
     settings = dataclasses.replace(settings, refit=False, **({} if epochs is None else {"epochs": epochs}))
     if not protocol.ranking_objective:
         config["rated_head"] = False
+        config["history_length"] = 0
         settings.negatives = 0
     model = models.MODELS[manifest["model"]].built(prepared.vocab_sizes, **config)
     history = training.fit(model, prepared, settings, verbose=verbose)

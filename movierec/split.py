@@ -3,8 +3,8 @@
 The project split, on which every number of the shipped models is measured:
 ``train_test_split(ratings in file order, test_size=0.2, random_state=42)``,
 then a seeded 10% of the training part as validation (``random_state=42``).
-The evaluation protocols of ``movierec.protocols`` add a global time split and
-a random 80/10/10 split. Test rows are never used to fit or to choose
+The evaluation protocols of ``movierec.protocols`` add a global time split, a
+random 80/10/10 split and a split of people (``new_user_split``). Test rows are never used to fit or to choose
 anything; validation rows choose (epochs, hyperparameters) and may join the
 training rows for a final refit.
 """
@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 SPLIT_SEED = 42
 TEST_SIZE = 0.2
 VALIDATION_SIZE = 0.1
+NEW_USER_SHARE = 0.1
 PARTS = ("train", "validation", "test")
 
 
@@ -71,3 +72,22 @@ def eight_one_one(ratings: pd.DataFrame, seed: int = SPLIT_SEED) -> Split:
     rest, test = train_test_split(ratings, test_size=0.1, random_state=seed)
     train, validation = train_test_split(rest, test_size=1 / 9, random_state=seed)
     return Split(train, validation, test)
+
+
+def new_user_split(
+    ratings: pd.DataFrame,
+    seed: int = SPLIT_SEED,
+    share: float = NEW_USER_SHARE,
+    validation_size: float = VALIDATION_SIZE,
+) -> Split:
+    """People held out whole: every rating of a seeded ``share`` of users is the test part.
+
+    The users are the sorted user ids permuted by ``default_rng(seed)``, the
+    first ``share`` of them new. The other people's ratings are split at
+    random into train and validation (``validation_size``, ``random_state=seed``).
+    """
+    users = np.sort(ratings["user_id"].unique())
+    new = np.random.default_rng(seed).permutation(users)[: round(len(users) * share)]
+    is_new = ratings["user_id"].isin(new).to_numpy()
+    train, validation = train_test_split(ratings[~is_new], test_size=validation_size, random_state=seed)
+    return Split(train, validation, ratings[is_new])

@@ -14,7 +14,8 @@ LAYERS = [
     "movierec", "movierec.files", "movierec.data", "movierec.features", "movierec.split", "movierec.prepared",
     "movierec.history", "movierec.interactions", "movierec.negatives", "movierec.pipeline", "movierec.objectives",
     "autoint", "autointp", "movierec.models", "movierec.training", "movierec.artifacts", "movierec.ranking",
-    "movierec.metrics", "movierec.baselines", "movierec.scoring", "movierec.evaluation", "movierec.experiment",
+    "movierec.metrics", "movierec.baselines", "movierec.scoring", "movierec.evaluation", "movierec.newuser",
+    "movierec.experiment",
     "movierec.protocols", "movierec.tuning", "movierec.recommend", "movierec.app", "movierec.cli",
 ]  # fmt: skip
 # Modules that share a layer with the one they are named after.

@@ -75,3 +75,23 @@ def test_evaluate_trains_and_reports_each_protocol(shipped_tiny, ml1m_dir, tmp_p
     assert saved["trained"]["config"]["rated_head"] == protocol.ranking_objective
     assert (saved["trained"]["settings"]["negatives"] > 0) == protocol.ranking_objective
     assert saved["trained"]["config"]["vocab_sizes"] and payload["model"] == "autointp"
+
+
+def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_tiny, ml1m_dir, tmp_path):
+    out = tmp_path / "newuser.json"
+    evaluate.main(
+        ["--protocol", "newuser", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(shipped_tiny),
+         "--encoder-dir", str(shipped_tiny), "--out", str(out), "--quiet"]
+    )  # fmt: skip
+    saved = json.loads(out.read_text())
+    assert list(saved["reveal"]) == ["5", "10", "20"]
+    for entry in saved["reveal"].values():
+        assert set(entry) == {"model", "baselines"}
+        assert set(entry["baselines"]) == {"popularity", "ease", "no_history"}
+        for numbers in (entry["model"], *entry["baselines"].values()):
+            assert 0 <= numbers["full_ndcg@10"] <= numbers["full_hit@10"] <= 1
+            assert numbers["users"] == entry["model"]["users"] > 0  # the same people for every method
+    settings = saved["settings"]
+    assert settings["split"]["new_users"] == 6 and settings["ease_l2"] > 0
+    assert settings["trained"]["model"]["overrides"]["history_length"] > 0
+    assert settings["trained"]["no_history"]["overrides"] == {"history_length": 0}

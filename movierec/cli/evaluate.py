@@ -11,6 +11,12 @@ Prints a table and writes JSON whose top level holds the model's ``auc``,
 settings. ``seed`` and ``full`` evaluate the shipped artifacts; ``temporal``,
 ``paper`` and ``recbole`` first train the shipped configuration on their own
 split (see ``movierec.protocols``).
+
+``newuser`` trains the shipped configuration twice on the known people, with
+and without a history (the shipped one's, else ``HISTORY_LENGTH`` movies,
+mean-pooled), and writes ``{"reveal": {"5": {"model": {...}, "baselines":
+{"popularity", "ease", "no_history"}}, "10": ..., "20": ...}, "settings": ...}``
+(``movierec.newuser``).
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ def run(args: argparse.Namespace) -> dict:
     except artifacts.ArtifactError as err:
         cli.fail(f"{err}; retrain with: python -m movierec.train --model {args.model} --data-dir DIR")
     release = cli.load_release(args)
+    if protocol.name == "newuser":
+        return run_new_users(args, protocol, release, manifest)
     trained = None
     if protocol.trains:
         split = protocol.make_split(release.ratings)
@@ -103,6 +111,49 @@ def run(args: argparse.Namespace) -> dict:
         "definitions": {
             "seed": "rank each test user's own test rows; HR=hits/relevant; IDCG over all relevant (uncapped)",
             "full": "rank every catalogue movie the user has not rated in train+validation; IDCG capped at 10",
+        },
+    }
+    if args.out:
+        write_json(args.out, payload)
+        print(f"wrote {args.out}")
+    return payload
+
+
+def run_new_users(args: argparse.Namespace, protocol, release, manifest: dict) -> dict:
+    """The new-user protocol: two fresh models (with and without a history) and the baselines, on the same people."""
+    from movierec import evaluation, newuser, protocols
+    from movierec.files import write_json
+    from movierec.history import HISTORY_LENGTH
+    from movierec.prepared import prepare
+
+    prepared = prepare(release, split=protocol.make_split(release.ratings))
+    shipped = manifest["config"]
+    with_history = {k: shipped[k] for k in ("history_length", "history_pooling") if shipped.get("history_length")}
+    variants = {"model": with_history or {"history_length": HISTORY_LENGTH, "history_pooling": "mean"},
+                "no_history": {"history_length": 0}}  # fmt: skip
+    fitted, trained = {}, {}
+    for name, overrides in variants.items():
+        fitted[name], settings, history = protocols.train_for_protocol(
+            protocol, prepared, manifest, verbose=0 if args.quiet else 2, epochs=args.epochs, overrides=overrides
+        )
+        trained[name] = {"overrides": overrides, "settings": settings.to_dict(), "history": history}
+    l2, _ = evaluation.ease_l2_on_validation(prepared)
+    measured = newuser.evaluate(prepared, fitted, l2)
+    reveal = {k: {"model": rows["model"], "baselines": {name: rows[name] for name in ("popularity", "ease",
+              "no_history")}} for k, rows in measured.items()}  # fmt: skip
+    print(f"protocol {protocol.name}: {protocol.summary}")
+    for k, rows in measured.items():
+        print(f"K = {k}: " + ", ".join(f"{name} NDCG@10 {r['full_ndcg@10']:.4f} Hit@10 {r['full_hit@10']:.4f}"
+                                       for name, r in rows.items()))  # fmt: skip
+    payload = {
+        "model": args.model,
+        "reveal": reveal,
+        "settings": {
+            "protocol": protocol.describe(),
+            "split": newuser.describe(prepared.split),
+            "ease_l2": l2,
+            "data": {"release": release.name, "fingerprint": release.fingerprint()},
+            "trained": trained,
         },
     }
     if args.out:

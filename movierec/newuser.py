@@ -1,0 +1,151 @@
+"""The new-user protocol: people the model never saw, personalised from the first few ratings they give.
+
+An onboarding page asks a newcomer to rate a handful of movies and then
+ranks the rest. This protocol measures exactly that, on people whose every
+rating was kept away from fitting:
+
+* **Who is new**: a seeded 10% of users (``random_state`` 42 permutes the
+  sorted user ids; the first tenth). None of their ratings reach the
+  training part, the validation part or the vocabularies, so their
+  ``user_id`` encodes as the unknown user. Everyone else's ratings are split
+  at random into train and validation (90/10, ``random_state`` 42); models
+  are fitted on train with early stopping and every choice (EASE's l2
+  included) is made on validation.
+* **What they reveal**: each new person's first K ratings by timestamp
+  (ties by movie id), K in ``REVEAL`` (5, 10, 20): what an onboarding page
+  collects. The model reads them as the person's history, at the time of
+  the K-th one, with the person's demographics.
+* **What is measured**: every catalogue movie but the revealed ones is
+  ranked; relevant = the person's remaining ratings >= 4; NDCG@10 (IDCG
+  capped at 10) and Hit@10 over the people with at least one relevant
+  movie left.
+
+Same run, same people, same revealed ratings: the popularity ranking of the
+training part, EASE folded in on the revealed movies (their 0/1 row times
+B), and the same network without a history (the kind shipped before).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from movierec import baselines, metrics
+from movierec.features import MOVIE_FIELDS, timestamp_year_month
+from movierec.history import Histories
+from movierec.interactions import rated_matrix
+from movierec.prepared import Prepared
+from movierec.scoring import CandidateScorer
+from movierec.split import NEW_USER_SHARE, Split
+
+REVEAL = (5, 10, 20)
+PEOPLE_PER_CHUNK = 64
+
+
+def describe(split: Split) -> dict:
+    return {
+        **split.describe(),
+        "method": "a seeded share of users held out whole (split.new_user_split); the rest split at random "
+        "into train and validation",
+        "new_user_share": NEW_USER_SHARE,
+        "new_users": int(split.test["user_id"].nunique()),
+        "reveal": "each new person's first K ratings by timestamp, ties by movie id",
+        "relevant": "the remaining ratings >= 4; every movie but the revealed ones ranked",
+    }
+
+
+@dataclass(frozen=True)
+class Onboarding:
+    """The new people after revealing K ratings each, one entry per person (in user-id order).
+
+    ``user_rows`` are positions in the users frame, ``revealed`` each
+    person's revealed catalogue positions, oldest first, ``stamps`` the time
+    of each person's K-th revealed rating, ``relevant`` a sparse (people,
+    catalogue) matrix of the liked movies they did not reveal.
+    """
+
+    k: int
+    user_rows: np.ndarray
+    revealed: list[np.ndarray]
+    stamps: np.ndarray
+    relevant: object
+
+    def revealed_matrix(self, n_movies: int):
+        """The revealed movies as a sparse boolean (people, catalogue) matrix."""
+        from scipy import sparse
+
+        rows = np.repeat(np.arange(len(self.revealed)), [len(r) for r in self.revealed])
+        columns = np.concatenate(self.revealed) if self.revealed else np.array([], dtype=np.intp)
+        return sparse.csr_matrix((np.ones(len(rows), bool), (rows, columns)), shape=(len(self.revealed), n_movies))
+
+
+def onboard(prepared: Prepared, k: int) -> Onboarding:
+    """Each new person (the test part) reveals their first ``k`` ratings; the rest are what is to be found."""
+    if k < 1:
+        raise ValueError(f"a new person reveals at least one rating, got k={k}")
+    new = prepared.split.test
+    ordered = new.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
+    position = ordered.groupby("user_id").cumcount().to_numpy()
+    shown, rest = ordered[position < k], ordered[position >= k]
+    people = pd.Index(np.sort(new["user_id"].unique()))
+    movie_positions = prepared.movie_index.get_indexer(shown["movie_id"].to_numpy())
+    owners = people.get_indexer(shown["user_id"].to_numpy())
+    revealed = np.split(movie_positions, np.flatnonzero(np.diff(owners)) + 1) if len(owners) else []
+    stamps = shown.groupby("user_id")["timestamp"].max().reindex(people).to_numpy(dtype=np.int64)
+    relevant = rated_matrix(rest[rest["rating"] >= 4], people, prepared.movie_index)
+    return Onboarding(k, prepared.user_index.get_indexer(people), revealed, stamps, relevant)
+
+
+def rank(onboarding: Onboarding, score: Callable[[np.ndarray], np.ndarray], n_movies: int) -> dict:
+    """NDCG@10 and Hit@10 of ``score(person positions) -> (people, catalogue) scores``, revealed movies left out."""
+    seen = onboarding.revealed_matrix(n_movies)
+    accumulator = metrics.RankingAccumulator()
+    for start in range(0, len(onboarding.user_rows), PEOPLE_PER_CHUNK):
+        people = np.arange(start, min(start + PEOPLE_PER_CHUNK, len(onboarding.user_rows)))
+        accumulator.add(score(people), seen[people].toarray(), onboarding.relevant[people].toarray())
+    ranked = accumulator.result()
+    return {"full_ndcg@10": ranked["ndcg@10"], "full_hit@10": ranked["hit@10"], "users": ranked["users"]}
+
+
+def model_scores(model, prepared: Prepared, onboarding: Onboarding) -> Callable[[np.ndarray], np.ndarray]:
+    """The network's scores for new people: demographics, the unknown user id, the K-th reveal's date, the history."""
+    scorer = CandidateScorer(model, prepared.encoder, prepared.data.movies)
+    user_codes = prepared.encoder.encode_users(prepared.data.users.iloc[onboarding.user_rows])
+    context_codes = prepared.encoder.encode_context(*timestamp_year_month(onboarding.stamps))
+    history = None
+    if model.history_length:
+        movie_codes = scorer.movie_codes[:, MOVIE_FIELDS.index("movie_id")]
+        history = np.stack([Histories.for_movie_codes(movie_codes[r], model.history_length)
+                            for r in onboarding.revealed])  # fmt: skip
+    return lambda people: scorer.score(
+        user_codes[people], context_codes[people], None if history is None else history[people]
+    )
+
+
+def baseline_scores(prepared: Prepared, onboarding: Onboarding, ease_l2: float) -> dict[str, Callable]:
+    """Popularity of the training part, and EASE fitted on it and folded in on the revealed movies."""
+    catalogue = prepared.data.movies["movie_id"].to_numpy()
+    popularity = baselines.score(baselines.fit(prepared.split.train)["popularity"], catalogue)
+    ease = baselines.EASE(prepared.split.train, prepared.data.users["user_id"].to_numpy(), catalogue, ease_l2)
+    revealed = onboarding.revealed_matrix(len(catalogue)).astype(np.float32)
+    return {
+        "popularity": lambda people: np.broadcast_to(popularity, (len(people), len(popularity))),
+        "ease": lambda people: np.asarray(revealed[people] @ ease.weights),
+    }
+
+
+def evaluate(
+    prepared: Prepared, models: dict[str, object], ease_l2: float, reveal: Sequence[int] = REVEAL
+) -> dict[str, dict]:
+    """``{"K": {name: metrics}}`` for every model in ``models`` and the baselines, on the same people."""
+    n_movies = len(prepared.data.movies)
+    results = {}
+    for k in reveal:
+        onboarding = onboard(prepared, k)
+        scorers = {name: model_scores(model, prepared, onboarding) for name, model in models.items()}
+        scorers.update(baseline_scores(prepared, onboarding, ease_l2))
+        results[str(k)] = {name: rank(onboarding, score, n_movies) for name, score in scorers.items()}
+    return results

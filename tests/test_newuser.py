@@ -1,0 +1,99 @@
+"""The new-user protocol: people held out whole, the first K ratings revealed, the rest ranked."""
+
+import numpy as np
+import pytest
+
+from movierec import baselines, models, newuser
+from movierec.history import Histories
+from movierec.objectives import ranking_scores
+from movierec.prepared import prepare
+from movierec.split import NEW_USER_SHARE, new_user_split
+
+
+@pytest.fixture(scope="module")
+def prepared_new(ml1m):
+    return prepare(ml1m, split=new_user_split(ml1m.ratings))
+
+
+def test_new_people_are_held_out_whole_and_unknown_to_the_vocabularies(ml1m, prepared_new):
+    split = prepared_new.split
+    new = set(split.test["user_id"])
+    assert len(new) == round(ml1m.users["user_id"].nunique() * NEW_USER_SHARE)
+    assert set(split.test["user_id"]) == new and len(split.test) == ml1m.ratings["user_id"].isin(new).sum()
+    assert not new & set(split.train["user_id"]) and not new & set(split.validation["user_id"])
+    assert not new & set(prepared_new.encoder.vocabularies["user_id"])
+    assert sum(split.rows().values()) == len(ml1m.ratings)
+    again = new_user_split(ml1m.ratings)
+    assert again.test.index.equals(split.test.index) and again.train.index.equals(split.train.index)
+    other = new_user_split(ml1m.ratings, seed=7)
+    assert set(other.test["user_id"]) != new
+
+
+@pytest.mark.parametrize("k", [1, 5, 20])
+def test_each_person_reveals_their_first_k_ratings_by_time_and_the_rest_is_to_be_found(prepared_new, k):
+    onboarding = newuser.onboard(prepared_new, k)
+    new = prepared_new.split.test
+    people = np.sort(new["user_id"].unique())
+    assert len(onboarding.revealed) == len(people) == len(onboarding.user_rows)
+    movie_ids = prepared_new.movie_index
+    for i, user in enumerate(people):
+        mine = new[new["user_id"] == user]
+        ordered = sorted(zip(mine["timestamp"], mine["movie_id"], mine["rating"], strict=True))  # ties by movie id
+        shown, rest = ordered[:k], ordered[k:]
+        assert movie_ids[onboarding.revealed[i]].tolist() == [m for _, m, _ in shown]
+        assert onboarding.stamps[i] == max(t for t, _, _ in shown)
+        liked = sorted(m for _, m, r in rest if r >= 4)
+        assert movie_ids[onboarding.relevant[i].indices].sort_values().tolist() == liked
+        assert prepared_new.data.users["user_id"].iloc[onboarding.user_rows[i]] == user
+
+
+def test_the_ranking_leaves_the_revealed_movies_out_and_scores_a_perfect_ranker_one(prepared_new):
+    onboarding = newuser.onboard(prepared_new, 5)
+    n = len(prepared_new.data.movies)
+    relevant = onboarding.relevant.toarray()
+    revealed = onboarding.revealed_matrix(n).toarray()
+
+    def perfect(people):  # relevant movies first; revealed movies above everything, to show they are left out
+        return relevant[people] * 1.0 + revealed[people] * 10.0
+
+    result = newuser.rank(onboarding, perfect, n)
+    assert result["users"] == int(relevant.any(axis=1).sum()) > 0
+    assert result["full_ndcg@10"] == pytest.approx(1.0) and result["full_hit@10"] == 1.0
+    worst = newuser.rank(onboarding, lambda people: -1.0 * relevant[people], n)
+    assert worst["full_hit@10"] < 1.0
+
+
+def test_baselines_are_training_popularity_and_ease_folded_in_on_the_revealed_movies(prepared_new):
+    onboarding = newuser.onboard(prepared_new, 5)
+    scorers = newuser.baseline_scores(prepared_new, onboarding, ease_l2=100.0)
+    catalogue = prepared_new.data.movies["movie_id"].to_numpy()
+    ease = baselines.EASE(prepared_new.split.train, prepared_new.data.users["user_id"].to_numpy(), catalogue, 100.0)
+    got = scorers["ease"](np.arange(3))
+    for i in range(3):
+        np.testing.assert_allclose(got[i], ease.score_history(onboarding.revealed[i]), rtol=1e-5, atol=1e-6)
+    counts = prepared_new.split.train["movie_id"].value_counts().reindex(catalogue).fillna(0).to_numpy()
+    popularity = scorers["popularity"](np.arange(2))
+    assert (np.argsort(-popularity[0], kind="stable")[:5] == np.argsort(-counts, kind="stable")[:5]).all()
+
+
+@pytest.mark.parametrize("pooling", ["mean", "attention"])
+def test_the_model_reads_the_revealed_movies_as_history_with_the_unknown_user_id(prepared_new, pooling):
+    from model_fixtures import randomised
+
+    model = randomised(models.create("autointp", prepared_new.vocab_sizes, seed=0, embedding_dim=4,
+                                     attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
+                                     history_length=8, history_pooling=pooling), seed=1)  # fmt: skip
+    onboarding = newuser.onboard(prepared_new, 5)
+    got = newuser.model_scores(model, prepared_new, onboarding)(np.array([0, 2]))
+    encoder, movies = prepared_new.encoder, prepared_new.data.movies
+    movie_codes = encoder.encode_movies(movies)
+    for row, person in enumerate([0, 2]):
+        user = encoder.encode_users(prepared_new.data.users.iloc[[onboarding.user_rows[person]]])
+        assert user[0, 0] == 0  # never seen: the unknown user's row
+        year, month = np.datetime64(int(onboarding.stamps[person]), "s").astype(object).timetuple()[:2]
+        rows = encoder.assemble(np.repeat(user, len(movies), 0), movie_codes,
+                                np.repeat(encoder.encode_context([year], [month]), len(movies), 0))  # fmt: skip
+        past = Histories.for_movie_codes(movie_codes[onboarding.revealed[person], 0], 8)
+        assert (past != 0).sum() == 5
+        direct = model({"codes": rows, "history": np.repeat(past[None], len(rows), 0)})
+        np.testing.assert_allclose(got[row], ranking_scores(np.asarray(direct)), rtol=1e-5, atol=1e-6)
