@@ -186,6 +186,15 @@ def read_manifest(path: str | Path) -> dict:
     return manifest
 
 
+# Config keys that are Keras bookkeeping, the data's shape or the run's seed, not choices of the model.
+NOT_HYPERPARAMETERS = ("name", "trainable", "dtype", "vocab_sizes", "seed")
+
+
+def hyperparameters(manifest: dict) -> dict:
+    """The hyperparameters a manifest's model was built with, ready for ``models.create`` on new vocabularies."""
+    return {k: v for k, v in manifest["config"].items() if k not in NOT_HYPERPARAMETERS}
+
+
 def check_manifest(manifest: dict, path: Path) -> None:
     """Keys and types of everything ``load`` reads; the first problem raises, naming the file and the field."""
 

@@ -146,10 +146,9 @@ def train_for_protocol(
     protocols keep the shipped model's sampled negatives and rated head. No
     refit: these protocols fix their own validation part.
     """
-    from movierec import models, training
+    from movierec import artifacts, models, training
 
-    config = {k: v for k, v in manifest["config"].items() if k not in ("name", "trainable", "dtype", "vocab_sizes")}
-    config.update(overrides or {})
+    config = {**artifacts.hyperparameters(manifest), "seed": manifest["config"].get("seed"), **(overrides or {})}
     settings = training.TrainSettings.from_dict(manifest.get("training", {}))
     settings = dataclasses.replace(settings, refit=False, **({} if epochs is None else {"epochs": epochs}))
     if not protocol.ranking_objective:
