@@ -65,6 +65,17 @@ def main() -> None:
         print(f"### {name}: {result['protocol']['summary']}\n")
         print(table(columns) + "\n")
 
+    newuser = load(ROOT / "results" / "newuser.json")  # python -m movierec.evaluate --protocol newuser --out ...
+    if newuser:
+        print("### newuser: full ranking for people held out whole, after they reveal K ratings\n")
+        print("| K revealed | metric | AutoInt+ with history | without history | popularity | EASE fold-in |")
+        print("|---|---|---|---|---|---|")
+        for k, entry in newuser["reveal"].items():
+            others = entry["baselines"]
+            for metric in ("full_ndcg@10", "full_hit@10"):
+                values = [entry["model"], others["no_history"], others["popularity"], others["ease"]]
+                print(f"| {k} | {metric} | " + " | ".join(cell(v[metric]) for v in values) + " |")
+
 
 if __name__ == "__main__":
     main()
