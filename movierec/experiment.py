@@ -7,7 +7,9 @@ A run has three stages, and only the last one reads the test part:
    measure it on the validation part (``Candidate.validation``).
 2. ``select``: pick among candidates from their validation metrics alone: the
    highest validation full-ranking NDCG@10 (the app's job), ties to the
-   candidate listed first.
+   candidate listed first, among those whose validation numbers clear the
+   floors given (``LIKE_FLOOR``: a shipped model must still predict likes,
+   not only rank).
 3. ``finish``: refit the chosen candidate on train + validation with the
    schedule it found, then evaluate it on the test part, once.
 
@@ -24,6 +26,8 @@ from movierec import artifacts, evaluation, models, training
 from movierec.prepared import Prepared
 
 SELECTION_METRIC = "full_ndcg@10"
+# The core issue's bar on the like probability (AUC >= 0.815), applied to validation numbers when choosing.
+LIKE_FLOOR = {"auc": 0.815}
 
 
 @dataclass
@@ -95,17 +99,23 @@ def fit_candidate(
     return Candidate(name, hyperparameters, settings, model, history, validation, seconds)
 
 
-def select(validation: dict[str, dict], metric: str = SELECTION_METRIC) -> str:
+def select(validation: dict[str, dict], metric: str = SELECTION_METRIC, floors: dict[str, float] | None = None) -> str:
     """The key of the best candidate by a validation metric (higher is better); ties to the first listed.
 
-    Takes validation metrics only, so nothing measured on test can reach a choice.
+    ``floors`` (metric -> minimum) rule out candidates whose validation
+    numbers fall below any of them, before the best is taken. Takes
+    validation metrics only, so nothing measured on test can reach a choice.
     """
     if not validation:
         raise ValueError("no candidates to choose from")
-    missing = [key for key, values in validation.items() if metric not in values]
+    needed = [metric, *(floors or {})]
+    missing = [key for key, values in validation.items() if any(m not in values for m in needed)]
     if missing:
-        raise ValueError(f"candidates {missing} have no validation {metric}")
-    return max(validation, key=lambda key: (validation[key][metric], -list(validation).index(key)))
+        raise ValueError(f"candidates {missing} lack a validation {' or '.join(needed)}")
+    allowed = [key for key, values in validation.items() if all(values[m] >= v for m, v in (floors or {}).items())]
+    if not allowed:
+        raise ValueError(f"no candidate clears the validation floors {floors}")
+    return max(allowed, key=lambda key: (validation[key][metric], -allowed.index(key)))
 
 
 def finish(

@@ -74,5 +74,15 @@ def test_selection_takes_the_best_validation_ranking_and_keeps_the_first_on_ties
     assert experiment.select({"a": {"auc": 0.9}, "b": {"auc": 0.8}}, metric="auc") == "a"
     with pytest.raises(ValueError, match="no candidates"):
         experiment.select({})
-    with pytest.raises(ValueError, match="no validation full_ndcg@10"):
+    with pytest.raises(ValueError, match="lack a validation full_ndcg@10"):
         experiment.select({"a": {"auc": 0.9}})
+
+
+def test_selection_skips_candidates_below_a_floor():
+    validation = {"joint": {"full_ndcg@10": 0.13, "auc": 0.82}, "implicit": {"full_ndcg@10": 0.14, "auc": 0.72}}
+    assert experiment.select(validation) == "implicit"
+    assert experiment.select(validation, floors=experiment.LIKE_FLOOR) == "joint"
+    with pytest.raises(ValueError, match="no candidate clears"):
+        experiment.select(validation, floors={"auc": 0.9})
+    with pytest.raises(ValueError, match="lack a validation full_ndcg@10 or logloss"):
+        experiment.select(validation, floors={"logloss": 0.1})
