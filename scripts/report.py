@@ -47,7 +47,9 @@ def main() -> None:
     if objectives:
         print(f"\n## Training objectives, AutoInt+, {objectives['epochs']} epochs each, no refit\n")
         if "validation" in objectives:
-            print(f"Validation (chosen: {objectives['chosen']}, by {objectives['selection_metric']}):\n")
+            floors = ", ".join(f"{m} >= {v}" for m, v in objectives.get("floors", {}).items()) or "none"
+            print(f"Validation (chosen: {objectives['chosen']}, by {objectives['selection_metric']} among those with "
+                  f"{floors}; by the metric alone: {objectives.get('best_without_floors', objectives['chosen'])}):\n")
             print(table(objectives["validation"]))
             print("\nTest:\n")
         else:  # written before the benchmark chose on validation
