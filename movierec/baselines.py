@@ -70,6 +70,10 @@ class ItemItemModel:
         """Scores (movies,) for a person who rated the movies at these catalogue positions (fold-in)."""
         return self.weights[np.unique(np.asarray(movie_positions, dtype=np.intp))].sum(axis=0)
 
+    def score_matrix(self, rated) -> np.ndarray:
+        """Scores (people, movies) for people the model was not fitted on, from their 0/1 sparse rows (fold-in)."""
+        return np.asarray(rated.astype(np.float32) @ self.weights)
+
     def score_pairs(self, user_ids: np.ndarray, movie_ids: np.ndarray, chunk: int = 256) -> np.ndarray:
         """Scores of (user, movie) pairs; unknown users or movies score 0."""
         users = self.user_index.get_indexer(np.asarray(user_ids))

@@ -20,19 +20,11 @@ from movierec import baselines, metrics
 from movierec.features import labels, timestamp_year_month
 from movierec.history import Histories
 from movierec.interactions import rated_matrix
-from movierec.prepared import Prepared
+from movierec.prepared import Prepared, history_parts
 from movierec.scoring import CandidateScorer, predict_rows
 
 USERS_PER_CHUNK = 64
-HISTORY = {"test": ("train", "validation"), "validation": ("train",)}
 EASE_L2_GRID = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
-
-
-def history_parts(part: str) -> tuple[str, ...]:
-    """The parts of the split a user's history comes from when ``part`` is evaluated."""
-    if part not in HISTORY:
-        raise ValueError(f"can evaluate on {sorted(HISTORY)}, not {part!r}")
-    return HISTORY[part]
 
 
 def full_ranking(
@@ -67,16 +59,11 @@ def latest_context(prepared: Prepared, part: str = "test") -> np.ndarray:
     return prepared.encoder.encode_context(*timestamp_year_month(stamps))
 
 
-def history_for(model, prepared: Prepared, part: str = "test") -> Histories | None:
-    """Each user's history when ``part`` is evaluated (from the parts before it), if the model reads one."""
-    return Histories.of_parts(prepared, history_parts(part), model.history_length) if model.history_length else None
-
-
 def model_scorer(model, prepared: Prepared, part: str = "test") -> Callable[[np.ndarray], np.ndarray]:
     scorer = CandidateScorer(model, prepared.encoder, prepared.data.movies)
     user_codes = prepared.encoder.encode_users(prepared.data.users)
     context_codes = latest_context(prepared, part)
-    past = history_for(model, prepared, part)
+    past = Histories.for_model(model, prepared, history_parts(part))
     if past is None:
         return lambda rows: scorer.score(user_codes[rows], context_codes[rows])
     return lambda rows: scorer.score(user_codes[rows], context_codes[rows], past.codes[rows])
@@ -88,11 +75,10 @@ def _own_rows(frame, scores: np.ndarray, liked: np.ndarray) -> dict:
 
 def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool = False, part: str = "test") -> dict:
     """AUC and log loss, seed protocol and (optionally) full ranking for one model on ``part``."""
-    if part not in HISTORY:
-        raise ValueError(f"can evaluate on {sorted(HISTORY)}, not {part!r}")
+    parts_before = history_parts(part)  # raises for a part that cannot be evaluated
     started = time.perf_counter()
     encoded, frame = prepared.part(part), getattr(prepared.split, part)
-    past = history_for(model, prepared, part)
+    past = Histories.for_model(model, prepared, parts_before)
     if past is not None:  # the held-out rows' movies are not in it, but a row never sees its own movie anyway
         own_movies = encoded.codes[:, prepared.fields.index("movie_id")]
         past = past.for_rows(prepared.user_index.get_indexer(frame["user_id"]), own_movies)

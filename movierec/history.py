@@ -86,6 +86,12 @@ class Histories:
         """The histories of every user of ``prepared`` from the ratings of ``parts`` of its split."""
         return cls.from_ratings(prepared.frame(*parts), prepared.user_index, prepared.encoder, length)
 
+    @classmethod
+    def for_model(cls, model, prepared: Prepared, parts: Sequence[str]) -> Histories | None:
+        """The histories from ``parts`` at the model's length if it reads a history, else None."""
+        length = getattr(model, "history_length", 0)
+        return cls.of_parts(prepared, parts, length) if length else None
+
     def for_rows(self, user_rows: np.ndarray, own_movie_codes: np.ndarray) -> np.ndarray:
         """Histories (rows, length) for rating rows of users ``user_rows``, each without the row's own movie.
 

@@ -39,7 +39,7 @@ class NegativeSampler:
     each as ``user * movies + movie`` (user row, catalogue position), sorted:
     8 bytes a rating (8 MB per million), looked up by binary search, where a
     dense users x movies table would grow with their product (9.6 GB for
-    MovieLens 32M). ``movie_rows`` holds each catalogue movie's codes at the
+    MovieLens 25M's 162,541 users x 59,047 movies). ``movie_rows`` holds each catalogue movie's codes at the
     movie-field positions (zeros elsewhere); ``weights`` is the probability
     of drawing each movie.
     """

@@ -4,8 +4,8 @@ An onboarding page asks a newcomer to rate a handful of movies and then
 ranks the rest. This protocol measures exactly that, on people whose every
 rating was kept away from fitting:
 
-* **Who is new**: a seeded 10% of users (``random_state`` 42 permutes the
-  sorted user ids; the first tenth). None of their ratings reach the
+* **Who is new**: a seeded 10% of users (``numpy.random.default_rng(42)``
+  permutes the sorted user ids; the first tenth; ``split.new_user_split``). None of their ratings reach the
   training part, the validation part or the vocabularies, so their
   ``user_id`` encodes as the unknown user. Everyone else's ratings are split
   at random into train and validation (90/10, ``random_state`` 42); models
@@ -130,10 +130,10 @@ def baseline_scores(prepared: Prepared, onboarding: Onboarding, ease_l2: float) 
     catalogue = prepared.data.movies["movie_id"].to_numpy()
     popularity = baselines.score(baselines.fit(prepared.split.train)["popularity"], catalogue)
     ease = baselines.EASE(prepared.split.train, prepared.data.users["user_id"].to_numpy(), catalogue, ease_l2)
-    revealed = onboarding.revealed_matrix(len(catalogue)).astype(np.float32)
+    revealed = onboarding.revealed_matrix(len(catalogue))
     return {
         "popularity": lambda people: np.broadcast_to(popularity, (len(people), len(popularity))),
-        "ease": lambda people: np.asarray(revealed[people] @ ease.weights),
+        "ease": lambda people: ease.score_matrix(revealed[people]),
     }
 
 

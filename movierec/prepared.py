@@ -16,6 +16,17 @@ from movierec.data import MovieLens
 from movierec.features import FIELD_POSITION, FIELDS, FeatureEncoder, labels
 from movierec.split import PARTS, SPLIT_SEED, Split, split_ratings
 
+# What a user's history is when a held-out part is evaluated: every part before it. It is what the user's
+# full ranking leaves out, what the baselines are fitted on and what a history-aware model reads.
+HISTORY_PARTS = {"test": ("train", "validation"), "validation": ("train",)}
+
+
+def history_parts(part: str) -> tuple[str, ...]:
+    """The parts of the split a user's history comes from when ``part`` is evaluated."""
+    if part not in HISTORY_PARTS:
+        raise ValueError(f"can evaluate on {sorted(HISTORY_PARTS)}, not {part!r}")
+    return HISTORY_PARTS[part]
+
 
 @dataclass(frozen=True)
 class EncodedPart:

@@ -104,11 +104,12 @@ class Recommender:
         self._context_codes: dict[tuple[int, int], np.ndarray] = {}
         # A history-aware model reads each person's rated movies: every rating in the data counts when serving.
         self.history_length = int(getattr(model, "history_length", 0))
-        self._histories = (
-            Histories.from_ratings(data.ratings, pd.Index(data.users["user_id"].to_numpy()), encoder,
-                                   self.history_length) if self.history_length else None
-        )  # fmt: skip
         self._user_row = pd.Index(data.users["user_id"].to_numpy())
+        self._histories = (
+            Histories.from_ratings(data.ratings, self._user_row, encoder, self.history_length)
+            if self.history_length
+            else None
+        )
         self._known: dict[str, set[str]] = {}
         stamps = pd.to_datetime(data.ratings["timestamp"], unit="s", utc=True)
         self.years = (int(stamps.dt.year.min()), int(stamps.dt.year.max()))
@@ -149,6 +150,8 @@ class Recommender:
             return None
         if profile.user_id is None:
             return np.zeros((1, self.history_length), np.int32)
+        if profile.user_id not in self._user_row:
+            raise UnknownUserError(f"user {profile.user_id} is not in {self.data.name}")
         return self._histories.codes[[self._user_row.get_loc(profile.user_id)]]
 
     def rated_positions(self, profile: Profile) -> np.ndarray:

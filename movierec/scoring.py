@@ -7,7 +7,9 @@ embeddings, the first interacting layer's projections, their first-order
 terms and, for AutoInt+, the movie share of the tower's first layer (it is
 linear in the embeddings). ``score_candidates`` then adds each person's share
 and runs the rest of the network. Self-attention does not depend on the order
-of the fields, so rows are laid out as [shared fields, candidate fields] and
+of the fields, so rows are laid out as [shared fields, candidate fields] (a
+history-aware model's pooled history joins the shared ones when it is a mean,
+and comes last, per pair, when the candidate is its attention's query) and
 only the kernels that read flattened fields are permuted to match.
 ``CandidateScorer`` wraps both in one compiled call per request.
 """

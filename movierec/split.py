@@ -87,7 +87,10 @@ def new_user_split(
     random into train and validation (``validation_size``, ``random_state=seed``).
     """
     users = np.sort(ratings["user_id"].unique())
-    new = np.random.default_rng(seed).permutation(users)[: round(len(users) * share)]
+    count = round(len(users) * share)
+    if not 0 < count < len(users):
+        raise ValueError(f"a new-user share of {share} of {len(users)} users leaves no new or no known users")
+    new = np.random.default_rng(seed).permutation(users)[:count]
     is_new = ratings["user_id"].isin(new).to_numpy()
     train, validation = train_test_split(ratings[~is_new], test_size=validation_size, random_state=seed)
     return Split(train, validation, ratings[is_new])

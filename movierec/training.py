@@ -22,7 +22,7 @@ from movierec.history import Histories
 from movierec.negatives import SAMPLING, NegativeSampler
 from movierec.objectives import ranking_scores
 from movierec.pipeline import make_dataset
-from movierec.prepared import Prepared
+from movierec.prepared import Prepared, history_parts
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -118,11 +118,6 @@ def compile_model(model, settings: TrainSettings) -> None:
     )
 
 
-def histories(model, prepared: Prepared, parts: Sequence[str]) -> Histories | None:
-    """Every user's history from ``parts`` of the split if the model reads one (else None)."""
-    return Histories.of_parts(prepared, parts, model.history_length) if model.history_length else None
-
-
 def training_data(model, prepared: Prepared, parts: Sequence[str], settings: TrainSettings):
     """The shuffled training pipeline over ``parts`` of the split, with negatives and histories as asked.
 
@@ -137,7 +132,10 @@ def training_data(model, prepared: Prepared, parts: Sequence[str], settings: Tra
             raise ValueError("negative sampling needs every field (it swaps in the sampled movie's fields)")
         sampler = NegativeSampler.for_rows(prepared, frame, settings.negative_sampling)
         negatives = (sampler, user_rows, settings.negatives)
-    past = histories(model, prepared, parts)
+    past = Histories.for_model(model, prepared, parts)
+    if past is not None and prepared.fields.index("movie_id") != model.history_field:
+        raise ValueError(f"the model matches histories against field {model.history_field}, the data's movie_id is "
+                         f"field {prepared.fields.index('movie_id')}")  # fmt: skip
     return make_dataset(
         prepared.codes(*parts), targets(model, frame), settings.batch_size, True, settings.seed, settings.oov_rate,
         negatives, prepared.fields, None if past is None else (past.codes, user_rows),
@@ -159,7 +157,7 @@ def validation_data(model, prepared: Prepared, settings: TrainSettings, batch_si
         unrated = np.asarray(sampler.negative_rows(codes, movies, settings.negatives))
         codes, y = np.concatenate([codes, unrated]), np.concatenate([y, np.zeros(len(unrated), np.float32)])
         user_rows = np.concatenate([user_rows, np.repeat(user_rows, settings.negatives)])
-    past = histories(model, prepared, ("train",))
+    past = Histories.for_model(model, prepared, history_parts("validation"))
     return make_dataset(codes, y, batch_size, fields=prepared.fields,
                         history=None if past is None else (past.codes, user_rows))  # fmt: skip
 

@@ -70,7 +70,8 @@ def main() -> None:
     newuser = load(ROOT / "results" / "newuser.json")  # python -m movierec.evaluate --protocol newuser --out ...
     if newuser:
         print("### newuser: full ranking for people held out whole, after they reveal K ratings\n")
-        print("| K revealed | metric | AutoInt+ with history | without history | popularity | EASE fold-in |")
+        title = {"autoint": "AutoInt", "autointp": "AutoInt+"}.get(newuser.get("model"), newuser.get("model"))
+        print(f"| K revealed | metric | {title} with history | without history | popularity | EASE fold-in |")
         print("|---|---|---|---|---|---|")
         for k, entry in newuser["reveal"].items():
             others = entry["baselines"]

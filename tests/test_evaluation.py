@@ -75,5 +75,15 @@ def test_a_history_model_is_ranked_with_the_history_of_the_parts_before_the_eval
         direct = model({"codes": rows, "history": np.repeat(past[i : i + 1], len(movies), axis=0)})
         np.testing.assert_allclose(got[i], ranking_scores(np.asarray(direct)), rtol=1e-5, atol=1e-6)
     # The seed protocol's rows get the same history, without their own movie.
+    from movierec import metrics
+    from movierec.scoring import predict_rows
+
+    frame, encoded = getattr(prepared.split, part), prepared.part(part)
+    every = Histories.of_parts(prepared, evaluation.history_parts(part), 20)
+    rows = every.codes[prepared.user_index.get_indexer(frame["user_id"])]
+    assert not (rows == encoded.codes[:, [1]]).any()  # a held-out movie is never in the parts before it
+    expected = predict_rows(model, encoded.codes, history=rows)
     result = evaluation.evaluate_model(model, prepared, full=False, part=part)
-    assert 0 <= result["auc"] <= 1
+    assert result["auc"] == pytest.approx(metrics.auc(encoded.labels, expected))
+    assert result["auc"] != pytest.approx(metrics.auc(encoded.labels, predict_rows(model, encoded.codes,
+                                                                                   history=0 * rows)))  # fmt: skip

@@ -97,3 +97,9 @@ def test_the_model_reads_the_revealed_movies_as_history_with_the_unknown_user_id
         assert (past != 0).sum() == 5
         direct = model({"codes": rows, "history": np.repeat(past[None], len(rows), 0)})
         np.testing.assert_allclose(got[row], ranking_scores(np.asarray(direct)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.001, 1.0])
+def test_a_share_that_leaves_no_new_or_no_known_people_is_an_error(ml1m, share):
+    with pytest.raises(ValueError, match="leaves no new or no known users"):
+        new_user_split(ml1m.ratings, share=share)

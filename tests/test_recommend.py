@@ -122,7 +122,9 @@ def test_a_history_aware_model_ranks_with_the_persons_rated_movies(ml1m, prepare
     # The history matters: the same rows with nothing rated score differently.
     empty = ranking_scores(np.asarray(model({"codes": codes, "history": np.zeros((len(codes), 10), np.int32)})))
     assert not np.allclose(scores, empty, rtol=1e-3)
-    # A new person has rated nothing yet.
+    # A new person has rated nothing yet; a user id the data does not hold is an error, not an empty history.
     assert not (rec.history_codes(Profile(profile.gender, profile.age, profile.occupation, profile.zip)) != 0).any()
+    with pytest.raises(UnknownUserError, match="user 999999 is not in"):
+        rec.history_codes(Profile(profile.gender, profile.age, profile.occupation, profile.zip, user_id=999999))
     attention = rec.attention(profile, [int(ml1m.movies["movie_id"].iloc[0])], year, month)
     assert attention.shape == (1, 15, 15) and len(rec.field_values(profile, 1, year, month)) == 15

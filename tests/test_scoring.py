@@ -102,3 +102,17 @@ def test_predict_rows_gives_the_like_probability_in_any_batch_size(small_model, 
     expected = np.asarray(small_model(codes))[:, 0]
     for batch_size in (7, 50, 1000):
         np.testing.assert_allclose(predict_rows(small_model, codes, batch_size=batch_size), expected, rtol=1e-6)
+
+
+def test_the_catalogue_scorer_says_what_history_shape_it_needs(prepared, ml1m):
+    from movierec import models
+
+    model = models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4, attention_layers=1,
+                          num_heads=1, attention_dim=2, dnn_units=[8], history_length=6)  # fmt: skip
+    scorer = CandidateScorer(model, prepared.encoder, ml1m.movies.head(5))
+    users = prepared.encoder.encode_users(ml1m.users.head(2))
+    context = prepared.encoder.encode_context([2000, 2000], [1, 2])
+    for bad in (None, np.zeros((2, 5), np.int32), np.zeros((3, 6), np.int32)):
+        with pytest.raises(ValueError, match=r"a history of 6 movie codes per user: expected shape \(2, 6\)"):
+            scorer.score(users, context, bad)
+    assert scorer.score(users, context, np.zeros((2, 6), np.int32)).shape == (2, 5)

@@ -35,3 +35,29 @@ def test_the_same_seed_trains_the_same_weights(prepared):
     assert first_history == second_history
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_validation_rows_and_their_negatives_read_the_training_parts_history(prepared):
+    from movierec.history import Histories
+
+    model = models.create("autointp", prepared.vocab_sizes, seed=0, history_length=15, **json.loads(TINY))
+    settings = training.TrainSettings(negatives=2)
+    batches = list(training.validation_data(model, prepared, settings, batch_size=10**6))
+    assert len(batches) == 1
+    inputs, _ = batches[0]
+    frame = prepared.split.validation
+    users = prepared.user_index.get_indexer(frame["user_id"])
+    expected = Histories.of_parts(prepared, ("train",), 15).codes[users]
+    history = inputs["history"].numpy()
+    np.testing.assert_array_equal(history[: len(frame)], expected)
+    np.testing.assert_array_equal(history[len(frame) :], np.repeat(expected, 2, axis=0))  # negatives, user-major
+    with_validation = Histories.of_parts(prepared, ("train", "validation"), 15).codes[users]
+    assert not np.array_equal(expected, with_validation)  # so the check above tells the two apart
+
+
+def test_a_history_needs_the_movie_field_among_the_inputs():
+    from movierec import pipeline
+
+    x, y = np.ones((4, 3), np.int32), np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="movie_id"):
+        pipeline.make_dataset(x, y, 2, fields=("gender", "age", "zip"), history=(np.ones((2, 5)), np.zeros(4)))
