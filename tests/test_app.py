@@ -1,5 +1,6 @@
 """Both Streamlit pages through streamlit.testing.v1.AppTest, on fixture data and tiny artifacts."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -17,10 +18,14 @@ TINY = '{"embedding_dim": 4, "attention_layers": 1, "num_heads": 2, "attention_d
 def tiny_artifacts(tmp_path_factory, ml1m_dir):
     root = tmp_path_factory.mktemp("app-artifacts")
     for name in PAGES.values():
-        hyper = TINY if name == "autointp" else TINY.replace(', "dnn_units": [8]', "")
+        # The AutoInt+ page reads a history (attention-pooled), the AutoInt page none: both paths go through the app.
+        hyper = (TINY.replace("}", ', "history_length": 10, "history_pooling": "attention"}') if name == "autointp"
+                 else TINY.replace(', "dnn_units": [8]', ""))  # fmt: skip
         train.main(["--model", name, "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root / "model"),
                     "--encoder-dir", str(root / "data"), "--epochs", "2", "--batch-size", "256", "--no-refit",
                     "--no-full-ranking", "--hyperparameters", hyper, "--quiet"])  # fmt: skip
+    manifest = json.loads((root / "model" / "autointp.manifest.json").read_text())
+    assert manifest["config"]["history_length"] == 10
     return root
 
 
