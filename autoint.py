@@ -30,6 +30,9 @@ from movierec.features import FIELD_POSITION
 from movierec.objectives import INITIAL_CUT_STEPS, RatingObjective, per_replica
 
 PACKAGE = "autoint"
+# EASE scores are mostly within [-1, 1]; scaled up so that Adam's steps, whose size does not depend on the
+# input's scale, move the prior's weight far enough within a few epochs.
+PRIOR_SCALE = 10.0
 
 
 def config_with(layer, config: dict, names: Sequence[str]) -> dict:
@@ -346,6 +349,12 @@ class AutoInt(keras.Model):
     any other field. ``history_weights`` says how much each rated movie
     counted for a row. With ``history_length`` 0 (the default) the model is
     exactly the plain AutoInt, weights and all.
+
+    With ``ease_l2`` > 0 the input also holds ``"prior"`` (batch,): EASE's
+    score of the row's movie for the person (``movierec.prior``, fitted with
+    that l2), which a learned weight per output adds to the logits. The
+    network then learns what EASE misses (whether the person will *like* the
+    movie, their fields, the date) on top of a strong co-rating signal.
     """
 
     def __init__(
@@ -367,6 +376,7 @@ class AutoInt(keras.Model):
         history_length: int = 0,
         history_pooling: str = "mean",
         history_field: int = FIELD_POSITION["movie_id"],
+        ease_l2: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -388,6 +398,9 @@ class AutoInt(keras.Model):
         self.history_length = int(history_length)
         self.history_pooling = history_pooling
         self.history_field = int(history_field)
+        self.ease_l2 = float(ease_l2)
+        if self.ease_l2 < 0:
+            raise ValueError(f"ease_l2 must be 0 (no prior) or positive, got {self.ease_l2}")
         if self.history_length < 0:
             raise ValueError(f"history_length must be 0 (no history) or more, got {self.history_length}")
         if self.history_length and not 0 <= self.history_field < len(self.vocab_sizes):
@@ -420,6 +433,12 @@ class AutoInt(keras.Model):
         )
         # No weights, so a model without history has exactly the weights (and paths) it always had.
         self.pooling = HistoryPooling(self.history_pooling, name="history_pooling") if self.history_length else None
+        # From zero: the network starts as it would without a prior and learns how much to trust it.
+        self.prior_logit = (
+            keras.layers.Dense(self.num_outputs, use_bias=False, kernel_initializer="Zeros", name="prior_logit")
+            if self.ease_l2
+            else None
+        )
         if self.ordinal:  # the ordinal objective's cut-points, as ordered steps (objectives.cut_offsets)
             self.cut_steps = self.add_weight(
                 shape=(len(INITIAL_CUT_STEPS),),
@@ -447,16 +466,27 @@ class AutoInt(keras.Model):
             maps.append(attention)
         return (hidden, maps) if return_attention else hidden
 
+    @property
+    def input_keys(self) -> tuple[str, ...]:
+        """The keys of the model's input dict; a model with neither history nor prior takes the codes alone."""
+        return ("codes",) + (("history",) if self.history_length else ()) + (("prior",) if self.ease_l2 else ())
+
     def split_inputs(self, inputs) -> tuple:
         """The codes (batch, fields) and the history (batch, history_length), or None, of a model input."""
-        if not self.history_length:
+        keys = self.input_keys
+        if keys == ("codes",):
             return inputs, None
-        if not isinstance(inputs, Mapping) or set(inputs) != {"codes", "history"}:
+        if not isinstance(inputs, Mapping) or set(inputs) != set(keys):
+            got = sorted(inputs) if isinstance(inputs, Mapping) else type(inputs).__name__
             raise ValueError(
-                f"a model with history_length={self.history_length} takes a dict with keys 'codes' and 'history', "
-                f"got {type(inputs).__name__}"
+                f"a model with history_length={self.history_length} and ease_l2={self.ease_l2} takes a dict with "
+                f"keys {list(keys)}, got {got}"
             )
-        return inputs["codes"], inputs["history"]
+        return inputs["codes"], inputs.get("history")
+
+    def prior_term(self, prior):
+        """The prior's share of the logits (batch, outputs) for EASE scores (batch,)."""
+        return self.prior_logit(PRIOR_SCALE * ops.expand_dims(ops.cast(prior, self.compute_dtype), -1))
 
     def pool_history(self, embeddings, history, return_weights: bool = False):
         """The pooled history vector (batch, d) given the row's field embeddings, and optionally its weights."""
@@ -482,6 +512,8 @@ class AutoInt(keras.Model):
         logit = self.attention_logit(self.attention_dropout(hidden, training=training))
         if self.linear is not None:
             logit = logit + ops.sum(self.linear(codes), axis=1)
+        if self.prior_logit is not None:
+            logit = logit + self.prior_term(inputs["prior"])
         return logit + self.extra_logit(embeddings, training=training)
 
     def extra_logit(self, embeddings, training: bool = False):
@@ -518,7 +550,7 @@ class AutoInt(keras.Model):
     def get_config(self):
         names = ("vocab_sizes", "embedding_dim", "attention_layers", "num_heads", "attention_dim", "use_residual",
                  "scaled", "use_linear", "ordinal", "rated_head", "dropout", "embeddings_l2", "kernel_l2", "seed",
-                 "history_length", "history_pooling", "history_field")
+                 "history_length", "history_pooling", "history_field", "ease_l2")
         return config_with(self, super().get_config(), names)  # fmt: skip
 
     @classmethod
@@ -529,8 +561,8 @@ class AutoInt(keras.Model):
     def built(cls, vocab_sizes: Sequence[int], **hyperparameters) -> AutoInt:
         """A model whose weights exist, ready for ``load_weights`` or training."""
         model = cls(vocab_sizes, **hyperparameters)
-        inputs = np.zeros((1, len(vocab_sizes)), dtype="int32")
-        if model.history_length:
-            inputs = {"codes": inputs, "history": np.zeros((1, model.history_length), dtype="int32")}
-        model(inputs)
+        codes = np.zeros((1, len(vocab_sizes)), dtype="int32")
+        inputs = {"codes": codes, "history": np.zeros((1, model.history_length), dtype="int32"),
+                  "prior": np.zeros((1,), dtype="float32")}  # fmt: skip
+        model({k: inputs[k] for k in model.input_keys} if len(model.input_keys) > 1 else codes)
         return model

@@ -4,11 +4,12 @@ One idea per module, and data flows one way through them (no module imports
 one listed after it; ``tests/test_layering.py`` checks it):
 
 ``files`` -> ``data`` -> ``features`` -> ``split`` -> ``prepared`` ->
-``history`` -> ``interactions`` -> ``negatives`` -> ``pipeline`` ->
-``objectives`` -> the models (``autoint``, ``autointp``, ``models``) ->
-``training`` -> ``artifacts`` -> ``ranking`` -> ``metrics`` -> ``baselines``
--> ``scoring`` -> ``evaluation`` -> ``newuser`` -> ``experiment`` ->
-``protocols`` -> ``tuning`` -> ``recommend`` -> ``app`` -> ``cli``.
+``history`` -> ``interactions`` -> ``baselines`` -> ``prior`` ->
+``negatives`` -> ``pipeline`` -> ``objectives`` -> the models (``autoint``,
+``autointp``, ``models``) -> ``training`` -> ``artifacts`` -> ``ranking`` ->
+``metrics`` -> ``scoring`` -> ``evaluation`` -> ``newuser`` ->
+``experiment`` -> ``protocols`` -> ``tuning`` -> ``recommend`` -> ``app``
+-> ``cli``.
 """
 
 __version__ = "0.1.0"

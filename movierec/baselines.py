@@ -120,9 +120,14 @@ class EASE(ItemItemModel):
         super().__init__(rated, user_ids, movie_ids)
 
     def item_weights(self, matrix) -> np.ndarray:
-        gram = (matrix.T @ matrix).toarray().astype(np.float64)
-        gram[np.diag_indices_from(gram)] += self.l2
-        inverse = np.linalg.inv(gram)
-        weights = inverse / -np.diag(inverse)[None, :]
-        np.fill_diagonal(weights, 0.0)
-        return weights
+        return ease_weights(matrix, self.l2)
+
+
+def ease_weights(matrix, l2: float) -> np.ndarray:
+    """EASE's closed form ``B`` (movies, movies) for a sparse 0/1 (people, movies) matrix; ``diag(B) = 0``."""
+    gram = (matrix.T @ matrix).toarray().astype(np.float64)
+    gram[np.diag_indices_from(gram)] += l2
+    inverse = np.linalg.inv(gram)
+    weights = inverse / -np.diag(inverse)[None, :]
+    np.fill_diagonal(weights, 0.0)
+    return weights

@@ -21,6 +21,7 @@ from movierec.features import labels, timestamp_year_month
 from movierec.history import Histories
 from movierec.interactions import rated_matrix
 from movierec.prepared import Prepared, history_parts
+from movierec.prior import EasePrior
 from movierec.scoring import CandidateScorer, predict_rows
 
 USERS_PER_CHUNK = 64
@@ -64,9 +65,14 @@ def model_scorer(model, prepared: Prepared, part: str = "test") -> Callable[[np.
     user_codes = prepared.encoder.encode_users(prepared.data.users)
     context_codes = latest_context(prepared, part)
     past = Histories.for_model(model, prepared, history_parts(part))
-    if past is None:
-        return lambda rows: scorer.score(user_codes[rows], context_codes[rows])
-    return lambda rows: scorer.score(user_codes[rows], context_codes[rows], past.codes[rows])
+    prior = EasePrior.for_model(model, prepared, history_parts(part))
+
+    def score(rows):
+        history = None if past is None else past.codes[rows]
+        priors = None if prior is None else prior.user_scores(rows, scorer.candidate_codes)
+        return scorer.score(user_codes[rows], context_codes[rows], history, priors)
+
+    return score
 
 
 def _own_rows(frame, scores: np.ndarray, liked: np.ndarray) -> dict:
@@ -78,11 +84,14 @@ def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool 
     parts_before = history_parts(part)  # raises for a part that cannot be evaluated
     started = time.perf_counter()
     encoded, frame = prepared.part(part), getattr(prepared.split, part)
+    user_rows = prepared.user_index.get_indexer(frame["user_id"])
     past = Histories.for_model(model, prepared, parts_before)
     if past is not None:  # the held-out rows' movies are not in it, but a row never sees its own movie anyway
-        own_movies = encoded.codes[:, prepared.fields.index("movie_id")]
-        past = past.for_rows(prepared.user_index.get_indexer(frame["user_id"]), own_movies)
-    probabilities = predict_rows(model, encoded.codes, history=past)
+        past = past.for_rows(user_rows, encoded.codes[:, prepared.fields.index("movie_id")])
+    prior = EasePrior.for_model(model, prepared, parts_before)
+    if prior is not None:
+        prior = prior.pair_scores(user_rows, encoded.codes[:, prepared.fields.index("movie_id")])
+    probabilities = predict_rows(model, encoded.codes, history=past, prior=prior)
     own_rows = _own_rows(frame, probabilities, encoded.labels)
     result = {
         "auc": metrics.auc(encoded.labels, probabilities),

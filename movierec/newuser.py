@@ -34,10 +34,11 @@ import numpy as np
 import pandas as pd
 
 from movierec import baselines, metrics
-from movierec.features import MOVIE_FIELDS, timestamp_year_month
+from movierec.features import timestamp_year_month
 from movierec.history import Histories
 from movierec.interactions import rated_matrix
 from movierec.prepared import Prepared
+from movierec.prior import EasePrior
 from movierec.scoring import CandidateScorer
 from movierec.split import NEW_USER_SHARE, Split
 
@@ -111,17 +112,27 @@ def rank(onboarding: Onboarding, score: Callable[[np.ndarray], np.ndarray], n_mo
 
 
 def model_scores(model, prepared: Prepared, onboarding: Onboarding) -> Callable[[np.ndarray], np.ndarray]:
-    """The network's scores for new people: demographics, the unknown user id, the K-th reveal's date, the history."""
+    """The network's scores for new people: demographics, the unknown user id, the K-th reveal's date, the history.
+
+    A model with an EASE prior reads ``B`` fitted on the training part, folded
+    in on the revealed movies as the EASE baseline is.
+    """
     scorer = CandidateScorer(model, prepared.encoder, prepared.data.movies)
     user_codes = prepared.encoder.encode_users(prepared.data.users.iloc[onboarding.user_rows])
     context_codes = prepared.encoder.encode_context(*timestamp_year_month(onboarding.stamps))
-    history = None
+    movie_codes = scorer.candidate_codes
+    history = prior = None
     if model.history_length:
-        movie_codes = scorer.movie_codes[:, MOVIE_FIELDS.index("movie_id")]
         history = np.stack([Histories.for_movie_codes(movie_codes[r], model.history_length)
                             for r in onboarding.revealed])  # fmt: skip
+    fitted = EasePrior.for_model(model, prepared, ["train"])  # the part the model was fitted on
+    if fitted is not None:
+        prior = np.stack([fitted.scores_of_codes(movie_codes[r], movie_codes) for r in onboarding.revealed])
     return lambda people: scorer.score(
-        user_codes[people], context_codes[people], None if history is None else history[people]
+        user_codes[people],
+        context_codes[people],
+        None if history is None else history[people],
+        None if prior is None else prior[people],
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from movierec.features import FIELDS
 from movierec.negatives import NegativeSampler
+from movierec.prior import OutOfFoldPrior
 
 # Fields replaced by the out-of-vocabulary code now and then during training,
 # so the "unknown" rows learn what an average new user, movie or zip code looks like.
@@ -37,6 +38,7 @@ def make_dataset(
     negatives: tuple[NegativeSampler, np.ndarray, int] | None = None,
     fields: Sequence[str] = FIELDS,
     history: tuple[np.ndarray, np.ndarray] | None = None,
+    prior: tuple[OutOfFoldPrior, np.ndarray] | None = None,
 ):
     """A ``tf.data`` pipeline of (codes, target) batches.
 
@@ -50,6 +52,10 @@ def make_dataset(
     ``{"codes", "history"}`` dicts. A sampled negative carries its rated row's
     history, own movie removed too, so a rated row and its negatives differ
     in the candidate alone and the history's size cannot tell them apart.
+
+    ``prior = (out-of-fold prior, user row of each code row)`` adds each row's
+    EASE score of its movie (``movierec.prior``) as input ``"prior"``,
+    negatives included, read before any movie code is made unknown.
     """
     import tensorflow as tf
 
@@ -65,29 +71,38 @@ def make_dataset(
         sample = sampler.graph_sampler(k, (seed + SEED_OFFSETS["negatives"], seed + SEED_OFFSETS["redraws"]))
         users = tf.convert_to_tensor(user_rows.astype(np.int32))
 
+    if (history is not None or prior is not None) and "movie_id" not in fields:
+        raise ValueError("a history or prior is matched against the row's movie_id: that field must be an input")
+    movie_column = list(fields).index("movie_id") if "movie_id" in fields else None
     if history is not None:
-        if "movie_id" not in fields:
-            raise ValueError("a history is matched against the row's movie_id: that field must be an input")
         histories, history_users = (tf.convert_to_tensor(a.astype(np.int32)) for a in history)
-        movie_column = list(fields).index("movie_id")
+    if prior is not None:
+        score_prior, prior_users = prior[0].graph_scorer(), tf.convert_to_tensor(prior[1].astype(np.int32))
 
     def gather(batch):
         rows, targets = tf.gather(x, batch), tf.gather(y, batch)
         if history is not None:
             past = tf.gather(histories, tf.gather(history_users, batch))
             past = tf.where(tf.equal(past, rows[:, movie_column : movie_column + 1]), tf.zeros_like(past), past)
+        if prior is not None:
+            people = tf.gather(prior_users, batch)
         if negatives is not None:
             unrated = sample(rows, tf.gather(users, batch))
             rows = tf.concat([rows, unrated], axis=0)
             targets = tf.concat([targets, tf.zeros(tf.shape(unrated)[:1])], axis=0)
             if history is not None:
                 past = tf.concat([past, tf.repeat(past, negatives[2], axis=0)], axis=0)
+            if prior is not None:
+                people = tf.concat([people, tf.repeat(people, negatives[2], axis=0)], axis=0)
+        inputs = {}
+        if history is not None:
+            inputs["history"] = past
+        if prior is not None:
+            inputs["prior"] = score_prior(people, rows[:, movie_column])
         if oov_rate > 0:
             drop = tf.random.uniform(tf.shape(rows), seed=seed + SEED_OFFSETS["unknown_codes"]) < oov_rate
             rows = tf.where(drop & droppable, tf.zeros_like(rows), rows)
-        if history is not None:
-            return {"codes": rows, "history": past}, targets
-        return rows, targets
+        return ({"codes": rows, **inputs} if inputs else rows), targets
 
     options = tf.data.Options()
     options.autotune.enabled = False

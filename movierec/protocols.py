@@ -142,7 +142,7 @@ def train_for_protocol(
     """A fresh model of the shipped family and hyperparameters (with ``overrides``), trained on the protocol's split.
 
     CTR protocols (``ranking_objective=False``) train the like output on rated
-    rows only, as the published models did, with no history; ranking
+    rows only, as the published models did, with no history and no EASE prior; ranking
     protocols keep the shipped model's sampled negatives and rated head. No
     refit: these protocols fix their own validation part.
     """
@@ -154,6 +154,7 @@ def train_for_protocol(
     if not protocol.ranking_objective:
         config["rated_head"] = False
         config["history_length"] = 0
+        config["ease_l2"] = 0.0
         settings.negatives = 0
     model = models.MODELS[manifest["model"]].built(prepared.vocab_sizes, **config)
     history = training.fit(model, prepared, settings, verbose=verbose)

@@ -32,6 +32,7 @@ from movierec.features import (
     user_fields,
 )
 from movierec.history import Histories
+from movierec.prior import EasePrior, rated_codes
 from movierec.ranking import top_k
 from movierec.scoring import CandidateScorer
 
@@ -110,6 +111,9 @@ class Recommender:
             if self.history_length
             else None
         )
+        # A model with an EASE prior reads B fitted on every rating in the data, like the histories.
+        ease_l2 = float(getattr(model, "ease_l2", 0.0))
+        self._prior = EasePrior.fit(rated_codes(data.ratings, self._user_row, encoder), ease_l2) if ease_l2 else None
         self._known: dict[str, set[str]] = {}
         stamps = pd.to_datetime(data.ratings["timestamp"], unit="s", utc=True)
         self.years = (int(stamps.dt.year.min()), int(stamps.dt.year.max()))
@@ -154,6 +158,19 @@ class Recommender:
             raise UnknownUserError(f"user {profile.user_id} is not in {self.data.name}")
         return self._histories.codes[[self._user_row.get_loc(profile.user_id)]]
 
+    def prior_scores(self, profile: Profile) -> np.ndarray | None:
+        """The EASE prior (1, movies) of every catalogue movie for the profile (None if the model reads none).
+
+        A new person has rated nothing yet, so every movie's prior is 0.
+        """
+        if self._prior is None:
+            return None
+        if profile.user_id is None:
+            return np.zeros((1, len(self.movies)), np.float32)
+        if profile.user_id not in self._user_row:
+            raise UnknownUserError(f"user {profile.user_id} is not in {self.data.name}")
+        return self._prior.user_scores([self._user_row.get_loc(profile.user_id)], self.scorer.candidate_codes)
+
     def rated_positions(self, profile: Profile) -> np.ndarray:
         """Catalogue positions of the profile's rated movies."""
         return self._rated_positions.get(profile.user_id, np.array([], dtype=np.intp))
@@ -190,7 +207,7 @@ class Recommender:
     def scores(self, profile: Profile, year: int, month: int) -> np.ndarray:
         """The model's score for every catalogue movie (catalogue order), one batched call."""
         user_codes, context_codes = self._codes(profile, year, month)
-        return self.scorer.score(user_codes, context_codes, self.history_codes(profile))[0]
+        return self.scorer.score(user_codes, context_codes, self.history_codes(profile), self.prior_scores(profile))[0]
 
     def rank(
         self,
@@ -231,8 +248,13 @@ class Recommender:
             self.scorer.movie_codes[rows],
             np.repeat(context_codes, len(rows), axis=0),
         )
-        history = self.history_codes(profile)
-        inputs = codes if history is None else {"codes": codes, "history": np.repeat(history, len(rows), axis=0)}
+        history, prior = self.history_codes(profile), self.prior_scores(profile)
+        inputs = {"codes": codes}
+        if history is not None:
+            inputs["history"] = np.repeat(history, len(rows), axis=0)
+        if prior is not None:
+            inputs["prior"] = prior[0, rows]
+        inputs = inputs if len(inputs) > 1 else codes
         first = self.model.attention_maps(inputs)[0]
         return np.asarray(first).mean(axis=1)
 

@@ -33,19 +33,30 @@ CANDIDATE_FIELDS = tuple(FIELD_POSITION[f] for f in MOVIE_FIELDS)
 CANDIDATE_CHUNKS = 2
 
 
-def predict_rows(model, codes: np.ndarray, batch_size: int = 32768, history: np.ndarray | None = None) -> np.ndarray:
+def predict_rows(
+    model,
+    codes: np.ndarray,
+    batch_size: int = 32768,
+    history: np.ndarray | None = None,
+    prior: np.ndarray | None = None,
+) -> np.ndarray:
     """Like probabilities (the first output) for many code rows, one compiled call per batch.
 
-    A history-aware model also takes each row's ``history`` (rows, history_length).
+    A history-aware model also takes each row's ``history`` (rows,
+    history_length); a model with an EASE prior each row's ``prior`` (rows,).
     """
-    reads_history = bool(getattr(model, "history_length", 0))
-    if reads_history and history is None:
-        raise ValueError("this model reads each row's history: pass history (rows, history_length)")
+    keys = getattr(model, "input_keys", ("codes",))
+    given = {"codes": codes, "history": history, "prior": prior}
+    missing = [k for k in keys if given[k] is None]
+    if missing:
+        raise ValueError(f"this model reads {list(keys)} for each row: pass {missing}")
     out = np.empty(len(codes), dtype=np.float32)
     for start in range(0, len(codes), batch_size):
-        chunk = codes[start : start + batch_size]
-        inputs = chunk if not reads_history else {"codes": chunk, "history": history[start : start + batch_size]}
-        out[start : start + len(chunk)] = np.asarray(model.predict_on_batch(inputs)).reshape(len(chunk), -1)[:, 0]
+        chunk = {k: given[k][start : start + batch_size] for k in keys}
+        inputs = chunk if len(keys) > 1 else chunk["codes"]
+        out[start : start + len(chunk["codes"])] = np.asarray(model.predict_on_batch(inputs)).reshape(
+            len(chunk["codes"]), -1
+        )[:, 0]
     return out
 
 
@@ -120,12 +131,15 @@ def pooled_histories(model, history, parts: CandidateParts, candidate_fields: Se
     return ops.einsum("pcl,pld->pcd", weights, items)
 
 
-def score_candidates(model, shared_codes, parts: CandidateParts, candidate_fields: Sequence[int], history=None):
+def score_candidates(
+    model, shared_codes, parts: CandidateParts, candidate_fields: Sequence[int], history=None, prior=None
+):
     """Ranking scores (people, candidates) of every candidate in ``parts`` for each shared-code row.
 
     ``shared_codes`` (people, fields) hold each person's (and date's) codes;
     the candidate positions are ignored. A history-aware model also takes
-    each person's ``history`` (people, history_length). Equals
+    each person's ``history`` (people, history_length), a model with an EASE
+    prior the ``prior`` (people, candidates) of every pair. Equals
     ``ranking_scores(model(inputs))`` on the assembled rows, up to float
     rounding, at a fraction of the cost.
 
@@ -184,6 +198,10 @@ def score_candidates(model, shared_codes, parts: CandidateParts, candidate_field
     logit = ops.matmul(ops.reshape(hidden, (people * candidates, -1)), kernel) + model.attention_logit.bias
     if model.linear is not None:
         logit = logit + pairs(ops.sum(ops.take(model.linear(shared_codes), shared, axis=1), axis=1), parts.linear)
+    if getattr(model, "prior_logit", None) is not None:
+        if prior is None:
+            raise ValueError("this model reads an EASE prior: pass prior (people, candidates)")
+        logit = logit + model.prior_term(ops.reshape(prior, (-1,)))
     tower = _tower(model)
     if tower is not None:
         first_kernel = tower.first_dense.kernel
@@ -215,7 +233,11 @@ class CandidateScorer:
         )
         parts = candidate_parts(model, no_person, CANDIDATE_FIELDS)
         bounds = np.linspace(0, self.n_movies, CANDIDATE_CHUNKS + 1).astype(int)
-        self.parts = [parts.rows(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+        spans = [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
+        self.parts = [parts.rows(a, b) for a, b in spans]
+        # The candidates' movie_id codes, what an EASE prior is looked up by (``movierec.prior``).
+        self.candidate_codes = self.movie_codes[:, MOVIE_FIELDS.index("movie_id")]
+        self.reads_prior = getattr(model, "prior_logit", None) is not None
 
         self.history_length = int(getattr(model, "history_length", 0))
         # At least one slot, so a history-free model's graph has the same signature (and ignores it).
@@ -223,24 +245,40 @@ class CandidateScorer:
 
         # Plain Python control flow over a fixed list of parts: nothing for AutoGraph to convert.
         @tf.autograph.experimental.do_not_convert
-        def score_catalogue(shared, history):
+        def score_catalogue(shared, history, prior):
             history = history if self.history_length else None
-            chunks = [score_candidates(model, shared, part, CANDIDATE_FIELDS, history) for part in self.parts]
+            chunks = []
+            for part, (a, b) in zip(self.parts, spans, strict=True):
+                part_prior = prior[:, a:b] if self.reads_prior else None
+                chunks.append(score_candidates(model, shared, part, CANDIDATE_FIELDS, history, part_prior))
             return tf.concat(chunks, axis=1)
 
         self._score = tf.function(
-            score_catalogue, input_signature=[tf.TensorSpec((None, len(encoder.fields)), tf.int32), history_spec]
+            score_catalogue,
+            input_signature=[
+                tf.TensorSpec((None, len(encoder.fields)), tf.int32),
+                history_spec,
+                tf.TensorSpec((None, None), tf.float32),  # (people, movies) for a prior model, else (people, 1)
+            ],
         )
 
     @property
     def n_movies(self) -> int:
         return len(self.movie_ids)
 
-    def score(self, user_codes: np.ndarray, context_codes: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
+    def score(
+        self,
+        user_codes: np.ndarray,
+        context_codes: np.ndarray,
+        history: np.ndarray | None = None,
+        prior: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Ranking scores (users, movies): what the model ranks recommendations by.
 
         A history-aware model needs each user's ``history`` (users,
-        history_length) of movie codes (``movierec.history``); others ignore it.
+        history_length) of movie codes (``movierec.history``), a model with an
+        EASE prior each user's ``prior`` (users, movies) for the catalogue's
+        ``candidate_codes`` (``movierec.prior``); others ignore them.
         """
         no_movie = np.zeros((1, len(MOVIE_FIELDS)), np.int32)
         shared = self.encoder.assemble(user_codes, no_movie, context_codes)  # one row per user
@@ -253,8 +291,18 @@ class CandidateScorer:
             history = np.asarray(history, dtype=np.int32)
         else:
             history = np.zeros((len(shared), 1), np.int32)
+        if self.reads_prior:
+            if prior is None or np.shape(prior) != (len(shared), self.n_movies):
+                raise ValueError(
+                    f"this model reads an EASE prior per movie: expected shape {(len(shared), self.n_movies)}, "
+                    f"got {None if prior is None else np.shape(prior)}"
+                )
+            prior = np.asarray(prior, dtype=np.float32)
+        else:
+            prior = np.zeros((len(shared), 1), np.float32)
         out = np.empty((len(shared), self.n_movies), dtype=np.float32)
         for start in range(0, len(shared), self.people_per_call):
             stop = start + self.people_per_call
-            out[start : start + len(shared[start:stop])] = self._score(shared[start:stop], history[start:stop]).numpy()
+            batch = (shared[start:stop], history[start:stop], prior[start:stop])
+            out[start : start + len(shared[start:stop])] = self._score(*batch).numpy()
         return out

@@ -23,6 +23,7 @@ from movierec.negatives import SAMPLING, NegativeSampler
 from movierec.objectives import ranking_scores
 from movierec.pipeline import make_dataset
 from movierec.prepared import Prepared, history_parts
+from movierec.prior import EasePrior, OutOfFoldPrior
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -122,7 +123,8 @@ def training_data(model, prepared: Prepared, parts: Sequence[str], settings: Tra
     """The shuffled training pipeline over ``parts`` of the split, with negatives and histories as asked.
 
     A row's history comes from the same parts it is trained on, without the
-    row's own movie (``movierec.pipeline``).
+    row's own movie (``movierec.pipeline``); its EASE prior, for a model that
+    reads one, from the ``B`` fitted without its user (``movierec.prior``).
     """
     frame = prepared.frame(*parts)
     user_rows = prepared.user_index.get_indexer(frame["user_id"])
@@ -136,17 +138,20 @@ def training_data(model, prepared: Prepared, parts: Sequence[str], settings: Tra
     if past is not None and prepared.fields.index("movie_id") != model.history_field:
         raise ValueError(f"the model matches histories against field {model.history_field}, the data's movie_id is "
                          f"field {prepared.fields.index('movie_id')}")  # fmt: skip
+    l2 = float(getattr(model, "ease_l2", 0.0))
+    prior = (OutOfFoldPrior.of_parts(prepared, parts, l2), user_rows) if l2 else None
     return make_dataset(
         prepared.codes(*parts), targets(model, frame), settings.batch_size, True, settings.seed, settings.oov_rate,
-        negatives, prepared.fields, None if past is None else (past.codes, user_rows),
+        negatives, prepared.fields, None if past is None else (past.codes, user_rows), prior,
     )  # fmt: skip
 
 
 def validation_data(model, prepared: Prepared, settings: TrainSettings, batch_size: int = 16384):
     """Validation rows, plus a fixed seeded draw of unrated movies when training samples negatives.
 
-    Histories, for a model that reads them, come from the training part
-    alone, as they will when the fitted model is measured on validation.
+    Histories and EASE priors, for a model that reads them, come from the
+    training part alone, as they will when the fitted model is measured on
+    validation.
     """
     frame = prepared.split.validation
     codes, y = prepared.part("validation").codes, targets(model, frame)
@@ -158,8 +163,10 @@ def validation_data(model, prepared: Prepared, settings: TrainSettings, batch_si
         codes, y = np.concatenate([codes, unrated]), np.concatenate([y, np.zeros(len(unrated), np.float32)])
         user_rows = np.concatenate([user_rows, np.repeat(user_rows, settings.negatives)])
     past = Histories.for_model(model, prepared, history_parts("validation"))
+    fitted = EasePrior.for_model(model, prepared, history_parts("validation"))
+    prior = None if fitted is None else (OutOfFoldPrior.scoring_only(fitted), user_rows)
     return make_dataset(codes, y, batch_size, fields=prepared.fields,
-                        history=None if past is None else (past.codes, user_rows))  # fmt: skip
+                        history=None if past is None else (past.codes, user_rows), prior=prior)  # fmt: skip
 
 
 def check_settings(model, settings: TrainSettings) -> None:

@@ -26,10 +26,22 @@ def history(seed: int = 0, batch: int = BATCH, length: int = HISTORY) -> np.ndar
     return np.random.default_rng(seed + 1000).integers(0, VOCAB[1], (batch, length)).astype("int32")
 
 
+# A model that also reads an EASE prior (movierec.prior), with and without a history.
+PRIOR_OPTIONS = [{"ease_l2": 100.0}, {"history_length": HISTORY, "history_pooling": "attention", "ease_l2": 100.0}]
+
+
+def prior(seed: int = 0, batch: int = BATCH) -> np.ndarray:
+    """Random EASE scores, in the range real ones take."""
+    return np.random.default_rng(seed + 2000).normal(0.0, 0.3, batch).astype("float32")
+
+
 def inputs(model, seed: int = 0, batch: int = BATCH):
-    """What ``model`` reads for ``codes(seed, batch)``: the codes, with a random history if it takes one."""
+    """What ``model`` reads for ``codes(seed, batch)``: the codes, with a random history and prior if it takes them."""
     x = codes(seed, batch)
-    return {"codes": x, "history": history(seed, batch, model.history_length)} if model.history_length else x
+    if model.input_keys == ("codes",):
+        return x
+    made = {"codes": x, "history": history(seed, batch, model.history_length), "prior": prior(seed, batch)}
+    return {key: made[key] for key in model.input_keys}
 
 
 def small(model_class, **overrides):

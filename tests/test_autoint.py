@@ -4,11 +4,24 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from model_fixtures import BATCH, HISTORY, HISTORY_OPTIONS, MODELS, POOLINGS, VOCAB, codes, history, inputs, small
+from model_fixtures import (
+    BATCH,
+    HISTORY,
+    HISTORY_OPTIONS,
+    MODELS,
+    POOLINGS,
+    PRIOR_OPTIONS,
+    VOCAB,
+    codes,
+    history,
+    inputs,
+    small,
+)
 
-from autoint import FieldEmbedding, HistoryPooling, InteractingLayer
+from autoint import PRIOR_SCALE, FieldEmbedding, HistoryPooling, InteractingLayer
 
-NO_HISTORY = [{}, *HISTORY_OPTIONS]  # every model test runs without a history and with each pooling
+# Every model test runs on codes alone, with each pooling of a history, and with an EASE prior.
+NO_HISTORY = [{}, *HISTORY_OPTIONS, *PRIOR_OPTIONS]
 
 # --------------------------------------------------------------------- layers
 
@@ -227,7 +240,7 @@ def test_attention_maps_are_retrievable(model_class, options):
     model = small(model_class, attention_layers=3, num_heads=2, **options)
     maps = model.attention_maps(inputs(model))
     assert len(maps) == 3
-    fields = len(VOCAB) + bool(options)  # a history is one more field
+    fields = len(VOCAB) + bool(options.get("history_length"))  # a history is one more field, a prior none
     for attention in maps:
         attention = keras.ops.convert_to_numpy(attention)
         assert attention.shape == (BATCH, 2, fields, fields)
@@ -236,7 +249,7 @@ def test_attention_maps_are_retrievable(model_class, options):
 
 @pytest.mark.parametrize("model_class", MODELS)
 @pytest.mark.parametrize(
-    "options", [{}, {"use_residual": False}, {"scaled": True}, {"use_linear": False}, *HISTORY_OPTIONS]
+    "options", [{}, {"use_residual": False}, {"scaled": True}, {"use_linear": False}, *HISTORY_OPTIONS, *PRIOR_OPTIONS]
 )
 def test_gradient_reaches_every_weight(model_class, options):
     model = small(model_class, **options)
@@ -358,12 +371,27 @@ def test_history_weights_are_retrievable_per_row(model_class, mode):
 @pytest.mark.parametrize("model_class", MODELS)
 def test_a_history_model_needs_codes_and_history(model_class):
     model = small(model_class, history_length=HISTORY)
-    with pytest.raises(ValueError, match="takes a dict with keys 'codes' and 'history'"):
+    with pytest.raises(ValueError, match=r"takes a dict with keys \['codes', 'history'\], got EagerTensor"):
         model(codes())
     with pytest.raises(ValueError, match="history_length must be 0"):
         small(model_class, history_length=-1)
     with pytest.raises(ValueError, match="history_field 6 is not one of the 6 fields"):
         small(model_class, history_length=HISTORY, history_field=6)
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+def test_a_prior_model_needs_the_prior_and_adds_it_to_the_logits(model_class):
+    model = small(model_class, ease_l2=50.0)
+    x = inputs(model)
+    with pytest.raises(ValueError, match=r"keys \['codes', 'prior'\], got \['codes'\]"):
+        model({"codes": x["codes"]})
+    with pytest.raises(ValueError, match="ease_l2 must be 0"):
+        small(model_class, ease_l2=-1.0)
+    # Starts at zero weight (the network alone), and a weight w adds w * PRIOR_SCALE * prior to each logit.
+    np.testing.assert_allclose(model.logits({**x, "prior": x["prior"] + 1.0}), model.logits(x), rtol=1e-6)
+    model.prior_logit.kernel.assign(np.full((1, 1), 0.5, "float32"))
+    shift = np.asarray(model.logits({**x, "prior": x["prior"] + 1.0})) - np.asarray(model.logits(x))
+    np.testing.assert_allclose(shift, 0.5 * PRIOR_SCALE, rtol=1e-5)
 
 
 @pytest.mark.parametrize("model_class", MODELS)

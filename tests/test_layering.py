@@ -12,9 +12,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [
     "movierec", "movierec.files", "movierec.data", "movierec.features", "movierec.split", "movierec.prepared",
-    "movierec.history", "movierec.interactions", "movierec.negatives", "movierec.pipeline", "movierec.objectives",
+    "movierec.history", "movierec.interactions", "movierec.baselines", "movierec.prior", "movierec.negatives",
+    "movierec.pipeline", "movierec.objectives",
     "autoint", "autointp", "movierec.models", "movierec.training", "movierec.artifacts", "movierec.ranking",
-    "movierec.metrics", "movierec.baselines", "movierec.scoring", "movierec.evaluation", "movierec.newuser",
+    "movierec.metrics", "movierec.scoring", "movierec.evaluation", "movierec.newuser",
     "movierec.experiment",
     "movierec.protocols", "movierec.tuning", "movierec.recommend", "movierec.app", "movierec.cli",
 ]  # fmt: skip

@@ -2,7 +2,19 @@
 
 import numpy as np
 import pytest
-from model_fixtures import HISTORY, HISTORY_OPTIONS, MODELS, POOLINGS, VOCAB, codes, history, randomised, small
+from model_fixtures import (
+    HISTORY,
+    HISTORY_OPTIONS,
+    MODELS,
+    POOLINGS,
+    PRIOR_OPTIONS,
+    VOCAB,
+    codes,
+    history,
+    prior,
+    randomised,
+    small,
+)
 
 from autointp import AutoIntPlus
 from movierec.objectives import ranking_scores
@@ -62,12 +74,38 @@ def test_scoring_candidates_with_a_history_equals_scoring_assembled_rows(model_c
 
 
 @pytest.mark.parametrize("model_class", MODELS)
+@pytest.mark.parametrize("prior_options", PRIOR_OPTIONS, ids=["prior", "prior and history"])
+@pytest.mark.parametrize("options", [{}, {"rated_head": True}])
+def test_scoring_candidates_with_a_prior_equals_scoring_assembled_rows(model_class, prior_options, options):
+    """The prior differs per (person, candidate): the cache adds its share to each pair's logits, exactly."""
+    model = randomised(small(model_class, **prior_options, **options), seed=9)
+    candidate_fields = [1, 3, 4]
+    candidates, people = codes(seed=1, batch=10), codes(seed=2, batch=3)
+    past = history(seed=2, batch=3) if model.history_length else None
+    priors = prior(seed=3, batch=30).reshape(3, 10)
+    parts = candidate_parts(model, candidates, candidate_fields)
+    got = np.asarray(score_candidates(model, people, parts, candidate_fields, past, priors))
+    shared = [i for i in range(len(VOCAB)) if i not in candidate_fields]
+    for i, (person, scores) in enumerate(zip(people, got, strict=True)):
+        rows = candidates.copy()
+        rows[:, shared] = person[shared]
+        direct = {"codes": rows, "prior": priors[i]}
+        if past is not None:
+            direct["history"] = np.repeat(past[i][None], len(rows), axis=0)
+        np.testing.assert_allclose(scores, ranking_scores(np.asarray(model(direct))), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="pass prior"):
+        score_candidates(model, people, parts, candidate_fields, past)
+    with pytest.raises(ValueError, match=r"pass \['prior'\]"):
+        predict_rows(model, candidates, history=None if past is None else np.repeat(past[:1], 10, axis=0))
+
+
+@pytest.mark.parametrize("model_class", MODELS)
 def test_a_history_model_needs_the_history(model_class):
     model = small(model_class, history_length=HISTORY)
     parts = candidate_parts(model, codes(), [1, 3])
     with pytest.raises(ValueError, match="pass history"):
         score_candidates(model, codes(), parts, [1, 3])
-    with pytest.raises(ValueError, match="pass history"):
+    with pytest.raises(ValueError, match=r"pass \['history'\]"):
         predict_rows(model, codes())
 
 
@@ -116,3 +154,26 @@ def test_the_catalogue_scorer_says_what_history_shape_it_needs(prepared, ml1m):
         with pytest.raises(ValueError, match=r"a history of 6 movie codes per user: expected shape \(2, 6\)"):
             scorer.score(users, context, bad)
     assert scorer.score(users, context, np.zeros((2, 6), np.int32)).shape == (2, 5)
+
+
+def test_the_catalogue_scorer_takes_a_prior_per_movie(prepared, ml1m):
+    from movierec import models
+
+    model = models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4, attention_layers=1,
+                          num_heads=1, attention_dim=2, dnn_units=[8], ease_l2=10.0)  # fmt: skip
+    randomised(model, seed=4)
+    catalogue = ml1m.movies.head(7)
+    scorer = CandidateScorer(model, prepared.encoder, catalogue)
+    users = prepared.encoder.encode_users(ml1m.users.head(2))
+    context = prepared.encoder.encode_context([2000, 2000], [1, 2])
+    for bad in (None, np.zeros((2, 6), np.float32), np.zeros((1, 7), np.float32)):
+        with pytest.raises(ValueError, match=r"an EASE prior per movie: expected shape \(2, 7\)"):
+            scorer.score(users, context, prior=bad)
+    priors = prior(seed=5, batch=14).reshape(2, 7)
+    got = scorer.score(users, context, prior=priors)
+    rows = prepared.encoder.assemble(
+        np.repeat(users, 7, axis=0), np.tile(prepared.encoder.encode_movies(catalogue), (2, 1)), np.repeat(context, 7, 0)
+    )
+    direct = ranking_scores(np.asarray(model({"codes": rows, "prior": priors.ravel()})))
+    np.testing.assert_allclose(got.ravel(), direct, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(scorer.candidate_codes, prepared.encoder.encode_movies(catalogue)[:, 0])

@@ -1,0 +1,204 @@
+"""EASE's score of a (person, movie) pair as one more model input: stacking, without leaking the answer.
+
+EASE (``baselines.EASE``) ranks the catalogue better than a network that has
+to learn every co-rating pattern from sampled negatives, and it is cheap: one
+item x item matrix ``B`` in closed form. A model with ``ease_l2`` > 0 takes
+``prior = x_u . B[:, movie]`` for each row, where ``x_u`` is the person's 0/1
+row of rated movies, and learns how much to trust it next to everything else
+it reads (``autoint.AutoInt``). A person's whole rated set counts, not the
+capped history the network pools: EASE loses much of its accuracy when it
+sees only the latest 100 movies.
+
+Everything here lives in the encoder's ``movie_id`` code space, the space of
+the model's rows and histories: ``B`` is (codes, codes), code 0 (a movie the
+encoder does not know, or an empty slot) has a zero row and column.
+
+Leakage. A training row must not get a prior computed from its own rating,
+or the model learns that the prior is always high on rated rows. ``diag(B) =
+0`` keeps the movie's own cell out of ``x_u . B[:, movie]``, but ``B`` itself
+would still have been fitted on the row. So training rows are scored
+*out-of-fold*: users are split into ``FOLDS`` seeded groups, and a user's
+rows (rated or sampled negatives) read the ``B`` fitted on every other
+group's ratings (``OutOfFoldPrior``). Rows that are only ever scored
+(validation, test, the app) read one ``B`` fitted on the whole fitted part,
+which never holds the rating being scored.
+
+Memory: ``B`` is codes x codes float32 (55 MB for ML-1M's 3,706 movies);
+the rated sets are a sparse matrix, 5 bytes a rating. The out-of-fold
+weights hold ``FOLDS`` such matrices, during training only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from movierec.baselines import ease_weights
+from movierec.features import FeatureEncoder
+from movierec.prepared import Prepared
+
+FOLDS = 5
+FOLD_SEED = 42
+EMPTY = 0  # the movie code of a movie the encoder does not know
+
+
+def movie_codes(encoder: FeatureEncoder, movie_ids) -> np.ndarray:
+    """The ``movie_id`` codes (int32) of movie ids, 0 for a movie the encoder does not know."""
+    distinct, inverse = np.unique(np.asarray(movie_ids), return_inverse=True)
+    codes = encoder.encode_table(pd.DataFrame({"movie_id": distinct.astype(str)}))[:, 0]
+    return codes[inverse].astype(np.int32)
+
+
+def rated_codes(rated: pd.DataFrame, user_index: pd.Index, encoder: FeatureEncoder) -> sparse.csr_matrix:
+    """The 0/1 rated sets (users of ``user_index``, movie codes) of ``rated``; unknown movies are left out."""
+    users = user_index.get_indexer(rated["user_id"].to_numpy())
+    if (users < 0).any():
+        raise KeyError(f"user_id {rated['user_id'].to_numpy()[users < 0][0]} of the ratings is not in user_index")
+    codes = movie_codes(encoder, rated["movie_id"].to_numpy())
+    known = codes != EMPTY
+    shape = (len(user_index), len(encoder.vocabularies["movie_id"]) + 1)
+    matrix = sparse.csr_matrix((np.ones(int(known.sum()), np.float32), (users[known], codes[known])), shape=shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0  # a pair rated twice is still one rated movie
+    matrix.sort_indices()
+    return matrix
+
+
+def fitted_weights(rated: sparse.csr_matrix, l2: float) -> np.ndarray:
+    """EASE's ``B`` (codes, codes) float32 for rated sets (people, codes); the empty code's row and column are 0."""
+    weights = ease_weights(rated[:, 1:], l2)
+    out = np.zeros((rated.shape[1], rated.shape[1]), dtype=np.float32)
+    out[1:, 1:] = weights
+    return out
+
+
+@dataclass(frozen=True)
+class EasePrior:
+    """One ``B`` over movie codes, fitted on the rated sets (users, codes) it keeps to score those users."""
+
+    weights: np.ndarray
+    l2: float
+    rated: sparse.csr_matrix
+
+    @classmethod
+    def fit(cls, rated: sparse.csr_matrix, l2: float) -> EasePrior:
+        return cls(fitted_weights(rated, l2), float(l2), rated)
+
+    @classmethod
+    def of_parts(cls, prepared: Prepared, parts: Sequence[str], l2: float) -> EasePrior:
+        """``B`` fitted on the ratings of ``parts`` of the split."""
+        return cls.fit(rated_codes(prepared.frame(*parts), prepared.user_index, prepared.encoder), l2)
+
+    @classmethod
+    def for_model(cls, model, prepared: Prepared, parts: Sequence[str]) -> EasePrior | None:
+        """The prior a model reads (fitted on ``parts`` with the model's ``ease_l2``), or None if it reads none."""
+        l2 = float(getattr(model, "ease_l2", 0.0))
+        return cls.of_parts(prepared, parts, l2) if l2 else None
+
+    @property
+    def n_codes(self) -> int:
+        return self.weights.shape[0]
+
+    def user_scores(self, user_rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Priors (users, candidates) float32 of every candidate movie code for the fitted users at ``user_rows``."""
+        return np.asarray(self.rated[np.asarray(user_rows)] @ self.weights[:, np.asarray(candidates)], np.float32)
+
+    def scores_of_codes(self, codes: Sequence[int], candidates: np.ndarray) -> np.ndarray:
+        """Priors (candidates,) for one person who rated the movies with these codes (repeats and 0 ignored)."""
+        distinct = np.unique(np.asarray(codes, dtype=np.int64))
+        distinct = distinct[distinct != EMPTY]
+        return self.weights[distinct][:, np.asarray(candidates)].sum(axis=0, dtype=np.float32)
+
+    def pair_scores(self, user_rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Priors (rows,) of (fitted user row, candidate code) pairs."""
+        return pair_scores(self.weights, self.rated, user_rows, candidates)
+
+
+def pair_scores(weights: np.ndarray, rated: sparse.csr_matrix, user_rows, candidates) -> np.ndarray:
+    """``rated[u] . weights[:, c]`` for (user row, candidate code) pairs, user by user (no users x movies array)."""
+    user_rows, candidates = np.asarray(user_rows), np.asarray(candidates)
+    out = np.zeros(len(user_rows), dtype=np.float32)
+    order = np.argsort(user_rows, kind="stable")
+    bounds = np.flatnonzero(np.diff(user_rows[order])) + 1
+    for rows in np.split(order, bounds) if len(order) else []:
+        user = user_rows[rows[0]]
+        items = rated.indices[rated.indptr[user] : rated.indptr[user + 1]]
+        out[rows] = weights[items][:, candidates[rows]].sum(axis=0)
+    return out
+
+
+def user_folds(n_users: int, folds: int = FOLDS, seed: int = FOLD_SEED) -> np.ndarray:
+    """Each user row's fold (n_users,) int32: a seeded permutation dealt round-robin, so folds differ by <= 1."""
+    if folds < 2:
+        raise ValueError(f"out-of-fold scoring needs at least 2 folds, got {folds}")
+    fold = np.empty(n_users, dtype=np.int32)
+    fold[np.random.default_rng(seed).permutation(n_users)] = np.arange(n_users) % folds
+    return fold
+
+
+@dataclass(frozen=True)
+class OutOfFoldPrior:
+    """Per-fold ``B`` (folds, codes, codes), each fitted without its fold's users, and each user's fold.
+
+    The rows a model is trained on read their user's fold's ``B`` with their
+    user's whole rated set, so no training row's prior was fitted on it.
+    """
+
+    weights: np.ndarray
+    fold_of_user: np.ndarray
+    rated: sparse.csr_matrix
+
+    @classmethod
+    def fit(cls, rated: sparse.csr_matrix, l2: float, folds: int = FOLDS, seed: int = FOLD_SEED) -> OutOfFoldPrior:
+        fold = user_folds(rated.shape[0], folds, seed)
+        weights = np.stack([fitted_weights(rated[fold != f], l2) for f in range(folds)])
+        return cls(weights, fold, rated)
+
+    @classmethod
+    def of_parts(cls, prepared: Prepared, parts: Sequence[str], l2: float) -> OutOfFoldPrior:
+        return cls.fit(rated_codes(prepared.frame(*parts), prepared.user_index, prepared.encoder), l2)
+
+    @classmethod
+    def scoring_only(cls, prior: EasePrior) -> OutOfFoldPrior:
+        """One fold holding every user: the rows read ``prior``'s ``B`` (for rows that are only scored)."""
+        return cls(prior.weights[None], np.zeros(prior.rated.shape[0], dtype=np.int32), prior.rated)
+
+    def pair_scores(self, user_rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Out-of-fold priors (rows,) of (user row, candidate code) pairs, in NumPy."""
+        user_rows = np.asarray(user_rows)
+        out = np.zeros(len(user_rows), dtype=np.float32)
+        folds = self.fold_of_user[user_rows]
+        for f in np.unique(folds):
+            pick = folds == f
+            out[pick] = pair_scores(self.weights[f], self.rated, user_rows[pick], np.asarray(candidates)[pick])
+        return out
+
+    def graph_scorer(self):
+        """A ``tf.function``-compatible ``(user rows, candidate codes) -> priors`` for use in ``tf.data``.
+
+        Each pair gathers its fold's ``B`` at (every movie the user rated,
+        the candidate) from one flat tensor and sums them per pair.
+        """
+        import tensorflow as tf
+
+        n_codes = self.weights.shape[1]
+        flat = tf.constant(self.weights.reshape(-1))
+        indptr = tf.constant(self.rated.indptr.astype(np.int64))
+        indices = tf.constant(self.rated.indices.astype(np.int64))
+        fold_of_user = tf.constant(self.fold_of_user.astype(np.int64))
+
+        def score(users, candidates):
+            users, candidates = tf.cast(users, tf.int64), tf.cast(candidates, tf.int64)
+            starts, stops = tf.gather(indptr, users), tf.gather(indptr, users + 1)
+            positions = tf.ragged.range(starts, stops)
+            pair = positions.value_rowids()
+            items = tf.gather(indices, positions.flat_values)
+            keys = (tf.gather(tf.gather(fold_of_user, users), pair) * n_codes + items) * n_codes
+            keys += tf.gather(candidates, pair)
+            return tf.math.unsorted_segment_sum(tf.gather(flat, keys), pair, tf.shape(users)[0])
+
+        return score

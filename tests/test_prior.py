@@ -1,0 +1,108 @@
+"""The EASE prior: EASE's own scores in code space, out-of-fold for training rows, the same in NumPy and tf.data."""
+
+import numpy as np
+import pytest
+
+from movierec import baselines, pipeline
+from movierec.features import FIELDS
+from movierec.negatives import NegativeSampler
+from movierec.prior import EasePrior, OutOfFoldPrior, movie_codes, rated_codes, user_folds
+
+L2 = 20.0
+
+
+@pytest.fixture(scope="module")
+def train_rated(prepared):
+    return rated_codes(prepared.split.train, prepared.user_index, prepared.encoder)
+
+
+def test_the_prior_is_the_ease_baselines_score_written_in_movie_codes(prepared, train_rated):
+    """Same B as ``baselines.EASE`` on the same ratings, so stacking feeds the network the baseline it must beat."""
+    train = prepared.split.train
+    users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
+    ease = baselines.EASE(train, users, catalogue, L2)
+    prior = EasePrior.fit(train_rated, L2)
+    codes = movie_codes(prepared.encoder, catalogue)
+    assert (codes != 0).all()  # every fixture movie is rated in train
+    got = prior.user_scores(np.arange(len(users)), codes)
+    assert np.abs(got).max() > 0.05  # scores with something in them
+    np.testing.assert_allclose(got, ease.score_rows(np.arange(len(users))), rtol=1e-4, atol=1e-5)
+    # A movie the encoder does not know is code 0, whose prior is 0 for everyone.
+    assert movie_codes(prepared.encoder, [10**7]).tolist() == [0]
+    assert not prior.user_scores(np.arange(len(users)), [0]).any()
+    # One pair at a time, and one outside person from their codes, agree with the whole rows.
+    rows = np.array([3, 0, 3, 7])
+    np.testing.assert_allclose(prior.pair_scores(rows, codes[:4]), got[rows, np.arange(4)], rtol=1e-5, atol=1e-6)
+    mine = train_rated.indices[train_rated.indptr[3] : train_rated.indptr[4]]
+    np.testing.assert_allclose(prior.scores_of_codes([0, *mine, *mine], codes), got[3], rtol=1e-5, atol=1e-6)
+
+
+def test_a_movie_rated_twice_counts_once_and_unknown_movies_are_left_out(prepared):
+    frame = prepared.split.train.head(3)
+    twice = frame.iloc[[0, 0, 1]].copy()
+    twice.loc[twice.index[2], "movie_id"] = -5  # not a movie the encoder knows
+    rated = rated_codes(twice, prepared.user_index, prepared.encoder)
+    assert rated.nnz == 1 and rated.data.tolist() == [1.0]
+    with pytest.raises(KeyError, match="user_id -1"):
+        rated_codes(frame.assign(user_id=-1), prepared.user_index, prepared.encoder)
+
+
+def test_folds_are_seeded_and_balanced():
+    fold = user_folds(103, 5, seed=1)
+    assert sorted(np.bincount(fold)) == [20, 20, 21, 21, 21]
+    np.testing.assert_array_equal(fold, user_folds(103, 5, seed=1))
+    assert not np.array_equal(fold, user_folds(103, 5, seed=2))
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        user_folds(10, 1)
+
+
+def test_no_training_row_reads_a_b_fitted_on_its_own_user(train_rated):
+    """The leakage guard of stacking: a fold's B is unchanged by anything its own users rated."""
+    oof = OutOfFoldPrior.fit(train_rated, L2, folds=3)
+    user = int(np.flatnonzero(train_rated.getnnz(axis=1) > 5)[0])
+    fold = oof.fold_of_user[user]
+    changed = train_rated.tolil()
+    changed[user, :] = 0  # the user rated nothing at all
+    changed[user, 1:4] = 1  # or something else
+    again = OutOfFoldPrior.fit(changed.tocsr(), L2, folds=3)
+    np.testing.assert_array_equal(again.weights[fold], oof.weights[fold])
+    assert not all(np.array_equal(again.weights[f], oof.weights[f]) for f in range(3) if f != fold)
+
+
+def test_the_tf_data_prior_equals_the_numpy_one_for_rated_rows_and_their_negatives(prepared, train_rated):
+    k, movie = 2, FIELDS.index("movie_id")
+    frame = prepared.split.train
+    users = prepared.user_index.get_indexer(frame["user_id"])
+    oof = OutOfFoldPrior.fit(train_rated, L2, folds=3)
+    sampler = NegativeSampler.for_rows(prepared, frame, "uniform")
+    dataset = pipeline.make_dataset(
+        prepared.codes("train"), np.ones(len(frame), np.float32), 128, shuffle=True, seed=5, oov_rate=0.1,
+        negatives=(sampler, users, k), prior=(oof, users),
+    )  # fmt: skip
+    user_of_code_row = {}
+    for i, row in enumerate(prepared.codes("train")):
+        user_of_code_row.setdefault(tuple(row), users[i])
+    checked = 0
+    for inputs, targets in dataset:
+        rated = int(targets.numpy().sum())
+        codes, got = inputs["codes"].numpy(), inputs["prior"].numpy()
+        # Rows are gathered by index, so the rated rows' users are recovered from their (unique) code rows
+        # where no code was made unknown; negatives are their rated row's user, k each, user-major.
+        row_users = np.array([user_of_code_row.get(tuple(r), -1) for r in codes[:rated]])
+        people = np.concatenate([row_users, np.repeat(row_users, k)])
+        ok = people >= 0
+        # The movie a row's prior is about is read before unknown codes are mixed in, so negatives whose
+        # movie code was dropped cannot be checked here; their share of rows is small.
+        ok &= codes[:, movie] != 0
+        expected = oof.pair_scores(people[ok], codes[ok, movie])
+        np.testing.assert_allclose(got[ok], expected, rtol=1e-4, atol=1e-5)
+        checked += int(ok.sum())
+    assert checked > len(frame)  # rated rows and negatives
+
+
+def test_rows_that_are_only_scored_read_the_one_b_fitted_on_the_whole_part(train_rated):
+    prior = EasePrior.fit(train_rated, L2)
+    only = OutOfFoldPrior.scoring_only(prior)
+    rows = np.arange(train_rated.shape[0])
+    candidates = np.arange(train_rated.shape[0]) % prior.n_codes
+    np.testing.assert_allclose(only.pair_scores(rows, candidates), prior.pair_scores(rows, candidates), rtol=1e-6)
