@@ -75,8 +75,13 @@ def main() -> None:
         n = len(rec.movies)
         rows = encoder.assemble(np.repeat(user_codes, n, 0), rec.scorer.movie_codes, np.repeat(context_codes, n, 0))
         frame = pd.DataFrame(rows, columns=list(FIELDS))
-        history = rec.history_codes(profile)
-        inputs = frame if history is None else {"codes": frame.to_numpy(), "history": np.repeat(history, n, 0)}
+        history, prior = rec.history_codes(profile), rec.prior_scores(profile)
+        inputs = {"codes": frame.to_numpy()}
+        if history is not None:
+            inputs["history"] = np.repeat(history, n, 0)
+        if prior is not None:
+            inputs["prior"] = prior[0]
+        inputs = inputs if len(inputs) > 1 else frame
         scores = ranking_scores(model.predict(inputs, batch_size=2048, verbose=0))
         order = np.argsort(-scores)[:10]
         reference.append(time.perf_counter() - t)
@@ -86,7 +91,8 @@ def main() -> None:
     ref_median, ref_p95 = percentiles(reference)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"model={args.model} movies={len(rec.movies):,} users={len(ours)} (reference {len(reference)}) "
-          f"history={rec.history_length} movies ({manifest['config'].get('history_pooling')})")
+          f"history={rec.history_length} movies ({manifest['config'].get('history_pooling')}), "
+          f"EASE prior l2={manifest['config'].get('ease_l2', 0.0)}")
     print(f"Recommender.rank:            median {our_median:7.1f} ms   p95 {our_p95:7.1f} ms")
     print(f"reference (frame + predict): median {ref_median:7.1f} ms   p95 {ref_p95:7.1f} ms")
     print(f"speed-up (median): {ref_median / our_median:.1f}x")

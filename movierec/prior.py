@@ -105,13 +105,14 @@ class EasePrior:
 
     def user_scores(self, user_rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Priors (users, candidates) float32 of every candidate movie code for the fitted users at ``user_rows``."""
-        return np.asarray(self.rated[np.asarray(user_rows)] @ self.weights[:, np.asarray(candidates)], np.float32)
+        # Rows of B summed first, then the candidates taken: gathering B's columns would copy all of B.
+        return np.asarray(self.rated[np.asarray(user_rows)] @ self.weights, np.float32)[:, np.asarray(candidates)]
 
     def scores_of_codes(self, codes: Sequence[int], candidates: np.ndarray) -> np.ndarray:
         """Priors (candidates,) for one person who rated the movies with these codes (repeats and 0 ignored)."""
         distinct = np.unique(np.asarray(codes, dtype=np.int64))
         distinct = distinct[distinct != EMPTY]
-        return self.weights[distinct][:, np.asarray(candidates)].sum(axis=0, dtype=np.float32)
+        return self.weights[distinct].sum(axis=0, dtype=np.float32)[np.asarray(candidates)]
 
     def pair_scores(self, user_rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Priors (rows,) of (fitted user row, candidate code) pairs."""

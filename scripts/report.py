@@ -71,12 +71,17 @@ def main() -> None:
     if newuser:
         print("### newuser: full ranking for people held out whole, after they reveal K ratings\n")
         title = {"autoint": "AutoInt", "autointp": "AutoInt+"}.get(newuser.get("model"), newuser.get("model"))
-        print(f"| K revealed | metric | {title} with history | without history | popularity | EASE fold-in |")
-        print("|---|---|---|---|---|---|")
+        stacked = "no_prior" in next(iter(newuser["reveal"].values()))["baselines"]
+        names = ["no_prior"] if stacked else []
+        heads = [f"{title} with history" + (" and EASE prior" if stacked else "")]
+        heads += ["network alone (history, no prior)"] if stacked else []
+        heads += ["without history", "popularity", "EASE fold-in"]
+        print("| K revealed | metric | " + " | ".join(heads) + " |")
+        print("|---|---|" + "---|" * len(heads))
         for k, entry in newuser["reveal"].items():
             others = entry["baselines"]
             for metric in ("full_ndcg@10", "full_hit@10"):
-                values = [entry["model"], others["no_history"], others["popularity"], others["ease"]]
+                values = [entry["model"], *(others[n] for n in [*names, "no_history", "popularity", "ease"])]
                 print(f"| {k} | {metric} | " + " | ".join(cell(v[metric]) for v in values) + " |")
 
 

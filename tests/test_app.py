@@ -18,14 +18,16 @@ TINY = '{"embedding_dim": 4, "attention_layers": 1, "num_heads": 2, "attention_d
 def tiny_artifacts(tmp_path_factory, ml1m_dir):
     root = tmp_path_factory.mktemp("app-artifacts")
     for name in PAGES.values():
-        # The AutoInt+ page reads a history (attention-pooled), the AutoInt page none: both paths go through the app.
-        hyper = (TINY.replace("}", ', "history_length": 10, "history_pooling": "attention"}') if name == "autointp"
+        # The AutoInt+ page reads a history (attention-pooled) and an EASE prior, the AutoInt page neither: both
+        # paths go through the app.
+        stacked = ', "history_length": 10, "history_pooling": "attention", "ease_l2": 50.0}'
+        hyper = (TINY.replace("}", stacked) if name == "autointp"
                  else TINY.replace(', "dnn_units": [8]', ""))  # fmt: skip
         train.main(["--model", name, "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root / "model"),
                     "--encoder-dir", str(root / "data"), "--epochs", "2", "--batch-size", "256", "--no-refit",
                     "--no-full-ranking", "--hyperparameters", hyper, "--quiet"])  # fmt: skip
     manifest = json.loads((root / "model" / "autointp.manifest.json").read_text())
-    assert manifest["config"]["history_length"] == 10
+    assert manifest["config"]["history_length"] == 10 and manifest["config"]["ease_l2"] == 50.0
     return root
 
 

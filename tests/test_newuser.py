@@ -99,6 +99,29 @@ def test_the_model_reads_the_revealed_movies_as_history_with_the_unknown_user_id
         np.testing.assert_allclose(got[row], ranking_scores(np.asarray(direct)), rtol=1e-5, atol=1e-6)
 
 
+def test_a_stacked_model_reads_ease_fitted_on_train_and_folded_in_on_the_revealed_movies(prepared_new):
+    from model_fixtures import randomised
+
+    model = randomised(models.create("autointp", prepared_new.vocab_sizes, seed=0, embedding_dim=4,
+                                     attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
+                                     history_length=8, history_pooling="attention", ease_l2=40.0), seed=4)  # fmt: skip
+    onboarding = newuser.onboard(prepared_new, 5)
+    got = newuser.model_scores(model, prepared_new, onboarding)(np.array([1]))
+    encoder, movies = prepared_new.encoder, prepared_new.data.movies
+    catalogue = movies["movie_id"].to_numpy()
+    ease = baselines.EASE(prepared_new.split.train, prepared_new.data.users["user_id"].to_numpy(), catalogue, 40.0)
+    prior = ease.score_history(onboarding.revealed[1])
+    assert np.abs(prior).max() > 0
+    movie_codes = encoder.encode_movies(movies)
+    user = encoder.encode_users(prepared_new.data.users.iloc[[onboarding.user_rows[1]]])
+    year, month = np.datetime64(int(onboarding.stamps[1]), "s").astype(object).timetuple()[:2]
+    rows = encoder.assemble(np.repeat(user, len(movies), 0), movie_codes,
+                            np.repeat(encoder.encode_context([year], [month]), len(movies), 0))  # fmt: skip
+    past = Histories.for_movie_codes(movie_codes[onboarding.revealed[1], 0], 8)
+    direct = model({"codes": rows, "history": np.repeat(past[None], len(rows), 0), "prior": prior.astype("float32")})
+    np.testing.assert_allclose(got[0], ranking_scores(np.asarray(direct)), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("share", [0.0, 0.001, 1.0])
 def test_a_share_that_leaves_no_new_or_no_known_people_is_an_error(ml1m, share):
     with pytest.raises(ValueError, match="leaves no new or no known users"):

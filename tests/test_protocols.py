@@ -94,4 +94,4 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_
     settings = saved["settings"]
     assert settings["split"]["new_users"] == 6 and settings["ease_l2"] > 0
     assert settings["trained"]["model"]["overrides"]["history_length"] > 0
-    assert settings["trained"]["no_history"]["overrides"] == {"history_length": 0}
+    assert settings["trained"]["no_history"]["overrides"] == {"history_length": 0, "ease_l2": 0.0}

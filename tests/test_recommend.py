@@ -94,6 +94,37 @@ def test_bad_input_gets_a_specific_error(recommender, call, error, message):
         call(recommender)
 
 
+def test_a_stacked_model_ranks_with_the_ease_prior_of_every_rating_in_the_data(ml1m, prepared):
+    from model_fixtures import randomised
+
+    from movierec import baselines
+    from movierec.objectives import ranking_scores
+
+    model = randomised(models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4,
+                                     attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
+                                     ease_l2=30.0), seed=3)  # fmt: skip
+    rec = Recommender(model, prepared.encoder, ml1m)
+    profile, year, month = rec.profile(3), *rec.latest
+    prior = rec.prior_scores(profile)
+    # EASE fitted on every rating the app knows, scored for the user's whole rated set.
+    ease = baselines.EASE(ml1m.ratings, ml1m.users["user_id"].to_numpy(), ml1m.movies["movie_id"].to_numpy(), 30.0)
+    np.testing.assert_allclose(prior[0], ease.score_rows(np.array([2]))[0], rtol=1e-4, atol=1e-5)
+    codes = rec.encoder.assemble(
+        np.repeat(rec.encoder.encode_users(ml1m.users[ml1m.users["user_id"] == 3]), len(ml1m.movies), 0),
+        rec.encoder.encode_movies(ml1m.movies),
+        np.repeat(rec.encoder.encode_context([year], [month]), len(ml1m.movies), 0),
+    )
+    direct = ranking_scores(np.asarray(model({"codes": codes, "prior": prior[0]})))
+    np.testing.assert_allclose(rec.scores(profile, year, month), direct, rtol=1e-5, atol=1e-6)
+    assert rec.attention(profile, [int(ml1m.movies["movie_id"].iloc[0])], year, month).shape == (1, 14, 14)
+    # A new person has rated nothing: every prior is 0. An unknown user id is an error.
+    new = Profile(profile.gender, profile.age, profile.occupation, profile.zip)
+    assert not rec.prior_scores(new).any()
+    with pytest.raises(UnknownUserError, match="user 999999 is not in"):
+        rec.prior_scores(Profile(profile.gender, profile.age, profile.occupation, profile.zip, user_id=999999))
+    assert len(rec.rank(new, year, month, n=5)) == 5
+
+
 @pytest.mark.parametrize("pooling", ["mean", "attention"])
 def test_a_history_aware_model_ranks_with_the_persons_rated_movies(ml1m, prepared, pooling):
     from model_fixtures import randomised

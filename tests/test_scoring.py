@@ -171,9 +171,8 @@ def test_the_catalogue_scorer_takes_a_prior_per_movie(prepared, ml1m):
             scorer.score(users, context, prior=bad)
     priors = prior(seed=5, batch=14).reshape(2, 7)
     got = scorer.score(users, context, prior=priors)
-    rows = prepared.encoder.assemble(
-        np.repeat(users, 7, axis=0), np.tile(prepared.encoder.encode_movies(catalogue), (2, 1)), np.repeat(context, 7, 0)
-    )
+    movies = np.tile(prepared.encoder.encode_movies(catalogue), (2, 1))
+    rows = prepared.encoder.assemble(np.repeat(users, 7, axis=0), movies, np.repeat(context, 7, axis=0))
     direct = ranking_scores(np.asarray(model({"codes": rows, "prior": priors.ravel()})))
     np.testing.assert_allclose(got.ravel(), direct, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(scorer.candidate_codes, prepared.encoder.encode_movies(catalogue)[:, 0])

@@ -129,8 +129,12 @@ def run_new_users(args: argparse.Namespace, protocol, release, manifest: dict) -
     prepared = prepare(release, split=protocol.make_split(release.ratings))
     shipped = manifest["config"]
     with_history = {k: shipped[k] for k in ("history_length", "history_pooling") if shipped.get("history_length")}
-    variants = {"model": with_history or {"history_length": HISTORY_LENGTH, "history_pooling": "mean"},
-                "no_history": {"history_length": 0}}  # fmt: skip
+    with_history = with_history or {"history_length": HISTORY_LENGTH, "history_pooling": "mean"}
+    # The shipped kind without anything a person rated: no history and no EASE prior.
+    variants = {"model": with_history, "no_history": {"history_length": 0, "ease_l2": 0.0}}
+    if shipped.get("ease_l2"):  # a stacked model is also reported as the network alone
+        variants = {"model": {**with_history, "ease_l2": shipped["ease_l2"]},
+                    "no_prior": {**with_history, "ease_l2": 0.0}, "no_history": variants["no_history"]}  # fmt: skip
     fitted, trained = {}, {}
     for name, overrides in variants.items():
         fitted[name], settings, history = protocols.train_for_protocol(
@@ -139,8 +143,8 @@ def run_new_users(args: argparse.Namespace, protocol, release, manifest: dict) -
         trained[name] = {"overrides": overrides, "settings": settings.to_dict(), "history": history}
     l2, _ = evaluation.ease_l2_on_validation(prepared)
     measured = newuser.evaluate(prepared, fitted, l2)
-    reveal = {k: {"model": rows["model"], "baselines": {name: rows[name] for name in ("popularity", "ease",
-              "no_history")}} for k, rows in measured.items()}  # fmt: skip
+    reveal = {k: {"model": rows["model"], "baselines": {name: r for name, r in rows.items() if name != "model"}}
+              for k, rows in measured.items()}  # fmt: skip
     print(f"protocol {protocol.name}: {protocol.summary}")
     for k, rows in measured.items():
         print(f"K = {k}: " + ", ".join(f"{name} NDCG@10 {r['full_ndcg@10']:.4f} Hit@10 {r['full_hit@10']:.4f}"
