@@ -108,6 +108,10 @@ class EasePrior:
         # Rows of B summed first, then the candidates taken: gathering B's columns would copy all of B.
         return np.asarray(self.rated[np.asarray(user_rows)] @ self.weights, np.float32)[:, np.asarray(candidates)]
 
+    def movies_of(self, user_row: int) -> np.ndarray:
+        """The movie codes a fitted user rated."""
+        return self.rated.indices[self.rated.indptr[user_row] : self.rated.indptr[user_row + 1]]
+
     def scores_of_codes(self, codes: Sequence[int], candidates: np.ndarray) -> np.ndarray:
         """Priors (candidates,) for one person who rated the movies with these codes (repeats and 0 ignored)."""
         distinct = np.unique(np.asarray(codes, dtype=np.int64))

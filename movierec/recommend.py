@@ -16,7 +16,7 @@ attention of the first interacting layer (averaged over heads), and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,13 @@ class UnknownUserError(KeyError):
         return str(self.args[0])
 
 
+class UnknownMovieError(KeyError):
+    """The movie id is not in the catalogue."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 @dataclass(frozen=True)
 class Profile:
     """Who the recommendations are for."""
@@ -63,12 +70,30 @@ class Profile:
     occupation: str
     zip: str
     user_id: int | None = None  # None: a new person, encoded as the unknown user
+    # Ratings the person gave here, oldest first, as (movie_id, stars 1-5): a visitor's, or an existing user's
+    # additions to what the data holds. They join the history, the prior and the movies left out of a ranking.
+    rated: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.gender not in GENDERS:
             raise ValueError(f"gender must be 'M' or 'F', got {self.gender!r}")
         if self.age not in AGE_BRACKETS:
             raise ValueError(f"age must be one of the bracket codes {sorted(AGE_BRACKETS)}, got {self.age!r}")
+        rated = tuple((int(m), int(r)) for m, r in self.rated)
+        bad = [r for _, r in rated if not 1 <= r <= 5]
+        if bad:
+            raise ValueError(f"a rating is 1 to 5 stars, got {bad[0]}")
+        object.__setattr__(self, "rated", rated)
+
+    @property
+    def person(self) -> Profile:
+        """The same person without the ratings given here: who they are, not what they rated."""
+        return replace(self, rated=()) if self.rated else self
+
+    def rate(self, movie_id: int, stars: int) -> Profile:
+        """This profile with one more rating; rating a movie again replaces the earlier rating (and its place)."""
+        kept = tuple((m, r) for m, r in self.rated if m != int(movie_id))
+        return replace(self, rated=(*kept, (int(movie_id), int(stars))))
 
     def as_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -125,6 +150,9 @@ class Recommender:
         self._decade = (self.movies["year"] // 10 * 10).to_numpy(dtype=float)  # NaN: unknown year
         self.decades = sorted({int(d) for d in self._decade if not np.isnan(d)})
         self._listing = {c: self.movies[c].array for c in ("movie_id", "title", "year", "genres")}
+        # Movie id of each movie_id code (0 for the unknown code), to name the movies in a history.
+        self._movie_of_code = np.zeros(len(encoder.vocabularies["movie_id"]) + 1, dtype=np.int64)
+        self._movie_of_code[1:] = np.asarray(encoder.vocabularies["movie_id"], dtype=np.int64)
 
     # ------------------------------------------------------------------ profiles
     def knows(self, field: str, value: str) -> bool:
@@ -144,36 +172,61 @@ class Recommender:
         """The fields the model's attention runs over: ``FIELDS``, then the history for a history-aware model."""
         return (*FIELDS, HISTORY_FIELD) if self.history_length else FIELDS
 
+    def _user_position(self, profile: Profile) -> int | None:
+        """The profile's row among the data's users (None for a new person); an unknown user id is an error."""
+        if profile.user_id is None:
+            return None
+        if profile.user_id not in self._user_row:
+            raise UnknownUserError(f"user {profile.user_id} is not in {self.data.name}")
+        return int(self._user_row.get_loc(profile.user_id))
+
+    def added_positions(self, profile: Profile) -> np.ndarray:
+        """Catalogue positions of the movies rated here (``profile.rated``), oldest first."""
+        ids = np.array([m for m, _ in profile.rated], dtype=np.int64)
+        positions = self._movie_position.get_indexer(ids)
+        if (positions < 0).any():
+            raise UnknownMovieError(f"movie {ids[positions < 0][0]} is not in {self.data.name}")
+        return positions
+
     def history_codes(self, profile: Profile) -> np.ndarray | None:
         """The history (1, history_length) the model reads for the profile (None if it reads none).
 
-        An existing user's most recent rated movies; a new person has rated
-        nothing yet, so their history is empty.
+        An existing user's most recent rated movies in the data, then the
+        ones rated here, which are the most recent of all; a new person's
+        history is what they rated here (empty until they rate something).
         """
         if not self.history_length:
             return None
-        if profile.user_id is None:
-            return np.zeros((1, self.history_length), np.int32)
-        if profile.user_id not in self._user_row:
-            raise UnknownUserError(f"user {profile.user_id} is not in {self.data.name}")
-        return self._histories.codes[[self._user_row.get_loc(profile.user_id)]]
+        row = self._user_position(profile)
+        base = np.zeros((1, self.history_length), np.int32) if row is None else self._histories.codes[[row]]
+        if not profile.rated:
+            return base
+        added = self.scorer.candidate_codes[self.added_positions(profile)]
+        earlier = base[0][(base[0] != 0) & ~np.isin(base[0], added)][::-1]  # oldest first, re-rated ones moved
+        return Histories.for_movie_codes(np.concatenate([earlier, added]), self.history_length)[None]
 
     def prior_scores(self, profile: Profile) -> np.ndarray | None:
         """The EASE prior (1, movies) of every catalogue movie for the profile (None if the model reads none).
 
-        A new person has rated nothing yet, so every movie's prior is 0.
+        Folded in on everything the person rated, in the data and here; a new
+        person who has rated nothing yet gets 0 for every movie.
         """
         if self._prior is None:
             return None
-        if profile.user_id is None:
-            return np.zeros((1, len(self.movies)), np.float32)
-        if profile.user_id not in self._user_row:
-            raise UnknownUserError(f"user {profile.user_id} is not in {self.data.name}")
-        return self._prior.user_scores([self._user_row.get_loc(profile.user_id)], self.scorer.candidate_codes)
+        row = self._user_position(profile)
+        if not profile.rated:
+            if row is None:
+                return np.zeros((1, len(self.movies)), np.float32)
+            return self._prior.user_scores([row], self.scorer.candidate_codes)
+        rated = self.scorer.candidate_codes[self.added_positions(profile)]
+        if row is not None:
+            rated = np.concatenate([self._prior.movies_of(row), rated])
+        return self._prior.scores_of_codes(rated, self.scorer.candidate_codes)[None]
 
     def rated_positions(self, profile: Profile) -> np.ndarray:
-        """Catalogue positions of the profile's rated movies."""
-        return self._rated_positions.get(profile.user_id, np.array([], dtype=np.intp))
+        """Catalogue positions of the profile's rated movies, in the data and here."""
+        known = self._rated_positions.get(profile.user_id, np.array([], dtype=np.intp))
+        return np.union1d(known, self.added_positions(profile)) if profile.rated else known
 
     def history(self, profile: Profile, min_rating: int = 4) -> pd.DataFrame:
         """The profile's rated movies with at least ``min_rating``, newest first."""
@@ -189,7 +242,7 @@ class Recommender:
     # ------------------------------------------------------------------ ranking
     def _codes(self, profile: Profile, year: int, month: int) -> tuple[np.ndarray, np.ndarray]:
         self._check_date(year, month)
-        user_codes = self._profile_codes.get(profile)
+        user_codes = self._profile_codes.get(profile.person)
         if user_codes is None:  # a new person (or edited fields): encode through the vocabularies
             user_codes = self.encoder.encode_table(user_fields(profile.as_frame()))[0]
         key = (int(year), int(month))
@@ -237,12 +290,12 @@ class Recommender:
         return pd.DataFrame({**top, "score": scores[order]})
 
     # ------------------------------------------------------------------ explaining
-    def attention(self, profile: Profile, movie_ids: list[int], year: int, month: int) -> np.ndarray:
-        """First-layer attention (movies, fields, fields), averaged over heads."""
+    def model_inputs(self, profile: Profile, movie_ids, year: int, month: int):
+        """What the model reads for the profile and each of ``movie_ids`` at that date (codes, or a dict)."""
         user_codes, context_codes = self._codes(profile, year, month)
-        rows = self._movie_position.get_indexer(movie_ids)
+        rows = self._movie_position.get_indexer(np.asarray(movie_ids))
         if (rows < 0).any():
-            raise KeyError(f"movie {np.asarray(movie_ids)[rows < 0][0]} is not in the catalogue")
+            raise UnknownMovieError(f"movie {np.asarray(movie_ids)[rows < 0][0]} is not in the catalogue")
         codes = self.encoder.assemble(
             np.repeat(user_codes, len(rows), axis=0),
             self.scorer.movie_codes[rows],
@@ -254,9 +307,45 @@ class Recommender:
             inputs["history"] = np.repeat(history, len(rows), axis=0)
         if prior is not None:
             inputs["prior"] = prior[0, rows]
-        inputs = inputs if len(inputs) > 1 else codes
-        first = self.model.attention_maps(inputs)[0]
+        return inputs if len(inputs) > 1 else codes
+
+    def attention(self, profile: Profile, movie_ids: list[int], year: int, month: int) -> np.ndarray:
+        """First-layer attention (movies, fields, fields), averaged over heads."""
+        first = self.model.attention_maps(self.model_inputs(profile, movie_ids, year, month))[0]
         return np.asarray(first).mean(axis=1)
+
+    def stars(self, profile: Profile) -> dict[int, int]:
+        """Every rating the profile gave, ``{movie_id: stars}``: the data's, then the ones given here on top."""
+        stars = {}
+        if profile.user_id is not None:
+            self._user_position(profile)
+            mine = self.data.ratings[self.data.ratings["user_id"] == profile.user_id]
+            stars = dict(zip(mine["movie_id"].astype(int), mine["rating"].astype(int), strict=True))
+        return {**stars, **dict(profile.rated)}
+
+    def because(
+        self, profile: Profile, movie_ids, year: int, month: int, k: int = 2, min_stars: int = 4
+    ) -> list[list[int]]:
+        """For each movie, the ``k`` movies the person liked (>= ``min_stars``) that its score leaned on most.
+
+        They are the rated movies with the largest attention-pooling weights
+        for that candidate (``AutoInt.history_weights``); an empty list when
+        the model reads no history, pools it by its mean (every movie counts
+        the same, so none is a reason), or the person liked nothing in it.
+        """
+        movie_ids = [int(m) for m in movie_ids]
+        if not self.history_length or self.model.history_pooling != "attention" or not movie_ids:
+            return [[] for _ in movie_ids]
+        inputs = self.model_inputs(profile, movie_ids, year, month)
+        weights = np.asarray(self.model.history_weights(inputs))
+        rated_ids = self._movie_of_code[inputs["history"][0]]  # the history's movie ids, 0 for empty slots
+        stars = self.stars(profile)
+        liked = np.array([stars.get(int(m), 0) >= min_stars for m in rated_ids])
+        result = []
+        for row in weights:
+            order = [i for i in np.argsort(-row, kind="stable") if liked[i] and row[i] > 0][:k]
+            result.append([int(rated_ids[i]) for i in order])
+        return result
 
     def explanations(
         self, profile: Profile, movie_ids: list[int], year: int, month: int, k: int = 3
@@ -309,3 +398,9 @@ class Recommender:
             count = int((self.history_codes(profile) != 0).sum())
             raw[HISTORY_FIELD] = f"{count} rated movies" if count else "no rated movies"
         return [raw[f] for f in self.field_names]
+
+
+if __name__ == "__main__":  # python -m movierec.recommend: the terminal tool (movierec.cli.recommend)
+    from movierec.cli.recommend import main
+
+    main()

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from movierec.cli import evaluate, train, tune
+from movierec.cli import evaluate, recommend, train, tune
 
 
 def test_training_writes_the_three_artifacts(trained):
@@ -91,3 +91,69 @@ def test_a_protocol_run_refuses_zero_epochs(ml1m_dir, capsys):
         evaluate.main(["--protocol", "temporal", "--epochs", "0", "--data-dir", str(ml1m_dir), "--no-download"])
     assert stopped.value.code == 2
     assert "argument --epochs: must be a whole number >= 1" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ recommend
+
+
+@pytest.fixture(scope="module")
+def stacked_artifacts(tmp_path_factory, ml1m_dir):
+    """A tiny AutoInt+ with an attention-pooled history and an EASE prior, trained by the training CLI."""
+    root = tmp_path_factory.mktemp("stacked")
+    hyper = ('{"embedding_dim": 4, "attention_layers": 1, "num_heads": 2, "attention_dim": 2, "dnn_units": [8], '
+             '"history_length": 10, "history_pooling": "attention", "ease_l2": 50.0}')  # fmt: skip
+    train.main(["--model", "autointp", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root),
+                "--encoder-dir", str(root), "--epochs", "1", "--batch-size", "256", "--no-refit", "--no-full-ranking",
+                "--hyperparameters", hyper, "--quiet"])  # fmt: skip
+    return ["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir", str(root)]
+
+
+def test_recommend_prints_the_top_n_for_a_new_persons_ratings_with_the_liked_movies_behind_each(
+    stacked_artifacts, ml1m, capsys
+):
+    liked, disliked = [int(m) for m in ml1m.movies["movie_id"].head(2)]
+    picks = recommend.main([*stacked_artifacts, "--rated", f"{liked}:5,{disliked}:1", "--n", "7", "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == picks and len(picks) == 7
+    assert [set(p) for p in picks] == [{"movie_id", "title", "score", "because"}] * 7
+    assert not {liked, disliked} & {p["movie_id"] for p in picks}  # rated movies are never recommended
+    assert all(p["because"] == [liked] for p in picks)  # the only liked movie, the one-star one never
+    assert [p["score"] for p in picks] == sorted((p["score"] for p in picks), reverse=True)
+    titles = dict(zip(ml1m.movies["movie_id"], ml1m.movies["title"], strict=True))
+    assert [p["title"] for p in picks] == [titles[p["movie_id"]] for p in picks]
+    recommend.main([*stacked_artifacts, "--rated", f"{liked}:5", "--n", "3", "--user", "3"])
+    text = capsys.readouterr().out
+    assert text.startswith("Top 3 for user 3 (") and "1 ratings given here" in text
+    assert text.count("because you liked") == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--rated", "260:7"], "argument --rated: stars are 1 to 5, got '260:7'"),
+        (["--rated", "Star Wars"], "argument --rated: each rating is movie_id:stars, such as 260:5"),
+        (["--rated", ","], "argument --rated: give at least one movie_id:stars"),
+        (["--rated", "999999:5"], "movie 999999 is not in ml-1m"),
+        (["--user", "999999"], "user 999999 is not in ml-1m"),
+        (["--n", "0"], "argument --n: must be a whole number >= 1"),
+        (["--age", "30"], "age must be one of the bracket codes"),
+        (["--month", "13"], "month must be 1-12"),
+    ],
+    ids=["stars", "format", "empty", "unknown-movie", "unknown-user", "n", "age", "month"],
+)
+def test_recommend_rejects_bad_input_in_one_line(stacked_artifacts, argv, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        recommend.main([*stacked_artifacts, *argv])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_python_dash_m_movierec_recommend_is_the_tool():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "movierec.recommend", "--help"], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: python -m movierec.recommend") and "--rated" in done.stdout

@@ -22,6 +22,7 @@ LAYERS = [
 # Modules that share a layer with the one they are named after.
 SAME_LAYER = {
     "movierec.cli.train": "movierec.cli", "movierec.cli.evaluate": "movierec.cli", "movierec.cli.tune": "movierec.cli",
+    "movierec.cli.recommend": "movierec.cli",
     "movierec.train": "movierec.cli", "movierec.evaluate": "movierec.cli", "movierec.tune": "movierec.cli",
 }  # fmt: skip
 
@@ -38,9 +39,20 @@ def layer(module: str) -> int:
     return LAYERS.index(SAME_LAYER.get(module, module))
 
 
+def is_main_block(node: ast.AST) -> bool:
+    """``if __name__ == "__main__":``: a module's entry point, which may call a tool above it (not a dependency)."""
+    test = getattr(node, "test", None)
+    return (
+        isinstance(node, ast.If) and isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__" and [getattr(c, "value", None) for c in test.comparators] == ["__main__"]
+    )  # fmt: skip
+
+
 def imported(path: Path) -> set[str]:
     names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree.body = [node for node in tree.body if not is_main_block(node)]
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:

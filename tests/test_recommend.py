@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from movierec import models
-from movierec.recommend import Profile, Recommender, UnknownUserError
+from movierec.recommend import Profile, Recommender, UnknownMovieError, UnknownUserError
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +159,73 @@ def test_a_history_aware_model_ranks_with_the_persons_rated_movies(ml1m, prepare
         rec.history_codes(Profile(profile.gender, profile.age, profile.occupation, profile.zip, user_id=999999))
     attention = rec.attention(profile, [int(ml1m.movies["movie_id"].iloc[0])], year, month)
     assert attention.shape == (1, 15, 15) and len(rec.field_values(profile, 1, year, month)) == 15
+
+
+# ------------------------------------------------------------------ ratings given here
+
+
+def test_a_profile_keeps_its_ratings_in_order_and_a_new_rating_of_a_movie_replaces_the_old():
+    profile = Profile("F", 25, "writer", "12345").rate(10, 5).rate(20, 2).rate(10, 4)
+    assert profile.rated == ((20, 2), (10, 4))
+    assert profile.person == Profile("F", 25, "writer", "12345")
+    with pytest.raises(ValueError, match="a rating is 1 to 5 stars, got 6"):
+        profile.rate(30, 6)
+
+
+@pytest.fixture(scope="module")
+def stacked(ml1m, prepared):
+    """A history-aware (attention) model with an EASE prior, random weights: every input a visitor changes."""
+    from model_fixtures import randomised
+
+    model = randomised(models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4,
+                                     attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
+                                     history_length=6, history_pooling="attention", ease_l2=30.0), seed=5)  # fmt: skip
+    return Recommender(model, prepared.encoder, ml1m)
+
+
+def test_ratings_given_here_are_the_newest_history_join_the_prior_and_leave_the_ranking(stacked, ml1m):
+    rec = stacked
+    movie_ids = ml1m.movies["movie_id"].to_numpy()
+    code = dict(zip(movie_ids, rec.scorer.candidate_codes, strict=True))
+    visitor = Profile("M", 35, "programmer", "").rate(int(movie_ids[4]), 5).rate(int(movie_ids[9]), 2)
+    # A new person's history is what they rated here, newest first.
+    assert rec.history_codes(visitor)[0].tolist() == [code[movie_ids[9]], code[movie_ids[4]], 0, 0, 0, 0]
+    # An existing user's: the data's most recent, with the ones rated here in front (a re-rated movie moves).
+    user = rec.profile(3)
+    before = rec.history_codes(user)[0]
+    again = int(rec._movie_of_code[before[2]])
+    unseen = int(next(m for m in movie_ids if m not in rec.stars(user)))
+    added = user.rate(again, 5).rate(unseen, 4)
+    after = rec.history_codes(added)[0]
+    assert after[:2].tolist() == [code[unseen], code[again]]
+    assert after[2:].tolist() == [c for c in before if c != code[again]][:4]
+    # The prior is EASE folded in on everything the person rated, in the data and here.
+    rated_codes = [code[m] for m in rec.stars(added)]
+    expected = rec._prior.scores_of_codes(rated_codes, rec.scorer.candidate_codes)
+    np.testing.assert_allclose(rec.prior_scores(added)[0], expected, rtol=1e-6)
+    assert not np.allclose(rec.prior_scores(added), rec.prior_scores(user))
+    assert rec.stars(added)[again] == 5  # a rating given here overrides the data's
+    # What was rated here is never recommended, and the ranking follows the ratings.
+    year, month = rec.latest
+    top = rec.rank(visitor, year, month, n=500)
+    assert not {int(movie_ids[4]), int(movie_ids[9])} & set(top["movie_id"])
+    assert not np.allclose(rec.scores(visitor, year, month), rec.scores(visitor.person, year, month))
+    with pytest.raises(UnknownMovieError, match="movie 999999 is not in"):
+        rec.history_codes(visitor.rate(999999, 5))
+
+
+def test_because_names_liked_movies_by_their_attention_weight(stacked, ml1m):
+    rec = stacked
+    movie_ids = [int(m) for m in ml1m.movies["movie_id"].head(12)]
+    visitor = Profile("F", 18, "artist", "").rate(movie_ids[0], 5).rate(movie_ids[1], 1).rate(movie_ids[2], 4)
+    year, month = rec.latest
+    picks = movie_ids[5:10]
+    because = rec.because(visitor, picks, year, month, k=3)
+    inputs = rec.model_inputs(visitor, picks, year, month)
+    weights = np.asarray(rec.model.history_weights(inputs))
+    slot = {int(rec._movie_of_code[c]): i for i, c in enumerate(inputs["history"][0]) if c}
+    for row, reasons in zip(weights, because, strict=True):
+        assert reasons and set(reasons) <= {movie_ids[0], movie_ids[2]}  # liked (4-5 stars) only, never the 1
+        assert [row[slot[m]] for m in reasons] == sorted((row[slot[m]] for m in reasons), reverse=True)
+        assert len(reasons) == 2
+    assert rec.because(visitor.person, picks, year, month) == [[], [], [], [], []]  # nothing rated: no reason

@@ -1,4 +1,4 @@
-"""The command-line tools, ``train``, ``evaluate`` and ``tune``, and the options they share.
+"""The command-line tools, ``train``, ``evaluate``, ``tune`` and ``recommend``, and the options they share.
 
 Each tool is ``movierec.cli.<name>.main(argv)``; it runs as
 ``python -m movierec.<name>`` (the short modules beside this package) and as
@@ -144,6 +144,7 @@ def one_line_errors(debug: bool = False):
     from movierec.artifacts import ArtifactError
     from movierec.data import MovieLensError
     from movierec.features import EncoderMismatchError
+    from movierec.recommend import UnknownMovieError, UnknownUserError
 
     try:
         yield
@@ -152,7 +153,9 @@ def one_line_errors(debug: bool = False):
     except Exception as err:
         if debug:
             raise
-        own = isinstance(err, MovieLensError | ArtifactError | EncoderMismatchError)
+        own = isinstance(
+            err, MovieLensError | ArtifactError | EncoderMismatchError | UnknownUserError | UnknownMovieError
+        )
         text = " ".join(str(err).split()) or type(err).__name__
         hint = "" if own else " (rerun with --debug for the traceback)"
         fail((text if own else f"{type(err).__name__}: {text}") + hint)

@@ -1,0 +1,110 @@
+"""Recommend movies in the terminal: tell it what you rated, get the top N with the movies behind each pick.
+
+    python -m movierec.recommend --model autointp --rated 260:5,1196:5,1210:4 --n 10 [--json]
+
+``--rated`` lists ``movie_id:stars`` (1-5) in the order they were rated.
+Without ``--user`` they are a new person's ratings, with demographics from
+``--gender/--age/--occupation/--zip`` (by default the data's most common
+gender, age bracket and occupation, and an unknown zip code); with
+``--user`` they are added to that MovieLens user's ratings. Rated movies are
+never recommended. ``--json`` prints ``[{"movie_id", "title", "score",
+"because": [movie_id, ...]}, ...]``, where "because" names the liked movies
+(4 or 5 stars) that the pick's score leaned on most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from movierec import cli
+
+
+def rated_pairs(text: str) -> tuple[tuple[int, int], ...]:
+    """``"260:5,1196:4"`` as ((260, 5), (1196, 4)); a malformed pair or stars outside 1-5 is a usage error."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        movie, _, stars = item.partition(":")
+        try:
+            pair = (int(movie), int(stars))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"each rating is movie_id:stars, such as 260:5; got {item!r}") from None
+        if not 1 <= pair[1] <= 5:
+            raise argparse.ArgumentTypeError(f"stars are 1 to 5, got {item!r}")
+        pairs.append(pair)
+    if not pairs:
+        raise argparse.ArgumentTypeError("give at least one movie_id:stars, such as 260:5")
+    return tuple(pairs)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = cli.tool_parser("python -m movierec.recommend", __doc__)
+    parser.add_argument("--rated", type=rated_pairs, default=(), help="movie_id:stars,... in the order rated")
+    parser.add_argument("--user", type=int, default=None, help="an existing MovieLens user id (else a new person)")
+    parser.add_argument("--gender", choices=["F", "M"], default=None)
+    parser.add_argument("--age", type=int, default=None, help="age bracket code: 1, 18, 25, 35, 45, 50 or 56")
+    parser.add_argument("--occupation", default=None, help="an occupation as the data names it, e.g. programmer")
+    parser.add_argument("--zip", default="", help="zip code (default: unknown)")
+    parser.add_argument("--n", type=cli.positive_int, default=10, help="how many movies (1-500)")
+    parser.add_argument("--year", type=int, default=None, help="date of the request (default: the data's last month)")
+    parser.add_argument("--month", type=int, default=None)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    return cli.run_tool(parse_args, run, argv)
+
+
+def profile_of(args: argparse.Namespace, rec):
+    """The profile the options describe: an existing user, or a new person with given or common demographics."""
+    from movierec.recommend import Profile
+
+    if args.user is not None:
+        return Profile(**{**vars(rec.profile(args.user)), "rated": args.rated})
+    users = rec.data.users
+    common = {field: users[field].mode().iloc[0] for field in ("gender", "age", "occupation")}
+    return Profile(
+        args.gender or common["gender"],
+        int(args.age if args.age is not None else common["age"]),
+        args.occupation or str(common["occupation"]),
+        args.zip,
+        rated=args.rated,
+    )
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    from movierec import artifacts
+    from movierec.recommend import Recommender
+
+    model, encoder, manifest = artifacts.load(args.model, args.model_dir, args.encoder_dir)
+    rec = Recommender(model, encoder, cli.load_release(args), manifest)
+    profile = profile_of(args, rec)
+    year, month = args.year or rec.latest[0], args.month or rec.latest[1]
+    top = rec.rank(profile, year, month, n=args.n)
+    because = rec.because(profile, top["movie_id"].tolist(), year, month)
+    picks = [
+        {"movie_id": int(m), "title": str(t), "score": round(float(s), 6), "because": b}
+        for m, t, s, b in zip(top["movie_id"], top["title"], top["score"], because, strict=True)
+    ]
+    if args.json:
+        print(json.dumps(picks, indent=2, ensure_ascii=False))
+        return picks
+    titles = dict(zip(rec.movies["movie_id"].astype(int), rec.movies["title"], strict=True))
+    print(f"Top {len(picks)} for {describe(profile)} ({year}-{month:02d}), by {args.model}:")
+    for rank, pick in enumerate(picks, 1):
+        reason = f"  because you liked {' and '.join(titles[m] for m in pick['because'])}" if pick["because"] else ""
+        print(f"{rank:>3}. {pick['score']:.3f}  {pick['title']}{reason}")
+    return picks
+
+
+def describe(profile) -> str:
+    from movierec.data import AGE_BRACKETS
+
+    who = f"user {profile.user_id}" if profile.user_id is not None else "a new person"
+    rated = f", {len(profile.rated)} ratings given here" if profile.rated else ""
+    return f"{who} ({profile.gender}, {AGE_BRACKETS[profile.age]}, {profile.occupation}{rated})"
+
+
+if __name__ == "__main__":
+    main()
