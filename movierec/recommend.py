@@ -16,6 +16,8 @@ attention of the first interacting layer (averaged over heads), and
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -45,6 +47,38 @@ FIELD_LABELS = {
     "history": "rated movies",
 }  # fmt: skip
 HISTORY_FIELD = "history"  # the name of a history-aware model's extra field vector (the pooled rated movies)
+
+
+# Articles GroupLens moves to the end of a title ("Shawshank Redemption, The"), in the languages of its titles.
+ARTICLES = ("The", "A", "An", "La", "Les", "Le", "L'", "El", "Il", "Lo", "Gli", "Los", "Las", "Das", "Der", "Die",
+            "Un", "Une", "Una", "De", "Het", "Den", "Det")  # fmt: skip
+_YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
+_PARENTHESES = re.compile(r"(\s*\([^()]*\))")
+_MOVED_ARTICLE = re.compile(r"(?P<name>.+?), (?P<article>" + "|".join(map(re.escape, ARTICLES)) + r")")
+
+
+def readable_title(title: str) -> str:
+    """A GroupLens title as people write it: entities decoded, the article in front, no year.
+
+    "Shawshank Redemption, The (1994)" -> "The Shawshank Redemption";
+    "Postino, Il (The Postman) (1994)" -> "Il Postino (The Postman)";
+    "Et Dieu&#8230;créa la femme (1956)" -> "Et Dieu…créa la femme".
+    """
+    text = _YEAR_SUFFIX.sub("", html.unescape(str(title)).strip())
+
+    def front(segment: str) -> str:
+        moved = _MOVED_ARTICLE.fullmatch(segment)
+        if not moved:
+            return segment
+        gap = "" if moved["article"].endswith("'") else " "
+        return f"{moved['article']}{gap}{moved['name']}"
+
+    pieces = _PARENTHESES.split(text)  # the title, then any "(alternative title)" pieces, each fixed alone
+    out = []
+    for piece in pieces:
+        inner = re.fullmatch(r"(\s*\()(.*)(\))", piece)
+        out.append(f"{inner[1]}{front(inner[2])}{inner[3]}" if inner else front(piece))
+    return "".join(out).strip() or str(title)
 
 
 class UnknownUserError(KeyError):
@@ -150,9 +184,19 @@ class Recommender:
         self._decade = (self.movies["year"] // 10 * 10).to_numpy(dtype=float)  # NaN: unknown year
         self.decades = sorted({int(d) for d in self._decade if not np.isnan(d)})
         self._listing = {c: self.movies[c].array for c in ("movie_id", "title", "year", "genres")}
+        self._listing["name"] = self.movies["title"].map(readable_title).array  # the title as people write it
+        self._display_titles: dict[int, str] | None = None
         # Movie id of each movie_id code (0 for the unknown code), to name the movies in a history.
         self._movie_of_code = np.zeros(len(encoder.vocabularies["movie_id"]) + 1, dtype=np.int64)
         self._movie_of_code[1:] = np.asarray(encoder.vocabularies["movie_id"], dtype=np.int64)
+
+    def display_titles(self) -> dict[int, str]:
+        """``{movie_id: "The Shawshank Redemption (1994)"}``: the readable title and the year, once."""
+        if self._display_titles is None:
+            years = ["" if pd.isna(y) else f" ({int(y)})" for y in self._listing["year"]]
+            names = zip(self._listing["movie_id"], self._listing["name"], years, strict=True)
+            self._display_titles = {int(m): f"{name}{year}" for m, name, year in names}
+        return self._display_titles
 
     # ------------------------------------------------------------------ profiles
     def knows(self, field: str, value: str) -> bool:

@@ -119,8 +119,12 @@ def test_recommend_prints_the_top_n_for_a_new_persons_ratings_with_the_liked_mov
     assert not {liked, disliked} & {p["movie_id"] for p in picks}  # rated movies are never recommended
     assert all(p["because"] == [liked] for p in picks)  # the only liked movie, the one-star one never
     assert [p["score"] for p in picks] == sorted((p["score"] for p in picks), reverse=True)
-    titles = dict(zip(ml1m.movies["movie_id"], ml1m.movies["title"], strict=True))
-    assert [p["title"] for p in picks] == [titles[p["movie_id"]] for p in picks]
+    from movierec.recommend import readable_title
+
+    movies = ml1m.movies.set_index("movie_id")
+    ids = [p["movie_id"] for p in picks]
+    expected = [f"{readable_title(movies.at[m, 'title'])} ({movies.at[m, 'year']})" for m in ids]
+    assert [p["title"] for p in picks] == expected
     recommend.main([*stacked_artifacts, "--rated", f"{liked}:5", "--n", "3", "--user", "3"])
     text = capsys.readouterr().out
     assert text.startswith("Top 3 for user 3 (") and "1 ratings given here" in text

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from movierec import models
-from movierec.recommend import Profile, Recommender, UnknownMovieError, UnknownUserError
+from movierec.recommend import Profile, Recommender, UnknownMovieError, UnknownUserError, readable_title
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +229,25 @@ def test_because_names_liked_movies_by_their_attention_weight(stacked, ml1m):
         assert [row[slot[m]] for m in reasons] == sorted((row[slot[m]] for m in reasons), reverse=True)
         assert len(reasons) == 2
     assert rec.because(visitor.person, picks, year, month) == [[], [], [], [], []]  # nothing rated: no reason
+
+
+@pytest.mark.parametrize(
+    ("grouplens", "readable"),
+    [
+        ("Shawshank Redemption, The (1994)", "The Shawshank Redemption"),
+        ("Bug's Life, A (1998)", "A Bug's Life"),
+        ("Postino, Il (The Postman) (1994)", "Il Postino (The Postman)"),
+        ("Star Maker, The (Uomo delle stelle, L') (1995)", "The Star Maker (L'Uomo delle stelle)"),
+        ("Et Dieu&#8230;créa la femme (1956)", "Et Dieu…créa la femme"),
+        ("Wallace & Gromit: The Best of Aardman Animation (1996)", "Wallace & Gromit: The Best of Aardman Animation"),
+        ("1900 (1976)", "1900"),
+        ("Untitled", "Untitled"),
+    ],
+)
+def test_titles_read_as_people_write_them(grouplens, readable):
+    assert readable_title(grouplens) == readable
+
+
+def test_a_ranking_lists_the_readable_title_beside_grouplens_own(recommender):
+    top = recommender.rank(recommender.profile(3), *recommender.latest, n=5)
+    assert [readable_title(t) for t in top["title"]] == top["name"].tolist()

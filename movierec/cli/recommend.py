@@ -83,14 +83,14 @@ def run(args: argparse.Namespace) -> list[dict]:
     year, month = args.year or rec.latest[0], args.month or rec.latest[1]
     top = rec.rank(profile, year, month, n=args.n)
     because = rec.because(profile, top["movie_id"].tolist(), year, month)
+    titles = rec.display_titles()
     picks = [
-        {"movie_id": int(m), "title": str(t), "score": round(float(s), 6), "because": b}
-        for m, t, s, b in zip(top["movie_id"], top["title"], top["score"], because, strict=True)
+        {"movie_id": int(m), "title": titles[int(m)], "score": round(float(s), 6), "because": b}
+        for m, s, b in zip(top["movie_id"], top["score"], because, strict=True)
     ]
     if args.json:
         print(json.dumps(picks, indent=2, ensure_ascii=False))
         return picks
-    titles = dict(zip(rec.movies["movie_id"].astype(int), rec.movies["title"], strict=True))
     print(f"Top {len(picks)} for {describe(profile)} ({year}-{month:02d}), by {args.model}:")
     for rank, pick in enumerate(picks, 1):
         reason = f"  because you liked {' and '.join(titles[m] for m in pick['because'])}" if pick["because"] else ""
