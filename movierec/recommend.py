@@ -48,6 +48,31 @@ FIELD_LABELS = {
 }  # fmt: skip
 HISTORY_FIELD = "history"  # the name of a history-aware model's extra field vector (the pooled rated movies)
 
+# The person's fields an explanation may name: never the user id or the zip code.
+AUDIENCE_FIELDS = ("age", "gender", "occupation")
+POPULAR_LIFT = 1.2  # "popular with a group" needs its members to rate the movie at least this much more often
+MIN_AUDIENCE = 20  # ... and the group to hold at least this many users
+_OCCUPATION_PLURALS = {
+    "other": "people of other occupations", "academic/educator": "educators", "artist": "artists",
+    "clerical/admin": "clerical and admin workers", "college/grad student": "college students",
+    "customer service": "customer-service workers", "doctor/health care": "health-care workers",
+    "executive/managerial": "managers", "farmer": "farmers", "homemaker": "homemakers",
+    "K-12 student": "school students", "lawyer": "lawyers", "programmer": "programmers", "retired": "retirees",
+    "sales/marketing": "sales and marketing people", "scientist": "scientists", "self-employed": "self-employed people",
+    "technician/engineer": "engineers", "tradesman/craftsman": "tradespeople", "unemployed": "people out of work",
+    "writer": "writers",
+}  # fmt: skip
+
+
+def audience_name(field: str, value) -> str:
+    """A group of people as a sentence names them: "25-34-year-olds", "women", "programmers"."""
+    if field == "gender":
+        return {"F": "women", "M": "men"}[value]
+    if field == "age":
+        label = AGE_BRACKETS[int(value)]
+        return {"Under 18": "people under 18", "56+": "people 56 and over"}.get(label, f"{label}-year-olds")
+    return _OCCUPATION_PLURALS.get(str(value), f"people in {value}")
+
 
 # Articles GroupLens moves to the end of a title ("Shawshank Redemption, The"), in the languages of its titles.
 ARTICLES = ("The", "A", "An", "La", "Les", "Le", "L'", "El", "Il", "Lo", "Gli", "Los", "Las", "Das", "Der", "Die",
@@ -186,6 +211,7 @@ class Recommender:
         self._listing = {c: self.movies[c].array for c in ("movie_id", "title", "year", "genres")}
         self._listing["name"] = self.movies["title"].map(readable_title).array  # the title as people write it
         self._display_titles: dict[int, str] | None = None
+        self._audience: dict | None = None
         # Movie id of each movie_id code (0 for the unknown code), to name the movies in a history.
         self._movie_of_code = np.zeros(len(encoder.vocabularies["movie_id"]) + 1, dtype=np.int64)
         self._movie_of_code[1:] = np.asarray(encoder.vocabularies["movie_id"], dtype=np.int64)
@@ -315,7 +341,11 @@ class Recommender:
         genres: list[str] | None = None,
         decades: list[int] | None = None,
     ) -> pd.DataFrame:
-        """Top-``n`` unseen movies with rank, title, year, genres and score."""
+        """Top-``n`` unseen movies with rank, movie id, GroupLens title, readable name, year, genres, score and match.
+
+        ``match`` is the share of all the movies the person has not rated
+        (whatever the filters) that score no higher: 0.99 is the top 1%.
+        """
         if not 1 <= n <= 500:
             raise ValueError(f"n must be 1-500, got {n}")
         scores = self.scores(profile, year, month)
@@ -331,7 +361,12 @@ class Recommender:
         order = top_k(np.where(keep, scores, -np.inf), n)[: int(keep.sum())]
         top = {"rank": np.arange(1, len(order) + 1)}
         top.update({column: values[order] for column, values in self._listing.items()})
-        return pd.DataFrame({**top, "score": scores[order]})
+        # Match: the share of the movies the person has not rated that score no higher, filters aside.
+        unseen = np.ones(len(self.movies), dtype=bool)
+        unseen[self.rated_positions(profile)] = False
+        ranked = np.sort(scores[unseen])
+        match = np.searchsorted(ranked, scores[order], side="right") / max(len(ranked), 1)
+        return pd.DataFrame({**top, "score": scores[order], "match": match})
 
     # ------------------------------------------------------------------ explaining
     def model_inputs(self, profile: Profile, movie_ids, year: int, month: int):
@@ -390,6 +425,71 @@ class Recommender:
             order = [i for i in np.argsort(-row, kind="stable") if liked[i] and row[i] > 0][:k]
             result.append([int(rated_ids[i]) for i in order])
         return result
+
+    def _audiences(self) -> dict[str, tuple[np.ndarray, np.ndarray, dict]]:
+        """Per audience field: ratings (values, movies) by each value's users, users per value, value -> row."""
+        if self._audience is None:
+            self._audience = {}
+            movie_rows = self._movie_position.get_indexer(self.data.ratings["movie_id"].to_numpy())
+            user_rows = self._user_row.get_indexer(self.data.ratings["user_id"].to_numpy())
+            known = (movie_rows >= 0) & (user_rows >= 0)
+            for field in AUDIENCE_FIELDS:
+                values, of_user = np.unique(self.data.users[field].astype(str).to_numpy(), return_inverse=True)
+                counts = np.zeros((len(values), len(self.movies)), dtype=np.int32)
+                np.add.at(counts, (of_user[user_rows[known]], movie_rows[known]), 1)
+                self._audience[field] = (counts, np.bincount(of_user, minlength=len(values)), {v: i for i, v in
+                                         enumerate(values)})  # fmt: skip
+        return self._audience
+
+    def audience(self, profile: Profile, movie_id: int, fields=AUDIENCE_FIELDS) -> str:
+        """ "Popular with programmers: 31% of them rated it, 2.1x the average", for the first of ``fields`` it holds.
+
+        A group is the MovieLens users who share one of the profile's fields
+        with it; it counts only if it holds ``MIN_AUDIENCE`` users and rated
+        the movie ``POPULAR_LIFT`` times as often as everyone. Empty if no
+        field qualifies.
+        """
+        position = self._movie_position.get_loc(int(movie_id))
+        everyone = len(self.data.users)
+        for field in fields:
+            counts, sizes, row_of = self._audiences()[field]
+            row = row_of.get(str(getattr(profile, field)))
+            if row is None or sizes[row] < MIN_AUDIENCE:
+                continue
+            share = counts[row, position] / sizes[row]
+            overall = counts[:, position].sum() / everyone
+            if overall > 0 and share >= POPULAR_LIFT * overall:
+                return (f"Popular with {audience_name(field, getattr(profile, field))}: {share:.0%} of them rated it, "
+                        f"{share / overall:.1f}x the average")  # fmt: skip
+        return ""
+
+    def reasons(self, profile: Profile, movie_ids, year: int, month: int) -> list[str]:
+        """One plain sentence per movie: the liked movies its score leaned on, else a group it is popular with.
+
+        The group is tried in the order of the attention the model paid
+        between that person field and the movie's fields (first layer, both
+        ways), so the sentence names what the model looked at; never a user
+        id or a zip code. Empty when neither applies.
+        """
+        movie_ids = [int(m) for m in movie_ids]
+        if not movie_ids:
+            return []
+        titles = self.display_titles()
+        liked = self.because(profile, movie_ids, year, month)
+        weights = self.attention(profile, movie_ids, year, month)
+        both_ways = weights + np.transpose(weights, (0, 2, 1))
+        names = list(self.field_names)
+        person = [names.index(f) for f in AUDIENCE_FIELDS]
+        movie = [names.index(f) for f in MOVIE_FIELDS]
+        out = []
+        for movie_id, movies, w in zip(movie_ids, liked, both_ways, strict=True):
+            if movies:
+                out.append("Because you liked " + " and ".join(titles[m] for m in movies))
+                continue
+            strength = w[np.ix_(person, movie)].sum(axis=1)
+            order = [AUDIENCE_FIELDS[i] for i in np.argsort(-strength, kind="stable")]
+            out.append(self.audience(profile, movie_id, order))
+        return out
 
     def explanations(
         self, profile: Profile, movie_ids: list[int], year: int, month: int, k: int = 3

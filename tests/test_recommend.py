@@ -251,3 +251,43 @@ def test_titles_read_as_people_write_them(grouplens, readable):
 def test_a_ranking_lists_the_readable_title_beside_grouplens_own(recommender):
     top = recommender.rank(recommender.profile(3), *recommender.latest, n=5)
     assert [readable_title(t) for t in top["title"]] == top["name"].tolist()
+
+
+def test_match_is_the_share_of_unseen_movies_scoring_no_higher(recommender):
+    profile = recommender.profile(3)
+    year, month = recommender.latest
+    top = recommender.rank(profile, year, month, n=500)
+    assert top["match"].iloc[0] == 1.0 and top["match"].is_monotonic_decreasing
+    scores = top["score"].to_numpy()
+    np.testing.assert_allclose(top["match"], [(scores <= s).mean() for s in scores])
+    filtered = recommender.rank(profile, year, month, n=5, genres=["Comedy"])
+    expected = top.set_index("movie_id").loc[filtered["movie_id"], "match"].to_numpy()
+    np.testing.assert_allclose(filtered["match"], expected)  # against every unseen movie, not the filtered ones
+
+
+def test_audience_reasons_are_true_of_the_data_and_never_name_an_id_or_zip(stacked, ml1m):
+    from movierec.recommend import MIN_AUDIENCE, POPULAR_LIFT, audience_name
+
+    rec = stacked
+    ratings = ml1m.ratings.merge(ml1m.users, on="user_id")
+    said = 0
+    for movie_id in ml1m.movies["movie_id"].head(40):
+        for gender in ("F", "M"):
+            profile = Profile(gender, 25, "programmer", "")
+            sentence = rec.audience(profile, int(movie_id), ["gender"])
+            group = ml1m.users[ml1m.users["gender"] == gender]
+            share = (ratings[(ratings["movie_id"] == movie_id) & (ratings["gender"] == gender)]["user_id"].nunique()
+                     / len(group))  # fmt: skip
+            overall = (ratings["movie_id"] == movie_id).sum() / len(ml1m.users)
+            popular = len(group) >= MIN_AUDIENCE and overall > 0 and share >= POPULAR_LIFT * overall
+            assert bool(sentence) == popular
+            if sentence:
+                said += 1
+                assert sentence.startswith(f"Popular with {audience_name('gender', gender)}: {share:.0%} of them")
+    assert said > 0
+    visitor = Profile("F", 25, "programmer", "12345").rate(int(ml1m.movies["movie_id"].iloc[0]), 5)
+    picks = rec.rank(visitor, *rec.latest, n=8)["movie_id"].tolist()
+    reasons = rec.reasons(visitor, picks, *rec.latest)
+    assert len(reasons) == 8 and any(reasons)
+    assert not any("12345" in r or "user" in r for r in reasons)
+    assert all(r.startswith(("Because you liked", "Popular with")) or r == "" for r in reasons)
