@@ -1,5 +1,13 @@
 """The Streamlit page both entry points share: ``show_st.py`` (AutoInt) and ``show_st_plus.py`` (AutoInt+).
 
+A visitor searches any title and rates it with stars (or rates a starter
+grid of popular, varied movies); every rating joins their history and the
+list below refreshes, each pick with a reason in plain words ("Because you
+liked ...", or an audience it is popular with). The ratings live in the
+session, survive every rerun, and download and upload as a small CSV or
+JSON file. An existing MovieLens user can be chosen instead, and ratings
+added to theirs. Each entry point opens its model; the page can switch.
+
 The model, encoder and data load once per process (``st.cache_resource``);
 every interaction reruns only the ranking, one batched model call. Anything
 missing or mismatched is shown as a message with the command that fixes it,
@@ -12,6 +20,8 @@ Settings come from the environment: ``MOVIELENS_DIR`` (data), and
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 
@@ -27,6 +37,7 @@ from movierec.models import TITLES
 from movierec.recommend import FIELD_LABELS, GENDERS, Profile, Recommender
 
 ZIP_CODE = re.compile(r"[0-9]{5}")
+STARTERS_SHOWN = 9  # movies in the "rate a few to start" grid
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
@@ -109,7 +120,7 @@ def markdown_text(text: str) -> str:
 
 def zip_code_input(rec: Recommender) -> str:
     """The zip code a visitor types: five digits or nothing; says what the model does with it."""
-    typed = st.text_input("Zip code (5 digits, optional)", value="10001", max_chars=5, key="zip").strip()
+    typed = st.text_input("Zip code (5 digits, optional)", value="", max_chars=5, key="zip").strip()
     if typed and not ZIP_CODE.fullmatch(typed):
         st.error(f"“{markdown_text(typed)}” is not a zip code (5 digits, like 10001). The ranking uses no zip code.")
         typed = ""
@@ -120,16 +131,119 @@ def zip_code_input(rec: Recommender) -> str:
     return typed
 
 
-def score_column(model):
-    """What the score means depends on the model: P(like) alone, or P(rated) x P(like | rated)."""
-    if getattr(model, "rated_head", False):
-        return st.column_config.NumberColumn(
-            "score",
-            format="%.3f",
-            width="small",
-            help="P(would rate it) x P(would like it | rated): how likely this person is to watch and enjoy it",
-        )
-    return st.column_config.NumberColumn("P(like)", format="%.3f", width="small", help="P(rating >= 4)")
+# ------------------------------------------------------------------ ratings given here, as a file
+
+MAX_RATINGS_FILE = 1_000_000  # bytes: far more than anyone's ratings (MovieLens' heaviest user has 2,314)
+MAX_RATINGS = 10_000
+
+
+class RatingsFileError(ValueError):
+    """An uploaded ratings file that cannot be used, with what is wrong in it."""
+
+
+def ratings_csv(ratings: dict[int, int], titles: dict[int, str]) -> str:
+    """The ratings as CSV: ``movie_id,stars,title`` (the title is for people; reading ignores it)."""
+    frame = pd.DataFrame(
+        {"movie_id": list(ratings), "stars": list(ratings.values()), "title": [titles.get(m, "") for m in ratings]}
+    )
+    return frame.to_csv(index=False)
+
+
+def read_ratings_file(name: str, content: bytes, known: set[int]) -> dict[int, int]:
+    """``{movie_id: stars}`` from an uploaded CSV (``movie_id,stars``) or JSON file; a specific error otherwise.
+
+    JSON is a list of ``{"movie_id": .., "stars": ..}`` objects or one
+    ``{"movie_id": stars}`` object. Every movie must be in the catalogue and
+    every rating 1 to 5 whole stars; a movie listed twice keeps its last rating.
+    """
+    if len(content) > MAX_RATINGS_FILE:
+        raise RatingsFileError(f"{name} is {len(content):,} bytes; a ratings file is at most {MAX_RATINGS_FILE:,}")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise RatingsFileError(f"{name} is not UTF-8 text (byte {err.start}): save it as CSV or JSON") from None
+    if name.lower().endswith(".json"):
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise RatingsFileError(f"{name} is not valid JSON ({err.msg}, line {err.lineno})") from None
+        if isinstance(payload, dict):
+            rows = list(payload.items())
+        elif isinstance(payload, list) and all(isinstance(r, dict) for r in payload):
+            rows = [(r.get("movie_id"), r.get("stars")) for r in payload]
+        else:
+            raise RatingsFileError(f'{name}: expected [{{"movie_id": 260, "stars": 5}}, ...] or {{"260": 5, ...}}')
+    else:
+        try:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise RatingsFileError(f"{name} is not a CSV file ({' '.join(str(err).split())})") from None
+        missing = [c for c in ("movie_id", "stars") if c not in frame.columns]
+        if missing:
+            raise RatingsFileError(f"{name} has no {' or '.join(missing)} column; the header is movie_id,stars")
+        rows = list(zip(frame["movie_id"], frame["stars"], strict=True))
+    if len(rows) > MAX_RATINGS:
+        raise RatingsFileError(f"{name} holds {len(rows):,} ratings; at most {MAX_RATINGS:,} are read")
+    ratings = {}
+    for line, (movie, stars) in enumerate(rows, start=1):
+        try:
+            movie_id, value = int(str(movie).strip()), int(str(stars).strip())
+        except ValueError:
+            raise RatingsFileError(f"{name}, rating {line}: movie_id and stars must be whole numbers, got "
+                                   f"{movie!r} and {stars!r}") from None  # fmt: skip
+        if not 1 <= value <= 5:
+            raise RatingsFileError(f"{name}, rating {line}: stars are 1 to 5, got {value}")
+        if movie_id not in known:
+            raise RatingsFileError(f"{name}, rating {line}: movie {movie_id} is not in MovieLens 1M")
+        ratings.pop(movie_id, None)
+        ratings[movie_id] = value
+    return ratings
+
+
+# ------------------------------------------------------------------ session state
+
+# Widgets whose choices must survive a rerun in which they are not drawn (Streamlit forgets those).
+KEPT = ("mode", "user", "gender", "age", "occupation", "zip", "year", "month", "n", "genres", "decades", "model")
+
+
+def keep_choices() -> None:
+    for key in KEPT:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def my_ratings() -> dict[int, int]:
+    """The ratings given on this page, ``{movie_id: stars}`` in the order given (oldest first)."""
+    return st.session_state.setdefault("ratings", {})
+
+
+def add_rating(movie_id: int, stars: int) -> None:
+    ratings = my_ratings()
+    ratings.pop(int(movie_id), None)
+    ratings[int(movie_id)] = int(stars)
+
+
+def rate_from(key: str, movie_id: int | None = None) -> None:
+    """Callback of a stars widget: record its rating (of ``movie_id``, or of the searched movie)."""
+    index = st.session_state.get(key)
+    movie = movie_id if movie_id is not None else st.session_state.get("search")
+    if index is None or movie is None:
+        return
+    add_rating(int(movie), int(index) + 1)
+    if movie_id is None:  # a rated search is done: clear it for the next title
+        st.session_state["search"] = None
+        st.session_state[key] = None
+
+
+def remove_rating(movie_id: int) -> None:
+    my_ratings().pop(int(movie_id), None)
+
+
+def clear_ratings() -> None:
+    my_ratings().clear()
+
+
+# ------------------------------------------------------------------ controls
 
 
 def _user_label(users: pd.DataFrame):
@@ -140,12 +254,12 @@ def _user_label(users: pd.DataFrame):
     return lambda user_id: labels[user_id]
 
 
-def sidebar(rec: Recommender) -> tuple[Profile, int, int, int, list[str], list[int]]:
-    """The controls; returns the profile, the target date, N and the filters."""
+def sidebar(rec: Recommender, name: str) -> tuple[Profile, int, int, int, list[str], list[int]]:
+    """The controls; returns the profile (with the ratings given here), the date, N and the filters."""
     with st.sidebar:
         st.header("Who is it for?")
-        mode = st.radio("Profile", ["Existing user", "New profile"], horizontal=True, key="mode")
-        if mode == "Existing user":
+        mode = st.radio("Recommendations for", ["Me", "A MovieLens user"], horizontal=True, key="mode")
+        if mode == "A MovieLens user":
             users = rec.data.users
             user_id = st.selectbox(
                 "MovieLens user (type to search)",
@@ -153,37 +267,136 @@ def sidebar(rec: Recommender) -> tuple[Profile, int, int, int, list[str], list[i
                 format_func=_user_label(users),
                 key="user",
             )
-            profile = rec.profile(int(user_id))
+            person = rec.profile(int(user_id))
         else:
-            gender = st.radio("Gender", list(GENDERS), format_func=lambda g: GENDERS[g].capitalize(), key="gender")
-            age = st.selectbox("Age", list(AGE_BRACKETS), index=2, format_func=AGE_BRACKETS.get, key="age")
-            occupation = st.selectbox("Occupation", list(ML1M_OCCUPATIONS), index=12, key="occupation")
-            profile = Profile(gender, int(age), occupation, zip_code_input(rec))
-
-        st.header("When?")
-        low, high = rec.years
-        year = st.selectbox("Year", list(range(low, high + 1)), index=high - low, key="year")
-        month = st.selectbox("Month", list(range(1, 13)), index=rec.latest[1] - 1, format_func=lambda m: MONTHS[m - 1],
-                             key="month")  # fmt: skip
+            with st.expander("About you (optional)", expanded=False):
+                gender = st.radio("Gender", list(GENDERS), format_func=lambda g: GENDERS[g].capitalize(), key="gender",
+                                  horizontal=True)  # fmt: skip
+                age = st.selectbox("Age", list(AGE_BRACKETS), index=2, format_func=AGE_BRACKETS.get, key="age")
+                occupation = st.selectbox("Occupation", list(ML1M_OCCUPATIONS), index=12, key="occupation")
+                zip_code = zip_code_input(rec)
+            person = Profile(gender, int(age), occupation, zip_code)
 
         st.header("What?")
-        n = st.slider("How many recommendations", 5, 50, 10, key="n")
+        n = st.slider("How many movies", 5, 50, 10, key="n")
         genres = st.multiselect("Genres (any of)", rec.genres, key="genres")
         decades = st.multiselect("Release decade", rec.decades, format_func=lambda d: f"{d}s", key="decades")
-    return profile, int(year), int(month), int(n), genres, decades
+
+        with st.expander("Advanced"):
+            low, high = rec.years
+            st.caption(
+                f"The model learned from ratings given in {low}-{high} and knows when each was given. "
+                "Recommendations are for the data's last month unless you pick another."
+            )
+            year = st.selectbox("Year", list(range(low, high + 1)), index=high - low, key="year")
+            month = st.selectbox("Month", list(range(1, 13)), index=rec.latest[1] - 1,
+                                 format_func=lambda m: MONTHS[m - 1], key="month")  # fmt: skip
+            st.radio(
+                "Model", list(TITLES), index=list(TITLES).index(name), format_func=TITLES.get, key="model",
+                horizontal=True, help="AutoInt: attention over the fields. AutoInt+: and a deep network.",
+            )  # fmt: skip
+    return person.with_ratings(my_ratings()), int(year), int(month), int(n), genres, decades
 
 
 def describe(profile: Profile) -> str:
-    who = "A new visitor" if profile.user_id is None else f"User {profile.user_id}"
+    who = "You" if profile.user_id is None else f"User {profile.user_id}"
     place = f"zip {profile.zip}" if profile.zip else "no zip code"
     about = f"{GENDERS[profile.gender]}, age {AGE_BRACKETS[profile.age]}, {profile.occupation}, {place}"
     return f"**{who}** — {markdown_text(about)}"
 
 
+def stars_text(stars: int) -> str:
+    return "★" * int(stars) + "☆" * (5 - int(stars))
+
+
+# ------------------------------------------------------------------ the page's sections
+
+
+def rating_section(rec: Recommender, profile: Profile) -> None:
+    """Search any title and rate it; a starter grid of popular, varied movies; the ratings given, as a file too."""
+    titles = rec.display_titles()
+    ratings = my_ratings()
+    st.subheader("Tell it what you have seen", anchor=False)
+    st.selectbox(
+        "Find a movie you have seen",
+        rec.search_order(),
+        index=None,
+        format_func=titles.get,
+        placeholder=f"Type a title: any of {len(titles):,} movies",
+        key="search",
+    )
+    if st.session_state.get("search") is not None:
+        st.caption(f"How much did you like **{markdown_text(titles[st.session_state['search']])}**?")
+        st.feedback("stars", key="search_stars", on_change=rate_from, args=("search_stars",))
+
+    rated = set(ratings) | {int(m) for m in rec.movies["movie_id"].to_numpy()[rec.rated_positions(profile.person)]}
+    starters = [m for m in rec.starters() if m not in rated][:STARTERS_SHOWN]
+    with st.expander("Rate a few to start", expanded=len(ratings) < 3 and profile.user_id is None):
+        st.caption("Popular movies from different genres; rate the ones you have seen, skip the rest.")
+        cells = st.columns(3)
+        for i, movie_id in enumerate(starters):
+            with cells[i % 3]:
+                st.markdown(f"**{markdown_text(titles[movie_id])}**")
+                st.feedback("stars", key=f"starter_{movie_id}", on_change=rate_from,
+                            args=(f"starter_{movie_id}", movie_id))  # fmt: skip
+
+    label = "Your ratings" if profile.user_id is None else f"Ratings you add for user {profile.user_id}"
+    with st.expander(f"{label} ({len(ratings)})", expanded=bool(ratings)):
+        if not ratings:
+            st.caption("None yet. Every rating refreshes the recommendations below.")
+        for movie_id, stars in reversed(list(ratings.items())):
+            left, right = st.columns([6, 1], vertical_alignment="center")
+            left.markdown(f"{stars_text(stars)} {markdown_text(titles[movie_id])}")
+            right.button("✕", key=f"remove_{movie_id}", help="Remove this rating", on_click=remove_rating,
+                         args=(movie_id,))  # fmt: skip
+        if ratings:
+            st.download_button("Download them (CSV)", ratings_csv(ratings, titles), file_name="my-movie-ratings.csv",
+                               mime="text/csv", key="download")  # fmt: skip
+            st.button("Clear all", key="clear", on_click=clear_ratings)
+        upload = st.file_uploader("Load ratings from a file (CSV or JSON)", type=["csv", "json"], key="upload")
+        if upload is not None and st.session_state.get("loaded") != upload.file_id:
+            try:
+                loaded = read_ratings_file(upload.name, upload.getvalue(), set(titles))
+            except RatingsFileError as err:
+                st.error(f"{markdown_text(str(err))}. Your ratings are unchanged.")
+            else:
+                for movie_id, stars in loaded.items():
+                    add_rating(movie_id, stars)
+                st.session_state["loaded"] = upload.file_id
+                st.rerun()
+
+
+def empty_reason(rec: Recommender, profile: Profile, genres: list[str], decades: list[int]) -> str:
+    """Why a ranking came out empty, in a sentence."""
+    wanted = " or ".join(genres) if genres else ""
+    when = " or ".join(f"the {d}s" for d in decades) if decades else ""
+    both = " from ".join(p for p in (f"{wanted} movie" if wanted else "movie", when) if p)
+    if rec.rank(profile.person, *rec.latest, n=1, genres=genres, decades=decades).empty:
+        return f"MovieLens has no {both}. Widen the genres or decades."
+    return f"You have rated every {both} in MovieLens. Widen the genres or decades."
+
+
+def picks_section(rec: Recommender, profile: Profile, top: pd.DataFrame, reasons: list[str], unseen: int) -> None:
+    st.subheader(f"Recommended for {'you' if profile.user_id is None else f'user {profile.user_id}'}", anchor=False)
+    st.caption(
+        f"Match: the share of the {unseen:,} movies {'you have' if profile.user_id is None else 'they have'} not "
+        "rated that the model scores lower for this person (99% = in the top 1%). Movies already rated never appear."
+    )
+    for row, reason in zip(top.itertuples(), reasons, strict=True):
+        with st.container(border=True):
+            year = "" if pd.isna(row.year) else f" ({int(row.year)})"
+            genres = ", ".join(g for g in row.genres.split("|") if g)
+            lines = [f"**{row.rank}. {markdown_text(row.name)}**{year}",
+                     f"{markdown_text(genres)} · {row.match:.1%} match"]  # fmt: skip
+            if reason:
+                lines.append(f"_{markdown_text(reason)}_")
+            st.markdown("  \n".join(lines))
+
+
 def genre_mix(history: pd.DataFrame, top: pd.DataFrame) -> pd.DataFrame:
     """Share of each genre among liked movies and among recommendations, long format for a chart."""
     parts = []
-    for source, frame in (("Liked history", history), ("Recommended", top)):
+    for source, frame in (("Liked", history), ("Recommended", top)):
         if frame.empty:
             continue
         genres = frame["genres"].str.split("|").explode()
@@ -192,8 +405,22 @@ def genre_mix(history: pd.DataFrame, top: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["genres", "share", "source"])
 
 
+HEATMAP_FIELDS = {"genre1": "1st genre", "genre2": "2nd genre", "genre3": "3rd genre", "rating_year": "rated in",
+                  "rating_month": "month rated", "rating_decade": "decade rated"}  # fmt: skip
+
+
+def heatmap_labels(values: list[str], fields: tuple[str, ...]) -> list[str]:
+    """One unique, readable label per field: "1st genre: Drama", "2nd genre: none", "age: 25-34"."""
+    labels = []
+    for field, value in zip(fields, values, strict=True):
+        name = HEATMAP_FIELDS.get(field, FIELD_LABELS[field])
+        shown = value.removeprefix(f"{FIELD_LABELS[field]} ").removeprefix("genre ")
+        labels.append(f"{name}: {'none' if field.startswith('genre') and shown == 'no' else shown}")
+    return labels
+
+
 def heatmap(weights: np.ndarray, values: list[str], fields: tuple[str, ...] = FIELDS) -> alt.Chart:
-    labels = [f"{FIELD_LABELS[f]}: {v}" if FIELD_LABELS[f] not in v else v for f, v in zip(fields, values, strict=True)]
+    labels = heatmap_labels(values, fields)
     n = len(fields)
     cells = pd.DataFrame(
         [(labels[i], labels[j], float(weights[i, j]) * n) for i in range(n) for j in range(n)],
@@ -203,18 +430,58 @@ def heatmap(weights: np.ndarray, values: list[str], fields: tuple[str, ...] = FI
         alt.Chart(cells)
         .mark_rect()
         .encode(
-            x=alt.X("attended field:N", sort=labels, axis=alt.Axis(labelAngle=-40, labelLimit=160, labelOverlap=False)),
-            y=alt.Y("query field:N", sort=labels, axis=alt.Axis(labelLimit=200, labelOverlap=False)),
+            x=alt.X(
+                "attended field:N", sort=labels, axis=alt.Axis(labelAngle=-45, labelLimit=260, labelOverlap=False)
+            ),
+            y=alt.Y("query field:N", sort=labels, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
             color=alt.Color("attention:Q", scale=alt.Scale(scheme="blues"), title="× uniform"),
             tooltip=["query field", "attended field", alt.Tooltip("attention:Q", format=".3f")],
         )
-        .properties(height=460)
+        .properties(height=32 * n)
     )
 
 
+def curious_section(rec: Recommender, profile: Profile, top: pd.DataFrame, year: int, month: int) -> None:
+    with st.expander("How the model weighed the fields (for the curious)"):
+        titles = rec.display_titles()
+        choice = st.selectbox("Recommendation to explain", top["movie_id"].tolist(), format_func=titles.get,
+                              key="explain")  # fmt: skip
+        weights = rec.attention(profile, [int(choice)], year, month)[0]
+        values = rec.field_values(profile, int(choice), year, month)
+        st.altair_chart(heatmap(weights, values, rec.field_names), width="stretch")
+        st.caption(
+            "First interacting layer, mean over heads, as a multiple of uniform attention (1.00 = every field "
+            "weighted alike): row = the field that attends, column = the field it attends to."
+        )
+    history = rec.history(profile)
+    with st.expander(f"Liked movies (rated 4 or 5): {len(history)}"):
+        if history.empty:
+            st.caption("Nothing rated 4 or 5 yet.")
+        else:
+            st.dataframe(history.drop(columns="movie_id"), hide_index=True, width="stretch",
+                         column_config={"year": st.column_config.NumberColumn("year", format="%d")},
+                         key="history")  # fmt: skip
+        mix = genre_mix(history, top)
+        if not mix.empty:
+            chart = (
+                alt.Chart(mix)
+                .mark_bar()
+                .encode(
+                    y=alt.Y("genres:N", sort="-x", title=None),
+                    x=alt.X("share:Q", axis=alt.Axis(format="%"), title="share of movies"),
+                    color=alt.Color("source:N", legend=alt.Legend(orient="bottom", title=None)),
+                    yOffset="source:N",
+                    tooltip=["source", "genres", alt.Tooltip("share:Q", format=".0%")],
+                )
+            )
+            st.altair_chart(chart, width="stretch")
+
+
 def page(name: str) -> None:
-    st.set_page_config(page_title=f"Movie picks · {TITLES[name]}", page_icon=":material/movie:", layout="wide")
-    st.title(f"Movies you have not seen yet · {TITLES[name]}", anchor=False)
+    st.set_page_config(page_title="Movie picks", page_icon=":material/movie:", layout="wide")
+    keep_choices()
+    name = st.session_state.get("model", name)
+    st.title("Movies you have not seen yet", anchor=False)
     try:
         rec = load_recommender(
             name, os.environ.get("MOVIEREC_MODEL_DIR"), os.environ.get("MOVIEREC_ENCODER_DIR"),
@@ -228,86 +495,19 @@ def page(name: str) -> None:
         st.stop()
         return
 
-    profile, year, month, n, genres, decades = sidebar(rec)
-    top = rec.rank(profile, year, month, n=n, genres=genres, decades=decades)
-    history = rec.history(profile)
-    evaluation = rec.manifest.get("evaluation") or {}
-    measured = ", ".join(
-        f"{label} {evaluation[key]:.3f}" for key, label in (("auc", "AUC"), ("full_ndcg@10", "full-ranking NDCG@10"))
-        if isinstance(evaluation.get(key), int | float)
-    )  # fmt: skip
+    profile, year, month, n, genres, decades = sidebar(rec, name)
     st.caption(
-        f"Ranking all {len(rec.movies):,} MovieLens movies for {MONTHS[month - 1]} {year}; movies already rated "
-        f"never appear." + (f" Model on the test split: {measured}." if measured else "")
+        f"{TITLES[name]} ranks all {len(rec.movies):,} MovieLens movies for {MONTHS[month - 1]} {year}. "
+        "Rate movies you have seen and the list follows your taste."
     )
     st.markdown(describe(profile))
-
-    st.subheader(f"Top {len(top)} recommendations")
+    rating_section(rec, profile)
+    top = rec.rank(profile, year, month, n=n, genres=genres, decades=decades)
     if top.empty:
-        st.warning("No unseen movie matches these filters. Widen the genres or decades.")
-    else:
-        # One attention call explains every pick: two pairs in the table, three for the chosen movie.
-        ids = top["movie_id"].tolist()
-        explained = dict(zip(ids, rec.explanations(profile, ids, year, month, k=3), strict=True))
-        why = [" · ".join(explained[m][:2]) for m in ids]
-        st.dataframe(
-            top.assign(why=why).drop(columns="movie_id"),
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "rank": st.column_config.NumberColumn("#", width="small"),
-                "title": st.column_config.TextColumn("title", width="medium"),
-                "year": st.column_config.NumberColumn("year", format="%d", width="small"),
-                "score": score_column(rec.model),
-                "why": st.column_config.TextColumn("why: strongest person × movie attention pairs", width="large"),
-            },
-            key="recommendations",
-        )
-
-    left, right = st.columns([2, 3], gap="large")
-    with left:
-        st.subheader("Genre mix: history vs picks")
-        mix = genre_mix(history, top)
-        if mix.empty:
-            st.info("No liked history and no recommendations to compare.")
-        else:
-            chart = (
-                alt.Chart(mix)
-                .mark_bar()
-                .encode(
-                    y=alt.Y("genres:N", sort="-x", title=None),
-                    x=alt.X("share:Q", axis=alt.Axis(format="%"), title="share of movies"),
-                    color=alt.Color("source:N", legend=alt.Legend(orient="bottom", title=None)),
-                    yOffset="source:N",
-                    tooltip=["source", "genres", alt.Tooltip("share:Q", format=".0%")],
-                )
-                .properties(height=460)
-            )
-            st.altair_chart(chart, width="stretch")
-    with right:
-        st.subheader("Why this movie? The model's attention")
-        if top.empty:
-            st.info("Nothing to explain.")
-        else:
-            choice = st.selectbox("Recommendation to explain", top["title"].tolist(), key="explain")
-            movie_id = int(top.loc[top["title"] == choice, "movie_id"].iloc[0])
-            st.markdown("Strongest field pairs: " + " · ".join(f"`{p}`" for p in explained[movie_id]))
-            weights = rec.attention(profile, [movie_id], year, month)[0]
-            values = rec.field_values(profile, movie_id, year, month)
-            st.altair_chart(heatmap(weights, values, rec.field_names), width="stretch")
-            st.caption(
-                "First interacting layer, mean over heads, as a multiple of uniform attention (1.00 = every field "
-                "weighted alike): row = the field that attends, column = the field it attends to."
-            )
-
-    st.subheader("Liked history (rated 4 or 5)")
-    if history.empty:
-        st.info("A new profile has no history: the ranking comes from the profile fields alone.")
-    else:
-        st.dataframe(
-            history.drop(columns="movie_id"),
-            hide_index=True,
-            width="stretch",
-            column_config={"year": st.column_config.NumberColumn("year", format="%d")},
-            key="history",
-        )
+        st.subheader("Recommended", anchor=False)
+        st.info(empty_reason(rec, profile, genres, decades))
+        return
+    reasons = rec.reasons(profile, top["movie_id"].tolist(), year, month)
+    st.session_state["picks"] = top.assign(reason=reasons)  # what the page shows, for tests and for debugging
+    picks_section(rec, profile, top, reasons, len(rec.movies) - len(rec.rated_positions(profile)))
+    curious_section(rec, profile, top, year, month)

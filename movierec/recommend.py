@@ -149,6 +149,10 @@ class Profile:
         """The same person without the ratings given here: who they are, not what they rated."""
         return replace(self, rated=()) if self.rated else self
 
+    def with_ratings(self, ratings: dict[int, int]) -> Profile:
+        """This person with exactly these ratings given here (``{movie_id: stars}``, oldest first)."""
+        return replace(self, rated=tuple(ratings.items()))
+
     def rate(self, movie_id: int, stars: int) -> Profile:
         """This profile with one more rating; rating a movie again replaces the earlier rating (and its place)."""
         kept = tuple((m, r) for m, r in self.rated if m != int(movie_id))
@@ -212,9 +216,35 @@ class Recommender:
         self._listing["name"] = self.movies["title"].map(readable_title).array  # the title as people write it
         self._display_titles: dict[int, str] | None = None
         self._audience: dict | None = None
+        self._search_order: list[int] | None = None
+        self._starters: list[int] | None = None
         # Movie id of each movie_id code (0 for the unknown code), to name the movies in a history.
         self._movie_of_code = np.zeros(len(encoder.vocabularies["movie_id"]) + 1, dtype=np.int64)
         self._movie_of_code[1:] = np.asarray(encoder.vocabularies["movie_id"], dtype=np.int64)
+
+    def search_order(self) -> list[int]:
+        """Every catalogue movie id, the most rated first: what a title search lists first among its matches."""
+        if self._search_order is None:
+            counts = self.data.ratings["movie_id"].value_counts()
+            ids = self.movies["movie_id"].astype(int)
+            order = np.lexsort((ids.to_numpy(), -counts.reindex(ids).fillna(0).to_numpy()))
+            self._search_order = ids.to_numpy()[order].tolist()
+        return self._search_order
+
+    def starters(self, per_genre: int = 2) -> list[int]:
+        """Popular movies from every genre in turn (most rated first), for a visitor with nothing in mind."""
+        if self._starters is None:
+            order, chosen, taken = self.search_order(), [], set()
+            by_id = dict(zip(self.movies["movie_id"].astype(int), self.movies["genres"], strict=True))
+            genres = sorted(self.genres, key=lambda g: next(i for i, m in enumerate(order) if g in by_id[m].split("|")))
+            for _ in range(per_genre):
+                for genre in genres:
+                    picks = [m for m in order if genre in by_id[m].split("|") and m not in taken]
+                    if picks:
+                        chosen.append(picks[0])
+                        taken.add(picks[0])
+            self._starters = chosen
+        return self._starters
 
     def display_titles(self) -> dict[int, str]:
         """``{movie_id: "The Shawshank Redemption (1994)"}``: the readable title and the year, once."""
@@ -299,15 +329,23 @@ class Recommender:
         return np.union1d(known, self.added_positions(profile)) if profile.rated else known
 
     def history(self, profile: Profile, min_rating: int = 4) -> pd.DataFrame:
-        """The profile's rated movies with at least ``min_rating``, newest first."""
+        """The profile's rated movies with at least ``min_rating``, newest first: the ones rated here, then the data's.
+
+        ``rated_on`` is the rating's date, empty for a rating given here.
+        """
+        columns = ["movie_id", "title", "year", "genres", "rating", "rated_on"]
+        here = pd.DataFrame(list(reversed(profile.rated)), columns=["movie_id", "rating"], dtype=np.int64)
+        here = here[here["rating"] >= min_rating].merge(self.movies, on="movie_id").assign(rated_on=None)
         if profile.user_id is None:
-            return pd.DataFrame(columns=["title", "year", "genres", "rating", "rated_on"])
+            return here[columns].reset_index(drop=True)
         mine = self.data.ratings[(self.data.ratings["user_id"] == profile.user_id)]
-        mine = mine[mine["rating"] >= min_rating].merge(self.movies, on="movie_id")
+        mine = mine[(mine["rating"] >= min_rating) & ~mine["movie_id"].isin([m for m, _ in profile.rated])]
+        mine = mine.merge(self.movies, on="movie_id")
         mine = mine.assign(rated_on=pd.to_datetime(mine["timestamp"], unit="s", utc=True).dt.date)
-        return mine.sort_values(["timestamp", "movie_id"], ascending=[False, True])[
-            ["movie_id", "title", "year", "genres", "rating", "rated_on"]
-        ].reset_index(drop=True)
+        mine = mine.sort_values(["timestamp", "movie_id"], ascending=[False, True])
+        if here.empty:
+            return mine[columns].reset_index(drop=True)
+        return pd.concat([here[columns], mine[columns]], ignore_index=True)
 
     # ------------------------------------------------------------------ ranking
     def _codes(self, profile: Profile, year: int, month: int) -> tuple[np.ndarray, np.ndarray]:

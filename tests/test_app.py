@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -42,92 +43,203 @@ def run_page(page: str) -> AppTest:
     return AppTest.from_file(str(ROOT / page), default_timeout=120).run()
 
 
-def table_with(at: AppTest, column: str) -> pd.DataFrame:
-    """The shown table that has ``column`` (AppTest does not expose dataframe keys)."""
-    return next(df.value for df in at.dataframe if column in df.value.columns)
+def picks(at: AppTest) -> pd.DataFrame:
+    """The recommendations the page showed (it keeps them in the session for exactly this)."""
+    return at.session_state["picks"]
 
 
-def recommendations(at: AppTest) -> pd.DataFrame:
-    return table_with(at, "rank")
+def ratings(at: AppTest) -> dict[int, int]:
+    return dict(at.session_state["ratings"]) if "ratings" in at.session_state else {}
 
 
-def rated_titles(ml1m, user_id: int) -> set[str]:
-    rated = ml1m.ratings.loc[ml1m.ratings["user_id"] == user_id, "movie_id"]
-    return set(ml1m.movies.loc[ml1m.movies["movie_id"].isin(rated), "title"])
+def shown_text(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown) + " " + " ".join(c.value for c in at.caption)
+
+
+def rated_ids(ml1m, user_id: int) -> set[int]:
+    return set(ml1m.ratings.loc[ml1m.ratings["user_id"] == user_id, "movie_id"].astype(int))
 
 
 @pytest.mark.parametrize("page", list(PAGES))
-def test_default_run_shows_ten_unseen_movies(app_env, ml1m, page):
+def test_a_first_visit_lists_ten_movies_as_readable_cards(app_env, ml1m, page):
     at = run_page(page)
+    assert not at.exception and not at.error
+    top = picks(at)
+    assert len(top) == 10 and top["rank"].tolist() == list(range(1, 11))
+    assert top["score"].is_monotonic_decreasing and top["match"].is_monotonic_decreasing
+    text = shown_text(at)
+    assert f"**1. {top['name'].iloc[0]}**" in text.replace("\\", "")  # a card per pick, the readable title
+    assert "% match" in text and "Match: the share of the" in text  # the score, and what it means
+    assert "user 1" not in text.lower() and "zip" not in " ".join(top["reason"])  # no ids or zips as reasons
+    assert at.radio(key="mode").value == "Me" and not ratings(at)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_rating_a_searched_title_refreshes_the_list_without_it(app_env, ml1m, page):
+    at = run_page(page)
+    before = picks(at)
+    movie = int(before["movie_id"].iloc[0])  # rate the top pick: it must leave the list
+    at.selectbox(key="search").set_value(movie).run()
+    at.feedback(key="search_stars").set_value(4).run()  # the fifth star
+    assert not at.exception and not at.error
+    assert ratings(at) == {movie: 5}
+    after = picks(at)
+    assert movie not in set(after["movie_id"]) and not after["movie_id"].equals(before["movie_id"])
+    assert at.selectbox(key="search").value is None  # ready for the next title
+    assert any("Your ratings (1)" in e.label for e in at.expander)
+
+
+def test_the_starter_grid_rates_and_reasons_name_the_liked_movies(app_env, ml1m):
+    at = run_page("show_st_plus.py")
+    starters = [f.key for f in at.feedback if f.key and f.key.startswith("starter_")]
+    assert len(starters) == 9
+    for key in starters[:3]:
+        at.feedback(key=key).set_value(4).run()
     assert not at.exception
-    assert not at.error
-    top = recommendations(at)
-    assert len(top) == 10
-    assert top["rank"].tolist() == list(range(1, 11))
-    assert top["score"].is_monotonic_decreasing
-    user = at.selectbox(key="user").value
-    assert not set(top["title"]) & rated_titles(ml1m, user), "a rated movie was recommended"
-    assert table_with(at, "rating")["rating"].min() >= 4
-    assert "Strongest field pairs" in " ".join(m.value for m in at.markdown)
+    liked = {int(k.removeprefix("starter_")) for k in starters[:3]}
+    assert ratings(at) == dict.fromkeys(liked, 5)
+    assert not liked & set(picks(at)["movie_id"])
+    # The AutoInt+ page reads an attention-pooled history: its picks say which liked movies they lean on.
+    assert any(r.startswith("Because you liked") for r in picks(at)["reason"])
+    at.button(key=f"remove_{starters[0].removeprefix('starter_')}").click().run()
+    assert len(ratings(at)) == 2
+    at.button(key="clear").click().run()
+    assert ratings(at) == {}
+
+
+def test_ratings_download_and_upload_round_trip(app_env, ml1m):
+    from movierec.app import ratings_csv, read_ratings_file
+
+    ids = [int(m) for m in ml1m.movies["movie_id"].head(3)]
+    given = {ids[0]: 5, ids[1]: 2, ids[2]: 4}
+    csv = ratings_csv(given, {m: f"title {m}" for m in ids})
+    assert read_ratings_file("mine.csv", csv.encode(), set(ids)) == given
+    at = run_page("show_st_plus.py")
+    at.file_uploader(key="upload").set_value(("mine.csv", csv.encode(), "text/csv")).run()
+    assert not at.exception and not at.error
+    assert ratings(at) == given
+    assert not set(given) & set(picks(at)["movie_id"])
+    payload = json.dumps([{"movie_id": ids[0], "stars": 1}]).encode()
+    at.file_uploader(key="upload").set_value(("more.json", payload, "application/json")).run()
+    assert ratings(at) == {ids[1]: 2, ids[2]: 4, ids[0]: 1}  # a re-rated movie takes the new rating, last
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("r.csv", b"\xff\xfe\x00bad", "is not UTF-8 text"),
+        ("r.csv", b"film,score\n1,5\n", "has no movie_id or stars column"),
+        ("r.csv", b"movie_id,stars\n1,7\n", "rating 1: stars are 1 to 5, got 7"),
+        ("r.csv", b"movie_id,stars\n1,5\nabc,4\n", "rating 2: movie_id and stars must be whole numbers"),
+        ("r.csv", b"movie_id,stars\n999999,4\n", "movie 999999 is not in MovieLens 1M"),
+        ("r.json", b"{not json", "is not valid JSON"),
+        ("r.json", b"[1, 2]", "expected [{"),
+    ],
+    ids=["not-utf8", "columns", "stars", "not-a-number", "unknown-movie", "bad-json", "json-shape"],
+)
+def test_a_bad_ratings_file_is_refused_and_loses_nothing(app_env, ml1m, name, content, message):
+    at = run_page("show_st_plus.py")
+    movie = int(ml1m.movies["movie_id"].iloc[5])
+    at.selectbox(key="search").set_value(movie).run()
+    at.feedback(key="search_stars").set_value(2).run()
+    at.file_uploader(key="upload").set_value((name, content, "text/plain")).run()
+    assert not at.exception
+    shown = at.error[0].value.replace("\\", "")  # the message is markdown-escaped
+    assert message in shown and "Your ratings are unchanged" in shown
+    assert ratings(at) == {movie: 3}
 
 
 @pytest.mark.parametrize("page", list(PAGES))
 def test_every_control_reruns_and_changes_the_list(app_env, ml1m, page):
     at = run_page(page)
-    before = recommendations(at)
-
+    at.radio(key="mode").set_value("A MovieLens user").run()
+    before = picks(at)
     at.selectbox(key="user").set_value(7).run()
     assert not at.exception
-    after_user = recommendations(at)
-    assert not after_user.equals(before)
-    assert not set(after_user["title"]) & rated_titles(ml1m, 7)
-
+    after_user = picks(at)
+    changed = not after_user["movie_id"].equals(before["movie_id"])
+    assert changed or not np.allclose(after_user["score"], before["score"])
+    assert not set(after_user["movie_id"]) & rated_ids(ml1m, 7)
     at.selectbox(key="year").set_value(2000).run()
     assert not at.exception
-    after_year = recommendations(at)
-    assert not after_year.equals(after_user)  # the context fields move the scores
-
+    after_year = picks(at)
+    assert not np.allclose(after_year["score"], after_user["score"])  # the context fields move the scores
     at.selectbox(key="month").set_value(6).run()
-    assert not at.exception
-    assert not recommendations(at).equals(after_year)
-
+    assert not at.exception and not np.allclose(picks(at)["score"], after_year["score"])
     at.slider(key="n").set_value(25).run()
-    assert not at.exception
-    assert len(recommendations(at)) == 25
-
+    assert len(picks(at)) == 25
     at.multiselect(key="genres").select("Comedy").run()
-    assert not at.exception
-    filtered = recommendations(at)
-    assert filtered["genres"].str.contains("Comedy").all()
-
+    assert picks(at)["genres"].str.contains("Comedy").all()
     at.multiselect(key="decades").select(1990).run()
+    assert picks(at)["year"].between(1990, 1999).all()
+    assert not at.exception and not at.error
+
+
+def test_choices_survive_switching_between_me_and_a_movielens_user(app_env):
+    at = run_page("show_st_plus.py")
+    at.selectbox(key="occupation").set_value("farmer").run()
+    at.radio(key="mode").set_value("A MovieLens user").run()
+    at.selectbox(key="user").set_value(7).run()
+    at.radio(key="mode").set_value("Me").run()
+    assert at.selectbox(key="occupation").value == "farmer"
+    at.radio(key="mode").set_value("A MovieLens user").run()
+    assert at.selectbox(key="user").value == 7  # not back to user 1
     assert not at.exception
-    assert recommendations(at)["year"].between(1990, 1999).all()
+
+
+def test_the_page_switches_models(app_env):
+    at = run_page("show_st_plus.py")
+    at.radio(key="model").set_value("autoint").run()
+    assert not at.exception and not at.error
+    assert "AutoInt ranks all" in shown_text(at)
+    assert len(picks(at)) == 10
+
+
+def test_an_empty_list_says_why(app_env, ml1m):
+    at = run_page("show_st_plus.py")
+    movies = ml1m.movies.dropna(subset=["year"])
+    decade = movies["year"].astype(int) // 10 * 10
+    genres = sorted(set("|".join(movies["genres"]).split("|")) - {""})
+    # A genre and a decade that both exist, with no movie of that genre from that decade.
+    genre, empty = next((g, d) for g in genres for d in sorted(set(decade))
+                        if not (movies["genres"].str.contains(g, regex=False) & (decade == d)).any())  # fmt: skip
+    at.multiselect(key="genres").select(genre).run()
+    at.multiselect(key="decades").select(int(empty)).run()
+    assert not at.exception
+    said = at.info[0].value.replace("\\", "")
+    assert f"MovieLens has no {genre} movie from the {empty}s. Widen the genres or decades." in said
 
 
 @pytest.mark.parametrize("page", list(PAGES))
-def test_new_profile_with_an_unseen_zip_code(app_env, page):
+def test_a_visitor_with_an_unseen_zip_code(app_env, page):
     at = run_page(page)
-    at.radio(key="mode").set_value("New profile").run()
     at.text_input(key="zip").input("00404").run()
     at.selectbox(key="occupation").set_value("farmer").run()
     assert not at.exception and not at.error
-    top = recommendations(at)
-    assert len(top) == 10
-    assert "A new visitor" in " ".join(m.value for m in at.markdown)
-    assert "zip 00404" in " ".join(m.value for m in at.markdown)
-    assert "No training user had zip code 00404" in " ".join(c.value for c in at.caption)
+    assert len(picks(at)) == 10
+    assert "You" in shown_text(at) and "zip 00404" in shown_text(at)
+    assert "No training user had zip code 00404" in shown_text(at)
 
 
-@pytest.mark.parametrize("typed", ["ZZ-40", "1234", "*bold"])
+@pytest.mark.parametrize("typed", ["1234", "abcde", "12 45"])
 def test_a_zip_code_that_is_not_five_digits_is_refused_and_the_page_still_ranks(app_env, typed):
     at = run_page("show_st_plus.py")
-    at.radio(key="mode").set_value("New profile").run()
     at.text_input(key="zip").input(typed).run()
     assert not at.exception
-    assert "is not a zip code (5 digits" in at.error[0].value
-    assert len(recommendations(at)) == 10
-    assert "no zip code" in " ".join(m.value for m in at.markdown)
+    assert "is not a zip code (5 digits" in at.error[0].value.replace("\\", "")
+    assert len(picks(at)) == 10
+    assert "no zip code" in shown_text(at)
+
+
+def test_heat_map_labels_are_unique_and_readable():
+    from movierec.app import heatmap_labels
+    from movierec.features import FIELDS
+
+    values = ["new user", "Toy Story (1995)", "decade 1990s", "released 1995", "in 2000", "month 12", "the 2000s",
+              "genre Animation", "genre no", "genre no", "female", "age 25-34", "programmer", "zip 12345"]  # fmt: skip
+    labels = heatmap_labels(values, FIELDS)
+    assert len(set(labels)) == len(FIELDS)
+    assert "2nd genre: none" in labels and "3rd genre: none" in labels and "1st genre: Animation" in labels
 
 
 def test_markdown_in_typed_text_is_shown_as_typed():
