@@ -231,18 +231,30 @@ class Recommender:
             self._search_order = ids.to_numpy()[order].tolist()
         return self._search_order
 
-    def starters(self, per_genre: int = 2) -> list[int]:
-        """Popular movies from every genre in turn (most rated first), for a visitor with nothing in mind."""
+    def starters(self, size: int = 24) -> list[int]:
+        """Popular, varied movies for a visitor with nothing in mind: most rated first, spread over genres.
+
+        Taken in rounds: within a round, a movie qualifies only if it shares
+        no genre with the movies the round already took, and never a second
+        movie of one franchise (the title before its ":" or " - ").
+        """
         if self._starters is None:
-            order, chosen, taken = self.search_order(), [], set()
-            by_id = dict(zip(self.movies["movie_id"].astype(int), self.movies["genres"], strict=True))
-            genres = sorted(self.genres, key=lambda g: next(i for i, m in enumerate(order) if g in by_id[m].split("|")))
-            for _ in range(per_genre):
-                for genre in genres:
-                    picks = [m for m in order if genre in by_id[m].split("|") and m not in taken]
-                    if picks:
-                        chosen.append(picks[0])
-                        taken.add(picks[0])
+            genres = dict(zip(self.movies["movie_id"].astype(int), self.movies["genres"].str.split("|"), strict=True))
+            names = dict(zip(self.movies["movie_id"].astype(int), self._listing["name"], strict=True))
+            franchise = {m: re.split(r":| - ", n)[0].strip().lower() for m, n in names.items()}
+            order, chosen, franchises = self.search_order()[:500], [], set()
+            while len(chosen) < size:
+                covered, before = set(), len(chosen)
+                for movie in order:
+                    if movie in chosen or franchise[movie] in franchises or covered & set(genres[movie]):
+                        continue
+                    chosen.append(movie)
+                    franchises.add(franchise[movie])
+                    covered |= set(genres[movie])
+                    if len(chosen) == size:
+                        break
+                if len(chosen) == before:  # nothing left that qualifies
+                    break
             self._starters = chosen
         return self._starters
 

@@ -1,11 +1,17 @@
-"""Start the real app with ``streamlit run`` and screenshot it in headless Chromium (not run in CI).
+"""Drive the real app as a visitor would, in headless Chromium: time it, measure it, screenshot it (not run in CI).
 
-    python scripts/screenshot_app.py [--page show_st_plus.py] [--out docs/app.png]
+    python scripts/screenshot_app.py [--page show_st_plus.py] [--ratings 8]
 
-Needs Debian's ``chromium`` (``apt-get install chromium``), the ``playwright``
-Python package (it drives that Chromium; no browser download) and MovieLens
-through ``MOVIELENS_DIR`` or the cache. The server listens on 127.0.0.1 only
-and is stopped afterwards.
+Starts ``streamlit run`` on 127.0.0.1, opens the page at desktop width and
+times the first complete page from launch. Then it onboards like a newcomer:
+searches titles by typing, rates each with stars, and times every change
+until the page has finished (the median is what the app's "per interaction"
+figure means). It saves ``docs/app.png`` (desktop, 1440 px wide) and
+``docs/app-390.png`` (a phone, 390 px wide, after rating two movies there),
+and prints the server's peak RSS. Needs Debian's ``chromium`` (``apt-get
+install chromium``), the ``playwright`` Python package (it drives that
+Chromium; no browser download) and MovieLens through ``MOVIELENS_DIR`` or
+the cache. The server is stopped afterwards.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -23,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # As the machine's notes advise for headless Chromium on a closed network.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+# Titles a newcomer might type, and the stars they give (most of them liked).
+TO_RATE = [("Matrix", 5), ("Alien", 5), ("Toy Story", 4), ("Fargo", 5), ("Titanic", 2), ("Terminator", 4),
+           ("Princess Bride", 5), ("Godfather", 4), ("Clueless", 2), ("Braveheart", 4)]  # fmt: skip
 
 
 def wait_for(url: str, seconds: float) -> None:
@@ -37,13 +47,57 @@ def wait_for(url: str, seconds: float) -> None:
     raise TimeoutError(f"{url} did not answer within {seconds:.0f} s")
 
 
+IDLE = """() => !document.querySelector("[data-testid='stStatusWidget']")
+    && document.querySelectorAll("[data-stale='true']").length === 0
+    && !document.querySelector("[data-testid='stSkeleton']")"""
+
+
+def finished(page, expect: str | None = None, timeout_ms: int = 120_000) -> None:
+    """Wait until ``expect`` (text the new run draws) is on the page and the run is over: no element left stale."""
+    if expect is not None:
+        page.get_by_text(expect, exact=False).first.wait_for(timeout=timeout_ms)
+    page.wait_for_function(IDLE, timeout=timeout_ms, polling=20)
+
+
+def rate(page, title: str, stars: int, count: int) -> float:
+    """Search ``title`` and give it ``stars`` (the ``count``-th rating); seconds from the click to the finished page."""
+    search = page.locator(".st-key-search input")
+    search.click()
+    search.fill(title)
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")
+    star = page.locator(".st-key-search_stars button").nth(stars - 1)
+    star.wait_for(timeout=30_000)
+    finished(page)
+    started = time.monotonic()
+    star.click()
+    finished(page, f"Your ratings ({count})")
+    return time.monotonic() - started
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process tree's largest peak resident set (VmHWM) in MB: the server and any child."""
+    peaks = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if entry.name == str(pid) or fields.get("PPid", "").strip() == str(pid):
+            peaks.append(int(fields.get("VmHWM", "0 kB").split()[0]) / 1024)
+    return max(peaks, default=0.0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--page", default="show_st_plus.py")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "app.png")
+    parser.add_argument("--phone-out", type=Path, default=ROOT / "docs" / "app-390.png")
     parser.add_argument("--port", type=int, default=8599)
-    parser.add_argument("--size", default="1500,2300", help="window width,height in pixels")
-    parser.add_argument("--settle", type=float, default=3.0, help="seconds for charts to finish drawing")
+    parser.add_argument("--ratings", type=int, default=8, help="titles to search and rate (timed)")
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -60,21 +114,31 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         from playwright.sync_api import sync_playwright
 
-        width, height = (int(v) for v in args.size.split(","))
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-            page = browser.new_page(viewport={"width": width, "height": height})
-            opened = time.monotonic()
+            page = browser.new_page(viewport={"width": 1440, "height": 2200})
             page.goto(f"http://127.0.0.1:{args.port}/", timeout=120_000)
-            # The page is ready when the recommendations table is drawn and the script has stopped running.
-            page.wait_for_selector("[data-testid='stDataFrame']", timeout=180_000)
-            page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=180_000)
-            ready = time.monotonic()
-            print(f"first page ready {ready - opened:.1f} s after opening it ({ready - started:.1f} s after launch)")
-            page.wait_for_timeout(args.settle * 1000)
+            finished(page, "1. ", 180_000)
+            print(f"first complete page {time.monotonic() - started:.1f} s after `streamlit run`")
+
+            times = [rate(page, title, stars, i) for i, (title, stars) in enumerate(TO_RATE[: args.ratings], start=1)]
+            ms = sorted(t * 1000 for t in times)
+            print(f"rating -> finished page, {len(ms)} ratings: median {statistics.median(ms):.0f} ms, "
+                  f"min {ms[0]:.0f} ms, max {ms[-1]:.0f} ms")  # fmt: skip
+            page.wait_for_timeout(1500)
             page.screenshot(path=str(args.out), full_page=True)
+            print(f"saved {args.out}")
+
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, device_scale_factor=2)
+            phone.goto(f"http://127.0.0.1:{args.port}/", timeout=120_000)
+            finished(phone, "1. ", 180_000)
+            for i, (title, stars) in enumerate(TO_RATE[:2], start=1):
+                rate(phone, title, stars, i)
+            phone.wait_for_timeout(1500)
+            phone.screenshot(path=str(args.phone_out), full_page=True)
+            print(f"saved {args.phone_out}")
             browser.close()
-        print(f"saved {args.out}")
+        print(f"peak RSS of the app server: {peak_rss_mb(server.pid):,.0f} MB")
     finally:
         server.terminate()
         server.wait(timeout=20)

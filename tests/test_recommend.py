@@ -291,3 +291,19 @@ def test_audience_reasons_are_true_of_the_data_and_never_name_an_id_or_zip(stack
     assert len(reasons) == 8 and any(reasons)
     assert not any("12345" in r or "user" in r for r in reasons)
     assert all(r.startswith(("Because you liked", "Popular with")) or r == "" for r in reasons)
+
+
+def test_search_lists_the_most_rated_first_and_starters_are_popular_and_varied(recommender, ml1m):
+    counts = ml1m.ratings["movie_id"].value_counts()
+    order = recommender.search_order()
+    assert sorted(order) == sorted(ml1m.movies["movie_id"].astype(int))
+    assert [counts.get(m, 0) for m in order] == sorted((counts.get(m, 0) for m in order), reverse=True)
+    starters = recommender.starters(size=8)
+    assert len(starters) == len(set(starters)) > 3
+    genres = dict(zip(ml1m.movies["movie_id"], ml1m.movies["genres"].str.split("|"), strict=True))
+    first_round = []
+    for movie in starters:  # the first round shares no genre; a later round starts when none is left
+        if any(set(genres[movie]) & set(genres[m]) for m in first_round):
+            break
+        first_round.append(movie)
+    assert len(first_round) >= 2 and starters[0] == order[0]
