@@ -20,6 +20,7 @@ Settings come from the environment: ``MOVIELENS_DIR`` (data), and
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -167,6 +168,8 @@ def read_ratings_file(name: str, content: bytes, known: set[int]) -> dict[int, i
             payload = json.loads(text)
         except json.JSONDecodeError as err:
             raise RatingsFileError(f"{name} is not valid JSON ({err.msg}, line {err.lineno})") from None
+        except RecursionError:
+            raise RatingsFileError(f"{name} nests too deeply to be a ratings file") from None
         if isinstance(payload, dict):
             rows = list(payload.items())
         elif isinstance(payload, list) and all(isinstance(r, dict) for r in payload):
@@ -174,14 +177,18 @@ def read_ratings_file(name: str, content: bytes, known: set[int]) -> dict[int, i
         else:
             raise RatingsFileError(f'{name}: expected [{{"movie_id": 260, "stars": 5}}, ...] or {{"260": 5, ...}}')
     else:
-        try:
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-            raise RatingsFileError(f"{name} is not a CSV file ({' '.join(str(err).split())})") from None
-        missing = [c for c in ("movie_id", "stars") if c not in frame.columns]
+        lines = [line for line in csv.reader(io.StringIO(text)) if line]
+        header = [column.strip() for column in lines[0]] if lines else []
+        missing = [c for c in ("movie_id", "stars") if c not in header]
         if missing:
             raise RatingsFileError(f"{name} has no {' or '.join(missing)} column; the header is movie_id,stars")
-        rows = list(zip(frame["movie_id"], frame["stars"], strict=True))
+        for number, line in enumerate(lines[1:], start=1):
+            if len(line) != len(header):  # never guess which field is which
+                raise RatingsFileError(f"{name}, rating {number}: {len(line)} fields under a header of {len(header)}")
+        movie, stars = header.index("movie_id"), header.index("stars")
+        rows = [(line[movie], line[stars]) for line in lines[1:]]
+    if not rows:
+        raise RatingsFileError(f"{name} holds no ratings")
     if len(rows) > MAX_RATINGS:
         raise RatingsFileError(f"{name} holds {len(rows):,} ratings; at most {MAX_RATINGS:,} are read")
     ratings = {}
@@ -213,8 +220,13 @@ def keep_choices() -> None:
 
 
 def my_ratings() -> dict[int, int]:
-    """The ratings given on this page, ``{movie_id: stars}`` in the order given (oldest first)."""
-    return st.session_state.setdefault("ratings", {})
+    """The ratings given on this page for whoever the page is for (``owner``), ``{movie_id: stars}``, oldest first.
+
+    Each person has their own: the visitor ("me") and every MovieLens user
+    ratings were added for. Callbacks run before the page is drawn again, so
+    they file a rating under the person the widgets were drawn for.
+    """
+    return st.session_state.setdefault("ratings", {}).setdefault(st.session_state.get("owner", "me"), {})
 
 
 def add_rating(movie_id: int, stars: int) -> None:
@@ -268,6 +280,7 @@ def sidebar(rec: Recommender, name: str) -> tuple[Profile, int, int, int, list[s
                 key="user",
             )
             person = rec.profile(int(user_id))
+            st.session_state["owner"] = int(user_id)
         else:
             with st.expander("About you (optional)", expanded=False):
                 gender = st.radio("Gender", list(GENDERS), format_func=lambda g: GENDERS[g].capitalize(), key="gender",
@@ -276,6 +289,7 @@ def sidebar(rec: Recommender, name: str) -> tuple[Profile, int, int, int, list[s
                 occupation = st.selectbox("Occupation", list(ML1M_OCCUPATIONS), index=12, key="occupation")
                 zip_code = zip_code_input(rec)
             person = Profile(gender, int(age), occupation, zip_code)
+            st.session_state["owner"] = "me"
 
         st.header("What?")
         n = st.slider("How many movies", 5, 50, 10, key="n")
@@ -367,13 +381,13 @@ def rating_section(rec: Recommender, profile: Profile) -> None:
 
 
 def empty_reason(rec: Recommender, profile: Profile, genres: list[str], decades: list[int]) -> str:
-    """Why a ranking came out empty, in a sentence."""
-    wanted = " or ".join(genres) if genres else ""
-    when = " or ".join(f"the {d}s" for d in decades) if decades else ""
-    both = " from ".join(p for p in (f"{wanted} movie" if wanted else "movie", when) if p)
-    if rec.rank(profile.person, *rec.latest, n=1, genres=genres, decades=decades).empty:
-        return f"MovieLens has no {both}. Widen the genres or decades."
-    return f"You have rated every {both} in MovieLens. Widen the genres or decades."
+    """Why a ranking came out empty, in a sentence: nothing matches the filters, or everything that does is rated."""
+    kind = f"{' or '.join(genres)} movie" if genres else "movie"
+    when = f" from {' or '.join(f'the {d}s' for d in decades)}" if decades else ""
+    if not rec.matching(genres, decades).any():
+        return f"MovieLens has no {kind}{when}. Widen the genres or decades."
+    who = "You have" if profile.user_id is None else f"User {profile.user_id} has"
+    return f"{who} rated every {kind}{when} in MovieLens. Widen the genres or decades."
 
 
 def picks_section(rec: Recommender, profile: Profile, top: pd.DataFrame, reasons: list[str], unseen: int) -> None:

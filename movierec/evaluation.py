@@ -60,12 +60,20 @@ def latest_context(prepared: Prepared, part: str = "test") -> np.ndarray:
     return prepared.encoder.encode_context(*timestamp_year_month(stamps))
 
 
-def model_scorer(model, prepared: Prepared, part: str = "test") -> Callable[[np.ndarray], np.ndarray]:
+def model_scorer(
+    model, prepared: Prepared, part: str = "test", prior: EasePrior | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``score_users(user positions) -> (users, catalogue)`` for the full ranking of ``part``.
+
+    A model with an EASE prior reads ``prior`` (fitted here on the parts
+    before ``part`` if not given).
+    """
     scorer = CandidateScorer(model, prepared.encoder, prepared.data.movies)
     user_codes = prepared.encoder.encode_users(prepared.data.users)
     context_codes = latest_context(prepared, part)
     past = Histories.for_model(model, prepared, history_parts(part))
-    prior = EasePrior.for_model(model, prepared, history_parts(part))
+    if prior is None:
+        prior = EasePrior.for_model(model, prepared, history_parts(part))
 
     def score(rows):
         history = None if past is None else past.codes[rows]
@@ -88,9 +96,10 @@ def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool 
     past = Histories.for_model(model, prepared, parts_before)
     if past is not None:  # the held-out rows' movies are not in it, but a row never sees its own movie anyway
         past = past.for_rows(user_rows, encoded.codes[:, prepared.fields.index("movie_id")])
-    prior = EasePrior.for_model(model, prepared, parts_before)
-    if prior is not None:
-        prior = prior.pair_scores(user_rows, encoded.codes[:, prepared.fields.index("movie_id")])
+    fitted = EasePrior.for_model(model, prepared, parts_before)
+    prior = None
+    if fitted is not None:
+        prior = fitted.pair_scores(user_rows, encoded.codes[:, prepared.fields.index("movie_id")])
     probabilities = predict_rows(model, encoded.codes, history=past, prior=prior)
     own_rows = _own_rows(frame, probabilities, encoded.labels)
     result = {
@@ -102,7 +111,7 @@ def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool 
     }
     if full:
         ranking_started = time.perf_counter()
-        ranked = full_ranking(prepared, model_scorer(model, prepared, part), part, progress=progress)
+        ranked = full_ranking(prepared, model_scorer(model, prepared, part, fitted), part, progress=progress)
         result.update(
             {
                 "full_ndcg@10": ranked["ndcg@10"],

@@ -111,29 +111,35 @@ def rank(onboarding: Onboarding, score: Callable[[np.ndarray], np.ndarray], n_mo
     return {"full_ndcg@10": ranked["ndcg@10"], "full_hit@10": ranked["hit@10"], "users": ranked["users"]}
 
 
-def model_scores(model, prepared: Prepared, onboarding: Onboarding) -> Callable[[np.ndarray], np.ndarray]:
+def model_scores(
+    model, prepared: Prepared, onboarding: Onboarding, prior: EasePrior | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
     """The network's scores for new people: demographics, the unknown user id, the K-th reveal's date, the history.
 
-    A model with an EASE prior reads ``B`` fitted on the training part, folded
-    in on the revealed movies as the EASE baseline is.
+    A model with an EASE prior reads ``B`` fitted on the training part
+    (``prior``, fitted here if not given), folded in on the revealed movies as
+    the EASE baseline is, a chunk of people at a time.
     """
     scorer = CandidateScorer(model, prepared.encoder, prepared.data.movies)
     user_codes = prepared.encoder.encode_users(prepared.data.users.iloc[onboarding.user_rows])
     context_codes = prepared.encoder.encode_context(*timestamp_year_month(onboarding.stamps))
     movie_codes = scorer.candidate_codes
-    history = prior = None
+    history = None
     if model.history_length:
         history = np.stack([Histories.for_movie_codes(movie_codes[r], model.history_length)
                             for r in onboarding.revealed])  # fmt: skip
-    fitted = EasePrior.for_model(model, prepared, ["train"])  # the part the model was fitted on
-    if fitted is not None:
-        prior = np.stack([fitted.scores_of_codes(movie_codes[r], movie_codes) for r in onboarding.revealed])
-    return lambda people: scorer.score(
-        user_codes[people],
-        context_codes[people],
-        None if history is None else history[people],
-        None if prior is None else prior[people],
-    )
+    if getattr(model, "ease_l2", 0.0) and (prior is None or prior.l2 != model.ease_l2):
+        prior = EasePrior.for_model(model, prepared, ["train"])  # the part the model was fitted on
+
+    def score(people):
+        priors = None
+        if getattr(model, "ease_l2", 0.0):
+            priors = np.stack([prior.scores_of_codes(movie_codes[onboarding.revealed[p]], movie_codes) for p in people])
+        return scorer.score(
+            user_codes[people], context_codes[people], None if history is None else history[people], priors
+        )
+
+    return score
 
 
 def baseline_scores(prepared: Prepared, onboarding: Onboarding, ease_l2: float) -> dict[str, Callable]:
@@ -153,10 +159,14 @@ def evaluate(
 ) -> dict[str, dict]:
     """``{"K": {name: metrics}}`` for every model in ``models`` and the baselines, on the same people."""
     n_movies = len(prepared.data.movies)
+    # One B per l2 any model reads, fitted once on the training part for every K.
+    priors = {l2: EasePrior.of_parts(prepared, ["train"], l2) for l2 in {getattr(m, "ease_l2", 0.0) for m in
+              models.values()} if l2}  # fmt: skip
     results = {}
     for k in reveal:
         onboarding = onboard(prepared, k)
-        scorers = {name: model_scores(model, prepared, onboarding) for name, model in models.items()}
+        scorers = {name: model_scores(model, prepared, onboarding, priors.get(getattr(model, "ease_l2", 0.0)))
+                   for name, model in models.items()}  # fmt: skip
         scorers.update(baseline_scores(prepared, onboarding, ease_l2))
         results[str(k)] = {name: rank(onboarding, score, n_movies) for name, score in scorers.items()}
     return results

@@ -55,7 +55,11 @@ def make_dataset(
 
     ``prior = (out-of-fold prior, user row of each code row)`` adds each row's
     EASE score of its movie (``movierec.prior``) as input ``"prior"``,
-    negatives included, read before any movie code is made unknown.
+    negatives included: a negative's is its rated row's user's score of the
+    sampled movie, from the user's whole rated set (the rated row's movie
+    included, unlike the history: diag(B) = 0 keeps a movie out of its own
+    score). A row whose movie code is made unknown gets 0, as an unknown
+    movie does when serving.
     """
     import tensorflow as tf
 
@@ -102,6 +106,8 @@ def make_dataset(
         if oov_rate > 0:
             drop = tf.random.uniform(tf.shape(rows), seed=seed + SEED_OFFSETS["unknown_codes"]) < oov_rate
             rows = tf.where(drop & droppable, tf.zeros_like(rows), rows)
+            if prior is not None:  # an unknown movie has no EASE score when serving either
+                inputs["prior"] = tf.where(tf.equal(rows[:, movie_column], 0), 0.0, inputs["prior"])
         return ({"codes": rows, **inputs} if inputs else rows), targets
 
     options = tf.data.Options()

@@ -132,7 +132,7 @@ def pair_scores(weights: np.ndarray, rated: sparse.csr_matrix, user_rows, candid
     for rows in np.split(order, bounds) if len(order) else []:
         user = user_rows[rows[0]]
         items = rated.indices[rated.indptr[user] : rated.indptr[user + 1]]
-        out[rows] = weights[items][:, candidates[rows]].sum(axis=0)
+        out[rows] = weights[np.ix_(items, candidates[rows])].sum(axis=0)
     return out
 
 

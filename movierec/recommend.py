@@ -138,11 +138,16 @@ class Profile:
             raise ValueError(f"gender must be 'M' or 'F', got {self.gender!r}")
         if self.age not in AGE_BRACKETS:
             raise ValueError(f"age must be one of the bracket codes {sorted(AGE_BRACKETS)}, got {self.age!r}")
-        rated = tuple((int(m), int(r)) for m, r in self.rated)
-        bad = [r for _, r in rated if not 1 <= r <= 5]
-        if bad:
-            raise ValueError(f"a rating is 1 to 5 stars, got {bad[0]}")
-        object.__setattr__(self, "rated", rated)
+        latest: dict[int, int] = {}
+        for movie, stars in self.rated:
+            for value, what in ((movie, "a movie id"), (stars, "stars")):
+                if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                    raise ValueError(f"{what} is a whole number, got {value!r}")
+            if not 1 <= stars <= 5:
+                raise ValueError(f"a rating is 1 to 5 stars, got {stars}")
+            latest.pop(int(movie), None)  # rated again: the last rating counts, in its place
+            latest[int(movie)] = int(stars)
+        object.__setattr__(self, "rated", tuple(latest.items()))
 
     @property
     def person(self) -> Profile:
@@ -155,8 +160,7 @@ class Profile:
 
     def rate(self, movie_id: int, stars: int) -> Profile:
         """This profile with one more rating; rating a movie again replaces the earlier rating (and its place)."""
-        kept = tuple((m, r) for m, r in self.rated if m != int(movie_id))
-        return replace(self, rated=(*kept, (int(movie_id), int(stars))))
+        return replace(self, rated=(*self.rated, (movie_id, stars)))
 
     def as_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -217,7 +221,7 @@ class Recommender:
         self._display_titles: dict[int, str] | None = None
         self._audience: dict | None = None
         self._search_order: list[int] | None = None
-        self._starters: list[int] | None = None
+        self._starters: tuple[list[int], int] | None = None  # (movies, the size asked for)
         # Movie id of each movie_id code (0 for the unknown code), to name the movies in a history.
         self._movie_of_code = np.zeros(len(encoder.vocabularies["movie_id"]) + 1, dtype=np.int64)
         self._movie_of_code[1:] = np.asarray(encoder.vocabularies["movie_id"], dtype=np.int64)
@@ -238,7 +242,7 @@ class Recommender:
         no genre with the movies the round already took, and never a second
         movie of one franchise (the title before its ":" or " - ").
         """
-        if self._starters is None:
+        if self._starters is None or self._starters[1] != size:
             genres = dict(zip(self.movies["movie_id"].astype(int), self.movies["genres"].str.split("|"), strict=True))
             names = dict(zip(self.movies["movie_id"].astype(int), self._listing["name"], strict=True))
             franchise = {m: re.split(r":| - ", n)[0].strip().lower() for m, n in names.items()}
@@ -255,8 +259,8 @@ class Recommender:
                         break
                 if len(chosen) == before:  # nothing left that qualifies
                     break
-            self._starters = chosen
-        return self._starters
+            self._starters = (chosen, size)
+        return self._starters[0]
 
     def display_titles(self) -> dict[int, str]:
         """``{movie_id: "The Shawshank Redemption (1994)"}``: the readable title and the year, once."""
@@ -399,15 +403,8 @@ class Recommender:
         if not 1 <= n <= 500:
             raise ValueError(f"n must be 1-500, got {n}")
         scores = self.scores(profile, year, month)
-        keep = np.ones(len(self.movies), dtype=bool)
+        keep = self.matching(genres, decades)
         keep[self.rated_positions(profile)] = False
-        if genres:
-            unknown = sorted(set(genres) - set(self.genres))
-            if unknown:
-                raise ValueError(f"unknown genres {unknown}; choose from {self.genres}")
-            keep &= self._genre_matrix[:, [self.genres.index(g) for g in genres]].any(axis=1)
-        if decades:
-            keep &= np.isin(self._decade, decades)
         order = top_k(np.where(keep, scores, -np.inf), n)[: int(keep.sum())]
         top = {"rank": np.arange(1, len(order) + 1)}
         top.update({column: values[order] for column, values in self._listing.items()})
@@ -417,6 +414,18 @@ class Recommender:
         ranked = np.sort(scores[unseen])
         match = np.searchsorted(ranked, scores[order], side="right") / max(len(ranked), 1)
         return pd.DataFrame({**top, "score": scores[order], "match": match})
+
+    def matching(self, genres: list[str] | None = None, decades: list[int] | None = None) -> np.ndarray:
+        """Which catalogue movies pass the filters (any of ``genres``, any of ``decades``), rated or not."""
+        keep = np.ones(len(self.movies), dtype=bool)
+        if genres:
+            unknown = sorted(set(genres) - set(self.genres))
+            if unknown:
+                raise ValueError(f"unknown genres {unknown}; choose from {self.genres}")
+            keep &= self._genre_matrix[:, [self.genres.index(g) for g in genres]].any(axis=1)
+        if decades:
+            keep &= np.isin(self._decade, decades)
+        return keep
 
     # ------------------------------------------------------------------ explaining
     def model_inputs(self, profile: Profile, movie_ids, year: int, month: int):
@@ -457,22 +466,34 @@ class Recommender:
     ) -> list[list[int]]:
         """For each movie, the ``k`` movies the person liked (>= ``min_stars``) that its score leaned on most.
 
-        They are the rated movies with the largest attention-pooling weights
-        for that candidate (``AutoInt.history_weights``); an empty list when
-        the model reads no history, pools it by its mean (every movie counts
-        the same, so none is a reason), or the person liked nothing in it.
+        With an EASE prior, the prior's share of the score is an exact sum
+        over the rated movies (``B[rated, movie]``, ``movierec.prior``), so
+        the liked movies with the largest positive terms are named. Without
+        one, an attention-pooled history's weights for that candidate
+        (``AutoInt.history_weights``) rank them. Empty lists when the model
+        reads neither (or pools by the mean: every movie counts the same, so
+        none is a reason), or the person liked nothing that counted.
         """
         movie_ids = [int(m) for m in movie_ids]
-        if not self.history_length or self.model.history_pooling != "attention" or not movie_ids:
-            return [[] for _ in movie_ids]
-        inputs = self.model_inputs(profile, movie_ids, year, month)
-        weights = np.asarray(self.model.history_weights(inputs))
-        rated_ids = self._movie_of_code[inputs["history"][0]]  # the history's movie ids, 0 for empty slots
         stars = self.stars(profile)
-        liked = np.array([stars.get(int(m), 0) >= min_stars for m in rated_ids])
+        if self._prior is not None and movie_ids:
+            rated = np.array(list(stars), dtype=np.int64)
+            liked = np.array([stars[m] >= min_stars for m in rated], dtype=bool)
+            codes = self.scorer.candidate_codes[self._movie_position.get_indexer(rated)]
+            candidates = self.scorer.candidate_codes[self._movie_position.get_indexer(movie_ids)]
+            terms = self._prior.weights[np.ix_(codes, candidates)].T  # (movies, rated): each rated movie's share
+            rated_ids, weights = rated, np.where(liked[None, :] & (codes[None, :] != 0), terms, 0.0)
+        elif self.history_length and self.model.history_pooling == "attention" and movie_ids:
+            inputs = self.model_inputs(profile, movie_ids, year, month)
+            weights = np.asarray(self.model.history_weights(inputs))
+            rated_ids = self._movie_of_code[inputs["history"][0]]  # the history's movie ids, 0 for empty slots
+            liked = np.array([stars.get(int(m), 0) >= min_stars for m in rated_ids], dtype=bool)
+            weights = np.where(liked[None, :], weights, 0.0)
+        else:
+            return [[] for _ in movie_ids]
         result = []
         for row in weights:
-            order = [i for i in np.argsort(-row, kind="stable") if liked[i] and row[i] > 0][:k]
+            order = [i for i in np.argsort(-row, kind="stable")[:k] if row[i] > 0]
             result.append([int(rated_ids[i]) for i in order])
         return result
 

@@ -48,8 +48,10 @@ def picks(at: AppTest) -> pd.DataFrame:
     return at.session_state["picks"]
 
 
-def ratings(at: AppTest) -> dict[int, int]:
-    return dict(at.session_state["ratings"]) if "ratings" in at.session_state else {}
+def ratings(at: AppTest, owner="me") -> list[tuple[int, int]]:
+    """The ratings given on the page for ``owner`` ("me" or a MovieLens user id), in the order given."""
+    kept = at.session_state["ratings"] if "ratings" in at.session_state else {}  # noqa: SIM401 (no .get here)
+    return list(kept.get(owner, {}).items())
 
 
 def shown_text(at: AppTest) -> str:
@@ -82,7 +84,7 @@ def test_rating_a_searched_title_refreshes_the_list_without_it(app_env, ml1m, pa
     at.selectbox(key="search").set_value(movie).run()
     at.feedback(key="search_stars").set_value(4).run()  # the fifth star
     assert not at.exception and not at.error
-    assert ratings(at) == {movie: 5}
+    assert ratings(at) == [(movie, 5)]
     after = picks(at)
     assert movie not in set(after["movie_id"]) and not after["movie_id"].equals(before["movie_id"])
     assert at.selectbox(key="search").value is None  # ready for the next title
@@ -96,15 +98,15 @@ def test_the_starter_grid_rates_and_reasons_name_the_liked_movies(app_env, ml1m)
     for key in starters[:3]:
         at.feedback(key=key).set_value(4).run()
     assert not at.exception
-    liked = {int(k.removeprefix("starter_")) for k in starters[:3]}
-    assert ratings(at) == dict.fromkeys(liked, 5)
-    assert not liked & set(picks(at)["movie_id"])
+    liked = [int(k.removeprefix("starter_")) for k in starters[:3]]
+    assert ratings(at) == [(m, 5) for m in liked]
+    assert not set(liked) & set(picks(at)["movie_id"])
     # The AutoInt+ page reads an attention-pooled history: its picks say which liked movies they lean on.
     assert any(r.startswith("Because you liked") for r in picks(at)["reason"])
     at.button(key=f"remove_{starters[0].removeprefix('starter_')}").click().run()
     assert len(ratings(at)) == 2
     at.button(key="clear").click().run()
-    assert ratings(at) == {}
+    assert ratings(at) == []
 
 
 def test_ratings_download_and_upload_round_trip(app_env, ml1m):
@@ -117,11 +119,11 @@ def test_ratings_download_and_upload_round_trip(app_env, ml1m):
     at = run_page("show_st_plus.py")
     at.file_uploader(key="upload").set_value(("mine.csv", csv.encode(), "text/csv")).run()
     assert not at.exception and not at.error
-    assert ratings(at) == given
+    assert ratings(at) == list(given.items())
     assert not set(given) & set(picks(at)["movie_id"])
     payload = json.dumps([{"movie_id": ids[0], "stars": 1}]).encode()
     at.file_uploader(key="upload").set_value(("more.json", payload, "application/json")).run()
-    assert ratings(at) == {ids[1]: 2, ids[2]: 4, ids[0]: 1}  # a re-rated movie takes the new rating, last
+    assert ratings(at) == [(ids[1], 2), (ids[2], 4), (ids[0], 1)]  # a re-rated movie takes the new rating, last
 
 
 @pytest.mark.parametrize(
@@ -146,7 +148,7 @@ def test_a_bad_ratings_file_is_refused_and_loses_nothing(app_env, ml1m, name, co
     assert not at.exception
     shown = at.error[0].value.replace("\\", "")  # the message is markdown-escaped
     assert message in shown and "Your ratings are unchanged" in shown
-    assert ratings(at) == {movie: 3}
+    assert ratings(at) == [(movie, 3)]
 
 
 @pytest.mark.parametrize("page", list(PAGES))
@@ -184,6 +186,23 @@ def test_choices_survive_switching_between_me_and_a_movielens_user(app_env):
     assert at.selectbox(key="occupation").value == "farmer"
     at.radio(key="mode").set_value("A MovieLens user").run()
     assert at.selectbox(key="user").value == 7  # not back to user 1
+    assert not at.exception
+
+
+def test_each_person_keeps_their_own_ratings(app_env, ml1m):
+    at = run_page("show_st_plus.py")
+    mine, theirs = (int(m) for m in ml1m.movies["movie_id"].iloc[[3, 4]])
+    at.selectbox(key="search").set_value(mine).run()
+    at.feedback(key="search_stars").set_value(4).run()
+    at.radio(key="mode").set_value("A MovieLens user").run()
+    at.selectbox(key="user").set_value(7).run()
+    assert ratings(at, 7) == [] and any("Ratings you add for user 7 (0)" in e.label for e in at.expander)
+    at.selectbox(key="search").set_value(theirs).run()
+    at.feedback(key="search_stars").set_value(1).run()
+    assert ratings(at, 7) == [(theirs, 2)] and ratings(at) == [(mine, 5)]
+    assert any("Ratings you add for user 7 (1)" in e.label for e in at.expander)
+    at.radio(key="mode").set_value("Me").run()
+    assert any("Your ratings (1)" in e.label for e in at.expander) and ratings(at) == [(mine, 5)]
     assert not at.exception
 
 
@@ -292,3 +311,25 @@ def test_pages_are_thin():
     for page in PAGES:
         code = [line for line in (ROOT / page).read_text().splitlines() if line.strip()]
         assert len(code) <= 5, f"{page} should only call the shared app body"
+
+
+def test_an_empty_list_of_a_movielens_user_says_they_rated_everything_that_matches(ml1m, prepared):
+    from movierec import models
+    from movierec.app import empty_reason
+    from movierec.recommend import Recommender
+
+    rec = Recommender(models.create("autoint", prepared.encoder.vocab_sizes, embedding_dim=4, attention_layers=1),
+                      prepared.encoder, ml1m)  # fmt: skip
+    movies = ml1m.movies.dropna(subset=["year"]).assign(decade=lambda f: f["year"].astype(int) // 10 * 10)
+    rated = ml1m.ratings.groupby("user_id")["movie_id"].apply(set)
+    for genre in rec.genres:
+        for decade, group in movies[movies["genres"].str.contains(genre, regex=False)].groupby("decade"):
+            fans = [u for u, seen in rated.items() if set(group["movie_id"]) <= seen]
+            if fans:
+                profile = rec.profile(int(fans[0]))
+                assert rec.rank(profile, *rec.latest, genres=[genre], decades=[int(decade)]).empty
+                said = empty_reason(rec, profile, [genre], [int(decade)])
+                assert said == f"User {fans[0]} has rated every {genre} movie from the {decade}s in MovieLens. " \
+                               "Widen the genres or decades."
+                return
+    pytest.fail("the fixture has no user who rated every movie of some genre and decade")

@@ -117,7 +117,8 @@ def test_recommend_prints_the_top_n_for_a_new_persons_ratings_with_the_liked_mov
     assert printed == picks and len(picks) == 7
     assert [set(p) for p in picks] == [{"movie_id", "title", "score", "because"}] * 7
     assert not {liked, disliked} & {p["movie_id"] for p in picks}  # rated movies are never recommended
-    assert all(p["because"] == [liked] for p in picks)  # the only liked movie, the one-star one never
+    # Only the liked movie can be a reason (never the one-star one), where its share of the score is positive.
+    assert all(p["because"] in ([liked], []) for p in picks) and any(p["because"] for p in picks)
     assert [p["score"] for p in picks] == sorted((p["score"] for p in picks), reverse=True)
     from movierec.recommend import readable_title
 
@@ -128,7 +129,7 @@ def test_recommend_prints_the_top_n_for_a_new_persons_ratings_with_the_liked_mov
     recommend.main([*stacked_artifacts, "--rated", f"{liked}:5", "--n", "3", "--user", "3"])
     text = capsys.readouterr().out
     assert text.startswith("Top 3 for user 3 (") and "1 ratings given here" in text
-    assert text.count("because you liked") == 3
+    assert text.count("because you liked") >= 1
 
 
 @pytest.mark.parametrize(
@@ -139,11 +140,18 @@ def test_recommend_prints_the_top_n_for_a_new_persons_ratings_with_the_liked_mov
         (["--rated", ","], "argument --rated: give at least one movie_id:stars"),
         (["--rated", "999999:5"], "movie 999999 is not in ml-1m"),
         (["--user", "999999"], "user 999999 is not in ml-1m"),
+        (["--rated", "260:5,260:1"], "argument --rated: movie 260 is rated twice"),
         (["--n", "0"], "argument --n: must be a whole number >= 1"),
-        (["--age", "30"], "age must be one of the bracket codes"),
-        (["--month", "13"], "month must be 1-12"),
+        (["--n", "501"], "argument --n: at most 500 movies, got 501"),
+        (["--age", "30"], "argument --age: invalid choice: 30"),
+        (["--occupation", "astronaut"], "argument --occupation: invalid choice: 'astronaut'"),
+        (["--zip", "1234"], "argument --zip: a zip code is 5 digits"),
+        (["--month", "13"], "argument --month: invalid choice: 13"),
+        (["--month", "0"], "argument --month: invalid choice: 0"),
+        (["--user", "3", "--gender", "F"], "--gender describe a new person; a MovieLens user (--user) has their own"),
     ],
-    ids=["stars", "format", "empty", "unknown-movie", "unknown-user", "n", "age", "month"],
+    ids=["stars", "format", "empty", "unknown-movie", "unknown-user", "twice", "n", "n-too-many", "age", "occupation",
+         "zip", "month", "month-zero", "user-and-person"],
 )
 def test_recommend_rejects_bad_input_in_one_line(stacked_artifacts, argv, message, capsys):
     with pytest.raises(SystemExit) as stopped:
@@ -151,6 +159,7 @@ def test_recommend_rejects_bad_input_in_one_line(stacked_artifacts, argv, messag
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+    assert "Error:" not in err  # a usage error, said plainly, not an exception's name
 
 
 def test_python_dash_m_movierec_recommend_is_the_tool():

@@ -170,6 +170,11 @@ def test_a_profile_keeps_its_ratings_in_order_and_a_new_rating_of_a_movie_replac
     assert profile.person == Profile("F", 25, "writer", "12345")
     with pytest.raises(ValueError, match="a rating is 1 to 5 stars, got 6"):
         profile.rate(30, 6)
+    assert Profile("F", 25, "writer", "", rated=((1, 5), (2, 3), (1, 4))).rated == ((2, 3), (1, 4))
+    for bad, message in (((1, 4.7), "stars is a whole number, got 4.7"), ((1, True), "stars is a whole number"),
+                         (("1", 5), "a movie id is a whole number, got '1'")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            Profile("F", 25, "writer", "", rated=(bad,))
 
 
 @pytest.fixture(scope="module")
@@ -214,21 +219,34 @@ def test_ratings_given_here_are_the_newest_history_join_the_prior_and_leave_the_
         rec.history_codes(visitor.rate(999999, 5))
 
 
-def test_because_names_liked_movies_by_their_attention_weight(stacked, ml1m):
-    rec = stacked
+def test_because_names_liked_movies_by_their_share_of_the_score(stacked, ml1m, prepared):
+    """With a prior, by each liked movie's exact EASE term; with an attention-pooled history alone, by its weight."""
+    from model_fixtures import randomised
+
     movie_ids = [int(m) for m in ml1m.movies["movie_id"].head(12)]
     visitor = Profile("F", 18, "artist", "").rate(movie_ids[0], 5).rate(movie_ids[1], 1).rate(movie_ids[2], 4)
-    year, month = rec.latest
     picks = movie_ids[5:10]
-    because = rec.because(visitor, picks, year, month, k=3)
-    inputs = rec.model_inputs(visitor, picks, year, month)
-    weights = np.asarray(rec.model.history_weights(inputs))
-    slot = {int(rec._movie_of_code[c]): i for i, c in enumerate(inputs["history"][0]) if c}
+    year, month = stacked.latest
+    liked = {movie_ids[0], movie_ids[2]}
+    code = dict(zip(ml1m.movies["movie_id"].astype(int), stacked.scorer.candidate_codes, strict=True))
+    for pick, reasons in zip(picks, stacked.because(visitor, picks, year, month, k=3), strict=True):
+        terms = {m: stacked._prior.weights[code[m], code[pick]] for m in liked}
+        assert reasons == sorted((m for m in liked if terms[m] > 0), key=lambda m: -terms[m])  # never the 1-star one
+    attending = Recommender(
+        randomised(models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4,
+                                 attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
+                                 history_length=6, history_pooling="attention"), seed=6),
+        prepared.encoder, ml1m,
+    )  # fmt: skip
+    because = attending.because(visitor, picks, year, month, k=3)
+    inputs = attending.model_inputs(visitor, picks, year, month)
+    weights = np.asarray(attending.model.history_weights(inputs))
+    slot = {int(attending._movie_of_code[c]): i for i, c in enumerate(inputs["history"][0]) if c}
     for row, reasons in zip(weights, because, strict=True):
-        assert reasons and set(reasons) <= {movie_ids[0], movie_ids[2]}  # liked (4-5 stars) only, never the 1
+        assert sorted(reasons) == sorted(liked)  # liked (4-5 stars) only, by weight, never the 1
         assert [row[slot[m]] for m in reasons] == sorted((row[slot[m]] for m in reasons), reverse=True)
-        assert len(reasons) == 2
-    assert rec.because(visitor.person, picks, year, month) == [[], [], [], [], []]  # nothing rated: no reason
+    assert attending.because(visitor.person, picks, year, month) == [[]] * 5  # nothing rated: no reason
+    assert stacked.because(visitor.person, picks, year, month) == [[]] * 5
 
 
 @pytest.mark.parametrize(
@@ -298,8 +316,9 @@ def test_search_lists_the_most_rated_first_and_starters_are_popular_and_varied(r
     order = recommender.search_order()
     assert sorted(order) == sorted(ml1m.movies["movie_id"].astype(int))
     assert [counts.get(m, 0) for m in order] == sorted((counts.get(m, 0) for m in order), reverse=True)
+    assert len(recommender.starters()) == 24
     starters = recommender.starters(size=8)
-    assert len(starters) == len(set(starters)) > 3
+    assert len(starters) == len(set(starters)) == 8
     genres = dict(zip(ml1m.movies["movie_id"], ml1m.movies["genres"].str.split("|"), strict=True))
     first_round = []
     for movie in starters:  # the first round shares no genre; a later round starts when none is left

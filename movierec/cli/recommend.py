@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 from movierec import cli
+from movierec.data import AGE_BRACKETS, ML1M_OCCUPATIONS
+
+MAX_N = 500  # what Recommender.rank allows
 
 
 def rated_pairs(text: str) -> tuple[tuple[int, int], ...]:
@@ -31,6 +35,8 @@ def rated_pairs(text: str) -> tuple[tuple[int, int], ...]:
             raise argparse.ArgumentTypeError(f"each rating is movie_id:stars, such as 260:5; got {item!r}") from None
         if not 1 <= pair[1] <= 5:
             raise argparse.ArgumentTypeError(f"stars are 1 to 5, got {item!r}")
+        if any(movie_id == pair[0] for movie_id, _ in pairs):
+            raise argparse.ArgumentTypeError(f"movie {pair[0]} is rated twice; give each movie once")
         pairs.append(pair)
     if not pairs:
         raise argparse.ArgumentTypeError("give at least one movie_id:stars, such as 260:5")
@@ -41,15 +47,35 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = cli.tool_parser("python -m movierec.recommend", __doc__)
     parser.add_argument("--rated", type=rated_pairs, default=(), help="movie_id:stars,... in the order rated")
     parser.add_argument("--user", type=int, default=None, help="an existing MovieLens user id (else a new person)")
-    parser.add_argument("--gender", choices=["F", "M"], default=None)
-    parser.add_argument("--age", type=int, default=None, help="age bracket code: 1, 18, 25, 35, 45, 50 or 56")
-    parser.add_argument("--occupation", default=None, help="an occupation as the data names it, e.g. programmer")
-    parser.add_argument("--zip", default="", help="zip code (default: unknown)")
-    parser.add_argument("--n", type=cli.positive_int, default=10, help="how many movies (1-500)")
+    person = parser.add_argument_group("a new person (not with --user)")
+    person.add_argument("--gender", choices=["F", "M"], default=None)
+    person.add_argument("--age", type=int, choices=sorted(AGE_BRACKETS), default=None, help="age bracket code")
+    person.add_argument("--occupation", choices=ML1M_OCCUPATIONS, default=None, metavar="OCCUPATION",
+                        help="as MovieLens names it, e.g. programmer or 'college/grad student'")  # fmt: skip
+    person.add_argument("--zip", type=zip_code, default="", help="5-digit zip code (default: unknown)")
+    parser.add_argument("--n", type=top_n, default=10, help="how many movies (1-500)")
     parser.add_argument("--year", type=int, default=None, help="date of the request (default: the data's last month)")
-    parser.add_argument("--month", type=int, default=None)
+    parser.add_argument("--month", type=int, choices=range(1, 13), default=None, metavar="1-12")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    given = [f"--{name}" for name in ("gender", "age", "occupation") if getattr(args, name) is not None]
+    if args.user is not None and (given or args.zip):
+        parser.error(f"{', '.join(given or ['--zip'])} describe a new person; a MovieLens user (--user) has their own")
+    return args
+
+
+def zip_code(text: str) -> str:
+    """A 5-digit zip code, or nothing (the model's unknown zip code)."""
+    if text.strip() and not re.fullmatch(r"[0-9]{5}", text.strip()):
+        raise argparse.ArgumentTypeError(f"a zip code is 5 digits, like 10001; got {text!r}")
+    return text.strip()
+
+
+def top_n(text: str) -> int:
+    value = cli.positive_int(text)
+    if value > MAX_N:
+        raise argparse.ArgumentTypeError(f"at most {MAX_N} movies, got {value}")
+    return value
 
 
 def main(argv=None):
@@ -80,7 +106,8 @@ def run(args: argparse.Namespace) -> list[dict]:
     model, encoder, manifest = artifacts.load(args.model, args.model_dir, args.encoder_dir)
     rec = Recommender(model, encoder, cli.load_release(args), manifest)
     profile = profile_of(args, rec)
-    year, month = args.year or rec.latest[0], args.month or rec.latest[1]
+    year = rec.latest[0] if args.year is None else args.year
+    month = rec.latest[1] if args.month is None else args.month
     top = rec.rank(profile, year, month, n=args.n)
     because = rec.because(profile, top["movie_id"].tolist(), year, month)
     titles = rec.display_titles()
