@@ -87,3 +87,23 @@ def test_a_history_model_is_ranked_with_the_history_of_the_parts_before_the_eval
     assert result["auc"] == pytest.approx(metrics.auc(encoded.labels, expected))
     assert result["auc"] != pytest.approx(metrics.auc(encoded.labels, predict_rows(model, encoded.codes,
                                                                                    history=0 * rows)))  # fmt: skip
+
+
+@pytest.mark.parametrize(("part", "fitted_on"), [("validation", ("train",)), ("test", ("train", "validation"))])
+def test_a_stacked_models_prior_is_fitted_on_the_parts_before_the_one_measured(prepared, monkeypatch, part, fitted_on):
+    from movierec import models
+    from movierec.prior import EasePrior
+
+    asked = []
+    real = EasePrior.for_model.__func__
+
+    def spy(cls, model, prepared_, parts):
+        asked.append(tuple(parts))
+        return real(cls, model, prepared_, parts)
+
+    monkeypatch.setattr(EasePrior, "for_model", classmethod(spy))
+    model = models.create("autointp", prepared.vocab_sizes, seed=0, embedding_dim=4, attention_layers=1,
+                          dnn_units=[8], rated_head=True, ease_l2=20.0)  # fmt: skip
+    result = evaluation.evaluate_model(model, prepared, part=part)
+    assert asked == [fitted_on]  # once, shared by the seed rows and the full ranking
+    assert 0 <= result["full_ndcg@10"] <= 1

@@ -61,3 +61,33 @@ def test_a_history_needs_the_movie_field_among_the_inputs():
     x, y = np.ones((4, 3), np.int32), np.zeros(4, np.float32)
     with pytest.raises(ValueError, match="movie_id"):
         pipeline.make_dataset(x, y, 2, fields=("gender", "age", "zip"), history=(np.ones((2, 5)), np.zeros(4)))
+
+
+def _row_users(prepared, codes: np.ndarray) -> np.ndarray:
+    """The user row of each code row, from its user_id code (no code made unknown in these pipelines)."""
+    vocabulary = np.asarray(prepared.encoder.vocabularies["user_id"]).astype(np.int64)
+    return prepared.user_index.get_indexer(vocabulary[codes[:, prepared.fields.index("user_id")] - 1])
+
+
+def test_training_rows_read_the_out_of_fold_prior_and_validation_rows_the_training_parts(prepared):
+    """The wiring of the stacking rule: a B that saw the row never scores it, end to end through training's data."""
+    from movierec.prior import EasePrior, OutOfFoldPrior
+
+    l2, movie = 25.0, prepared.fields.index("movie_id")
+    model = models.create("autointp", prepared.vocab_sizes, seed=0, ease_l2=l2, rated_head=True, **json.loads(TINY))
+    settings = training.TrainSettings(batch_size=512, oov_rate=0.0, negatives=2)
+    inputs, _ = next(iter(training.training_data(model, prepared, ("train",), settings)))
+    codes, got = inputs["codes"].numpy(), inputs["prior"].numpy()
+    users = _row_users(prepared, codes)
+    out_of_fold = OutOfFoldPrior.of_parts(prepared, ("train",), l2).pair_scores(users, codes[:, movie])
+    seen_all = EasePrior.of_parts(prepared, ("train",), l2).pair_scores(users, codes[:, movie])
+    np.testing.assert_allclose(got, out_of_fold, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(got, seen_all, rtol=1e-3, atol=1e-4)
+
+    inputs, _ = next(iter(training.validation_data(model, prepared, settings)))
+    codes, got = inputs["codes"].numpy(), inputs["prior"].numpy()
+    users = _row_users(prepared, codes)
+    train_only = EasePrior.of_parts(prepared, ("train",), l2).pair_scores(users, codes[:, movie])
+    with_validation = EasePrior.of_parts(prepared, ("train", "validation"), l2).pair_scores(users, codes[:, movie])
+    np.testing.assert_allclose(got, train_only, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(got, with_validation, rtol=1e-3, atol=1e-4)
