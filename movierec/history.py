@@ -65,9 +65,7 @@ class Histories:
         if (users < 0).any():
             raise KeyError(f"user_id {rated['user_id'].to_numpy()[users < 0][0]} of the ratings is not in user_index")
         movie_ids = rated["movie_id"].to_numpy()
-        # Encode each distinct movie once: ML-25M has 25M ratings of 60K movies.
-        distinct, inverse = np.unique(movie_ids, return_inverse=True)
-        movies = encoder.encode_table(pd.DataFrame({"movie_id": distinct.astype(str)}))[:, 0][inverse]
+        movies = encoder.encode_movie_ids(movie_ids)
         known = movies != EMPTY
         users, movies = users[known], movies[known]
         timestamps, movie_ids = rated["timestamp"].to_numpy()[known], movie_ids[known]

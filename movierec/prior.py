@@ -39,18 +39,11 @@ from scipy import sparse
 
 from movierec.baselines import ease_weights
 from movierec.features import FeatureEncoder
+from movierec.history import EMPTY
 from movierec.prepared import Prepared
 
 FOLDS = 5
 FOLD_SEED = 42
-EMPTY = 0  # the movie code of a movie the encoder does not know
-
-
-def movie_codes(encoder: FeatureEncoder, movie_ids) -> np.ndarray:
-    """The ``movie_id`` codes (int32) of movie ids, 0 for a movie the encoder does not know."""
-    distinct, inverse = np.unique(np.asarray(movie_ids), return_inverse=True)
-    codes = encoder.encode_table(pd.DataFrame({"movie_id": distinct.astype(str)}))[:, 0]
-    return codes[inverse].astype(np.int32)
 
 
 def rated_codes(rated: pd.DataFrame, user_index: pd.Index, encoder: FeatureEncoder) -> sparse.csr_matrix:
@@ -58,7 +51,7 @@ def rated_codes(rated: pd.DataFrame, user_index: pd.Index, encoder: FeatureEncod
     users = user_index.get_indexer(rated["user_id"].to_numpy())
     if (users < 0).any():
         raise KeyError(f"user_id {rated['user_id'].to_numpy()[users < 0][0]} of the ratings is not in user_index")
-    codes = movie_codes(encoder, rated["movie_id"].to_numpy())
+    codes = encoder.encode_movie_ids(rated["movie_id"].to_numpy())
     known = codes != EMPTY
     shape = (len(user_index), len(encoder.vocabularies["movie_id"]) + 1)
     matrix = sparse.csr_matrix((np.ones(int(known.sum()), np.float32), (users[known], codes[known])), shape=shape)

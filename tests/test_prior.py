@@ -6,7 +6,7 @@ import pytest
 from movierec import baselines, pipeline
 from movierec.features import FIELDS
 from movierec.negatives import NegativeSampler
-from movierec.prior import EasePrior, OutOfFoldPrior, movie_codes, rated_codes, user_folds
+from movierec.prior import EasePrior, OutOfFoldPrior, rated_codes, user_folds
 
 L2 = 20.0
 
@@ -22,13 +22,13 @@ def test_the_prior_is_the_ease_baselines_score_written_in_movie_codes(prepared, 
     users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
     ease = baselines.EASE(train, users, catalogue, L2)
     prior = EasePrior.fit(train_rated, L2)
-    codes = movie_codes(prepared.encoder, catalogue)
+    codes = prepared.encoder.encode_movie_ids(catalogue)
     assert (codes != 0).all()  # every fixture movie is rated in train
     got = prior.user_scores(np.arange(len(users)), codes)
     assert np.abs(got).max() > 0.05  # scores with something in them
     np.testing.assert_allclose(got, ease.score_rows(np.arange(len(users))), rtol=1e-4, atol=1e-5)
     # A movie the encoder does not know is code 0, whose prior is 0 for everyone.
-    assert movie_codes(prepared.encoder, [10**7]).tolist() == [0]
+    assert prepared.encoder.encode_movie_ids([10**7]).tolist() == [0]
     assert not prior.user_scores(np.arange(len(users)), [0]).any()
     # One pair at a time, and one outside person from their codes, agree with the whole rows.
     rows = np.array([3, 0, 3, 7])
