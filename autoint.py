@@ -504,7 +504,7 @@ class AutoInt(keras.Model):
     def logits(self, inputs, training: bool = False):
         """Summed logits (batch, outputs) of every part of the model for integer codes (batch, fields).
 
-        With a history, ``inputs`` is the dict of codes and history (see the class).
+        With a history or a prior, ``inputs`` is the dict of ``input_keys`` (see the class).
         """
         codes, history = self.split_inputs(inputs)
         embeddings = self.field_vectors(codes, history)

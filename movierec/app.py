@@ -394,7 +394,7 @@ def picks_section(rec: Recommender, profile: Profile, top: pd.DataFrame, reasons
     st.subheader(f"Recommended for {'you' if profile.user_id is None else f'user {profile.user_id}'}", anchor=False)
     st.caption(
         f"Match: the share of the {unseen:,} movies {'you have' if profile.user_id is None else 'they have'} not "
-        "rated that the model scores lower for this person (99% = in the top 1%). Movies already rated never appear."
+        "rated that score no higher for this person (99% = in the top 1%). Movies already rated never appear."
     )
     for row, reason in zip(top.itertuples(), reasons, strict=True):
         with st.container(border=True):

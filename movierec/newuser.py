@@ -13,8 +13,9 @@ rating was kept away from fitting:
   included) is made on validation.
 * **What they reveal**: each new person's first K ratings by timestamp
   (ties by movie id), K in ``REVEAL`` (5, 10, 20): what an onboarding page
-  collects. The model reads them as the person's history, at the time of
-  the K-th one, with the person's demographics.
+  collects. The model reads them as the person's history (and, if it
+  stacks EASE, as the rated set its prior folds in), at the time of the
+  K-th one, with the person's demographics.
 * **What is measured**: every catalogue movie but the revealed ones is
   ranked; relevant = the person's remaining ratings >= 4; NDCG@10 (IDCG
   capped at 10) and Hit@10 over the people with at least one relevant
@@ -22,7 +23,8 @@ rating was kept away from fitting:
 
 Same run, same people, same revealed ratings: the popularity ranking of the
 training part, EASE folded in on the revealed movies (their 0/1 row times
-B), and the same network without a history (the kind shipped before).
+B), the same network without a history or prior, and, for a stacked model,
+the network with its history but without the EASE prior.
 """
 
 from __future__ import annotations

@@ -1,17 +1,21 @@
-"""Ranking unseen movies for one person, and explaining the ranking with the model's attention.
+"""Ranking unseen movies for one person, and explaining each pick in plain words.
 
 A ``Profile`` is either an existing MovieLens user (their fields come from
 ``users.dat`` and their rated movies are excluded) or a new person described
 by gender, age bracket, occupation and zip code, whose user id is the
 out-of-vocabulary code the model was trained to use for unknown users.
+Either can carry ratings given here (``Profile.rated``, in the order given):
+they join the history and the EASE prior a model reads, and leave the ranking.
 
 ``Recommender.rank`` scores every catalogue movie for the profile at the
 chosen date in one compiled, batched model call, removes the rated ones,
 applies the filters and ranks by score (``movierec.ranking.top_k``; the
-catalogue is kept in movie-id order, so ties go to the lower movie id).
-``Recommender.attention`` returns, for chosen movies, the field-to-field
-attention of the first interacting layer (averaged over heads), and
-``Recommender.explanations`` the person-by-movie field pairs it weighs most.
+catalogue is kept in movie-id order, so ties go to the lower movie id); its
+``match`` is the share of unseen movies scoring no higher. ``because`` names
+the liked movies a pick's score leaned on, ``reasons`` turns that (or an
+audience the movie is popular with) into a sentence, and ``attention`` gives
+the first interacting layer's field-to-field attention for the curious.
+``python -m movierec.recommend`` is the terminal tool (``movierec.cli.recommend``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from movierec.features import (
     FIELDS,
     MOVIE_FIELDS,
     NO_GENRE,
-    USER_FIELDS,
     FeatureEncoder,
     context_fields,
     user_fields,
@@ -561,31 +564,6 @@ class Recommender:
             order = [AUDIENCE_FIELDS[i] for i in np.argsort(-strength, kind="stable")]
             out.append(self.audience(profile, movie_id, order))
         return out
-
-    def explanations(
-        self, profile: Profile, movie_ids: list[int], year: int, month: int, k: int = 3
-    ) -> list[list[str]]:
-        """For each movie, the ``k`` (person field × movie field) pairs the attention weighs most.
-
-        The weight of a pair is the attention either way between the two
-        fields (first layer, mean over heads). Pairs are restricted to one field
-        about the person and one about the movie, which is what a reader means
-        by "why this movie for me"; empty genre slots are skipped.
-        """
-        if len(movie_ids) == 0:
-            return []
-        weights = self.attention(profile, list(movie_ids), year, month)
-        both_ways = weights + np.transpose(weights, (0, 2, 1))
-        # A new profile's user id is the shared "unknown user" code: not a reason to show.
-        person = [FIELDS.index(f) for f in USER_FIELDS if f != "user_id" or profile.user_id is not None]
-        movie = [FIELDS.index(f) for f in MOVIE_FIELDS]
-        result = []
-        for movie_id, w in zip(movie_ids, both_ways, strict=True):
-            values = self.field_values(profile, int(movie_id), year, month)
-            pairs = [(w[i, j], values[i], values[j]) for i in person for j in movie if values[j] != f"genre {NO_GENRE}"]
-            pairs.sort(key=lambda p: -p[0])
-            result.append([f"{a} × {b}" for _, a, b in pairs[:k]])
-        return result
 
     def field_values(self, profile: Profile, movie_id: int, year: int, month: int) -> list[str]:
         """Readable ``field value`` labels of one (profile, movie, date) row, in ``field_names`` order."""

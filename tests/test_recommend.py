@@ -65,9 +65,8 @@ def test_new_profile_uses_the_unknown_user_and_has_no_history(recommender):
     assert recommender.history(profile).empty
     top = recommender.rank(profile, 2001, 5, n=10)
     assert len(top) == 10
-    explanations = recommender.explanations(profile, top["movie_id"].tolist(), 2001, 5, k=2)
-    assert len(explanations) == 10 and all(len(e) == 2 for e in explanations)
-    assert not any("new user" in pair for e in explanations for pair in e)
+    reasons = recommender.reasons(profile, top["movie_id"].tolist(), 2001, 5)
+    assert len(reasons) == 10 and not any("new user" in r or "not-a-zip" in r for r in reasons)
 
 
 def test_attention_rows_sum_to_one(recommender):
