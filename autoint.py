@@ -471,6 +471,14 @@ class AutoInt(keras.Model):
         """The keys of the model's input dict; a model with neither history nor prior takes the codes alone."""
         return ("codes",) + (("history",) if self.history_length else ()) + (("prior",) if self.ease_l2 else ())
 
+    def pack_inputs(self, codes, history=None, prior=None):
+        """The model's input for code rows and, as it reads them, their histories (rows, length) and priors (rows,)."""
+        given = {"codes": codes, "history": history, "prior": prior}
+        missing = [key for key in self.input_keys if given[key] is None]
+        if missing:
+            raise ValueError(f"this model reads {list(self.input_keys)} for each row: pass {missing}")
+        return codes if self.input_keys == ("codes",) else {key: given[key] for key in self.input_keys}
+
     def split_inputs(self, inputs) -> tuple:
         """The codes (batch, fields) and the history (batch, history_length), or None, of a model input."""
         keys = self.input_keys
@@ -561,8 +569,6 @@ class AutoInt(keras.Model):
     def built(cls, vocab_sizes: Sequence[int], **hyperparameters) -> AutoInt:
         """A model whose weights exist, ready for ``load_weights`` or training."""
         model = cls(vocab_sizes, **hyperparameters)
-        codes = np.zeros((1, len(vocab_sizes)), dtype="int32")
-        inputs = {"codes": codes, "history": np.zeros((1, model.history_length), dtype="int32"),
-                  "prior": np.zeros((1,), dtype="float32")}  # fmt: skip
-        model({k: inputs[k] for k in model.input_keys} if len(model.input_keys) > 1 else codes)
+        model(model.pack_inputs(np.zeros((1, len(vocab_sizes)), "int32"), np.zeros((1, model.history_length), "int32"),
+                                np.zeros((1,), "float32")))  # fmt: skip
         return model

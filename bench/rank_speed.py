@@ -76,12 +76,9 @@ def main() -> None:
         rows = encoder.assemble(np.repeat(user_codes, n, 0), rec.scorer.movie_codes, np.repeat(context_codes, n, 0))
         frame = pd.DataFrame(rows, columns=list(FIELDS))
         history, prior = rec.history_codes(profile), rec.prior_scores(profile)
-        inputs = {"codes": frame.to_numpy()}
-        if history is not None:
-            inputs["history"] = np.repeat(history, n, 0)
-        if prior is not None:
-            inputs["prior"] = prior[0]
-        inputs = inputs if len(inputs) > 1 else frame
+        inputs = model.pack_inputs(frame.to_numpy(), None if history is None else np.repeat(history, n, 0),
+                                   None if prior is None else prior[0])  # fmt: skip
+        inputs = frame if isinstance(inputs, np.ndarray) else inputs  # the course project fed the frame itself
         scores = ranking_scores(model.predict(inputs, batch_size=2048, verbose=0))
         order = np.argsort(-scores)[:10]
         reference.append(time.perf_counter() - t)

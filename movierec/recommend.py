@@ -443,12 +443,11 @@ class Recommender:
             np.repeat(context_codes, len(rows), axis=0),
         )
         history, prior = self.history_codes(profile), self.prior_scores(profile)
-        inputs = {"codes": codes}
-        if history is not None:
-            inputs["history"] = np.repeat(history, len(rows), axis=0)
-        if prior is not None:
-            inputs["prior"] = prior[0, rows]
-        return inputs if len(inputs) > 1 else codes
+        return self.model.pack_inputs(
+            codes,
+            None if history is None else np.repeat(history, len(rows), axis=0),
+            None if prior is None else prior[0, rows],
+        )
 
     def attention(self, profile: Profile, movie_ids: list[int], year: int, month: int) -> np.ndarray:
         """First-layer attention (movies, fields, fields), averaged over heads."""

@@ -45,18 +45,12 @@ def predict_rows(
     A history-aware model also takes each row's ``history`` (rows,
     history_length); a model with an EASE prior each row's ``prior`` (rows,).
     """
-    keys = getattr(model, "input_keys", ("codes",))
-    given = {"codes": codes, "history": history, "prior": prior}
-    missing = [k for k in keys if given[k] is None]
-    if missing:
-        raise ValueError(f"this model reads {list(keys)} for each row: pass {missing}")
+    model.pack_inputs(codes, history, prior)  # says what is missing before any work
     out = np.empty(len(codes), dtype=np.float32)
     for start in range(0, len(codes), batch_size):
-        chunk = {k: given[k][start : start + batch_size] for k in keys}
-        inputs = chunk if len(keys) > 1 else chunk["codes"]
-        out[start : start + len(chunk["codes"])] = np.asarray(model.predict_on_batch(inputs)).reshape(
-            len(chunk["codes"]), -1
-        )[:, 0]
+        rows = slice(start, start + batch_size)
+        chunk = [None if a is None else a[rows] for a in (codes, history, prior)]
+        out[rows] = np.asarray(model.predict_on_batch(model.pack_inputs(*chunk))).reshape(len(chunk[0]), -1)[:, 0]
     return out
 
 

@@ -33,10 +33,9 @@ from pathlib import Path
 import keras_tuner as kt
 import numpy as np
 
-from movierec import metrics, models, training
+from movierec import evaluation, models, training
 from movierec.files import atomic_write_text
 from movierec.prepared import Prepared
-from movierec.scoring import predict_rows
 
 OBJECTIVE = "val_auc"
 DNN_SHAPES = ("128-64", "256-128", "512-256", "400-400-400")
@@ -102,15 +101,13 @@ class AutoIntHyperModel(kt.HyperModel):
     def fit(self, hp: kt.HyperParameters, model, callbacks=(), verbose=0, **_):
         settings = dataclasses.replace(self.settings, learning_rate=float(self._values(hp)["learning_rate"]))
         history = training.fit(model, self.prepared, settings, verbose=verbose, callbacks=list(callbacks))
-        part, frame = self.prepared.part("validation"), self.prepared.split.validation
-        own_rows = metrics.seed_protocol(
-            frame["user_id"].to_numpy(), frame["movie_id"].to_numpy(), predict_rows(model, part.codes), part.labels
-        )
+        # Through the evaluation, so a model that reads a history or an EASE prior gets them (from train).
+        measured = evaluation.evaluate_model(model, self.prepared, full=False, part="validation")
         _record_worker(self, hp)
         return {
             OBJECTIVE: float(np.max(history[OBJECTIVE])),
-            "val_seed_ndcg@10": own_rows["ndcg@10"],
-            "val_seed_hr@10": own_rows["hr@10"],
+            "val_seed_ndcg@10": measured["seed_ndcg@10"],
+            "val_seed_hr@10": measured["seed_hr@10"],
             "epochs": float(len(history["loss"])),
         }
 

@@ -37,11 +37,7 @@ def prior(seed: int = 0, batch: int = BATCH) -> np.ndarray:
 
 def inputs(model, seed: int = 0, batch: int = BATCH):
     """What ``model`` reads for ``codes(seed, batch)``: the codes, with a random history and prior if it takes them."""
-    x = codes(seed, batch)
-    if model.input_keys == ("codes",):
-        return x
-    made = {"codes": x, "history": history(seed, batch, model.history_length), "prior": prior(seed, batch)}
-    return {key: made[key] for key in model.input_keys}
+    return model.pack_inputs(codes(seed, batch), history(seed, batch, model.history_length), prior(seed, batch))
 
 
 def small(model_class, **overrides):
