@@ -85,6 +85,17 @@ def test_shipped_autointp_clears_the_bars(measured, key):
     assert measured["autointp"][key] >= bar, f"{key} {measured['autointp'][key]:.4f} is below {bar}"
 
 
+# The history issue's bars for the shipped AutoInt+ (EASE, l2 chosen on validation: 0.3687 / 0.8718).
+HISTORY_BARS = {"full_ndcg@10": 0.38, "full_hit@10": 0.88}
+HISTORY_MISSED = "the stacked AutoInt+ ranks the catalogue below EASE alone (README: Stacking EASE)"
+
+
+@pytest.mark.parametrize("key", list(HISTORY_BARS))
+@pytest.mark.xfail(strict=True, reason=HISTORY_MISSED)  # strict: reaching a bar makes this fail, to update it
+def test_shipped_autointp_against_the_history_issue_bars(measured, key):
+    assert measured["autointp"][key] >= HISTORY_BARS[key], f"{key} {measured['autointp'][key]:.4f}"
+
+
 @pytest.mark.parametrize("key", list(BARS))
 def test_shipped_autoint_lands_close(measured, key):
     """AutoInt without the DNN should land within 0.01 of AutoInt+'s bars."""
