@@ -515,7 +515,7 @@ class Recommender:
         return self._audience
 
     def audience(self, profile: Profile, movie_id: int, fields=AUDIENCE_FIELDS) -> str:
-        """ "Popular with programmers: 31% of them rated it, 2.1x the average", for the first of ``fields`` it holds.
+        """ "More popular with women: 3.2% of them rated it, 1.3x the average", for the first field it holds.
 
         A group is the MovieLens users who share one of the profile's fields
         with it; it counts only if it holds ``MIN_AUDIENCE`` users and rated
@@ -532,7 +532,8 @@ class Recommender:
             share = counts[row, position] / sizes[row]
             overall = counts[:, position].sum() / everyone
             if overall > 0 and share >= POPULAR_LIFT * overall:
-                return (f"Popular with {audience_name(field, getattr(profile, field))}: {share:.0%} of them rated it, "
+                shown = f"{share:.0%}" if share >= 0.1 else f"{share:.1%}"
+                return (f"More popular with {audience_name(field, getattr(profile, field))}: {shown} of them rated it, "
                         f"{share / overall:.1f}x the average")  # fmt: skip
         return ""
 

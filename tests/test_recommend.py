@@ -300,14 +300,15 @@ def test_audience_reasons_are_true_of_the_data_and_never_name_an_id_or_zip(stack
             assert bool(sentence) == popular
             if sentence:
                 said += 1
-                assert sentence.startswith(f"Popular with {audience_name('gender', gender)}: {share:.0%} of them")
+                shown = f"{share:.0%}" if share >= 0.1 else f"{share:.1%}"
+                assert sentence.startswith(f"More popular with {audience_name('gender', gender)}: {shown} of them")
     assert said > 0
     visitor = Profile("F", 25, "programmer", "12345").rate(int(ml1m.movies["movie_id"].iloc[0]), 5)
     picks = rec.rank(visitor, *rec.latest, n=8)["movie_id"].tolist()
     reasons = rec.reasons(visitor, picks, *rec.latest)
     assert len(reasons) == 8 and any(reasons)
     assert not any("12345" in r or "user" in r for r in reasons)
-    assert all(r.startswith(("Because you liked", "Popular with")) or r == "" for r in reasons)
+    assert all(r.startswith(("Because you liked", "More popular with")) or r == "" for r in reasons)
 
 
 def test_search_lists_the_most_rated_first_and_starters_are_popular_and_varied(recommender, ml1m):
