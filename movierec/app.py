@@ -457,16 +457,18 @@ def heatmap(weights: np.ndarray, values: list[str], fields: tuple[str, ...] = FI
 
 def curious_section(rec: Recommender, profile: Profile, top: pd.DataFrame, year: int, month: int) -> None:
     with st.expander("How the model weighed the fields (for the curious)"):
-        titles = rec.display_titles()
-        choice = st.selectbox("Recommendation to explain", top["movie_id"].tolist(), format_func=titles.get,
-                              key="explain")  # fmt: skip
-        weights = rec.attention(profile, [int(choice)], year, month)[0]
-        values = rec.field_values(profile, int(choice), year, month)
-        st.altair_chart(heatmap(weights, values, rec.field_names), width="stretch")
-        st.caption(
-            "First interacting layer, mean over heads, as a multiple of uniform attention (1.00 = every field "
-            "weighted alike): row = the field that attends, column = the field it attends to."
-        )
+        # Drawn on request only: the attention call and the chart would slow every other interaction.
+        if st.toggle("Show the attention heat map", key="heatmap"):
+            titles = rec.display_titles()
+            choice = st.selectbox("Recommendation to explain", top["movie_id"].tolist(), format_func=titles.get,
+                                  key="explain")  # fmt: skip
+            weights = rec.attention(profile, [int(choice)], year, month)[0]
+            values = rec.field_values(profile, int(choice), year, month)
+            st.altair_chart(heatmap(weights, values, rec.field_names), width="stretch")
+            st.caption(
+                "First interacting layer, mean over heads, as a multiple of uniform attention (1.00 = every field "
+                "weighted alike): row = the field that attends, column = the field it attends to."
+            )
     history = rec.history(profile)
     with st.expander(f"Liked movies (rated 4 or 5): {len(history)}"):
         if history.empty:

@@ -550,19 +550,18 @@ class Recommender:
             return []
         titles = self.display_titles()
         liked = self.because(profile, movie_ids, year, month)
-        weights = self.attention(profile, movie_ids, year, month)
-        both_ways = weights + np.transpose(weights, (0, 2, 1))
-        names = list(self.field_names)
-        person = [names.index(f) for f in AUDIENCE_FIELDS]
-        movie = [names.index(f) for f in MOVIE_FIELDS]
-        out = []
-        for movie_id, movies, w in zip(movie_ids, liked, both_ways, strict=True):
-            if movies:
-                out.append("Because you liked " + " and ".join(titles[m] for m in movies))
-                continue
-            strength = w[np.ix_(person, movie)].sum(axis=1)
-            order = [AUDIENCE_FIELDS[i] for i in np.argsort(-strength, kind="stable")]
-            out.append(self.audience(profile, movie_id, order))
+        out = ["Because you liked " + " and ".join(titles[m] for m in movies) if movies else "" for movies in liked]
+        unexplained = [i for i, movies in enumerate(liked) if not movies]
+        if unexplained:  # one attention call, for the picks no liked movie explains
+            weights = self.attention(profile, [movie_ids[i] for i in unexplained], year, month)
+            both_ways = weights + np.transpose(weights, (0, 2, 1))
+            names = list(self.field_names)
+            person = [names.index(f) for f in AUDIENCE_FIELDS]
+            movie = [names.index(f) for f in MOVIE_FIELDS]
+            for i, w in zip(unexplained, both_ways, strict=True):
+                strength = w[np.ix_(person, movie)].sum(axis=1)
+                order = [AUDIENCE_FIELDS[j] for j in np.argsort(-strength, kind="stable")]
+                out[i] = self.audience(profile, movie_ids[i], order)
         return out
 
     def field_values(self, profile: Profile, movie_id: int, year: int, month: int) -> list[str]:

@@ -333,3 +333,13 @@ def test_an_empty_list_of_a_movielens_user_says_they_rated_everything_that_match
                                "Widen the genres or decades."
                 return
     pytest.fail("the fixture has no user who rated every movie of some genre and decade")
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_the_attention_heat_map_is_drawn_on_request(app_env, page):
+    at = run_page(page)
+    assert not any("First interacting layer" in c.value for c in at.caption)
+    at.toggle(key="heatmap").set_value(True).run()
+    assert not at.exception and any("First interacting layer" in c.value for c in at.caption)
+    at.selectbox(key="explain").set_value(int(picks(at)["movie_id"].iloc[2])).run()
+    assert not at.exception and not at.error
