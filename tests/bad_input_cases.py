@@ -194,7 +194,7 @@ def _cli(tool: str, argv: list[str], with_data: bool = True) -> Callable[[Worksp
 
         main = importlib.import_module(f"movierec.cli.{tool}").main
         base = ["--data-dir", str(ws.data), "--no-download"] if with_data else ["--no-download"]
-        if tool == "evaluate" and "--model-dir" not in argv:
+        if tool in ("evaluate", "recommend") and "--model-dir" not in argv:
             base += ["--model-dir", str(ws.artifacts / "model"), "--encoder-dir", str(ws.artifacts / "data")]
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.suppress(SystemExit):
@@ -224,7 +224,10 @@ def _environment(**values: str):
 
 
 def _app(
-    typed_zip: str | None = None, model_dir: str | None = None, data_dir: str | None = None
+    typed_zip: str | None = None,
+    model_dir: str | None = None,
+    data_dir: str | None = None,
+    upload: tuple[str, bytes] | None = None,
 ) -> Callable[[Workspace], str]:
     def run(ws: Workspace) -> str:
         from streamlit.testing.v1 import AppTest
@@ -238,8 +241,9 @@ def _app(
         with _environment(**settings):
             at = AppTest.from_file(str(root / "show_st_plus.py"), default_timeout=120).run()
             if typed_zip is not None:
-                at.radio(key="mode").set_value("New profile").run()
                 at.text_input(key="zip").input(typed_zip).run()
+            if upload is not None:
+                at.file_uploader(key="upload").set_value((*upload, "text/plain")).run()
         assert not at.exception, "the page showed a traceback"
         shown = " ".join(e.value for e in at.error)
         return re.sub(r"\\(.)", r"\1", shown)  # as the person reads it: the markdown escapes rendered
@@ -313,6 +317,16 @@ CASES: list[Case] = [
          _cli("tune", ["--trials", "two"])),
     Case("app", "zip code 12a45", r"“12a45” is not a zip code \(5 digits", _app(typed_zip="12a45")),
     Case("app", "zip code *1*", r"“\*1\*” is not a zip code", _app(typed_zip="*1*")),
+    Case("app", "a ratings file rating a movie 7 stars", r"mine\.csv, rating 1: stars are 1 to 5, got 7\. Your ratings",
+         _app(upload=("mine.csv", b"movie_id,stars\n1,7\n"))),
+    Case("app", "a ratings file with more fields than its header", r"rating 1: 3 fields under a header of 2",
+         _app(upload=("mine.csv", b"movie_id,stars\n260,5,4\n"))),
+    Case("app", "a ratings file naming an unknown movie", r"movie 999999 is not in MovieLens 1M",
+         _app(upload=("mine.json", b'[{"movie_id": 999999, "stars": 4}]'))),
+    Case("CLI recommend", "--rated 260:9", r"^error: argument --rated: stars are 1 to 5, got '260:9'",
+         _cli("recommend", ["--rated", "260:9"])),
+    Case("CLI recommend", "--rated naming an unknown movie", r"^error: movie 999999 is not in ml-1m",
+         _cli("recommend", ["--rated", "999999:5"])),
     Case("app", "no artifacts where MOVIEREC_MODEL_DIR points", r"The AutoInt\+ model could not be loaded",
          _app(model_dir="/nonexistent/models")),
     Case("app", "MOVIELENS_DIR pointing at an empty folder", r"MovieLens 1M is not available: .* does not hold",

@@ -21,7 +21,7 @@ def test_the_cases_cover_data_files_artifacts_the_command_line_and_the_app():
     kinds = {
         "data": {"ratings.dat", "users.dat", "movies.dat", "data folder", "download"},
         "artifacts": {"manifest", "weights", "encoder"},
-        "command line": {"CLI train", "CLI evaluate", "CLI tune"},
+        "command line": {"CLI train", "CLI evaluate", "CLI tune", "CLI recommend"},
         "app": {"app"},
     }
     assert len(CASES) >= 30
