@@ -208,6 +208,16 @@ def score_candidates(
     return ops.reshape(ranking_scores(ops.sigmoid(logit)), (people, candidates))
 
 
+def _checked(values, shape, dtype, what: str, people: int) -> np.ndarray:
+    """``values`` as ``dtype`` if the model reads them (``shape`` given), else a (people, 1) placeholder of zeros."""
+    if not shape:  # the compiled call's signature still takes one column, which it ignores
+        return np.zeros((people, 1), dtype)
+    if values is None or np.shape(values) != shape:
+        got = None if values is None else np.shape(values)
+        raise ValueError(f"this model reads {what}: expected shape {shape}, got {got}")
+    return np.asarray(values, dtype=dtype)
+
+
 class CandidateScorer:
     """Scores all movies of a catalogue for any number of (user, date) rows.
 
@@ -276,24 +286,10 @@ class CandidateScorer:
         """
         no_movie = np.zeros((1, len(MOVIE_FIELDS)), np.int32)
         shared = self.encoder.assemble(user_codes, no_movie, context_codes)  # one row per user
-        if self.history_length:
-            if history is None or np.shape(history) != (len(shared), self.history_length):
-                raise ValueError(
-                    f"this model reads a history of {self.history_length} movie codes per user: expected shape "
-                    f"{(len(shared), self.history_length)}, got {None if history is None else np.shape(history)}"
-                )
-            history = np.asarray(history, dtype=np.int32)
-        else:
-            history = np.zeros((len(shared), 1), np.int32)
-        if self.reads_prior:
-            if prior is None or np.shape(prior) != (len(shared), self.n_movies):
-                raise ValueError(
-                    f"this model reads an EASE prior per movie: expected shape {(len(shared), self.n_movies)}, "
-                    f"got {None if prior is None else np.shape(prior)}"
-                )
-            prior = np.asarray(prior, dtype=np.float32)
-        else:
-            prior = np.zeros((len(shared), 1), np.float32)
+        history = _checked(history, self.history_length and (len(shared), self.history_length), np.int32,
+                           f"a history of {self.history_length} movie codes per user", len(shared))  # fmt: skip
+        prior = _checked(prior, self.reads_prior and (len(shared), self.n_movies), np.float32,
+                         "an EASE prior per movie", len(shared))  # fmt: skip
         out = np.empty((len(shared), self.n_movies), dtype=np.float32)
         for start in range(0, len(shared), self.people_per_call):
             stop = start + self.people_per_call
