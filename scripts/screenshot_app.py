@@ -7,7 +7,7 @@ times the first complete page from launch. Then it onboards like a newcomer:
 searches titles by typing, rates each with stars, and times every change
 until the page has finished (the median is what the app's "per interaction"
 figure means). It saves ``docs/app.png`` (desktop, 1440 px wide) and
-``docs/app-390.png`` (a phone, 390 px wide, after rating two movies there),
+``docs/app-390.png`` (a phone, 390 px wide, its screen at the picks after rating two movies there),
 and prints the server's peak RSS. Needs Debian's ``chromium`` (``apt-get
 install chromium``), the ``playwright`` Python package (it drives that
 Chromium; no browser download) and MovieLens through ``MOVIELENS_DIR`` or
@@ -135,7 +135,11 @@ def main() -> None:
             for i, (title, stars) in enumerate(TO_RATE[:2], start=1):
                 rate(phone, title, stars, i)
             phone.wait_for_timeout(1500)
-            phone.screenshot(path=str(args.phone_out), full_page=True)
+            # Streamlit scrolls inside its own container, so a full-page shot would stop at the first screen:
+            # scroll the picks into view and shoot what a phone shows there.
+            phone.get_by_text("Recommended for you").first.scroll_into_view_if_needed()
+            phone.wait_for_timeout(500)
+            phone.screenshot(path=str(args.phone_out))
             print(f"saved {args.phone_out}")
             browser.close()
         print(f"peak RSS of the app server: {peak_rss_mb(server.pid):,.0f} MB")
