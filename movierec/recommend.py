@@ -194,6 +194,9 @@ class Recommender:
         rated = data.ratings.groupby("user_id")["movie_id"].apply(np.asarray)
         positions = {u: self._movie_position.get_indexer(m) for u, m in rated.items()}
         self._rated_positions = {u: p[p >= 0] for u, p in positions.items()}
+        # Each user's stars in the same order as their movies, so explaining a pick scans no rating table.
+        self._rated_stars = data.ratings.groupby("user_id")["rating"].apply(np.asarray).to_dict()
+        self._rated_ids = rated.to_dict()
         columns = [data.users[c] for c in ("user_id", "gender", "age", "occupation", "zip")]
         known = [Profile(g, int(a), o, z, int(u)) for u, g, a, o, z in zip(*columns, strict=True)]
         self._profile_codes = dict(zip(known, encoder.encode_users(data.users), strict=True))
@@ -459,8 +462,8 @@ class Recommender:
         stars = {}
         if profile.user_id is not None:
             self._user_position(profile)
-            mine = self.data.ratings[self.data.ratings["user_id"] == profile.user_id]
-            stars = dict(zip(mine["movie_id"].astype(int), mine["rating"].astype(int), strict=True))
+            ids, given = self._rated_ids.get(profile.user_id, ()), self._rated_stars.get(profile.user_id, ())
+            stars = dict(zip(map(int, ids), map(int, given), strict=True))
         return {**stars, **dict(profile.rated)}
 
     def because(
