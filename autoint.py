@@ -355,6 +355,10 @@ class AutoInt(keras.Model):
     that l2), which a learned weight per output adds to the logits. The
     network then learns what EASE misses (whether the person will *like* the
     movie, their fields, the date) on top of a strong co-rating signal.
+    ``prior_profile_power`` changes no weight: it tells whoever computes the
+    prior for a person with few ratings how to rescale it
+    (``movierec.prior.EasePrior.profile_scale``), a serving choice made on the
+    new-user protocol's validation people after training.
     """
 
     def __init__(
@@ -377,6 +381,7 @@ class AutoInt(keras.Model):
         history_pooling: str = "mean",
         history_field: int = FIELD_POSITION["movie_id"],
         ease_l2: float = 0.0,
+        prior_profile_power: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -401,6 +406,9 @@ class AutoInt(keras.Model):
         self.ease_l2 = float(ease_l2)
         if self.ease_l2 < 0:
             raise ValueError(f"ease_l2 must be 0 (no prior) or positive, got {self.ease_l2}")
+        self.prior_profile_power = float(prior_profile_power)
+        if not np.isfinite(self.prior_profile_power):
+            raise ValueError(f"prior_profile_power must be a finite number, got {prior_profile_power}")
         if self.history_length < 0:
             raise ValueError(f"history_length must be 0 (no history) or more, got {self.history_length}")
         if self.history_length and not 0 <= self.history_field < len(self.vocab_sizes):
@@ -558,7 +566,7 @@ class AutoInt(keras.Model):
     def get_config(self):
         names = ("vocab_sizes", "embedding_dim", "attention_layers", "num_heads", "attention_dim", "use_residual",
                  "scaled", "use_linear", "ordinal", "rated_head", "dropout", "embeddings_l2", "kernel_l2", "seed",
-                 "history_length", "history_pooling", "history_field", "ease_l2")
+                 "history_length", "history_pooling", "history_field", "ease_l2", "prior_profile_power")
         return config_with(self, super().get_config(), names)  # fmt: skip
 
     @classmethod

@@ -5,12 +5,18 @@ ranks the rest. This protocol measures exactly that, on people whose every
 rating was kept away from fitting:
 
 * **Who is new**: a seeded 10% of users (``numpy.random.default_rng(42)``
-  permutes the sorted user ids; the first tenth; ``split.new_user_split``). None of their ratings reach the
+  permutes the sorted user ids; the first tenth; ``split.new_user_split``),
+  and the next tenth as *validation people*, new people too, on whom the
+  choices about newcomers are made. None of their ratings reach the
   training part, the validation part or the vocabularies, so their
   ``user_id`` encodes as the unknown user. Everyone else's ratings are split
   at random into train and validation (90/10, ``random_state`` 42); models
   are fitted on train with early stopping and every choice (EASE's l2
   included) is made on validation.
+* **Choice for newcomers**: a stacked model's ``prior_profile_power``
+  (``movierec.prior``: how a prior summed over a few ratings is rescaled) is
+  chosen from ``PROFILE_POWERS`` by the validation people's NDCG@10,
+  averaged over K; the test people are then ranked once with it.
 * **What they reveal**: each new person's first K ratings by timestamp
   (ties by movie id), K in ``REVEAL`` (5, 10, 20): what an onboarding page
   collects. The model reads them as the person's history (and, if it
@@ -46,6 +52,9 @@ from movierec.split import NEW_USER_SHARE, Split
 
 REVEAL = (5, 10, 20)
 PEOPLE_PER_CHUNK = 64
+# 0 leaves the prior as trained; > 0 raises a few ratings' prior towards a typical profile's; < 0 lowers it.
+PROFILE_POWERS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
+PEOPLE = {"test": "test", "validation": "new_validation"}
 
 
 def describe(split: Split) -> dict:
@@ -85,11 +94,18 @@ class Onboarding:
         return sparse.csr_matrix((np.ones(len(rows), bool), (rows, columns)), shape=(len(self.revealed), n_movies))
 
 
-def onboard(prepared: Prepared, k: int) -> Onboarding:
-    """Each new person (the test part) reveals their first ``k`` ratings; the rest are what is to be found."""
+def onboard(prepared: Prepared, k: int, people: str = "test") -> Onboarding:
+    """Each new person reveals their first ``k`` ratings; the rest are what is to be found.
+
+    ``people`` is "test" (the test part) or "validation" (the new people choices are made on).
+    """
     if k < 1:
         raise ValueError(f"a new person reveals at least one rating, got k={k}")
-    new = prepared.split.test
+    if people not in PEOPLE:
+        raise ValueError(f"people is one of {sorted(PEOPLE)}, got {people!r}")
+    new = getattr(prepared.split, PEOPLE[people])
+    if new is None:
+        raise ValueError("this split holds no validation people (make it with split.new_user_split)")
     ordered = new.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
     position = ordered.groupby("user_id").cumcount().to_numpy()
     shown, rest = ordered[position < k], ordered[position >= k]
@@ -131,7 +147,7 @@ def model_scores(
         history = np.stack([Histories.for_movie_codes(movie_codes[r], model.history_length)
                             for r in onboarding.revealed])  # fmt: skip
     if getattr(model, "ease_l2", 0.0) and (prior is None or prior.l2 != model.ease_l2):
-        prior = EasePrior.for_model(model, prepared, ["train"])  # the part the model was fitted on
+        prior = EasePrior.for_model(model, prepared, ["train"])  # the part the model was fitted on, its own power
 
     def score(people):
         priors = None
@@ -156,19 +172,55 @@ def baseline_scores(prepared: Prepared, onboarding: Onboarding, ease_l2: float) 
     }
 
 
+def choose_profile_power(
+    prepared: Prepared, model, prior: EasePrior, reveal: Sequence[int] = REVEAL, powers: Sequence[float] = PROFILE_POWERS
+) -> tuple[float, dict[str, dict[str, float]]]:
+    """The power whose NDCG@10 on the validation people, averaged over ``reveal``, is highest, and every result.
+
+    Ties go to the power listed first among the closest to 0 (the prior as trained).
+    """
+    n_movies = len(prepared.data.movies)
+    measured = {str(p): {} for p in powers}
+    for k in reveal:
+        onboarding = onboard(prepared, k, "validation")
+        for p in powers:
+            ranked = rank(onboarding, model_scores(model, prepared, onboarding, prior.with_power(p)), n_movies)
+            measured[str(p)][str(k)] = ranked["full_ndcg@10"]
+    mean = {p: float(np.mean(list(by_k.values()))) for p, by_k in measured.items()}
+    best = max(mean.values())
+    chosen = min((float(p) for p, m in mean.items() if m == best), key=abs)
+    return chosen, measured
+
+
 def evaluate(
     prepared: Prepared, models: dict[str, object], ease_l2: float, reveal: Sequence[int] = REVEAL
-) -> dict[str, dict]:
-    """``{"K": {name: metrics}}`` for every model in ``models`` and the baselines, on the same people."""
+) -> tuple[dict[str, dict], dict[str, dict]]:
+    """``{"K": {name: metrics}}`` for every model in ``models`` and the baselines, on the same test people.
+
+    Also returns, per stacked model, its ``prior_profile_power`` chosen on the
+    validation people and the grid measured there; the model is ranked with
+    that power, and as ``<name>_unscaled`` with the prior as trained if the
+    power is not 0.
+    """
     n_movies = len(prepared.data.movies)
     # One B per l2 any model reads, fitted once on the training part for every K.
     priors = {l2: EasePrior.of_parts(prepared, ["train"], l2) for l2 in {getattr(m, "ease_l2", 0.0) for m in
               models.values()} if l2}  # fmt: skip
+    choices, readers = {}, {}
+    for name, model in models.items():
+        prior = priors.get(getattr(model, "ease_l2", 0.0))
+        if prior is None:
+            readers[name] = (model, None)
+            continue
+        power, grid = choose_profile_power(prepared, model, prior, reveal)
+        choices[name] = {"prior_profile_power": power, "validation_ndcg@10": grid}
+        readers[name] = (model, prior.with_power(power))
+        if power:
+            readers[f"{name}_unscaled"] = (model, prior)
     results = {}
     for k in reveal:
         onboarding = onboard(prepared, k)
-        scorers = {name: model_scores(model, prepared, onboarding, priors.get(getattr(model, "ease_l2", 0.0)))
-                   for name, model in models.items()}  # fmt: skip
+        scorers = {name: model_scores(model, prepared, onboarding, prior) for name, (model, prior) in readers.items()}
         scorers.update(baseline_scores(prepared, onboarding, ease_l2))
         results[str(k)] = {name: rank(onboarding, score, n_movies) for name, score in scorers.items()}
-    return results
+    return results, choices

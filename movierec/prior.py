@@ -23,6 +23,16 @@ group's ratings (``OutOfFoldPrior``). Rows that are only ever scored
 (validation, test, the app) read one ``B`` fitted on the whole fitted part,
 which never holds the rating being scored.
 
+A newcomer's rated set. Training rows sum ``B`` over the whole rated set
+of a known person, typically a hundred movies or more, while a visitor who
+has rated five sums over five. A model serving newcomers can rescale a
+person's prior by ``profile_scale``: ``(reference / n) ** power`` for a
+person with ``n`` < ``reference`` rated movies (1 from ``reference`` on),
+where ``reference`` is the median rated-set size of the people ``B`` was
+fitted on. ``power`` (the model's ``prior_profile_power``; 0, no rescaling,
+by default) is chosen on the new-user protocol's validation people
+(``movierec.newuser``). Training never rescales.
+
 Memory: ``B`` is codes x codes float32 (55 MB for ML-1M's 3,706 movies);
 the rated sets are a sparse matrix, 8 bytes a rating. The out-of-fold
 weights hold ``FOLDS`` such matrices (275 MB for ML-1M), during training
@@ -33,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -72,35 +83,67 @@ def fitted_weights(rated: sparse.csr_matrix, l2: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EasePrior:
-    """One ``B`` over movie codes, fitted on the rated sets (users, codes) it keeps to score those users."""
+    """One ``B`` over movie codes, fitted on the rated sets (users, codes) it keeps to score those users.
+
+    Every score is rescaled by ``profile_scale`` of the person's rated-set
+    size (a no-op with the default ``profile_power`` 0).
+    """
 
     weights: np.ndarray
     l2: float
     rated: sparse.csr_matrix
+    profile_power: float = 0.0
 
     @classmethod
-    def fit(cls, rated: sparse.csr_matrix, l2: float) -> EasePrior:
-        return cls(fitted_weights(rated, l2), float(l2), rated)
+    def fit(cls, rated: sparse.csr_matrix, l2: float, profile_power: float = 0.0) -> EasePrior:
+        return cls(fitted_weights(rated, l2), float(l2), rated, float(profile_power))
 
     @classmethod
-    def of_parts(cls, prepared: Prepared, parts: Sequence[str], l2: float) -> EasePrior:
+    def of_parts(cls, prepared: Prepared, parts: Sequence[str], l2: float, profile_power: float = 0.0) -> EasePrior:
         """``B`` fitted on the ratings of ``parts`` of the split."""
-        return cls.fit(rated_codes(prepared.frame(*parts), prepared.user_index, prepared.encoder), l2)
+        return cls.fit(rated_codes(prepared.frame(*parts), prepared.user_index, prepared.encoder), l2, profile_power)
 
     @classmethod
     def for_model(cls, model, prepared: Prepared, parts: Sequence[str]) -> EasePrior | None:
         """The prior a model reads (fitted on ``parts`` with the model's ``ease_l2``), or None if it reads none."""
         l2 = float(getattr(model, "ease_l2", 0.0))
-        return cls.of_parts(prepared, parts, l2) if l2 else None
+        return cls.of_parts(prepared, parts, l2, getattr(model, "prior_profile_power", 0.0)) if l2 else None
+
+    def with_power(self, profile_power: float) -> EasePrior:
+        """The same ``B`` rescaling by another power (shares the arrays)."""
+        rescaled = EasePrior(self.weights, self.l2, self.rated, float(profile_power))
+        if "reference_size" in self.__dict__:
+            rescaled.__dict__["reference_size"] = self.reference_size
+        return rescaled
 
     @property
     def n_codes(self) -> int:
         return self.weights.shape[0]
 
+    @cached_property
+    def reference_size(self) -> float:
+        """The median rated-set size of the people ``B`` was fitted on (those who rated anything)."""
+        sizes = np.diff(self.rated.indptr)
+        return float(np.median(sizes[sizes > 0])) if (sizes > 0).any() else 1.0
+
+    def profile_scale(self, sizes) -> np.ndarray:
+        """The factor (people,) a prior summed over ``sizes`` rated movies is multiplied by.
+
+        ``(reference_size / n) ** profile_power`` below the reference size, 1
+        from it on and for an empty set (whose prior is 0 anyway).
+        """
+        sizes = np.asarray(sizes, dtype=np.float64)
+        if not self.profile_power:
+            return np.ones(sizes.shape, np.float32)
+        clipped = np.clip(sizes, 1.0, self.reference_size)
+        return np.where(sizes > 0, (self.reference_size / clipped) ** self.profile_power, 1.0).astype(np.float32)
+
     def user_scores(self, user_rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Priors (users, candidates) float32 of every candidate movie code for the fitted users at ``user_rows``."""
+        user_rows = np.asarray(user_rows)
         # Rows of B summed first, then the candidates taken: gathering B's columns would copy all of B.
-        return np.asarray(self.rated[np.asarray(user_rows)] @ self.weights, np.float32)[:, np.asarray(candidates)]
+        scores = np.asarray(self.rated[user_rows] @ self.weights, np.float32)[:, np.asarray(candidates)]
+        return scores * self.profile_scale(np.diff(self.rated.indptr)[user_rows])[:, None]
 
     def movies_of(self, user_row: int) -> np.ndarray:
         """The movie codes a fitted user rated."""
@@ -110,11 +153,14 @@ class EasePrior:
         """Priors (candidates,) for one person who rated the movies with these codes (repeats and 0 ignored)."""
         distinct = np.unique(np.asarray(codes, dtype=np.int64))
         distinct = distinct[distinct != EMPTY]
-        return self.weights[distinct].sum(axis=0, dtype=np.float32)[np.asarray(candidates)]
+        scores = self.weights[distinct].sum(axis=0, dtype=np.float32)[np.asarray(candidates)]
+        return scores * self.profile_scale(len(distinct))
 
     def pair_scores(self, user_rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Priors (rows,) of (fitted user row, candidate code) pairs."""
-        return pair_scores(self.weights, self.rated, user_rows, candidates)
+        user_rows = np.asarray(user_rows)
+        scale = self.profile_scale(np.diff(self.rated.indptr)[user_rows])
+        return pair_scores(self.weights, self.rated, user_rows, candidates) * scale
 
 
 def pair_scores(weights: np.ndarray, rated: sparse.csr_matrix, user_rows, candidates) -> np.ndarray:

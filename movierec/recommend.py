@@ -211,7 +211,10 @@ class Recommender:
         )
         # A model with an EASE prior reads B fitted on every rating in the data, like the histories.
         ease_l2 = float(getattr(model, "ease_l2", 0.0))
-        self._prior = EasePrior.fit(rated_codes(data.ratings, self._user_row, encoder), ease_l2) if ease_l2 else None
+        self._prior = None
+        if ease_l2:
+            rated = rated_codes(data.ratings, self._user_row, encoder)
+            self._prior = EasePrior.fit(rated, ease_l2, getattr(model, "prior_profile_power", 0.0))
         self._known: dict[str, set[str]] = {}
         stamps = pd.to_datetime(data.ratings["timestamp"], unit="s", utc=True)
         self.years = (int(stamps.dt.year.min()), int(stamps.dt.year.max()))

@@ -26,9 +26,17 @@ PARTS = ("train", "validation", "test")
 
 @dataclass
 class Split:
+    """Rating rows to fit on (train), to choose with (validation) and to test on (test).
+
+    ``new_validation`` is the new-user protocol's second group of people held
+    out whole: newcomers on whom its serving choices are made, so the test
+    people are read once (``new_user_split``); None elsewhere.
+    """
+
     train: pd.DataFrame
     validation: pd.DataFrame
     test: pd.DataFrame
+    new_validation: pd.DataFrame | None = None
 
     def rows(self) -> dict[str, int]:
         return {part: len(getattr(self, part)) for part in PARTS}
@@ -82,15 +90,22 @@ def new_user_split(
 ) -> Split:
     """People held out whole: every rating of a seeded ``share`` of users is the test part.
 
-    The users are the sorted user ids permuted by ``default_rng(seed)``, the
-    first ``share`` of them new. The other people's ratings are split at
-    random into train and validation (``validation_size``, ``random_state=seed``).
+    The users are the sorted user ids permuted by ``default_rng(seed)``: the
+    first ``share`` of them are the new people tested on, the next ``share``
+    the new people choices are made on (``new_validation``). Neither group
+    reaches the training or validation part. The other people's ratings are
+    split at random into train and validation (``validation_size``,
+    ``random_state=seed``).
     """
     users = np.sort(ratings["user_id"].unique())
     count = round(len(users) * share)
-    if not 0 < count < len(users):
-        raise ValueError(f"a new-user share of {share} of {len(users)} users leaves no new or no known users")
-    new = np.random.default_rng(seed).permutation(users)[:count]
-    is_new = ratings["user_id"].isin(new).to_numpy()
-    train, validation = train_test_split(ratings[~is_new], test_size=validation_size, random_state=seed)
-    return Split(train, validation, ratings[is_new])
+    if not 0 < 2 * count < len(users):
+        raise ValueError(
+            f"a new-user share of {share} of {len(users)} users leaves no new people or too few known ones "
+            "(two groups of new people are held out: one to test on, one to choose on)"
+        )
+    order = np.random.default_rng(seed).permutation(users)
+    is_new = ratings["user_id"].isin(order[:count]).to_numpy()
+    is_chooser = ratings["user_id"].isin(order[count : 2 * count]).to_numpy()
+    train, validation = train_test_split(ratings[~is_new & ~is_chooser], test_size=validation_size, random_state=seed)
+    return Split(train, validation, ratings[is_new], ratings[is_chooser])

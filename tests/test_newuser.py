@@ -22,7 +22,12 @@ def test_new_people_are_held_out_whole_and_unknown_to_the_vocabularies(ml1m, pre
     assert set(split.test["user_id"]) == new and len(split.test) == ml1m.ratings["user_id"].isin(new).sum()
     assert not new & set(split.train["user_id"]) and not new & set(split.validation["user_id"])
     assert not new & set(prepared_new.encoder.vocabularies["user_id"])
-    assert sum(split.rows().values()) == len(ml1m.ratings)
+    choosers = set(split.new_validation["user_id"])  # the second group: new people the choices are made on
+    assert len(choosers) == len(new) and not choosers & new
+    assert not choosers & set(split.train["user_id"]) and not choosers & set(split.validation["user_id"])
+    assert not choosers & set(prepared_new.encoder.vocabularies["user_id"])
+    assert len(split.new_validation) == ml1m.ratings["user_id"].isin(choosers).sum()
+    assert sum(split.rows().values()) + len(split.new_validation) == len(ml1m.ratings)
     again = new_user_split(ml1m.ratings)
     assert again.test.index.equals(split.test.index) and again.train.index.equals(split.train.index)
     other = new_user_split(ml1m.ratings, seed=7)
@@ -122,7 +127,7 @@ def test_a_stacked_model_reads_ease_fitted_on_train_and_folded_in_on_the_reveale
     np.testing.assert_allclose(got[0], ranking_scores(np.asarray(direct)), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("share", [0.0, 0.001, 1.0])
+@pytest.mark.parametrize("share", [0.0, 0.001, 0.5, 1.0])
 def test_a_share_that_leaves_no_new_or_no_known_people_is_an_error(ml1m, share):
-    with pytest.raises(ValueError, match="leaves no new or no known users"):
+    with pytest.raises(ValueError, match="leaves no new people or too few known ones"):
         new_user_split(ml1m.ratings, share=share)

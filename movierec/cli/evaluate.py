@@ -12,16 +12,19 @@ settings. ``seed`` and ``full`` evaluate the shipped artifacts; ``temporal``,
 ``paper`` and ``recbole`` first train the shipped configuration on their own
 split (see ``movierec.protocols``).
 
-``newuser`` trains the shipped configuration twice on the known people, with
-and without a history (the shipped one's, else ``HISTORY_LENGTH`` movies,
-mean-pooled), and writes ``{"reveal": {"5": {"model": {...}, "baselines":
-{"popularity", "ease", "no_history"}}, "10": ..., "20": ...}, "settings": ...}``
+``newuser`` trains the shipped configuration on the known people, with and
+without a history (the shipped one's, else ``HISTORY_LENGTH`` movies,
+mean-pooled) and, for a stacked model, without its EASE prior; chooses a
+stacked model's ``prior_profile_power`` on the validation people; and writes
+``{"reveal": {"5": {"model": {...}, "baselines": {"popularity", "ease",
+"no_history", ...}}, "10": ..., "20": ...}, "settings": ...}``
 (``movierec.newuser``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from movierec import cli
@@ -142,10 +145,13 @@ def run_new_users(args: argparse.Namespace, protocol, release, manifest: dict) -
         )
         trained[name] = {"overrides": overrides, "settings": settings.to_dict(), "history": history}
     l2, _ = evaluation.ease_l2_on_validation(prepared)
-    measured = newuser.evaluate(prepared, fitted, l2)
+    measured, choices = newuser.evaluate(prepared, fitted, l2)
     reveal = {k: {"model": rows["model"], "baselines": {name: r for name, r in rows.items() if name != "model"}}
               for k, rows in measured.items()}  # fmt: skip
     print(f"protocol {protocol.name}: {protocol.summary}")
+    for name, choice in choices.items():
+        print(f"{name}: prior_profile_power {choice['prior_profile_power']} chosen on the validation people; "
+              "NDCG@10 there by power and K: " + json.dumps(choice["validation_ndcg@10"]))  # fmt: skip
     for k, rows in measured.items():
         print(f"K = {k}: " + ", ".join(f"{name} NDCG@10 {r['full_ndcg@10']:.4f} Hit@10 {r['full_hit@10']:.4f}"
                                        for name, r in rows.items()))  # fmt: skip
@@ -156,6 +162,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, manifest: dict) -
             "protocol": protocol.describe(),
             "split": newuser.describe(prepared.split),
             "ease_l2": l2,
+            "newcomers": choices,
             "data": {"release": release.name, "fingerprint": release.fingerprint()},
             "trained": trained,
         },
