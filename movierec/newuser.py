@@ -173,7 +173,11 @@ def baseline_scores(prepared: Prepared, onboarding: Onboarding, ease_l2: float) 
 
 
 def choose_profile_power(
-    prepared: Prepared, model, prior: EasePrior, reveal: Sequence[int] = REVEAL, powers: Sequence[float] = PROFILE_POWERS
+    prepared: Prepared,
+    model,
+    prior: EasePrior,
+    reveal: Sequence[int] = REVEAL,
+    powers: Sequence[float] = PROFILE_POWERS,
 ) -> tuple[float, dict[str, dict[str, float]]]:
     """The power whose NDCG@10 on the validation people, averaged over ``reveal``, is highest, and every result.
 
