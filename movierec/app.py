@@ -25,6 +25,7 @@ import io
 import json
 import os
 import re
+import sys
 
 import altair as alt
 import numpy as np
@@ -40,6 +41,35 @@ from movierec.recommend import FIELD_LABELS, GENDERS, Profile, Recommender
 ZIP_CODE = re.compile(r"[0-9]{5}")
 STARTERS_SHOWN = 9  # movies in the "rate a few to start" grid
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def keep_keras_session() -> None:
+    """Stop Streamlit from clearing Keras' session after every run of the page.
+
+    Streamlit's script runner calls ``keras.backend.clear_session()`` after
+    each run (``_clean_problem_modules``, meant for apps that build a model
+    per run). With TensorFlow that empties the eager kernel cache, so the next
+    run's first model call instantiates the compiled scorer again: about 0.3 s
+    of CPU added to every interaction. This app keeps its models for the life
+    of the process (``st.cache_resource``) and has nothing to clear, so that
+    one caller is skipped; every other caller still clears the session.
+    """
+    import keras
+
+    clear = keras.backend.clear_session
+    if getattr(clear, "keeps_streamlit_out", False):
+        return
+
+    def clear_session(*args, **kwargs):
+        caller = sys._getframe(1)
+        if caller.f_code.co_name == "_clean_problem_modules" and caller.f_globals.get("__name__", "").startswith(
+            "streamlit."
+        ):
+            return None
+        return clear(*args, **kwargs)
+
+    clear_session.keeps_streamlit_out = True
+    keras.backend.clear_session = clear_session
 
 
 class PageError(Exception):
@@ -210,7 +240,8 @@ def read_ratings_file(name: str, content: bytes, known: set[int]) -> dict[int, i
 # ------------------------------------------------------------------ session state
 
 # Widgets whose choices must survive a rerun in which they are not drawn (Streamlit forgets those).
-KEPT = ("mode", "user", "gender", "age", "occupation", "zip", "year", "month", "n", "genres", "decades", "model")
+KEPT = ("mode", "user", "gender", "age", "occupation", "zip", "year", "month", "n", "genres", "decades", "model",
+        "heatmap", "taste")
 
 
 def keep_choices() -> None:
@@ -469,8 +500,12 @@ def curious_section(rec: Recommender, profile: Profile, top: pd.DataFrame, year:
                 "First interacting layer, mean over heads, as a multiple of uniform attention (1.00 = every field "
                 "weighted alike): row = the field that attends, column = the field it attends to."
             )
-    history = rec.history(profile)
-    with st.expander(f"Liked movies (rated 4 or 5): {len(history)}"):
+    with st.expander("Your taste: liked movies and their genres"):
+        # Drawn on request only, like the heat map: the table and the chart cost more than the ranking.
+        if not st.toggle("Show the liked movies and the genre mix", key="taste"):
+            return
+        history = rec.history(profile)
+        st.caption(f"Rated 4 or 5: {len(history)} movies.")
         if history.empty:
             st.caption("Nothing rated 4 or 5 yet.")
         else:
@@ -495,6 +530,7 @@ def curious_section(rec: Recommender, profile: Profile, top: pd.DataFrame, year:
 
 def page(name: str) -> None:
     st.set_page_config(page_title="Movie picks", page_icon=":material/movie:", layout="wide")
+    keep_keras_session()
     keep_choices()
     name = st.session_state.get("model", name)
     st.title("Movies you have not seen yet", anchor=False)

@@ -55,6 +55,7 @@ HISTORY_FIELD = "history"  # the name of a history-aware model's extra field vec
 AUDIENCE_FIELDS = ("age", "gender", "occupation")
 POPULAR_LIFT = 1.2  # "popular with a group" needs its members to rate the movie at least this much more often
 MIN_AUDIENCE = 20  # ... and the group to hold at least this many users
+NEW_PEOPLE_REMEMBERED = 1024  # visitors' encoded fields kept, so a rerun does not encode them again
 _OCCUPATION_PLURALS = {
     "other": "people of other occupations", "academic/educator": "educators", "artist": "artists",
     "clerical/admin": "clerical and admin workers", "college/grad student": "college students",
@@ -200,6 +201,7 @@ class Recommender:
         columns = [data.users[c] for c in ("user_id", "gender", "age", "occupation", "zip")]
         known = [Profile(g, int(a), o, z, int(u)) for u, g, a, o, z in zip(*columns, strict=True)]
         self._profile_codes = dict(zip(known, encoder.encode_users(data.users), strict=True))
+        self._new_person_codes: dict[tuple, np.ndarray] = {}
         self._context_codes: dict[tuple[int, int], np.ndarray] = {}
         # A history-aware model reads each person's rated movies: every rating in the data counts when serving.
         self.history_length = int(getattr(model, "history_length", 0))
@@ -376,8 +378,13 @@ class Recommender:
     def _codes(self, profile: Profile, year: int, month: int) -> tuple[np.ndarray, np.ndarray]:
         self._check_date(year, month)
         user_codes = self._profile_codes.get(profile.person)
-        if user_codes is None:  # a new person (or edited fields): encode through the vocabularies
-            user_codes = self.encoder.encode_table(user_fields(profile.as_frame()))[0]
+        if user_codes is None:  # a new person (or edited fields): encode through the vocabularies, once
+            user_codes = self._new_person_codes.get(profile.person)
+            if user_codes is None:
+                user_codes = self.encoder.encode_table(user_fields(profile.as_frame()))[0]
+                if len(self._new_person_codes) >= NEW_PEOPLE_REMEMBERED:
+                    self._new_person_codes.pop(next(iter(self._new_person_codes)))  # the oldest goes
+                self._new_person_codes[profile.person] = user_codes
         key = (int(year), int(month))
         if key not in self._context_codes:
             self._context_codes[key] = self.encoder.encode_table(context_fields([year], [month]))[0]
