@@ -33,6 +33,12 @@ fitted on. ``power`` (the model's ``prior_profile_power``; 0, no rescaling,
 by default) is chosen on the new-user protocol's validation people
 (``movierec.newuser``). Training never rescales.
 
+Serving fits ``B`` on every rating at start-up (seconds, mostly a dense
+inverse). ``stored_weights`` keeps it on disk, named by a digest of exactly
+what it is fitted from (the rated sets and l2), as a plain ``.npy`` with a
+JSON note holding its SHA-256: a later start loads it in a blink, and a
+file that is missing, truncated or altered is simply fitted and written again.
+
 Memory: ``B`` is codes x codes float32 (55 MB for ML-1M's 3,706 movies);
 the rated sets are a sparse matrix, 8 bytes a rating. The out-of-fold
 weights hold ``FOLDS`` such matrices (275 MB for ML-1M), during training
@@ -41,9 +47,14 @@ only, and the ``tf.data`` graph keeps its own copy of them (as much again).
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,11 +62,15 @@ from scipy import sparse
 
 from movierec.baselines import ease_weights
 from movierec.features import FeatureEncoder
+from movierec.files import atomic_write_bytes, write_json
 from movierec.history import EMPTY
 from movierec.prepared import Prepared
 
 FOLDS = 5
 FOLD_SEED = 42
+STORE_VERSION = 1  # bump when fitted_weights changes what it computes, so stored B's are not reused
+
+log = logging.getLogger(__name__)
 
 
 def rated_codes(rated: pd.DataFrame, user_index: pd.Index, encoder: FeatureEncoder) -> sparse.csr_matrix:
@@ -81,6 +96,45 @@ def fitted_weights(rated: sparse.csr_matrix, l2: float) -> np.ndarray:
     return out
 
 
+def weights_key(rated: sparse.csr_matrix, l2: float) -> str:
+    """A digest of everything ``fitted_weights(rated, l2)`` depends on."""
+    digest = hashlib.sha256(f"ease-b v{STORE_VERSION} l2={float(l2)!r} shape={rated.shape}".encode())
+    for part in (rated.indptr, rated.indices):
+        digest.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def stored_weights(rated: sparse.csr_matrix, l2: float, folder: str | Path) -> np.ndarray:
+    """``fitted_weights(rated, l2)``, read from ``folder`` if fitted before, else fitted and written there."""
+    key = weights_key(rated, l2)
+    folder = Path(folder)
+    array_file, note_file = folder / f"ease-{key[:32]}.npy", folder / f"ease-{key[:32]}.json"
+    try:
+        note = json.loads(note_file.read_text())
+        payload = array_file.read_bytes()
+        if note.get("key") != key or hashlib.sha256(payload).hexdigest() != note.get("sha256"):
+            raise ValueError("the file does not match its note")
+        weights = np.load(io.BytesIO(payload), allow_pickle=False)
+        if weights.dtype != np.float32 or weights.shape != (rated.shape[1],) * 2:
+            raise ValueError(f"a {weights.dtype} {weights.shape} array")
+        return weights
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as err:  # truncated, altered or unreadable: fit again and replace it
+        log.warning("the stored EASE weights %s cannot be used (%s); fitting them again", array_file, err)
+    weights = fitted_weights(rated, l2)
+    buffer = io.BytesIO()
+    np.save(buffer, weights, allow_pickle=False)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(array_file, buffer.getvalue())
+        write_json(note_file, {"key": key, "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(), "l2": float(l2),
+                               "shape": list(weights.shape), "version": STORE_VERSION})  # fmt: skip
+    except OSError as err:  # a read-only cache costs the next start the fit, nothing else
+        log.warning("could not store the EASE weights in %s (%s)", folder, err)
+    return weights
+
+
 @dataclass(frozen=True)
 class EasePrior:
     """One ``B`` over movie codes, fitted on the rated sets (users, codes) it keeps to score those users.
@@ -95,8 +149,12 @@ class EasePrior:
     profile_power: float = 0.0
 
     @classmethod
-    def fit(cls, rated: sparse.csr_matrix, l2: float, profile_power: float = 0.0) -> EasePrior:
-        return cls(fitted_weights(rated, l2), float(l2), rated, float(profile_power))
+    def fit(
+        cls, rated: sparse.csr_matrix, l2: float, profile_power: float = 0.0, store: str | Path | None = None
+    ) -> EasePrior:
+        """``B`` fitted on ``rated``; kept in (and read from) the folder ``store`` if given (``stored_weights``)."""
+        weights = fitted_weights(rated, l2) if store is None else stored_weights(rated, l2, store)
+        return cls(weights, float(l2), rated, float(profile_power))
 
     @classmethod
     def of_parts(cls, prepared: Prepared, parts: Sequence[str], l2: float, profile_power: float = 0.0) -> EasePrior:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from movierec.data import AGE_BRACKETS, MovieLens
+from movierec.data import AGE_BRACKETS, MovieLens, cache_dir
 from movierec.features import (
     FIELDS,
     MOVIE_FIELDS,
@@ -192,12 +192,20 @@ class Recommender:
         self._users = data.users.set_index("user_id", drop=False)
         # Per-request work is looked up, not recomputed: catalogue positions of each user's rated
         # movies, the encoded fields of every known profile, a movie x genre matrix, release decades.
-        rated = data.ratings.groupby("user_id")["movie_id"].apply(np.asarray)
-        positions = {u: self._movie_position.get_indexer(m) for u, m in rated.items()}
-        self._rated_positions = {u: p[p >= 0] for u, p in positions.items()}
+        # One stable sort by user, then each user's slice (file order within a user): no per-user pandas work.
+        order = np.argsort(data.ratings["user_id"].to_numpy(), kind="stable")
+        users, movie_ids = data.ratings["user_id"].to_numpy()[order], data.ratings["movie_id"].to_numpy()[order]
+        bounds = np.flatnonzero(np.diff(users)) + 1
+        owners = users[np.r_[0, bounds]].tolist() if len(users) else []
+
+        def by_user(values: np.ndarray) -> dict[int, np.ndarray]:
+            return dict(zip(owners, np.split(values, bounds) if owners else [], strict=True))
+
+        positions = self._movie_position.get_indexer(movie_ids)
+        self._rated_positions = {u: p[p >= 0] for u, p in by_user(positions).items()}
         # Each user's stars in the same order as their movies, so explaining a pick scans no rating table.
-        self._rated_stars = data.ratings.groupby("user_id")["rating"].apply(np.asarray).to_dict()
-        self._rated_ids = rated.to_dict()
+        self._rated_stars = by_user(data.ratings["rating"].to_numpy()[order])
+        self._rated_ids = by_user(movie_ids)
         columns = [data.users[c] for c in ("user_id", "gender", "age", "occupation", "zip")]
         known = [Profile(g, int(a), o, z, int(u)) for u, g, a, o, z in zip(*columns, strict=True)]
         self._profile_codes = dict(zip(known, encoder.encode_users(data.users), strict=True))
@@ -216,7 +224,8 @@ class Recommender:
         self._prior = None
         if ease_l2:
             rated = rated_codes(data.ratings, self._user_row, encoder)
-            self._prior = EasePrior.fit(rated, ease_l2, getattr(model, "prior_profile_power", 0.0))
+            power = getattr(model, "prior_profile_power", 0.0)
+            self._prior = EasePrior.fit(rated, ease_l2, power, store=cache_dir() / "ease")
         self._known: dict[str, set[str]] = {}
         stamps = pd.to_datetime(data.ratings["timestamp"], unit="s", utc=True)
         self.years = (int(stamps.dt.year.min()), int(stamps.dt.year.max()))

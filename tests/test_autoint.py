@@ -387,6 +387,8 @@ def test_a_prior_model_needs_the_prior_and_adds_it_to_the_logits(model_class):
         model({"codes": x["codes"]})
     with pytest.raises(ValueError, match="ease_l2 must be 0"):
         small(model_class, ease_l2=-1.0)
+    with pytest.raises(ValueError, match="prior_profile_power must be a finite number"):
+        small(model_class, ease_l2=50.0, prior_profile_power=float("nan"))
     # Starts at zero weight (the network alone), and a weight w adds w * PRIOR_SCALE * prior to each logit.
     np.testing.assert_allclose(model.logits({**x, "prior": x["prior"] + 1.0}), model.logits(x), rtol=1e-6)
     model.prior_logit.kernel.assign(np.full((1, 1), 0.5, "float32"))

@@ -127,6 +127,15 @@ def test_a_stacked_model_reads_ease_fitted_on_train_and_folded_in_on_the_reveale
     np.testing.assert_allclose(got[0], ranking_scores(np.asarray(direct)), rtol=1e-4, atol=1e-5)
 
 
+def test_the_validation_people_onboard_like_the_test_people(prepared_new):
+    onboarding = newuser.onboard(prepared_new, 5, "validation")
+    people = np.sort(prepared_new.split.new_validation["user_id"].unique())
+    assert len(onboarding.revealed) == len(people) and all(len(r) == 5 for r in onboarding.revealed)
+    assert prepared_new.data.users["user_id"].iloc[onboarding.user_rows].tolist() == people.tolist()
+    with pytest.raises(ValueError, match="people is one of"):
+        newuser.onboard(prepared_new, 5, "everyone")
+
+
 @pytest.mark.parametrize("share", [0.0, 0.001, 0.5, 1.0])
 def test_a_share_that_leaves_no_new_or_no_known_people_is_an_error(ml1m, share):
     with pytest.raises(ValueError, match="leaves no new people or too few known ones"):

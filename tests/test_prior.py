@@ -107,3 +107,62 @@ def test_rows_that_are_only_scored_read_the_one_b_fitted_on_the_whole_part(train
     rows = np.arange(train_rated.shape[0])
     candidates = np.arange(train_rated.shape[0]) % prior.n_codes
     np.testing.assert_allclose(only.pair_scores(rows, candidates), prior.pair_scores(rows, candidates), rtol=1e-6)
+
+
+def test_a_stored_b_is_read_back_and_a_damaged_one_is_fitted_again(train_rated, tmp_path, monkeypatch, caplog):
+    from movierec import prior as prior_module
+
+    fitted = prior_module.fitted_weights(train_rated, L2)
+    first = EasePrior.fit(train_rated, L2, store=tmp_path)
+    np.testing.assert_array_equal(first.weights, fitted)
+    stored = sorted(p.name for p in tmp_path.iterdir())
+    assert len(stored) == 2 and stored[0].endswith(".json") and stored[1].endswith(".npy")
+
+    def no_fit(*args):
+        raise AssertionError("B was fitted again although it is stored")
+
+    monkeypatch.setattr(prior_module, "fitted_weights", no_fit)
+    np.testing.assert_array_equal(EasePrior.fit(train_rated, L2, store=tmp_path).weights, fitted)
+    with pytest.raises(AssertionError, match="fitted again"):  # another l2 is another B
+        EasePrior.fit(train_rated, L2 * 2, store=tmp_path)
+    monkeypatch.undo()
+
+    array_file = next(tmp_path.glob("*.npy"))
+    for damage in (lambda b: b[: len(b) // 2], lambda b: b[:-8] + b"\x00" * 8):  # truncated; altered
+        array_file.write_bytes(damage(array_file.read_bytes()))
+        with caplog.at_level("WARNING", logger="movierec.prior"):
+            again = EasePrior.fit(train_rated, L2, store=tmp_path)
+        assert "cannot be used" in caplog.text
+        np.testing.assert_array_equal(again.weights, fitted)
+        np.testing.assert_array_equal(EasePrior.fit(train_rated, L2, store=tmp_path).weights, fitted)  # rewritten
+        caplog.clear()
+
+
+def test_a_folder_that_cannot_be_written_costs_the_store_nothing_but_time(train_rated, tmp_path):
+    blocked = tmp_path / "a-file-not-a-folder"
+    blocked.write_text("")
+    got = EasePrior.fit(train_rated, L2, store=blocked / "ease")
+    np.testing.assert_array_equal(got.weights, EasePrior.fit(train_rated, L2).weights)
+
+
+def test_profile_scale_rescales_small_rated_sets_only(train_rated):
+    prior = EasePrior.fit(train_rated, L2)
+    reference = prior.reference_size
+    sizes = np.diff(train_rated.indptr)
+    assert reference == np.median(sizes[sizes > 0])
+    assert (prior.profile_scale([0, 1, reference, 10 * reference]) == 1).all()  # the default power changes nothing
+    raised = prior.with_power(1.0)
+    np.testing.assert_allclose(raised.profile_scale([0, 1, reference / 2, reference, 10 * reference]),
+                               [1, reference, 2, 1, 1], rtol=1e-6)  # fmt: skip
+    lowered = prior.with_power(-1.0)
+    np.testing.assert_allclose(lowered.profile_scale([reference / 4]), [0.25], rtol=1e-6)
+    # Every way of reading a prior applies the person's factor.
+    small = int(np.flatnonzero((sizes > 0) & (sizes < reference))[0])
+    codes = np.arange(1, train_rated.shape[1])
+    factor = raised.profile_scale([sizes[small]])[0]
+    assert factor > 1
+    base = prior.user_scores([small], codes)[0]
+    np.testing.assert_allclose(raised.user_scores([small], codes)[0], base * factor, rtol=1e-5)
+    np.testing.assert_allclose(raised.pair_scores([small], codes[:1]), base[:1] * factor, rtol=1e-5)
+    mine = train_rated.indices[train_rated.indptr[small] : train_rated.indptr[small + 1]]
+    np.testing.assert_allclose(raised.scores_of_codes(mine, codes), base * factor, rtol=1e-5, atol=1e-6)
