@@ -52,7 +52,9 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 CUT_POINTS = "softplus-steps"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # The manifest sections written as they are (``save``'s keyword arguments); each must be an object.
-SECTIONS = ("data", "training", "validation", "evaluation")
+SECTIONS = ("data", "training", "validation", "evaluation", "serving")
+# Config keys that change how a saved model is served, not its weights: ``update_manifest`` may set them.
+SERVING_OPTIONS = ("prior_profile_power",)
 
 
 class ArtifactError(RuntimeError):
@@ -93,8 +95,8 @@ def manifest_path(name: str, model_dir: str | Path | None = None) -> Path:
 def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections) -> ArtifactPaths:
     """Save a model and its encoder as a new set; the previous set stays loadable until the manifest is replaced.
 
-    ``sections`` (``data``, ``training``, ``validation``, ``evaluation``) go
-    into the manifest as they are and must be JSON-serialisable objects.
+    ``sections`` (``data``, ``training``, ``validation``, ``evaluation``,
+    ``serving``) go into the manifest as they are and must be JSON-serialisable objects.
     """
     import keras
     import tensorflow as tf
@@ -129,6 +131,33 @@ def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections
     for path in previous - {weights.resolve(), encoder_file.resolve()}:
         path.unlink(missing_ok=True)
     return ArtifactPaths(weights, manifest, encoder_file)
+
+
+def update_manifest(name: str, model_dir=None, config: dict | None = None, **sections) -> Path:
+    """Set serving options (``SERVING_OPTIONS``) of a saved set and replace manifest sections, in one atomic write.
+
+    The weights and the encoder are untouched; the manifest is checked
+    before it is written, so a bad value never replaces a good set.
+    """
+    config = config or {}
+    unknown = sorted(set(config) - set(SERVING_OPTIONS))
+    if unknown:
+        raise ValueError(f"{unknown} are not serving options; only {SERVING_OPTIONS} change without retraining")
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown manifest sections {unknown}; choose from {SECTIONS}")
+    path = manifest_path(name, _folders(model_dir, None)[0])
+    manifest = read_manifest(path)
+    manifest["config"].update(config)
+    manifest.update(sections)
+    model_class = MODELS[manifest["model"]]
+    try:  # the class must accept the changed config, or the set would no longer load
+        model_class(**manifest["config"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: the new config does not fit {manifest['class']}: {err}") from err
+    check_manifest(manifest, path)
+    write_json(path, _plain(manifest))
+    return path
 
 
 def _files_named_by(manifest: Path, folders: tuple[Path, Path]) -> set[Path]:

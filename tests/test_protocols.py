@@ -124,3 +124,26 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
         assert {"popularity", "ease", "no_history", "no_prior"} <= names
         # the prior as trained is reported beside the chosen power whenever the two differ
         assert ("model_unscaled" in names) == (choice["prior_profile_power"] != 0)
+    # The choice is applied to the shipped set: its manifest serves the power and records it with a new evaluation.
+    from movierec import artifacts
+
+    before = artifacts.read_manifest(artifacts.manifest_path("autointp", root))
+    payload = evaluate.main(
+        ["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir", str(root),
+         "--apply-newuser-choice", str(out), "--quiet", "--no-full-ranking"]
+    )  # fmt: skip
+    after = artifacts.read_manifest(artifacts.manifest_path("autointp", root))
+    assert after["config"] == {**before["config"], "prior_profile_power": choice["prior_profile_power"]}
+    assert after["serving"]["prior_profile_power"]["prior_profile_power"] == choice["prior_profile_power"]
+    assert after["validation"] == before["validation"]
+    assert after["evaluation"]["auc"] == payload["auc"] and after["weights"] == before["weights"]
+    model, _, _ = artifacts.load("autointp", root, root)
+    assert model.prior_profile_power == choice["prior_profile_power"]
+    with pytest.raises(ValueError, match="not serving options"):
+        artifacts.update_manifest("autointp", root, config={"ease_l2": 1.0})
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"settings": {}}')
+    with pytest.raises(SystemExit):
+        evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir",
+                       str(root), "--apply-newuser-choice", str(broken), "--quiet"])  # fmt: skip
+    assert artifacts.read_manifest(artifacts.manifest_path("autointp", root)) == after  # nothing changed

@@ -50,6 +50,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--allow-other-data", action="store_true", help="evaluate even if the data differs from the training data"
     )
+    parser.add_argument(
+        "--apply-newuser-choice", type=Path, default=None, metavar="NEWUSER_JSON",
+        help="seed/full: serve the shipped model with the prior_profile_power chosen on the new-user protocol's "
+        "validation people (the file `--protocol newuser --out` wrote), evaluate it, and record both in its manifest",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
@@ -72,6 +77,12 @@ def run(args: argparse.Namespace) -> dict:
     release = cli.load_release(args)
     if protocol.name == "newuser":
         return run_new_users(args, protocol, release, manifest)
+    newcomers = None
+    if args.apply_newuser_choice is not None:
+        if protocol.trains:
+            cli.fail("--apply-newuser-choice changes the shipped model: use it with --protocol seed or full")
+        newcomers = newuser_choice(args.apply_newuser_choice, release, manifest)
+        model.prior_profile_power = newcomers["prior_profile_power"]  # read by every prior the evaluation fits
     trained = None
     if protocol.trains:
         split = protocol.make_split(release.ratings)
@@ -116,10 +127,35 @@ def run(args: argparse.Namespace) -> dict:
             "full": "rank every catalogue movie the user has not rated in train+validation; IDCG capped at 10",
         },
     }
+    if newcomers is not None:
+        path = artifacts.update_manifest(
+            args.model, args.model_dir, config={"prior_profile_power": newcomers["prior_profile_power"]},
+            serving={**manifest.get("serving", {}), "prior_profile_power": newcomers}, evaluation=result,
+        )  # fmt: skip
+        print(f"{args.model} now serves prior_profile_power {newcomers['prior_profile_power']}; recorded in {path}")
     if args.out:
         write_json(args.out, payload)
         print(f"wrote {args.out}")
     return payload
+
+
+def newuser_choice(path: Path, release, manifest: dict) -> dict:
+    """The stacked model's ``prior_profile_power`` chosen by a new-user run on this data for this configuration."""
+    try:
+        settings = json.loads(path.read_text())["settings"]
+        choice = settings["newcomers"]["model"]
+        power = float(choice["prior_profile_power"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        cli.fail(f"{path} holds no new-user choice ({type(err).__name__}: {err}); write one with "
+                 "python -m movierec.evaluate --protocol newuser --out FILE")  # fmt: skip
+    if settings.get("data", {}).get("fingerprint") != release.fingerprint():
+        cli.fail(f"{path} was measured on other data than {release.path}")
+    trained = settings.get("trained", {}).get("model", {}).get("overrides", {})
+    shipped = {k: manifest["config"].get(k) for k in trained}
+    if shipped != trained:
+        cli.fail(f"{path} chose for a model with {trained}, the shipped one has {shipped}")
+    return {"prior_profile_power": power, "chosen_on": "the new-user protocol's validation people",
+            "source": path.name, "validation_ndcg@10": choice.get("validation_ndcg@10")}  # fmt: skip
 
 
 def run_new_users(args: argparse.Namespace, protocol, release, manifest: dict) -> dict:
