@@ -71,10 +71,16 @@ def main() -> None:
     if newuser:
         print("### newuser: full ranking for people held out whole, after they reveal K ratings\n")
         title = {"autoint": "AutoInt", "autointp": "AutoInt+"}.get(newuser.get("model"), newuser.get("model"))
-        stacked = "no_prior" in next(iter(newuser["reveal"].values()))["baselines"]
-        names = ["no_prior"] if stacked else []
-        heads = [f"{title} with history" + (" and EASE prior" if stacked else "")]
-        heads += ["network alone (history, no prior)"] if stacked else []
+        first = next(iter(newuser["reveal"].values()))["baselines"]
+        stacked = "no_prior" in first
+        power = newuser["settings"].get("newcomers", {}).get("model", {}).get("prior_profile_power")
+        names, heads = [], [f"{title} with history" + (" and EASE prior" if stacked else "")]
+        if power is not None:
+            heads[0] += f" (prior power {power:g}, chosen on validation people)"
+        if "model_unscaled" in first:
+            names, heads = names + ["model_unscaled"], heads + ["same, prior as trained (power 0)"]
+        if stacked:
+            names, heads = names + ["no_prior"], heads + ["network alone (history, no prior)"]
         heads += ["without history", "popularity", "EASE fold-in"]
         print("| K revealed | metric | " + " | ".join(heads) + " |")
         print("|---|---|" + "---|" * len(heads))
@@ -83,7 +89,6 @@ def main() -> None:
             for metric in ("full_ndcg@10", "full_hit@10"):
                 values = [entry["model"], *(others[n] for n in [*names, "no_history", "popularity", "ease"])]
                 print(f"| {k} | {metric} | " + " | ".join(cell(v[metric]) for v in values) + " |")
-
 
 if __name__ == "__main__":
     main()
