@@ -20,7 +20,9 @@ Settings come from the environment: ``MOVIELENS_DIR`` (data), and
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
 import io
 import json
 import os
@@ -70,6 +72,16 @@ def keep_keras_session() -> None:
 
     clear_session.keeps_streamlit_out = True
     keras.backend.clear_session = clear_session
+
+
+def return_freed_memory() -> None:
+    """Give the heap memory that loading freed back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    Parsing a million ratings and building the recommender free tens of MB
+    that glibc would otherwise keep in the process for its whole life.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class PageError(Exception):
@@ -138,7 +150,10 @@ def load_recommender(
         raise PageError(f"MovieLens 1M is not available: {err}", point_at_a_copy) from err
     except OSError as err:
         raise PageError(f"MovieLens 1M could not be read ({type(err).__name__}: {err}).", point_at_a_copy) from err
-    return Recommender(model, encoder, release, manifest)
+    return_freed_memory()  # the parser's buffers, before the recommender's own peak
+    recommender = Recommender(model, encoder, release, manifest)
+    return_freed_memory()
+    return recommender
 
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")

@@ -36,8 +36,9 @@ by default) is chosen on the new-user protocol's validation people
 Serving fits ``B`` on every rating at start-up (seconds, mostly a dense
 inverse). ``stored_weights`` keeps it on disk, named by a digest of exactly
 what it is fitted from (the rated sets and l2), as a plain ``.npy`` with a
-JSON note holding its SHA-256: a later start loads it in a blink, and a
-file that is missing, truncated or altered is simply fitted and written again.
+JSON note holding its SHA-256: a later start maps it read-only (only the
+rows a person's movies touch take memory), and a file that is missing,
+truncated or altered is simply fitted and written again.
 
 Memory: ``B`` is codes x codes float32 (55 MB for ML-1M's 3,706 movies);
 the rated sets are a sparse matrix, 8 bytes a rating. The out-of-fold
@@ -62,7 +63,7 @@ from scipy import sparse
 
 from movierec.baselines import ease_weights
 from movierec.features import FeatureEncoder
-from movierec.files import atomic_write_bytes, write_json
+from movierec.files import atomic_write_bytes, sha256_file, write_json
 from movierec.history import EMPTY
 from movierec.prepared import Prepared
 
@@ -111,10 +112,10 @@ def stored_weights(rated: sparse.csr_matrix, l2: float, folder: str | Path) -> n
     array_file, note_file = folder / f"ease-{key[:32]}.npy", folder / f"ease-{key[:32]}.json"
     try:
         note = json.loads(note_file.read_text())
-        payload = array_file.read_bytes()
-        if note.get("key") != key or hashlib.sha256(payload).hexdigest() != note.get("sha256"):
+        if note.get("key") != key or sha256_file(array_file) != note.get("sha256"):
             raise ValueError("the file does not match its note")
-        weights = np.load(io.BytesIO(payload), allow_pickle=False)
+        # Mapped, not read: only the rows a person's rated movies touch take memory.
+        weights = np.load(array_file, mmap_mode="r", allow_pickle=False)
         if weights.dtype != np.float32 or weights.shape != (rated.shape[1],) * 2:
             raise ValueError(f"a {weights.dtype} {weights.shape} array")
         return weights

@@ -78,9 +78,11 @@ def main() -> None:
         if power is not None:
             heads[0] += f" (prior power {power:g}, chosen on validation people)"
         if "model_unscaled" in first:
-            names, heads = names + ["model_unscaled"], heads + ["same, prior as trained (power 0)"]
+            names.append("model_unscaled")
+            heads.append("same, prior as trained (power 0)")
         if stacked:
-            names, heads = names + ["no_prior"], heads + ["network alone (history, no prior)"]
+            names.append("no_prior")
+            heads.append("network alone (history, no prior)")
         heads += ["without history", "popularity", "EASE fold-in"]
         print("| K revealed | metric | " + " | ".join(heads) + " |")
         print("|---|---|" + "---|" * len(heads))
