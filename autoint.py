@@ -355,10 +355,10 @@ class AutoInt(keras.Model):
     that l2), which a learned weight per output adds to the logits. The
     network then learns what EASE misses (whether the person will *like* the
     movie, their fields, the date) on top of a strong co-rating signal.
-    ``prior_profile_power`` changes no weight: it tells whoever computes the
-    prior for a person with few ratings how to rescale it
-    (``movierec.prior.EasePrior.profile_scale``), a serving choice made on the
-    new-user protocol's validation people after training.
+    ``prior_profile_power`` and ``prior_profile_reference`` change no weight:
+    they tell whoever computes a newcomer's prior how to rescale it for their
+    few ratings (``movierec.prior.EasePrior.profile_scale``), a serving choice
+    made on the new-user protocol's validation people after training.
     """
 
     def __init__(
@@ -382,6 +382,7 @@ class AutoInt(keras.Model):
         history_field: int = FIELD_POSITION["movie_id"],
         ease_l2: float = 0.0,
         prior_profile_power: float = 0.0,
+        prior_profile_reference: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -409,6 +410,12 @@ class AutoInt(keras.Model):
         self.prior_profile_power = float(prior_profile_power)
         if not np.isfinite(self.prior_profile_power):
             raise ValueError(f"prior_profile_power must be a finite number, got {prior_profile_power}")
+        self.prior_profile_reference = float(prior_profile_reference)
+        if not (np.isfinite(self.prior_profile_reference) and self.prior_profile_reference >= 0):
+            raise ValueError(
+                f"prior_profile_reference must be 0 (the fitted people's median) or a positive number of ratings, "
+                f"got {prior_profile_reference}"
+            )
         if self.history_length < 0:
             raise ValueError(f"history_length must be 0 (no history) or more, got {self.history_length}")
         if self.history_length and not 0 <= self.history_field < len(self.vocab_sizes):
@@ -566,7 +573,8 @@ class AutoInt(keras.Model):
     def get_config(self):
         names = ("vocab_sizes", "embedding_dim", "attention_layers", "num_heads", "attention_dim", "use_residual",
                  "scaled", "use_linear", "ordinal", "rated_head", "dropout", "embeddings_l2", "kernel_l2", "seed",
-                 "history_length", "history_pooling", "history_field", "ease_l2", "prior_profile_power")
+                 "history_length", "history_pooling", "history_field", "ease_l2", "prior_profile_power",
+                 "prior_profile_reference")
         return config_with(self, super().get_config(), names)  # fmt: skip
 
     @classmethod

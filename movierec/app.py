@@ -520,10 +520,10 @@ def curious_section(rec: Recommender, profile: Profile, top: pd.DataFrame, year:
         if not st.toggle("Show the liked movies and the genre mix", key="taste"):
             return
         history = rec.history(profile)
-        st.caption(f"Rated 4 or 5: {len(history)} movies.")
         if history.empty:
             st.caption("Nothing rated 4 or 5 yet.")
         else:
+            st.caption(f"Rated 4 or 5: {len(history)} movies, the newest first.")
             st.dataframe(history.drop(columns="movie_id"), hide_index=True, width="stretch",
                          column_config={"year": st.column_config.NumberColumn("year", format="%d")},
                          key="history")  # fmt: skip

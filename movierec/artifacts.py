@@ -54,7 +54,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 # The manifest sections written as they are (``save``'s keyword arguments); each must be an object.
 SECTIONS = ("data", "training", "validation", "evaluation", "serving")
 # Config keys that change how a saved model is served, not its weights: ``update_manifest`` may set them.
-SERVING_OPTIONS = ("prior_profile_power",)
+SERVING_OPTIONS = ("prior_profile_power", "prior_profile_reference")
 
 
 class ArtifactError(RuntimeError):
@@ -133,11 +133,15 @@ def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections
     return ArtifactPaths(weights, manifest, encoder_file)
 
 
-def update_manifest(name: str, model_dir=None, config: dict | None = None, **sections) -> Path:
+def update_manifest(
+    name: str, model_dir=None, config: dict | None = None, expect_weights: str | None = None, **sections
+) -> Path:
     """Set serving options (``SERVING_OPTIONS``) of a saved set and replace manifest sections, in one atomic write.
 
     The weights and the encoder are untouched; the manifest is checked
-    before it is written, so a bad value never replaces a good set.
+    before it is written, so a bad value never replaces a good set. With
+    ``expect_weights`` (a SHA-256), a set whose weights changed meanwhile
+    (retrained) is refused rather than given options chosen for the old one.
     """
     config = config or {}
     unknown = sorted(set(config) - set(SERVING_OPTIONS))
@@ -148,6 +152,8 @@ def update_manifest(name: str, model_dir=None, config: dict | None = None, **sec
         raise ValueError(f"unknown manifest sections {unknown}; choose from {SECTIONS}")
     path = manifest_path(name, _folders(model_dir, None)[0])
     manifest = read_manifest(path)
+    if expect_weights is not None and manifest["weights"]["sha256"] != expect_weights:
+        raise ArtifactError(f"{path} names other weights than the ones the options were chosen for (retrained?)")
     manifest["config"].update(config)
     manifest.update(sections)
     model_class = MODELS[manifest["model"]]
@@ -215,8 +221,9 @@ def read_manifest(path: str | Path) -> dict:
     return manifest
 
 
-# Config keys that are Keras bookkeeping, the data's shape or the run's seed, not choices of the model.
-NOT_HYPERPARAMETERS = ("name", "trainable", "dtype", "vocab_sizes", "seed")
+# Config keys that are Keras bookkeeping, the data's shape, the run's seed or how a trained model is served,
+# not choices a new model of the same kind is trained with.
+NOT_HYPERPARAMETERS = ("name", "trainable", "dtype", "vocab_sizes", "seed", *SERVING_OPTIONS)
 
 
 def hyperparameters(manifest: dict) -> dict:

@@ -30,7 +30,9 @@ rating was kept away from fitting:
 Same run, same people, same revealed ratings: the popularity ranking of the
 training part, EASE folded in on the revealed movies (their 0/1 row times
 B), the same network without a history or prior, and, for a stacked model,
-the network with its history but without the EASE prior.
+the network with its history but without the EASE prior, and the stacked
+model with its prior as trained (``model_unscaled``) when the chosen power is
+not 0.
 """
 
 from __future__ import annotations
@@ -60,10 +62,12 @@ PEOPLE = {"test": "test", "validation": "new_validation"}
 def describe(split: Split) -> dict:
     return {
         **split.describe(),
-        "method": "a seeded share of users held out whole (split.new_user_split); the rest split at random "
-        "into train and validation",
+        "method": "two seeded shares of users held out whole (split.new_user_split): the test people, and the "
+        "validation people choices for newcomers are made on; the rest split at random into train and validation",
         "new_user_share": NEW_USER_SHARE,
         "new_users": int(split.test["user_id"].nunique()),
+        "validation_people": int(split.new_validation["user_id"].nunique()),
+        "validation_people_rows": len(split.new_validation),
         "reveal": "each new person's first K ratings by timestamp, ties by movie id",
         "relevant": "the remaining ratings >= 4; every movie but the revealed ones ranked",
     }
@@ -130,15 +134,21 @@ def rank(onboarding: Onboarding, score: Callable[[np.ndarray], np.ndarray], n_mo
 
 
 def model_scores(
-    model, prepared: Prepared, onboarding: Onboarding, prior: EasePrior | None = None
+    model,
+    prepared: Prepared,
+    onboarding: Onboarding,
+    prior: EasePrior | None = None,
+    scorer: CandidateScorer | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """The network's scores for new people: demographics, the unknown user id, the K-th reveal's date, the history.
 
     A model with an EASE prior reads ``B`` fitted on the training part
-    (``prior``, fitted here if not given), folded in on the revealed movies as
-    the EASE baseline is, a chunk of people at a time.
+    (``prior``, fitted here with the model's own rescaling if not given),
+    folded in on the revealed movies as the EASE baseline is and rescaled as
+    a newcomer's (``EasePrior.newcomer_scores``), a chunk of people at a time.
+    ``scorer`` may be shared between calls for the same model.
     """
-    scorer = CandidateScorer(model, prepared.encoder, prepared.data.movies)
+    scorer = scorer or CandidateScorer(model, prepared.encoder, prepared.data.movies)
     user_codes = prepared.encoder.encode_users(prepared.data.users.iloc[onboarding.user_rows])
     context_codes = prepared.encoder.encode_context(*timestamp_year_month(onboarding.stamps))
     movie_codes = scorer.candidate_codes
@@ -147,12 +157,13 @@ def model_scores(
         history = np.stack([Histories.for_movie_codes(movie_codes[r], model.history_length)
                             for r in onboarding.revealed])  # fmt: skip
     if getattr(model, "ease_l2", 0.0) and (prior is None or prior.l2 != model.ease_l2):
-        prior = EasePrior.for_model(model, prepared, ["train"])  # the part the model was fitted on, its own power
+        prior = EasePrior.for_model(model, prepared, ["train"])  # the part the model was fitted on
 
     def score(people):
         priors = None
         if getattr(model, "ease_l2", 0.0):
-            priors = np.stack([prior.scores_of_codes(movie_codes[onboarding.revealed[p]], movie_codes) for p in people])
+            priors = np.stack([prior.newcomer_scores(movie_codes[onboarding.revealed[p]], movie_codes)
+                               for p in people])  # fmt: skip
         return scorer.score(
             user_codes[people], context_codes[people], None if history is None else history[people], priors
         )
@@ -172,6 +183,20 @@ def baseline_scores(prepared: Prepared, onboarding: Onboarding, ease_l2: float) 
     }
 
 
+def training_median(release) -> float:
+    """The median rated-set size of the known people in the protocol's training part: the reference its choice used."""
+    from movierec.split import new_user_split
+
+    train = new_user_split(release.ratings).train
+    return float(train.groupby("user_id")["movie_id"].nunique().median())
+
+
+def best_power(mean_ndcg: dict[float, float]) -> float:
+    """The power with the highest mean NDCG@10; ties go to the one closest to 0 (the prior as trained), then lower."""
+    best = max(mean_ndcg.values())
+    return min((p for p, m in mean_ndcg.items() if m == best), key=lambda p: (abs(p), p))
+
+
 def choose_profile_power(
     prepared: Prepared,
     model,
@@ -181,18 +206,20 @@ def choose_profile_power(
 ) -> tuple[float, dict[str, dict[str, float]]]:
     """The power whose NDCG@10 on the validation people, averaged over ``reveal``, is highest, and every result.
 
-    Ties go to the power listed first among the closest to 0 (the prior as trained).
+    The reference profile size is the median of the people ``prior`` was
+    fitted on (the training part), recorded with the choice so that serving
+    rescales by exactly the factors measured here.
     """
     n_movies = len(prepared.data.movies)
+    scorer = CandidateScorer(model, prepared.encoder, prepared.data.movies)
     measured = {str(p): {} for p in powers}
     for k in reveal:
         onboarding = onboard(prepared, k, "validation")
         for p in powers:
-            ranked = rank(onboarding, model_scores(model, prepared, onboarding, prior.with_power(p)), n_movies)
+            rescaled = prior.with_profile(p, prior.fitted_median)
+            ranked = rank(onboarding, model_scores(model, prepared, onboarding, rescaled, scorer), n_movies)
             measured[str(p)][str(k)] = ranked["full_ndcg@10"]
-    mean = {p: float(np.mean(list(by_k.values()))) for p, by_k in measured.items()}
-    best = max(mean.values())
-    chosen = min((float(p) for p, m in mean.items() if m == best), key=abs)
+    chosen = best_power({float(p): float(np.mean(list(by_k.values()))) for p, by_k in measured.items()})
     return chosen, measured
 
 
@@ -217,8 +244,9 @@ def evaluate(
             readers[name] = (model, None)
             continue
         power, grid = choose_profile_power(prepared, model, prior, reveal)
-        choices[name] = {"prior_profile_power": power, "validation_ndcg@10": grid}
-        readers[name] = (model, prior.with_power(power))
+        choices[name] = {"prior_profile_power": power, "prior_profile_reference": prior.fitted_median,
+                         "validation_ndcg@10": grid}  # fmt: skip
+        readers[name] = (model, prior.with_profile(power, prior.fitted_median))
         if power:
             readers[f"{name}_unscaled"] = (model, prior)
     results = {}

@@ -25,13 +25,15 @@ which never holds the rating being scored.
 
 A newcomer's rated set. Training rows sum ``B`` over the whole rated set
 of a known person, typically a hundred movies or more, while a visitor who
-has rated five sums over five. A model serving newcomers can rescale a
-person's prior by ``profile_scale``: ``(reference / n) ** power`` for a
-person with ``n`` < ``reference`` rated movies (1 from ``reference`` on),
-where ``reference`` is the median rated-set size of the people ``B`` was
-fitted on. ``power`` (the model's ``prior_profile_power``; 0, no rescaling,
-by default) is chosen on the new-user protocol's validation people
-(``movierec.newuser``). Training never rescales.
+has rated five sums over five. A newcomer's prior (a person ``B`` was not
+fitted on: a visitor, or a new-user protocol's held-out person) can be
+rescaled by ``profile_scale``: ``(reference / n) ** power`` for ``n`` <
+``reference`` rated movies (1 from ``reference`` on). ``power`` and
+``reference`` are the model's ``prior_profile_power`` (0, no rescaling, by
+default) and ``prior_profile_reference`` (0: the median rated-set size of the
+people ``B`` was fitted on), both chosen on the new-user protocol's
+validation people (``movierec.newuser``). Known people's priors, and
+training, are never rescaled: the choice was measured on newcomers only.
 
 Serving fits ``B`` on every rating at start-up (seconds, mostly a dense
 inverse). ``stored_weights`` keeps it on disk, named by a digest of exactly
@@ -112,6 +114,8 @@ def stored_weights(rated: sparse.csr_matrix, l2: float, folder: str | Path) -> n
     array_file, note_file = folder / f"ease-{key[:32]}.npy", folder / f"ease-{key[:32]}.json"
     try:
         note = json.loads(note_file.read_text())
+        if not isinstance(note, dict):
+            raise ValueError("its note is not a JSON object")
         if note.get("key") != key or sha256_file(array_file) != note.get("sha256"):
             raise ValueError("the file does not match its note")
         # Mapped, not read: only the rows a person's rated movies touch take memory.
@@ -126,10 +130,12 @@ def stored_weights(rated: sparse.csr_matrix, l2: float, folder: str | Path) -> n
     weights = fitted_weights(rated, l2)
     buffer = io.BytesIO()
     np.save(buffer, weights, allow_pickle=False)
+    payload = buffer.getbuffer()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(array_file, buffer.getvalue())
-        write_json(note_file, {"key": key, "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(), "l2": float(l2),
+        atomic_write_bytes(array_file, payload)
+        # The note last: a note always names an array that was completely written.
+        write_json(note_file, {"key": key, "sha256": hashlib.sha256(payload).hexdigest(), "l2": float(l2),
                                "shape": list(weights.shape), "version": STORE_VERSION})  # fmt: skip
     except OSError as err:  # a read-only cache costs the next start the fit, nothing else
         log.warning("could not store the EASE weights in %s (%s)", folder, err)
@@ -140,53 +146,56 @@ def stored_weights(rated: sparse.csr_matrix, l2: float, folder: str | Path) -> n
 class EasePrior:
     """One ``B`` over movie codes, fitted on the rated sets (users, codes) it keeps to score those users.
 
-    Every score is rescaled by ``profile_scale`` of the person's rated-set
-    size (a no-op with the default ``profile_power`` 0).
+    Scores of the fitted users are the plain sums; a newcomer's
+    (``newcomer_scores``) are rescaled by ``profile_scale`` of their
+    rated-set size, with ``profile_power`` (0, no rescaling, by default) and
+    ``profile_reference`` (0: the median rated-set size of the fitted people).
     """
 
     weights: np.ndarray
     l2: float
     rated: sparse.csr_matrix
     profile_power: float = 0.0
+    profile_reference: float = 0.0
 
     @classmethod
-    def fit(
-        cls, rated: sparse.csr_matrix, l2: float, profile_power: float = 0.0, store: str | Path | None = None
-    ) -> EasePrior:
+    def fit(cls, rated: sparse.csr_matrix, l2: float, store: str | Path | None = None, **profile) -> EasePrior:
         """``B`` fitted on ``rated``; kept in (and read from) the folder ``store`` if given (``stored_weights``)."""
         weights = fitted_weights(rated, l2) if store is None else stored_weights(rated, l2, store)
-        return cls(weights, float(l2), rated, float(profile_power))
+        return cls(weights, float(l2), rated, **profile)
 
     @classmethod
-    def of_parts(cls, prepared: Prepared, parts: Sequence[str], l2: float, profile_power: float = 0.0) -> EasePrior:
+    def of_parts(cls, prepared: Prepared, parts: Sequence[str], l2: float, **profile) -> EasePrior:
         """``B`` fitted on the ratings of ``parts`` of the split."""
-        return cls.fit(rated_codes(prepared.frame(*parts), prepared.user_index, prepared.encoder), l2, profile_power)
+        return cls.fit(rated_codes(prepared.frame(*parts), prepared.user_index, prepared.encoder), l2, **profile)
 
     @classmethod
     def for_model(cls, model, prepared: Prepared, parts: Sequence[str]) -> EasePrior | None:
         """The prior a model reads (fitted on ``parts`` with the model's ``ease_l2``), or None if it reads none."""
         l2 = float(getattr(model, "ease_l2", 0.0))
-        return cls.of_parts(prepared, parts, l2, getattr(model, "prior_profile_power", 0.0)) if l2 else None
+        return cls.of_parts(prepared, parts, l2, **model_profile(model)) if l2 else None
 
-    def with_power(self, profile_power: float) -> EasePrior:
-        """The same ``B`` rescaling by another power (shares the arrays)."""
-        rescaled = EasePrior(self.weights, self.l2, self.rated, float(profile_power))
-        if "reference_size" in self.__dict__:
-            rescaled.__dict__["reference_size"] = self.reference_size
-        return rescaled
+    def with_profile(self, profile_power: float, profile_reference: float = 0.0) -> EasePrior:
+        """The same ``B`` (arrays shared) rescaling newcomers by another power and reference."""
+        return EasePrior(self.weights, self.l2, self.rated, float(profile_power), float(profile_reference))
 
     @property
     def n_codes(self) -> int:
         return self.weights.shape[0]
 
     @cached_property
-    def reference_size(self) -> float:
+    def fitted_median(self) -> float:
         """The median rated-set size of the people ``B`` was fitted on (those who rated anything)."""
         sizes = np.diff(self.rated.indptr)
         return float(np.median(sizes[sizes > 0])) if (sizes > 0).any() else 1.0
 
+    @property
+    def reference_size(self) -> float:
+        """The profile size a newcomer's prior is scaled towards: ``profile_reference``, else ``fitted_median``."""
+        return float(self.profile_reference) if self.profile_reference > 0 else self.fitted_median
+
     def profile_scale(self, sizes) -> np.ndarray:
-        """The factor (people,) a prior summed over ``sizes`` rated movies is multiplied by.
+        """The factor (people,) a newcomer's prior summed over ``sizes`` rated movies is multiplied by.
 
         ``(reference_size / n) ** profile_power`` below the reference size, 1
         from it on and for an empty set (whose prior is 0 anyway).
@@ -194,15 +203,14 @@ class EasePrior:
         sizes = np.asarray(sizes, dtype=np.float64)
         if not self.profile_power:
             return np.ones(sizes.shape, np.float32)
-        clipped = np.clip(sizes, 1.0, self.reference_size)
-        return np.where(sizes > 0, (self.reference_size / clipped) ** self.profile_power, 1.0).astype(np.float32)
+        reference = self.reference_size
+        clipped = np.clip(sizes, 1.0, reference)
+        return np.where(sizes > 0, (reference / clipped) ** self.profile_power, 1.0).astype(np.float32)
 
     def user_scores(self, user_rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Priors (users, candidates) float32 of every candidate movie code for the fitted users at ``user_rows``."""
-        user_rows = np.asarray(user_rows)
         # Rows of B summed first, then the candidates taken: gathering B's columns would copy all of B.
-        scores = np.asarray(self.rated[user_rows] @ self.weights, np.float32)[:, np.asarray(candidates)]
-        return scores * self.profile_scale(np.diff(self.rated.indptr)[user_rows])[:, None]
+        return np.asarray(self.rated[np.asarray(user_rows)] @ self.weights, np.float32)[:, np.asarray(candidates)]
 
     def movies_of(self, user_row: int) -> np.ndarray:
         """The movie codes a fitted user rated."""
@@ -212,14 +220,25 @@ class EasePrior:
         """Priors (candidates,) for one person who rated the movies with these codes (repeats and 0 ignored)."""
         distinct = np.unique(np.asarray(codes, dtype=np.int64))
         distinct = distinct[distinct != EMPTY]
-        scores = self.weights[distinct].sum(axis=0, dtype=np.float32)[np.asarray(candidates)]
-        return scores * self.profile_scale(len(distinct))
+        return self.weights[distinct].sum(axis=0, dtype=np.float32)[np.asarray(candidates)]
+
+    def newcomer_scores(self, codes: Sequence[int], candidates: np.ndarray) -> np.ndarray:
+        """``scores_of_codes`` for a person ``B`` was not fitted on, rescaled for how many movies they rated."""
+        distinct = np.unique(np.asarray(codes, dtype=np.int64))
+        count = int((distinct != EMPTY).sum())
+        return self.scores_of_codes(distinct, candidates) * self.profile_scale(count)
 
     def pair_scores(self, user_rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Priors (rows,) of (fitted user row, candidate code) pairs."""
-        user_rows = np.asarray(user_rows)
-        scale = self.profile_scale(np.diff(self.rated.indptr)[user_rows])
-        return pair_scores(self.weights, self.rated, user_rows, candidates) * scale
+        return pair_scores(self.weights, self.rated, user_rows, candidates)
+
+
+def model_profile(model) -> dict[str, float]:
+    """How a model rescales a newcomer's prior: its ``prior_profile_power`` and ``prior_profile_reference``."""
+    return {
+        "profile_power": float(getattr(model, "prior_profile_power", 0.0)),
+        "profile_reference": float(getattr(model, "prior_profile_reference", 0.0)),
+    }
 
 
 def pair_scores(weights: np.ndarray, rated: sparse.csr_matrix, user_rows, candidates) -> np.ndarray:

@@ -19,8 +19,9 @@ label rule and inputs, so each protocol pins all three:
 * ``recbole``: RecBole's benchmark setting: ratings of 3 dropped, label
   rating >= 4, ids plus side fields, random 8:1:1. Published: AutoInt AUC
   0.8987, DeepFM AUC 0.8997.
-* ``newuser``: a seeded 10% of people held out whole, each revealing their
-  first 5, 10 or 20 ratings (``movierec.newuser``).
+* ``newuser``: a seeded 10% of people held out whole (and the next 10% as
+  validation people, on whom choices for newcomers are made), each revealing
+  their first 5, 10 or 20 ratings (``movierec.newuser``).
 
 The last four train a fresh model on their own split with the shipped
 model's hyperparameters (``train_for_protocol``); test rows are used only
@@ -123,7 +124,8 @@ PROTOCOLS: dict[str, Protocol] = {
         ),
         Protocol(
             "newuser",
-            "a seeded 10% of people held out whole, each revealing their first K ratings; full ranking of the rest",
+            "seeded 10% of people held out whole (and 10% more to choose on), each revealing their first K ratings; "
+            "full ranking of the rest",
             "new_users",
             full_ranking=True,
         ),

@@ -20,6 +20,7 @@ the first interacting layer's field-to-field attention for the curious.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass, replace
@@ -37,7 +38,7 @@ from movierec.features import (
     user_fields,
 )
 from movierec.history import Histories
-from movierec.prior import EasePrior, rated_codes
+from movierec.prior import EasePrior, model_profile, rated_codes
 from movierec.ranking import top_k
 from movierec.scoring import CandidateScorer
 
@@ -209,7 +210,8 @@ class Recommender:
         columns = [data.users[c] for c in ("user_id", "gender", "age", "occupation", "zip")]
         known = [Profile(g, int(a), o, z, int(u)) for u, g, a, o, z in zip(*columns, strict=True)]
         self._profile_codes = dict(zip(known, encoder.encode_users(data.users), strict=True))
-        self._new_person_codes: dict[tuple, np.ndarray] = {}
+        # Visitors' fields, encoded once each; lru_cache is safe for the app's concurrent sessions.
+        self._new_person_codes = functools.lru_cache(maxsize=NEW_PEOPLE_REMEMBERED)(self._encode_person)
         self._context_codes: dict[tuple[int, int], np.ndarray] = {}
         # A history-aware model reads each person's rated movies: every rating in the data counts when serving.
         self.history_length = int(getattr(model, "history_length", 0))
@@ -224,8 +226,7 @@ class Recommender:
         self._prior = None
         if ease_l2:
             rated = rated_codes(data.ratings, self._user_row, encoder)
-            power = getattr(model, "prior_profile_power", 0.0)
-            self._prior = EasePrior.fit(rated, ease_l2, power, store=cache_dir() / "ease")
+            self._prior = EasePrior.fit(rated, ease_l2, store=cache_dir() / "ease", **model_profile(model))
         self._known: dict[str, set[str]] = {}
         stamps = pd.to_datetime(data.ratings["timestamp"], unit="s", utc=True)
         self.years = (int(stamps.dt.year.min()), int(stamps.dt.year.max()))
@@ -345,7 +346,10 @@ class Recommender:
         """The EASE prior (1, movies) of every catalogue movie for the profile (None if the model reads none).
 
         Folded in on everything the person rated, in the data and here; a new
-        person who has rated nothing yet gets 0 for every movie.
+        person who has rated nothing yet gets 0 for every movie. A new
+        person's prior is rescaled for how few movies they rated, as the
+        model's ``prior_profile_power`` says (``movierec.prior``); a MovieLens
+        user's never is.
         """
         if self._prior is None:
             return None
@@ -355,8 +359,9 @@ class Recommender:
                 return np.zeros((1, len(self.movies)), np.float32)
             return self._prior.user_scores([row], self.scorer.candidate_codes)
         rated = self.scorer.candidate_codes[self.added_positions(profile)]
-        if row is not None:
-            rated = np.concatenate([self._prior.movies_of(row), rated])
+        if row is None:
+            return self._prior.newcomer_scores(rated, self.scorer.candidate_codes)[None]
+        rated = np.concatenate([self._prior.movies_of(row), rated])
         return self._prior.scores_of_codes(rated, self.scorer.candidate_codes)[None]
 
     def rated_positions(self, profile: Profile) -> np.ndarray:
@@ -388,16 +393,16 @@ class Recommender:
         self._check_date(year, month)
         user_codes = self._profile_codes.get(profile.person)
         if user_codes is None:  # a new person (or edited fields): encode through the vocabularies, once
-            user_codes = self._new_person_codes.get(profile.person)
-            if user_codes is None:
-                user_codes = self.encoder.encode_table(user_fields(profile.as_frame()))[0]
-                if len(self._new_person_codes) >= NEW_PEOPLE_REMEMBERED:
-                    self._new_person_codes.pop(next(iter(self._new_person_codes)))  # the oldest goes
-                self._new_person_codes[profile.person] = user_codes
+            user_codes = self._new_person_codes(profile.person)
         key = (int(year), int(month))
         if key not in self._context_codes:
             self._context_codes[key] = self.encoder.encode_table(context_fields([year], [month]))[0]
         return user_codes[None, :], self._context_codes[key][None, :]
+
+    def _encode_person(self, person: Profile) -> np.ndarray:
+        codes = self.encoder.encode_table(user_fields(person.as_frame()))[0]
+        codes.setflags(write=False)  # shared by every request for this person
+        return codes
 
     def _check_date(self, year: int, month: int) -> None:
         if not 1 <= int(month) <= 12:

@@ -39,7 +39,10 @@ class Split:
     new_validation: pd.DataFrame | None = None
 
     def rows(self) -> dict[str, int]:
-        return {part: len(getattr(self, part)) for part in PARTS}
+        rows = {part: len(getattr(self, part)) for part in PARTS}
+        if self.new_validation is not None:
+            rows["new_validation"] = len(self.new_validation)
+        return rows
 
     def describe(self) -> dict:
         return {

@@ -345,12 +345,27 @@ def test_the_attention_heat_map_is_drawn_on_request(app_env, page):
     assert not at.exception and not at.error
 
 
-def test_streamlit_no_longer_clears_the_keras_session_after_each_run():
+def test_the_taste_profile_is_drawn_on_request(app_env, ml1m):
+    at = run_page("show_st_plus.py")
+    assert not at.dataframe and not any("Rated 4 or 5" in c.value for c in at.caption)
+    at.toggle(key="taste").set_value(True).run()
+    assert not at.exception and any("Nothing rated 4 or 5 yet" in c.value for c in at.caption)
+    at.radio(key="mode").set_value("A MovieLens user").run()
+    at.selectbox(key="user").set_value(3).run()
+    assert not at.exception
+    liked = ml1m.ratings[(ml1m.ratings["user_id"] == 3) & (ml1m.ratings["rating"] >= 4)]
+    assert any(f"Rated 4 or 5: {len(liked)} movies" in c.value for c in at.caption)  # the toggle stayed on
+    assert len(at.dataframe[0].value) == len(liked)
+
+
+def test_streamlit_no_longer_clears_the_keras_session_after_each_run(monkeypatch):
     """Streamlit clears Keras' session after every run, which empties TensorFlow's kernel cache (0.3 s per rerun)."""
     import keras
     from streamlit.runtime.scriptrunner import script_runner
 
     from movierec.app import keep_keras_session
+
+    monkeypatch.setattr(keras.backend, "clear_session", keras.backend.clear_session)  # restored afterwards
 
     keep_keras_session()
     keep_keras_session()  # twice is once

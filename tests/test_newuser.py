@@ -1,5 +1,7 @@
 """The new-user protocol: people held out whole, the first K ratings revealed, the rest ranked."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -27,7 +29,7 @@ def test_new_people_are_held_out_whole_and_unknown_to_the_vocabularies(ml1m, pre
     assert not choosers & set(split.train["user_id"]) and not choosers & set(split.validation["user_id"])
     assert not choosers & set(prepared_new.encoder.vocabularies["user_id"])
     assert len(split.new_validation) == ml1m.ratings["user_id"].isin(choosers).sum()
-    assert sum(split.rows().values()) + len(split.new_validation) == len(ml1m.ratings)
+    assert sum(split.rows().values()) == len(ml1m.ratings)
     again = new_user_split(ml1m.ratings)
     assert again.test.index.equals(split.test.index) and again.train.index.equals(split.train.index)
     other = new_user_split(ml1m.ratings, seed=7)
@@ -125,6 +127,28 @@ def test_a_stacked_model_reads_ease_fitted_on_train_and_folded_in_on_the_reveale
     past = Histories.for_movie_codes(movie_codes[onboarding.revealed[1], 0], 8)
     direct = model({"codes": rows, "history": np.repeat(past[None], len(rows), 0), "prior": prior.astype("float32")})
     np.testing.assert_allclose(got[0], ranking_scores(np.asarray(direct)), rtol=1e-4, atol=1e-5)
+
+
+def test_the_power_is_chosen_on_the_validation_people_and_ties_go_to_the_prior_as_trained(prepared_new):
+    from model_fixtures import randomised
+
+    from movierec.prior import EasePrior
+
+    assert newuser.best_power({-1.0: 0.3, 0.0: 0.3, 1.0: 0.2}) == 0.0
+    assert newuser.best_power({-1.0: 0.3, 1.0: 0.3, 2.0: 0.1}) == -1.0
+    assert newuser.best_power({-1.0: 0.1, 0.5: 0.2, 2.0: 0.4}) == 2.0
+    model = randomised(models.create("autointp", prepared_new.vocab_sizes, seed=0, embedding_dim=4,
+                                     attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
+                                     history_length=8, history_pooling="attention", ease_l2=40.0), seed=4)  # fmt: skip
+    prior = EasePrior.of_parts(prepared_new, ["train"], 40.0)
+    chosen, grid = newuser.choose_profile_power(prepared_new, model, prior, reveal=(5,), powers=(0.0, 2.0))
+    assert set(grid) == {"0.0", "2.0"} and chosen in (0.0, 2.0)
+    # The test people play no part: scrambling their ratings changes neither the grid nor the choice.
+    test = prepared_new.split.test.copy()
+    test["rating"] = 6 - test["rating"]
+    test["timestamp"] = test["timestamp"].to_numpy()[::-1]
+    scrambled = dataclasses.replace(prepared_new, split=dataclasses.replace(prepared_new.split, test=test))
+    assert newuser.choose_profile_power(scrambled, model, prior, reveal=(5,), powers=(0.0, 2.0)) == (chosen, grid)
 
 
 def test_the_validation_people_onboard_like_the_test_people(prepared_new):

@@ -1,5 +1,7 @@
 """The EASE prior: EASE's own scores in code space, out-of-fold for training rows, the same in NumPy and tf.data."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -127,6 +129,16 @@ def test_a_stored_b_is_read_back_and_a_damaged_one_is_fitted_again(train_rated, 
         EasePrior.fit(train_rated, L2 * 2, store=tmp_path)
     monkeypatch.undo()
 
+    note_file = next(tmp_path.glob("*.json"))
+    note = note_file.read_text()
+    for not_a_note in ("null", "[]", '"x"', "3", "{"):
+        note_file.write_text(not_a_note)
+        with caplog.at_level("WARNING", logger="movierec.prior"):
+            np.testing.assert_array_equal(EasePrior.fit(train_rated, L2, store=tmp_path).weights, fitted)
+        assert "cannot be used" in caplog.text
+        caplog.clear()
+    assert note_file.read_text() != "{" and json.loads(note_file.read_text())["sha256"] == json.loads(note)["sha256"]
+
     array_file = next(tmp_path.glob("*.npy"))
     for damage in (lambda b: b[: len(b) // 2], lambda b: b[:-8] + b"\x00" * 8):  # truncated; altered
         array_file.write_bytes(damage(array_file.read_bytes()))
@@ -145,24 +157,26 @@ def test_a_folder_that_cannot_be_written_costs_the_store_nothing_but_time(train_
     np.testing.assert_array_equal(got.weights, EasePrior.fit(train_rated, L2).weights)
 
 
-def test_profile_scale_rescales_small_rated_sets_only(train_rated):
+def test_a_newcomers_prior_is_rescaled_for_a_small_rated_set_and_a_fitted_users_never(train_rated):
     prior = EasePrior.fit(train_rated, L2)
     reference = prior.reference_size
     sizes = np.diff(train_rated.indptr)
-    assert reference == np.median(sizes[sizes > 0])
+    assert reference == prior.fitted_median == np.median(sizes[sizes > 0])
     assert (prior.profile_scale([0, 1, reference, 10 * reference]) == 1).all()  # the default power changes nothing
-    raised = prior.with_power(1.0)
+    raised = prior.with_profile(1.0)
     np.testing.assert_allclose(raised.profile_scale([0, 1, reference / 2, reference, 10 * reference]),
                                [1, reference, 2, 1, 1], rtol=1e-6)  # fmt: skip
-    lowered = prior.with_power(-1.0)
-    np.testing.assert_allclose(lowered.profile_scale([reference / 4]), [0.25], rtol=1e-6)
-    # Every way of reading a prior applies the person's factor.
+    np.testing.assert_allclose(prior.with_profile(-1.0).profile_scale([reference / 4]), [0.25], rtol=1e-6)
+    np.testing.assert_allclose(prior.with_profile(1.0, 30.0).profile_scale([10]), [3.0], rtol=1e-6)  # a reference
     small = int(np.flatnonzero((sizes > 0) & (sizes < reference))[0])
     codes = np.arange(1, train_rated.shape[1])
-    factor = raised.profile_scale([sizes[small]])[0]
-    assert factor > 1
-    base = prior.user_scores([small], codes)[0]
-    np.testing.assert_allclose(raised.user_scores([small], codes)[0], base * factor, rtol=1e-5)
-    np.testing.assert_allclose(raised.pair_scores([small], codes[:1]), base[:1] * factor, rtol=1e-5)
     mine = train_rated.indices[train_rated.indptr[small] : train_rated.indptr[small + 1]]
-    np.testing.assert_allclose(raised.scores_of_codes(mine, codes), base * factor, rtol=1e-5, atol=1e-6)
+    base = prior.user_scores([small], codes)[0]
+    factor = raised.profile_scale([len(mine)])[0]
+    assert factor > 1
+    # The same movies rated by a newcomer are rescaled (repeats and unknown movies do not count) ...
+    np.testing.assert_allclose(raised.newcomer_scores([0, *mine, *mine], codes), base * factor, rtol=1e-5, atol=1e-6)
+    # ... while a fitted user's prior, however it is read, is the plain sum.
+    np.testing.assert_array_equal(raised.user_scores([small], codes)[0], base)
+    np.testing.assert_array_equal(raised.pair_scores([small], codes[:3]), prior.pair_scores([small], codes[:3]))
+    np.testing.assert_array_equal(raised.scores_of_codes(mine, codes), prior.scores_of_codes(mine, codes))

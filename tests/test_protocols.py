@@ -124,26 +124,38 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
         assert {"popularity", "ease", "no_history", "no_prior"} <= names
         # the prior as trained is reported beside the chosen power whenever the two differ
         assert ("model_unscaled" in names) == (choice["prior_profile_power"] != 0)
-    # The choice is applied to the shipped set: its manifest serves the power and records it with a new evaluation.
+    assert choice["prior_profile_reference"] > 0
+    assert saved["settings"]["trained"]["model"]["hyperparameters"]["ease_l2"] == 50.0
+    # The choice is applied to the shipped set: its manifest serves the rescaling, weights and numbers untouched.
     from movierec import artifacts
 
     before = artifacts.read_manifest(artifacts.manifest_path("autointp", root))
-    payload = evaluate.main(
+    applied = evaluate.main(
         ["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir", str(root),
-         "--apply-newuser-choice", str(out), "--quiet", "--no-full-ranking"]
+         "--apply-newuser-choice", str(out), "--quiet"]
     )  # fmt: skip
     after = artifacts.read_manifest(artifacts.manifest_path("autointp", root))
-    assert after["config"] == {**before["config"], "prior_profile_power": choice["prior_profile_power"]}
-    assert after["serving"]["prior_profile_power"]["prior_profile_power"] == choice["prior_profile_power"]
-    assert after["validation"] == before["validation"]
-    assert after["evaluation"]["auc"] == payload["auc"] and after["weights"] == before["weights"]
+    serving = {"prior_profile_power": choice["prior_profile_power"],
+               "prior_profile_reference": choice["prior_profile_reference"]}  # fmt: skip
+    assert applied == {"model": "autointp", **serving}
+    assert after["config"] == {**before["config"], **serving}
+    assert after["serving"]["newcomers"]["prior_profile_power"] == choice["prior_profile_power"]
+    for kept in ("weights", "encoder", "validation", "evaluation"):
+        assert after[kept] == before[kept]
     model, _, _ = artifacts.load("autointp", root, root)
-    assert model.prior_profile_power == choice["prior_profile_power"]
+    assert (model.prior_profile_power, model.prior_profile_reference) == tuple(serving.values())
+    assert "prior_profile_power" not in artifacts.hyperparameters(after)  # a retrain starts without it
     with pytest.raises(ValueError, match="not serving options"):
         artifacts.update_manifest("autointp", root, config={"ease_l2": 1.0})
-    broken = tmp_path / "broken.json"
+    with pytest.raises(artifacts.ArtifactError, match="other weights"):
+        artifacts.update_manifest("autointp", root, config=serving, expect_weights="0" * 64)
+    # A file with no choice, or a power outside the grid, changes nothing.
+    broken, nan = tmp_path / "broken.json", tmp_path / "nan.json"
     broken.write_text('{"settings": {}}')
-    with pytest.raises(SystemExit):
-        evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir",
-                       str(root), "--apply-newuser-choice", str(broken), "--quiet"])  # fmt: skip
-    assert artifacts.read_manifest(artifacts.manifest_path("autointp", root)) == after  # nothing changed
+    saved["settings"]["newcomers"]["model"]["prior_profile_power"] = float("nan")
+    nan.write_text(json.dumps(saved))
+    for bad in (broken, nan):
+        with pytest.raises(SystemExit):
+            evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir",
+                           str(root), "--apply-newuser-choice", str(bad), "--quiet"])  # fmt: skip
+        assert artifacts.read_manifest(artifacts.manifest_path("autointp", root)) == after

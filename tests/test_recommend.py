@@ -122,6 +122,29 @@ def test_a_stacked_model_ranks_with_the_ease_prior_of_every_rating_in_the_data(m
     with pytest.raises(UnknownUserError, match="user 999999 is not in"):
         rec.prior_scores(Profile(profile.gender, profile.age, profile.occupation, profile.zip, user_id=999999))
     assert len(rec.rank(new, year, month, n=5)) == 5
+    # The next start reads the stored B (mapped, not refitted) and ranks exactly alike.
+    again = Recommender(model, prepared.encoder, ml1m)
+    assert isinstance(again._prior.weights, np.memmap)
+    np.testing.assert_array_equal(again.scores(profile, year, month), rec.scores(profile, year, month))
+
+
+def test_a_newcomers_prior_is_rescaled_for_their_few_ratings_and_a_known_users_never(ml1m, prepared):
+    from model_fixtures import randomised
+
+    model = randomised(models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4,
+                                     attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
+                                     ease_l2=30.0, prior_profile_power=1.0, prior_profile_reference=40.0),
+                       seed=3)  # fmt: skip
+    plain = randomised(models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4,
+                                     attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
+                                     ease_l2=30.0), seed=3)  # fmt: skip
+    rec, unscaled = Recommender(model, prepared.encoder, ml1m), Recommender(plain, prepared.encoder, ml1m)
+    rated = {int(m): 5 for m in ml1m.movies["movie_id"].iloc[:4]}
+    visitor = Profile("F", 25, "writer", "").with_ratings(rated)
+    np.testing.assert_allclose(rec.prior_scores(visitor), unscaled.prior_scores(visitor) * 40.0 / 4, rtol=1e-5)
+    known = rec.profile(3).with_ratings(rated)
+    np.testing.assert_array_equal(rec.prior_scores(known), unscaled.prior_scores(known))
+    np.testing.assert_array_equal(rec.prior_scores(rec.profile(3)), unscaled.prior_scores(rec.profile(3)))
 
 
 @pytest.mark.parametrize("pooling", ["mean", "attention"])

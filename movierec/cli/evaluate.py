@@ -52,8 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--apply-newuser-choice", type=Path, default=None, metavar="NEWUSER_JSON",
-        help="seed/full: serve the shipped model with the prior_profile_power chosen on the new-user protocol's "
-        "validation people (the file `--protocol newuser --out` wrote), evaluate it, and record both in its manifest",
+        help="serve the shipped model with the newcomer rescaling chosen on the new-user protocol's validation "
+        "people (the file `--protocol newuser --out` wrote) and record it in its manifest; evaluates nothing",
     )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
@@ -77,12 +77,8 @@ def run(args: argparse.Namespace) -> dict:
     release = cli.load_release(args)
     if protocol.name == "newuser":
         return run_new_users(args, protocol, release, manifest)
-    newcomers = None
     if args.apply_newuser_choice is not None:
-        if protocol.trains:
-            cli.fail("--apply-newuser-choice changes the shipped model: use it with --protocol seed or full")
-        newcomers = newuser_choice(args.apply_newuser_choice, release, manifest)
-        model.prior_profile_power = newcomers["prior_profile_power"]  # read by every prior the evaluation fits
+        return apply_newuser_choice(args, release, manifest)
     trained = None
     if protocol.trains:
         split = protocol.make_split(release.ratings)
@@ -127,40 +123,67 @@ def run(args: argparse.Namespace) -> dict:
             "full": "rank every catalogue movie the user has not rated in train+validation; IDCG capped at 10",
         },
     }
-    if newcomers is not None:
-        path = artifacts.update_manifest(
-            args.model, args.model_dir, config={"prior_profile_power": newcomers["prior_profile_power"]},
-            serving={**manifest.get("serving", {}), "prior_profile_power": newcomers}, evaluation=result,
-        )  # fmt: skip
-        print(f"{args.model} now serves prior_profile_power {newcomers['prior_profile_power']}; recorded in {path}")
     if args.out:
         write_json(args.out, payload)
         print(f"wrote {args.out}")
     return payload
 
 
-def newuser_choice(path: Path, release, manifest: dict) -> dict:
-    """The stacked model's ``prior_profile_power`` chosen by a new-user run on this data for this configuration."""
+def apply_newuser_choice(args: argparse.Namespace, release, manifest: dict) -> dict:
+    """Serve the shipped model with the newcomer rescaling a new-user run chose; its manifest records it.
+
+    Nothing is evaluated: the rescaling changes newcomers' scores only, and
+    the project split has none, so the manifest's numbers stand.
+    """
+    import math
+
+    from movierec import artifacts, newuser
+
+    path = args.apply_newuser_choice
     try:
         settings = json.loads(path.read_text())["settings"]
         choice = settings["newcomers"]["model"]
         power = float(choice["prior_profile_power"])
+        reference = choice.get("prior_profile_reference")
+        overrides = settings["trained"]["model"]["overrides"]
     except (OSError, ValueError, KeyError, TypeError) as err:
         cli.fail(f"{path} holds no new-user choice ({type(err).__name__}: {err}); write one with "
                  "python -m movierec.evaluate --protocol newuser --out FILE")  # fmt: skip
-    if settings.get("data", {}).get("fingerprint") != release.fingerprint():
-        cli.fail(f"{path} was measured on other data than {release.path}")
-    trained = settings.get("trained", {}).get("model", {}).get("overrides", {})
-    shipped = {k: manifest["config"].get(k) for k in trained}
-    if shipped != trained:
-        cli.fail(f"{path} chose for a model with {trained}, the shipped one has {shipped}")
-    return {"prior_profile_power": power, "chosen_on": "the new-user protocol's validation people",
-            "source": path.name, "validation_ndcg@10": choice.get("validation_ndcg@10")}  # fmt: skip
+    if not math.isfinite(power) or power not in newuser.PROFILE_POWERS:
+        cli.fail(f"{path}: prior_profile_power {power} is not one of the powers chosen from {newuser.PROFILE_POWERS}")
+    if not manifest["config"].get("ease_l2"):
+        cli.fail(f"the shipped {args.model} reads no EASE prior, so there is nothing to rescale")
+    trained_on = manifest.get("data", {}).get("fingerprint")
+    if settings.get("data", {}).get("fingerprint") != trained_on or release.fingerprint() != trained_on:
+        cli.fail(f"{path} was measured on other data than the shipped {args.model} was trained on")
+    shipped = artifacts.hyperparameters(manifest)
+    chosen_for = settings["trained"]["model"].get("hyperparameters", {**shipped, **overrides})
+    if chosen_for != shipped:
+        differ = sorted(k for k in {*shipped, *chosen_for} if shipped.get(k) != chosen_for.get(k))
+        cli.fail(f"{path} chose for another configuration than the shipped {args.model}'s (differs in {differ})")
+    if reference is None:  # a file written before the reference was recorded: the protocol's training median
+        reference = newuser.training_median(release)
+    if not (math.isfinite(float(reference)) and float(reference) > 0):
+        cli.fail(f"{path}: prior_profile_reference {reference} is not a positive number of ratings")
+    config = {"prior_profile_power": power, "prior_profile_reference": float(reference)}
+    note = {**config, "chosen_on": "the new-user protocol's validation people", "source": path.name,
+            "validation_ndcg@10": choice.get("validation_ndcg@10")}  # fmt: skip
+    try:
+        written = artifacts.update_manifest(
+            args.model, args.model_dir, config=config, expect_weights=manifest["weights"]["sha256"],
+            serving={**manifest.get("serving", {}), "newcomers": note},
+        )  # fmt: skip
+    except (ValueError, artifacts.ArtifactError) as err:
+        cli.fail(str(err))
+    print(f"{args.model} now rescales newcomers' EASE prior with power {power:g} towards {float(reference):g} "
+          f"ratings; recorded in {written}")  # fmt: skip
+    return {"model": args.model, **config}
 
 
 def run_new_users(args: argparse.Namespace, protocol, release, manifest: dict) -> dict:
-    """The new-user protocol: two fresh models (with and without a history) and the baselines, on the same people."""
-    from movierec import evaluation, newuser, protocols
+    """The new-user protocol: fresh models of the shipped kind (with and without a history and, for a stacked model,
+    without its prior), the choice of a stacked model's newcomer rescaling, and the baselines, on the same people."""
+    from movierec import artifacts, evaluation, newuser, protocols
     from movierec.files import write_json
     from movierec.history import HISTORY_LENGTH
     from movierec.prepared import prepare
@@ -179,7 +202,9 @@ def run_new_users(args: argparse.Namespace, protocol, release, manifest: dict) -
         fitted[name], settings, history = protocols.train_for_protocol(
             protocol, prepared, manifest, verbose=0 if args.quiet else 2, epochs=args.epochs, overrides=overrides
         )
-        trained[name] = {"overrides": overrides, "settings": settings.to_dict(), "history": history}
+        configuration = {**artifacts.hyperparameters(manifest), **overrides}
+        trained[name] = {"overrides": overrides, "hyperparameters": configuration, "settings": settings.to_dict(),
+                         "history": history}  # fmt: skip
     l2, _ = evaluation.ease_l2_on_validation(prepared)
     measured, choices = newuser.evaluate(prepared, fitted, l2)
     reveal = {k: {"model": rows["model"], "baselines": {name: r for name, r in rows.items() if name != "model"}}
