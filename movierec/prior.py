@@ -50,6 +50,7 @@ only, and the ``tf.data`` graph keeps its own copy of them (as much again).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -72,6 +73,7 @@ from movierec.prepared import Prepared
 FOLDS = 5
 FOLD_SEED = 42
 STORE_VERSION = 1  # bump when fitted_weights changes what it computes, so stored B's are not reused
+STORED_KEPT = 3  # stored B's kept (data or l2 changed: the older ones go)
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +141,18 @@ def stored_weights(rated: sparse.csr_matrix, l2: float, folder: str | Path) -> n
                                "shape": list(weights.shape), "version": STORE_VERSION})  # fmt: skip
     except OSError as err:  # a read-only cache costs the next start the fit, nothing else
         log.warning("could not store the EASE weights in %s (%s)", folder, err)
+    else:
+        forget_old_weights(folder)
     return weights
+
+
+def forget_old_weights(folder: Path, keep: int = STORED_KEPT) -> None:
+    """Remove all but the ``keep`` newest stored B's (each is 55 MB for ML-1M); whatever cannot be removed stays."""
+    arrays = sorted(folder.glob("ease-*.npy"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in arrays[keep:]:
+        for path in (old, old.with_suffix(".json")):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,22 @@ def test_a_stored_b_is_read_back_and_a_damaged_one_is_fitted_again(train_rated, 
         caplog.clear()
 
 
+def test_only_the_newest_stored_bs_are_kept(train_rated, tmp_path):
+    import os
+
+    from movierec.prior import STORED_KEPT
+
+    seen = set()
+    for i, l2 in enumerate((5.0, 6.0, 7.0, 8.0, 9.0)):
+        EasePrior.fit(train_rated, l2, store=tmp_path)
+        for path in set(tmp_path.glob("*")) - seen:  # date each B in fitting order: the clock may be coarse
+            os.utime(path, (1_000_000 + i, 1_000_000 + i))
+            seen.add(path)
+    notes = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
+    assert sorted(n["l2"] for n in notes) == [7.0, 8.0, 9.0] and STORED_KEPT == 3
+    assert len(list(tmp_path.glob("*.npy"))) == STORED_KEPT
+
+
 def test_a_folder_that_cannot_be_written_costs_the_store_nothing_but_time(train_rated, tmp_path):
     blocked = tmp_path / "a-file-not-a-folder"
     blocked.write_text("")
