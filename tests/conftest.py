@@ -27,6 +27,18 @@ def real_data_dir() -> Path:
     return REAL_DATA
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Session and module fixtures (a Recommender stores EASE's B in the cache) never write the developer's cache."""
+    previous = os.environ.get("MOVIELENS_CACHE")
+    os.environ["MOVIELENS_CACHE"] = str(tmp_path_factory.mktemp("session-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("MOVIELENS_CACHE", None)
+    else:
+        os.environ["MOVIELENS_CACHE"] = previous
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch, tmp_path_factory):
     """No test reads the developer's cache or MOVIELENS_DIR by accident."""
