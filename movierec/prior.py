@@ -30,9 +30,10 @@ fitted on: a visitor, or a new-user protocol's held-out person) can be
 rescaled by ``profile_scale``: ``(reference / n) ** power`` for ``n`` <
 ``reference`` rated movies (1 from ``reference`` on). ``power`` and
 ``reference`` are the model's ``prior_profile_power`` (0, no rescaling, by
-default) and ``prior_profile_reference`` (0: the median rated-set size of the
-people ``B`` was fitted on), both chosen on the new-user protocol's
-validation people (``movierec.newuser``). Known people's priors, and
+default; chosen on the new-user protocol's validation people,
+``movierec.newuser``) and ``prior_profile_reference`` (0: the median
+rated-set size of the people ``B`` was fitted on; the protocol records the
+median of its training part, which the power was chosen with). Known people's priors, and
 training, are never rescaled: the choice was measured on newcomers only.
 
 Serving fits ``B`` on every rating at start-up (seconds, mostly a dense
@@ -55,6 +56,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -124,6 +126,8 @@ def stored_weights(rated: sparse.csr_matrix, l2: float, folder: str | Path) -> n
         weights = np.load(array_file, mmap_mode="r", allow_pickle=False)
         if weights.dtype != np.float32 or weights.shape != (rated.shape[1],) * 2:
             raise ValueError(f"a {weights.dtype} {weights.shape} array")
+        with contextlib.suppress(OSError):  # used now: the newest, so forget_old_weights keeps it
+            os.utime(array_file)
         return weights
     except FileNotFoundError:
         pass
@@ -147,7 +151,7 @@ def stored_weights(rated: sparse.csr_matrix, l2: float, folder: str | Path) -> n
 
 
 def forget_old_weights(folder: Path, keep: int = STORED_KEPT) -> None:
-    """Remove all but the ``keep`` newest stored B's (each is 55 MB for ML-1M); whatever cannot be removed stays."""
+    """Remove all but the ``keep`` most recently used stored B's (55 MB each for ML-1M); what cannot go stays."""
     arrays = sorted(folder.glob("ease-*.npy"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in arrays[keep:]:
         for path in (old, old.with_suffix(".json")):

@@ -151,6 +151,12 @@ def test_the_power_is_chosen_on_the_validation_people_and_ties_go_to_the_prior_a
     assert newuser.choose_profile_power(scrambled, model, prior, reveal=(5,), powers=(0.0, 2.0)) == (chosen, grid)
 
 
+def test_the_recomputed_training_median_is_the_reference_a_run_rescales_towards(ml1m, prepared_new):
+    from movierec.prior import EasePrior
+
+    assert newuser.training_median(ml1m) == EasePrior.of_parts(prepared_new, ["train"], 40.0).fitted_median
+
+
 def test_the_validation_people_onboard_like_the_test_people(prepared_new):
     onboarding = newuser.onboard(prepared_new, 5, "validation")
     people = np.sort(prepared_new.split.new_validation["user_id"].unique())

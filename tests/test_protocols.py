@@ -154,6 +154,21 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     broken.write_text('{"settings": {}}')
     saved["settings"]["newcomers"]["model"]["prior_profile_power"] = float("nan")
     nan.write_text(json.dumps(saved))
+    for extra in (["--protocol", "temporal"], ["--out", str(tmp_path / "x.json")]):  # nothing else is done with it
+        with pytest.raises(SystemExit):
+            evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir",
+                           str(root), "--apply-newuser-choice", str(out), "--quiet", *extra])  # fmt: skip
+    # A file written before the full configuration and the reference were recorded still applies, the same way.
+    old_format = tmp_path / "old.json"
+    legacy = json.loads(out.read_text())
+    del legacy["settings"]["trained"]["model"]["hyperparameters"]
+    del legacy["settings"]["newcomers"]["model"]["prior_profile_reference"]
+    old_format.write_text(json.dumps(legacy))
+    evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir", str(root),
+                   "--apply-newuser-choice", str(old_format), "--quiet"])  # fmt: skip
+    again = artifacts.read_manifest(artifacts.manifest_path("autointp", root))
+    assert again["config"] == after["config"]
+    after = again
     for bad in (broken, nan):
         with pytest.raises(SystemExit):
             evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir",

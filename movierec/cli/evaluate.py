@@ -43,7 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--epochs", type=cli.positive_int, default=None,
-        help="temporal/paper/recbole: cap the training epochs (default: as shipped)",
+        help="temporal/paper/recbole/newuser: cap the training epochs (default: as shipped)",
     )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--no-full-ranking", action="store_true", help="skip the full-ranking protocol")
@@ -70,6 +70,11 @@ def run(args: argparse.Namespace) -> dict:
     from movierec.prepared import prepare
 
     protocol = protocols.PROTOCOLS[args.protocol]
+    if args.apply_newuser_choice is not None and (
+        args.protocol != "full" or args.out is not None or args.epochs is not None or args.no_full_ranking
+    ):
+        cli.fail("--apply-newuser-choice only writes the choice into the shipped manifest: give it without "
+                 "--protocol, --out, --epochs or --no-full-ranking")  # fmt: skip
     try:
         model, encoder, manifest = artifacts.load(args.model, args.model_dir, args.encoder_dir)
     except artifacts.ArtifactError as err:
@@ -141,32 +146,45 @@ def apply_newuser_choice(args: argparse.Namespace, release, manifest: dict) -> d
 
     path = args.apply_newuser_choice
     try:
-        settings = json.loads(path.read_text())["settings"]
+        written = json.loads(path.read_text())
+        settings = written["settings"]
         choice = settings["newcomers"]["model"]
         power = float(choice["prior_profile_power"])
         reference = choice.get("prior_profile_reference")
-        overrides = settings["trained"]["model"]["overrides"]
+        reference = None if reference is None else float(reference)
+        trained = settings["trained"]["model"]
+        overrides, fingerprint = dict(trained["overrides"]), settings["data"]["fingerprint"]
+        chosen_for = dict(trained.get("hyperparameters") or {})
+        training = dict(trained["settings"])
     except (OSError, ValueError, KeyError, TypeError) as err:
         cli.fail(f"{path} holds no new-user choice ({type(err).__name__}: {err}); write one with "
-                 "python -m movierec.evaluate --protocol newuser --out FILE")  # fmt: skip
+                 "python -m movierec.evaluate --protocol newuser --data-dir DIR --out FILE")  # fmt: skip
+    if written.get("model") != args.model:
+        cli.fail(f"{path} chose for {written.get('model')!r}, not {args.model!r}")
     if not math.isfinite(power) or power not in newuser.PROFILE_POWERS:
         cli.fail(f"{path}: prior_profile_power {power} is not one of the powers chosen from {newuser.PROFILE_POWERS}")
     if not manifest["config"].get("ease_l2"):
         cli.fail(f"the shipped {args.model} reads no EASE prior, so there is nothing to rescale")
     trained_on = manifest.get("data", {}).get("fingerprint")
-    if settings.get("data", {}).get("fingerprint") != trained_on or release.fingerprint() != trained_on:
+    if fingerprint != trained_on or release.fingerprint() != trained_on:
         cli.fail(f"{path} was measured on other data than the shipped {args.model} was trained on")
     shipped = artifacts.hyperparameters(manifest)
-    chosen_for = settings["trained"]["model"].get("hyperparameters", {**shipped, **overrides})
-    if chosen_for != shipped:
+    chosen_for = chosen_for or {**shipped, **overrides}  # files written before the full configuration was recorded
+    # ... whose training settings must match too (epochs aside: the protocol caps them).
+    same = ("batch_size", "learning_rate", "negatives", "negative_sampling", "oov_rate", "seed")
+    if chosen_for != shipped or any(training.get(k) != manifest.get("training", {}).get(k) for k in same):
         differ = sorted(k for k in {*shipped, *chosen_for} if shipped.get(k) != chosen_for.get(k))
+        differ += [k for k in same if training.get(k) != manifest.get("training", {}).get(k)]
         cli.fail(f"{path} chose for another configuration than the shipped {args.model}'s (differs in {differ})")
+    recomputed = newuser.training_median(release)
     if reference is None:  # a file written before the reference was recorded: the protocol's training median
-        reference = newuser.training_median(release)
-    if not (math.isfinite(float(reference)) and float(reference) > 0):
+        reference = recomputed
+    elif not (math.isfinite(reference) and reference > 0):
         cli.fail(f"{path}: prior_profile_reference {reference} is not a positive number of ratings")
     config = {"prior_profile_power": power, "prior_profile_reference": float(reference)}
     note = {**config, "chosen_on": "the new-user protocol's validation people", "source": path.name,
+            "reference": "recorded in the file" if "prior_profile_reference" in choice else
+            "the protocol's training median, recomputed", "training_median": recomputed,
             "validation_ndcg@10": choice.get("validation_ndcg@10")}  # fmt: skip
     try:
         written = artifacts.update_manifest(
