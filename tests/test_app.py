@@ -73,6 +73,9 @@ def test_a_first_visit_lists_ten_movies_as_readable_cards(app_env, ml1m, page):
     assert f"**1. {top['name'].iloc[0]}**" in text.replace("\\", "")  # a card per pick, the readable title
     assert "% match" in text and "Match: the share of the" in text  # the score, and what it means
     assert "user 1" not in text.lower() and "zip" not in " ".join(top["reason"])  # no ids or zips as reasons
+    import gc
+
+    assert gc.get_freeze_count() > 0  # the loaded model and data are out of the per-run collection's way
     assert at.radio(key="mode").value == "Me" and not ratings(at)
 
 
