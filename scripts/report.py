@@ -92,5 +92,6 @@ def main() -> None:
                 values = [entry["model"], *(others[n] for n in [*names, "no_history", "popularity", "ease"])]
                 print(f"| {k} | {metric} | " + " | ".join(cell(v[metric]) for v in values) + " |")
 
+
 if __name__ == "__main__":
     main()
