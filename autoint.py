@@ -40,6 +40,14 @@ def config_with(layer, config: dict, names: Sequence[str]) -> dict:
     return {**config, **{name: getattr(layer, name) for name in names}}
 
 
+def _non_negative(value, name: str) -> float:
+    """``value`` as a float, or a ValueError naming ``name`` unless it is a finite number >= 0."""
+    number = float(value)
+    if not (np.isfinite(number) and number >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return number
+
+
 def _seeded(initializer: str, seed: int | None, offset: int):
     """An initializer object with a derived seed, so each weight draws differently but reproducibly."""
     if initializer == "Zeros":
@@ -359,6 +367,12 @@ class AutoInt(keras.Model):
     they tell whoever computes a newcomer's prior how to rescale it for their
     few ratings (``movierec.prior.EasePrior.profile_scale``), a serving choice
     made on the new-user protocol's validation people after training.
+    ``ranking_like_exponent`` and ``ranking_prior_gain`` change no weight
+    either: they are the ranking rule of a whole catalogue, chosen on
+    validation after training (``movierec.evaluation.ranking_rule_on_validation``):
+    a two-output model ranks by P(rated) x P(like | rated) ** exponent, with
+    the prior's share of the logits multiplied by the gain. The probabilities
+    the model outputs (AUC, log loss, the seed protocol) never depend on them.
     """
 
     def __init__(
@@ -383,6 +397,8 @@ class AutoInt(keras.Model):
         ease_l2: float = 0.0,
         prior_profile_power: float = 0.0,
         prior_profile_reference: float = 0.0,
+        ranking_like_exponent: float = 1.0,
+        ranking_prior_gain: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -416,6 +432,8 @@ class AutoInt(keras.Model):
                 f"prior_profile_reference must be 0 (the fitted people's median) or a positive number of ratings, "
                 f"got {prior_profile_reference}"
             )
+        self.ranking_like_exponent = _non_negative(ranking_like_exponent, "ranking_like_exponent")
+        self.ranking_prior_gain = _non_negative(ranking_prior_gain, "ranking_prior_gain")
         if self.history_length < 0:
             raise ValueError(f"history_length must be 0 (no history) or more, got {self.history_length}")
         if self.history_length and not 0 <= self.history_field < len(self.vocab_sizes):
@@ -574,7 +592,7 @@ class AutoInt(keras.Model):
         names = ("vocab_sizes", "embedding_dim", "attention_layers", "num_heads", "attention_dim", "use_residual",
                  "scaled", "use_linear", "ordinal", "rated_head", "dropout", "embeddings_l2", "kernel_l2", "seed",
                  "history_length", "history_pooling", "history_field", "ease_l2", "prior_profile_power",
-                 "prior_profile_reference")
+                 "prior_profile_reference", "ranking_like_exponent", "ranking_prior_gain")
         return config_with(self, super().get_config(), names)  # fmt: skip
 
     @classmethod

@@ -54,7 +54,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 # The manifest sections written as they are (``save``'s keyword arguments); each must be an object.
 SECTIONS = ("data", "training", "validation", "evaluation", "serving")
 # Config keys that change how a saved model is served, not its weights: ``update_manifest`` may set them.
-SERVING_OPTIONS = ("prior_profile_power", "prior_profile_reference")
+SERVING_OPTIONS = ("prior_profile_power", "prior_profile_reference", "ranking_like_exponent", "ranking_prior_gain")
 
 
 class ArtifactError(RuntimeError):

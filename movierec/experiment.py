@@ -41,6 +41,7 @@ class Candidate:
     history: dict[str, list[float]]
     validation: dict
     seconds: float
+    ranking: dict | None = None  # the ranking rule chosen on validation, with every rule's numbers
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Trained:
     refitted: dict | None = None
     strategy: dict | None = None
     validation: dict = field(default_factory=dict)
+    ranking: dict | None = None
 
     def save(self, model_dir=None, encoder_dir=None) -> artifacts.ArtifactPaths:
         """Write weights, manifest and encoder (atomically) where the app reads them, or under the given dirs."""
@@ -74,6 +76,7 @@ class Trained:
                       "strategy": self.strategy},
             validation=self.validation,
             evaluation=self.evaluation,
+            serving={} if self.ranking is None else {"ranking": self.ranking},
         )  # fmt: skip
 
 
@@ -95,8 +98,24 @@ def fit_candidate(
         history = training.fit(model, prepared, settings, verbose=verbose)
     seconds = time.perf_counter() - started
     progress = verbose not in (0, 2)
+    ranking = choose_ranking_rule(model, prepared, progress) if full_ranking else None
     validation = evaluation.evaluate_model(model, prepared, full=full_ranking, progress=progress, part="validation")
-    return Candidate(name, hyperparameters, settings, model, history, validation, seconds)
+    return Candidate(name, hyperparameters, settings, model, history, validation, seconds, ranking)
+
+
+def choose_ranking_rule(model, prepared: Prepared, progress: bool = False) -> dict | None:
+    """Set a model fitted on the training part to the ranking rule that ranks validation best; say what was chosen.
+
+    None (and the model unchanged) when the model has no rule to choose
+    (one output and no prior). The rule is part of the model's config, so a
+    refit keeps it.
+    """
+    if len(evaluation.ranking_rules(model)) < 2:
+        return None
+    (exponent, gain), grid = evaluation.ranking_rule_on_validation(model, prepared, progress)
+    model.ranking_like_exponent, model.ranking_prior_gain = exponent, gain
+    return {"like_exponent": exponent, "prior_gain": gain, "chosen_by": f"validation {SELECTION_METRIC}",
+            "validation": grid}  # fmt: skip
 
 
 def select(validation: dict[str, dict], metric: str = SELECTION_METRIC, floors: dict[str, float] | None = None) -> str:
@@ -135,5 +154,5 @@ def finish(
     result = evaluation.evaluate_model(model, prepared, full=full_ranking, progress=verbose not in (0, 2))
     replicas = {"name": strategy, "replicas": distribution.num_replicas_in_sync}
     return Trained(candidate.name, model, prepared, candidate.settings, candidate.history, result, seconds, refitted,
-                   replicas, candidate.validation)  # fmt: skip
+                   replicas, candidate.validation, candidate.ranking)  # fmt: skip
 

@@ -83,13 +83,19 @@ def logits_of(outputs):
     return ops.log(p) - ops.log1p(-p)
 
 
-def ranking_scores(outputs):
+def ranking_scores(outputs, like_exponent: float = 1.0):
     """What a recommendation ranks by, from model outputs (batch, 1 or 2).
 
-    One output: the like probability. Two: P(rated) x P(like | rated).
-    Plain slicing, so it works on NumPy arrays and on tensors inside a graph.
+    One output: the like probability. Two: P(rated) x P(like | rated) ** ``like_exponent``.
+    The exponent is a ranking choice made on validation (``movierec.evaluation.ranking_rule_on_validation``):
+    1 is the probability of "rated and liked", 0 ranks by P(rated) alone, and between them the like
+    model counts less than it would in that product. Plain slicing and ``**``, so it works on NumPy
+    arrays and on tensors inside a graph.
     """
-    return outputs[:, 0] * outputs[:, 1] if outputs.shape[-1] == 2 else outputs[:, 0]
+    if outputs.shape[-1] != 2:
+        return outputs[:, 0]
+    like = outputs[:, 0] if like_exponent == 1.0 else outputs[:, 0] ** like_exponent
+    return like * outputs[:, 1]
 
 
 def per_replica(loss):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 from keras import ops
+from scipy.special import expit
 
 from movierec.features import CONTEXT_FIELDS, FIELD_POSITION, MOVIE_FIELDS, USER_FIELDS, FeatureEncoder
 from movierec.objectives import ranking_scores
@@ -126,7 +127,13 @@ def pooled_histories(model, history, parts: CandidateParts, candidate_fields: Se
 
 
 def score_candidates(
-    model, shared_codes, parts: CandidateParts, candidate_fields: Sequence[int], history=None, prior=None
+    model,
+    shared_codes,
+    parts: CandidateParts,
+    candidate_fields: Sequence[int],
+    history=None,
+    prior=None,
+    terms: bool = False,
 ):
     """Ranking scores (people, candidates) of every candidate in ``parts`` for each shared-code row.
 
@@ -140,6 +147,11 @@ def score_candidates(
     Rows are laid out as [person's fields, candidate's fields, pair field]:
     a mean-pooled history is one more field of the person's, an
     attention-pooled one depends on the pair and is projected per pair.
+
+    The scores follow the model's ranking rule (``ranking_rule``). With
+    ``terms`` the logits come back instead, as (people, candidates, outputs)
+    for the network without its prior and for the prior's share (zeros for
+    a model without one), which is what a choice of that rule is made from.
     """
     own = list(candidate_fields)
     shared = [i for i in range(len(model.vocab_sizes)) if i not in own]
@@ -192,10 +204,11 @@ def score_candidates(
     logit = ops.matmul(ops.reshape(hidden, (people * candidates, -1)), kernel) + model.attention_logit.bias
     if model.linear is not None:
         logit = logit + pairs(ops.sum(ops.take(model.linear(shared_codes), shared, axis=1), axis=1), parts.linear)
+    prior_logit = ops.zeros_like(logit)
     if getattr(model, "prior_logit", None) is not None:
         if prior is None:
             raise ValueError("this model reads an EASE prior: pass prior (people, candidates)")
-        logit = logit + model.prior_term(ops.reshape(prior, (-1,)))
+        prior_logit = model.prior_term(ops.reshape(prior, (-1,)))
     tower = _tower(model)
     if tower is not None:
         first_kernel = tower.first_dense.kernel
@@ -205,7 +218,28 @@ def score_candidates(
             kernel = field_rows(first_kernel, model.field_count, pair_fields)
             product = product + ops.matmul(ops.reshape(pairwise, (people * candidates, -1)), kernel)
         logit = logit + tower.from_first_product(product)
-    return ops.reshape(ranking_scores(ops.sigmoid(logit)), (people, candidates))
+    if terms:
+        shape = (people, candidates, ops.shape(logit)[-1])
+        return ops.reshape(logit, shape), ops.reshape(prior_logit, shape)
+    return ops.reshape(ranked_by(logit, prior_logit, *ranking_rule(model)), (people, candidates))
+
+
+def ranking_rule(model) -> tuple[float, float]:
+    """A model's ranking rule: (like exponent, prior gain); (1, 1) ranks by the model's own P(rated and liked)."""
+    return float(getattr(model, "ranking_like_exponent", 1.0)), float(getattr(model, "ranking_prior_gain", 1.0))
+
+
+def ranked_by(logit, prior_logit, like_exponent: float = 1.0, prior_gain: float = 1.0):
+    """Ranking scores (rows,) from the network's logits and the prior's share (rows, outputs) under a rule.
+
+    The prior's share is multiplied by ``prior_gain`` before the outputs are
+    formed, then ``objectives.ranking_scores`` combines them with
+    ``like_exponent``. Works on tensors and on NumPy arrays alike.
+    """
+    total = logit + prior_logit if prior_gain == 1.0 else logit + prior_gain * prior_logit
+    if isinstance(total, np.ndarray):
+        return ranking_scores(expit(total), like_exponent)
+    return ranking_scores(ops.sigmoid(total), like_exponent)
 
 
 def _checked(values, shape, dtype, what: str, people: int) -> np.ndarray:
@@ -247,24 +281,30 @@ class CandidateScorer:
         # At least one slot, so a history-free model's graph has the same signature (and ignores it).
         history_spec = tf.TensorSpec((None, max(self.history_length, 1)), tf.int32)
 
-        # Plain Python control flow over a fixed list of parts: nothing for AutoGraph to convert.
-        @tf.autograph.experimental.do_not_convert
-        def score_catalogue(shared, history, prior):
-            history = history if self.history_length else None
-            chunks = []
-            for part, (a, b) in zip(self.parts, spans, strict=True):
-                part_prior = prior[:, a:b] if self.reads_prior else None
-                chunks.append(score_candidates(model, shared, part, CANDIDATE_FIELDS, history, part_prior))
-            return tf.concat(chunks, axis=1)
+        signature = [
+            tf.TensorSpec((None, len(encoder.fields)), tf.int32),
+            history_spec,
+            tf.TensorSpec((None, None), tf.float32),  # (people, movies) for a prior model, else (people, 1)
+        ]
 
-        self._score = tf.function(
-            score_catalogue,
-            input_signature=[
-                tf.TensorSpec((None, len(encoder.fields)), tf.int32),
-                history_spec,
-                tf.TensorSpec((None, None), tf.float32),  # (people, movies) for a prior model, else (people, 1)
-            ],
-        )
+        def compiled(terms: bool):
+            # Plain Python control flow over a fixed list of parts: nothing for AutoGraph to convert.
+            @tf.autograph.experimental.do_not_convert
+            def score_catalogue(shared, history, prior):
+                history = history if self.history_length else None
+                chunks = []
+                for part, (a, b) in zip(self.parts, spans, strict=True):
+                    part_prior = prior[:, a:b] if self.reads_prior else None
+                    chunks.append(score_candidates(model, shared, part, CANDIDATE_FIELDS, history, part_prior, terms))
+                if terms:
+                    return tuple(tf.concat([chunk[i] for chunk in chunks], axis=1) for i in range(2))
+                return tf.concat(chunks, axis=1)
+
+            return tf.function(score_catalogue, input_signature=signature)
+
+        self._score = compiled(terms=False)
+        self._compile_terms = lambda: compiled(terms=True)  # only a choice of ranking rule needs it
+        self._terms = None
 
     @property
     def n_movies(self) -> int:
@@ -284,15 +324,34 @@ class CandidateScorer:
         EASE prior each user's ``prior`` (users, movies) for the catalogue's
         ``candidate_codes`` (``movierec.prior``); others ignore them.
         """
+        return self._run(self._score, user_codes, context_codes, history, prior)
+
+    def score_terms(
+        self,
+        user_codes: np.ndarray,
+        context_codes: np.ndarray,
+        history: np.ndarray | None = None,
+        prior: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The logits behind ``score``: the network's and the prior's share, each (users, movies, outputs).
+
+        ``ranked_by`` turns them into the scores of any ranking rule, which is
+        how a rule is chosen without scoring the catalogue once per rule.
+        """
+        if self._terms is None:
+            self._terms = self._compile_terms()
+        return self._run(self._terms, user_codes, context_codes, history, prior)
+
+    def _run(self, compiled, user_codes, context_codes, history, prior):
+        """``compiled`` over the people in batches of ``people_per_call``; its outputs joined along people."""
         no_movie = np.zeros((1, len(MOVIE_FIELDS)), np.int32)
         shared = self.encoder.assemble(user_codes, no_movie, context_codes)  # one row per user
         history = _checked(history, self.history_length and (len(shared), self.history_length), np.int32,
                            f"a history of {self.history_length} movie codes per user", len(shared))  # fmt: skip
         prior = _checked(prior, self.reads_prior and (len(shared), self.n_movies), np.float32,
                          "an EASE prior per movie", len(shared))  # fmt: skip
-        out = np.empty((len(shared), self.n_movies), dtype=np.float32)
-        for start in range(0, len(shared), self.people_per_call):
-            stop = start + self.people_per_call
-            batch = (shared[start:stop], history[start:stop], prior[start:stop])
-            out[start : start + len(shared[start:stop])] = self._score(*batch).numpy()
-        return out
+        batches = [slice(start, start + self.people_per_call) for start in range(0, len(shared), self.people_per_call)]
+        pieces = [compiled(shared[rows], history[rows], prior[rows]) for rows in batches]
+        if compiled is self._score:
+            return np.concatenate([p.numpy() for p in pieces])
+        return tuple(np.concatenate([p[i].numpy() for p in pieces]) for i in range(2))

@@ -2,8 +2,10 @@
 
 import json
 import re
+import shutil
 
 import pytest
+from conftest import TINY
 
 from movierec.cli import evaluate, recommend, train, tune
 
@@ -170,3 +172,87 @@ def test_python_dash_m_movierec_recommend_is_the_tool():
                           timeout=120, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: python -m movierec.recommend") and "--rated" in done.stdout
+
+
+# ------------------------------------------------------------------ choosing the ranking rule
+
+STACKED_TINY = json.dumps({**json.loads(TINY), "ease_l2": 50.0})
+
+
+def _train(ml1m_dir, root, *extra):
+    folders = ["--model-dir", str(root / "model"), "--encoder-dir", str(root / "data")]
+    train.main(["--model", "autointp", "--data-dir", str(ml1m_dir), "--no-download", *folders, "--epochs", "1",
+                "--batch-size", "256", "--quiet", *extra])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def shipped_and_fit(tmp_path_factory, ml1m_dir):
+    """A refitted tiny stacked AutoInt+ (the 'shipped' one) and a fit of its configuration on train alone."""
+    root = tmp_path_factory.mktemp("rule")
+    _train(ml1m_dir, root / "shipped", "--hyperparameters", STACKED_TINY)
+    _train(ml1m_dir, root / "fit", "--hyperparameters", STACKED_TINY, "--no-refit")
+    return root
+
+
+def _choose(ml1m_dir, root, *extra):
+    return evaluate.main(["--model", "autointp", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir",
+                          str(root / "model"), "--encoder-dir", str(root / "data"), "--choose-ranking-rule", "--quiet",
+                          *extra])  # fmt: skip
+
+
+@pytest.mark.parametrize("reuse_fit", [True, False], ids=["given fit", "fits one"])
+def test_choosing_the_ranking_rule_serves_and_tests_the_shipped_model_with_it(
+    shipped_and_fit, ml1m_dir, tmp_path, reuse_fit
+):
+    from movierec import artifacts, evaluation
+
+    root = tmp_path / "shipped"
+    shutil.copytree(shipped_and_fit / "shipped", root)
+    before = artifacts.read_manifest(root / "model" / "autointp.manifest.json")
+    extra = ["--train-only-fit", str(shipped_and_fit / "fit")] if reuse_fit else []
+    result = _choose(ml1m_dir, root, *extra)
+    after = artifacts.read_manifest(root / "model" / "autointp.manifest.json")
+    note = after["serving"]["ranking"]
+    rule = (note["like_exponent"], note["prior_gain"])
+    assert rule in evaluation.ranking_rules(artifacts.load("autointp", root / "model", root / "data")[0])
+    assert (after["config"]["ranking_like_exponent"], after["config"]["ranking_prior_gain"]) == rule
+    assert max(v["full_ndcg@10"] for v in note["validation"].values()) == note["validation"][
+        evaluation.rule_name(rule)]["full_ndcg@10"]  # fmt: skip
+    assert after["weights"] == before["weights"] and note["evaluation_before"] == before["evaluation"]
+    assert after["evaluation"] == result["evaluation"]
+    # What the manifest now says is what evaluating the shipped set gives.
+    again = evaluate.main(["--model", "autointp", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir",
+                           str(root / "model"), "--encoder-dir", str(root / "data"), "--quiet"])  # fmt: skip
+    for key in ("auc", "full_ndcg@10", "full_hit@10"):
+        assert again[key] == pytest.approx(after["evaluation"][key], abs=1e-9), key
+    assert again["auc"] == pytest.approx(before["evaluation"]["auc"], abs=1e-9)  # the rule never moves a probability
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--out", "x.json"], "--choose-ranking-rule only writes its choice"),
+        (["--train-only-fit", "FIT", "--apply-newuser-choice", "x.json"], "one at a time"),
+        (["--train-only-fit", "SHIPPED"], "not a fit on this data's training part alone"),
+        (["--train-only-fit", "OTHER"], "another configuration than the shipped autointp's"),
+        (["--train-only-fit", "MISSING"], "--train-only-fit"),
+    ],
+)
+def test_choosing_the_ranking_rule_refuses_what_it_cannot_trust(shipped_and_fit, ml1m_dir, tmp_path, extra, message,
+                                                                 capsys):  # fmt: skip
+    root = tmp_path / "shipped"
+    shutil.copytree(shipped_and_fit / "shipped", root)
+    before = (root / "model" / "autointp.manifest.json").read_bytes()
+    folders = {"FIT": shipped_and_fit / "fit", "SHIPPED": shipped_and_fit / "shipped", "MISSING": tmp_path / "none"}
+    if "OTHER" in extra:
+        folders["OTHER"] = tmp_path / "other"
+        shutil.copytree(shipped_and_fit / "fit", folders["OTHER"])
+        path = folders["OTHER"] / "model" / "autointp.manifest.json"
+        manifest = json.loads(path.read_text())
+        manifest["training"]["learning_rate"] = 0.5
+        path.write_text(json.dumps(manifest))
+    with pytest.raises(SystemExit) as stop:
+        _choose(ml1m_dir, root, *[str(folders.get(a, a)) for a in extra])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+    assert (root / "model" / "autointp.manifest.json").read_bytes() == before  # nothing written

@@ -86,3 +86,38 @@ def test_selection_skips_candidates_below_a_floor():
         experiment.select(validation, floors={"auc": 0.9})
     with pytest.raises(ValueError, match="lack a validation full_ndcg@10 or logloss"):
         experiment.select(validation, floors={"logloss": 0.1})
+
+
+def test_the_ranking_rule_is_chosen_on_validation_and_kept_through_the_refit(prepared, settings, tmp_path):
+    """Every rule is ranked from one pass over validation; the best is set, measured, refitted with and saved."""
+    from movierec import artifacts, evaluation
+
+    tiny = {**json.loads(TINY), "ease_l2": 50.0}
+    candidate = experiment.fit_candidate("autointp", guarded(prepared), settings, tiny, verbose=0)
+    ranking = candidate.ranking
+    grid = ranking["validation"]
+    rules = evaluation.ranking_rules(candidate.model)
+    assert len(rules) == len(evaluation.LIKE_EXPONENTS) * len(evaluation.PRIOR_GAINS) == len(grid)
+    assert rules[0] == (1.0, 1.0)  # the model's own product first: it keeps ties
+    scores = [grid[evaluation.rule_name(rule)]["full_ndcg@10"] for rule in rules]
+    best = rules[scores.index(max(scores))]
+    assert (ranking["like_exponent"], ranking["prior_gain"]) == best
+    assert (candidate.model.ranking_like_exponent, candidate.model.ranking_prior_gain) == best
+    # The grid's number for the chosen rule is what the full evaluation of the model under that rule gives.
+    assert grid[evaluation.rule_name(best)]["full_ndcg@10"] == pytest.approx(candidate.validation["full_ndcg@10"],
+                                                                              abs=1e-6)  # fmt: skip
+    trained = experiment.finish(candidate, prepared, verbose=0)
+    assert (trained.model.ranking_like_exponent, trained.model.ranking_prior_gain) == best
+    paths = trained.save(tmp_path / "model", tmp_path / "data")
+    manifest = artifacts.read_manifest(paths.manifest)
+    assert manifest["serving"]["ranking"]["validation"] == grid
+    assert (manifest["config"]["ranking_like_exponent"], manifest["config"]["ranking_prior_gain"]) == best
+    assert "ranking_prior_gain" not in artifacts.hyperparameters(manifest)  # a retrain chooses afresh
+
+
+def test_a_model_without_a_rule_to_choose_is_left_as_it_is(prepared, settings):
+    tiny = {**json.loads(TINY), "rated_head": False}
+    candidate = experiment.fit_candidate("autointp", guarded(prepared), training.TrainSettings(epochs=1,
+                                         batch_size=256, negatives=0), tiny, verbose=0)  # fmt: skip
+    assert candidate.ranking is None
+    assert (candidate.model.ranking_like_exponent, candidate.model.ranking_prior_gain) == (1.0, 1.0)

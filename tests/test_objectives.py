@@ -157,3 +157,11 @@ def test_targets_are_ratings_or_like_labels():
     np.testing.assert_array_equal(RatingObjective().targets(ratings), [0, 0, 1, 1, 0])
     np.testing.assert_array_equal(RatingObjective(ordinal=True).targets(ratings), ratings.astype("float32"))
     assert RatingObjective(rated_head=True).num_outputs == 2 and RatingObjective().num_outputs == 1
+
+
+def test_the_like_exponent_weighs_the_like_output_in_the_ranking_score():
+    outputs = np.array([[0.25, 0.8], [0.81, 0.4], [1.0, 0.1]], "float32")
+    np.testing.assert_allclose(ranking_scores(outputs), [0.2, 0.324, 0.1], rtol=1e-6)
+    np.testing.assert_allclose(ranking_scores(outputs, 0.5), [0.4, 0.36, 0.1], rtol=1e-6)
+    np.testing.assert_allclose(ranking_scores(outputs, 0.0), outputs[:, 1], rtol=1e-6)
+    np.testing.assert_allclose(ranking_scores(outputs[:, :1], 0.5), outputs[:, 0])  # one output: the like probability

@@ -18,7 +18,7 @@ from model_fixtures import (
 
 from autointp import AutoIntPlus
 from movierec.objectives import ranking_scores
-from movierec.scoring import CandidateScorer, candidate_parts, predict_rows, score_candidates
+from movierec.scoring import CandidateScorer, candidate_parts, predict_rows, ranked_by, score_candidates
 
 
 @pytest.mark.parametrize("model_class", MODELS)
@@ -176,3 +176,55 @@ def test_the_catalogue_scorer_takes_a_prior_per_movie(prepared, ml1m):
     direct = ranking_scores(np.asarray(model({"codes": rows, "prior": priors.ravel()})))
     np.testing.assert_allclose(got.ravel(), direct, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(scorer.candidate_codes, prepared.encoder.encode_movies(catalogue)[:, 0])
+
+
+@pytest.mark.parametrize("model_class", MODELS)
+@pytest.mark.parametrize(("like_exponent", "prior_gain"), [(1.0, 1.0), (0.5, 2.0), (0.0, 1.0), (0.25, 0.5)])
+def test_the_ranking_rule_reweighs_the_like_output_and_the_prior_and_nothing_else(
+    model_class, like_exponent, prior_gain
+):
+    """Scores follow P(rated) x P(like) ** exponent with the prior's logits x gain; the model's outputs never move."""
+    model = randomised(small(model_class, ease_l2=50.0, rated_head=True), seed=11)
+    model.prior_logit.kernel.assign(np.array([[0.7, 1.3]], "float32"))
+    candidate_fields = [1, 3, 4]
+    candidates, people = codes(seed=1, batch=10), codes(seed=2, batch=3)
+    priors = prior(seed=3, batch=30).reshape(3, 10)
+    parts = candidate_parts(model, candidates, candidate_fields)
+    outputs_before = np.asarray(model({"codes": candidates, "prior": priors[0]}))
+    model.ranking_like_exponent, model.ranking_prior_gain = like_exponent, prior_gain
+    got = np.asarray(score_candidates(model, people, parts, candidate_fields, prior=priors))
+    logit, prior_logit = (np.asarray(t) for t in score_candidates(model, people, parts, candidate_fields,
+                                                                    prior=priors, terms=True))  # fmt: skip
+    assert logit.shape == prior_logit.shape == (3, 10, 2)
+    shared = [i for i in range(len(VOCAB)) if i not in candidate_fields]
+    for i, person in enumerate(people):
+        rows = candidates.copy()
+        rows[:, shared] = person[shared]
+        direct = {"codes": rows, "prior": priors[i]}
+        network = np.asarray(model.logits(direct)) - np.asarray(model.prior_term(priors[i]))
+        np.testing.assert_allclose(logit[i], network, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(prior_logit[i], np.asarray(model.prior_term(priors[i])), rtol=1e-5, atol=1e-6)
+        probabilities = 1.0 / (1.0 + np.exp(-(network + prior_gain * np.asarray(model.prior_term(priors[i])))))
+        expected = probabilities[:, 1] * probabilities[:, 0] ** like_exponent
+        np.testing.assert_allclose(got[i], expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ranked_by(logit[i], prior_logit[i], like_exponent, prior_gain), expected, rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(model({"codes": candidates, "prior": priors[0]})), outputs_before)
+    clone = model_class.from_config(model.get_config())
+    assert (clone.ranking_like_exponent, clone.ranking_prior_gain) == (like_exponent, prior_gain)
+
+
+def test_the_catalogue_scorer_gives_the_terms_its_scores_are_ranked_by(prepared, ml1m):
+    from movierec import models
+
+    model = models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4, attention_layers=1,
+                          num_heads=1, attention_dim=2, dnn_units=[8], ease_l2=10.0, rated_head=True,
+                          ranking_like_exponent=0.5, ranking_prior_gain=3.0)  # fmt: skip
+    randomised(model, seed=4)
+    scorer = CandidateScorer(model, prepared.encoder, ml1m.movies.head(9), people_per_call=2)
+    users = prepared.encoder.encode_users(ml1m.users.head(5))
+    context = prepared.encoder.encode_context([2000] * 5, [1, 2, 3, 4, 5])
+    priors = prior(seed=5, batch=45).reshape(5, 9)
+    logit, prior_logit = scorer.score_terms(users, context, prior=priors)
+    assert logit.shape == prior_logit.shape == (5, 9, 2)
+    again = ranked_by(logit.reshape(-1, 2), prior_logit.reshape(-1, 2), 0.5, 3.0).reshape(5, 9)
+    np.testing.assert_allclose(scorer.score(users, context, prior=priors), again, rtol=1e-5, atol=1e-7)

@@ -55,6 +55,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="serve the shipped model with the newcomer rescaling chosen on the new-user protocol's validation "
         "people (the file `--protocol newuser --out` wrote) and record it in its manifest; evaluates nothing",
     )  # fmt: skip
+    parser.add_argument(
+        "--choose-ranking-rule", action="store_true",
+        help="fit the shipped configuration on the training part, choose its ranking rule on validation, serve "
+        "the shipped model with it and test it once, recording both in its manifest",
+    )
+    parser.add_argument(
+        "--train-only-fit", type=Path, default=None, metavar="DIR",
+        help="--choose-ranking-rule: reuse this fit of the shipped configuration on the training part "
+        "(DIR/model and DIR/data, as saved without a refit) instead of fitting one",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
@@ -70,11 +80,16 @@ def run(args: argparse.Namespace) -> dict:
     from movierec.prepared import prepare
 
     protocol = protocols.PROTOCOLS[args.protocol]
-    if args.apply_newuser_choice is not None and (
-        args.protocol != "full" or args.out is not None or args.epochs is not None or args.no_full_ranking
-    ):
-        cli.fail("--apply-newuser-choice only writes the choice into the shipped manifest: give it without "
-                 "--protocol, --out, --epochs or --no-full-ranking")  # fmt: skip
+    for option, given in (("--apply-newuser-choice", args.apply_newuser_choice is not None),
+                          ("--choose-ranking-rule", args.choose_ranking_rule)):  # fmt: skip
+        if given and (args.protocol != "full" or args.out is not None or args.epochs is not None
+                      or args.no_full_ranking):  # fmt: skip
+            cli.fail(f"{option} only writes its choice into the shipped manifest: give it without "
+                     "--protocol, --out, --epochs or --no-full-ranking")  # fmt: skip
+    if args.apply_newuser_choice is not None and args.choose_ranking_rule:
+        cli.fail("give --apply-newuser-choice and --choose-ranking-rule one at a time")
+    if args.train_only_fit is not None and not args.choose_ranking_rule:
+        cli.fail("--train-only-fit goes with --choose-ranking-rule")
     try:
         model, encoder, manifest = artifacts.load(args.model, args.model_dir, args.encoder_dir)
     except artifacts.ArtifactError as err:
@@ -84,6 +99,8 @@ def run(args: argparse.Namespace) -> dict:
         return run_new_users(args, protocol, release, manifest)
     if args.apply_newuser_choice is not None:
         return apply_newuser_choice(args, release, manifest)
+    if args.choose_ranking_rule:
+        return choose_ranking_rule(args, release, model, encoder, manifest)
     trained = None
     if protocol.trains:
         split = protocol.make_split(release.ratings)
@@ -171,7 +188,7 @@ def apply_newuser_choice(args: argparse.Namespace, release, manifest: dict) -> d
     shipped = artifacts.hyperparameters(manifest)
     chosen_for = chosen_for or {**shipped, **overrides}  # files written before the full configuration was recorded
     # ... whose training settings must match too (epochs aside: the protocol caps them).
-    same = ("batch_size", "learning_rate", "negatives", "negative_sampling", "oov_rate", "seed")
+    same = SAME_TRAINING
     if chosen_for != shipped or any(training.get(k) != manifest.get("training", {}).get(k) for k in same):
         differ = sorted(k for k in {*shipped, *chosen_for} if shipped.get(k) != chosen_for.get(k))
         differ += [k for k in same if training.get(k) != manifest.get("training", {}).get(k)]
@@ -196,6 +213,75 @@ def apply_newuser_choice(args: argparse.Namespace, release, manifest: dict) -> d
     print(f"{args.model} now rescales newcomers' EASE prior with power {power:g} towards {float(reference):g} "
           f"ratings; recorded in {written}")  # fmt: skip
     return {"model": args.model, **config}
+
+
+# Training settings a choice made with one fit carries over to another fit under (epochs aside).
+SAME_TRAINING = ("batch_size", "learning_rate", "negatives", "negative_sampling", "oov_rate", "seed")
+
+
+def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manifest: dict) -> dict:
+    """Choose the shipped model's ranking rule on validation, with a fit of its configuration on train alone.
+
+    The shipped weights were refitted on train + validation, so validation
+    cannot judge them; a fit of the same configuration and settings on the
+    training part alone (``--train-only-fit``, or one made here) chooses the
+    rule (``movierec.experiment.choose_ranking_rule``), as ``movierec.train``
+    does before its refit. The shipped model is then tested once under that
+    rule, and its manifest records the rule, every rule's validation numbers
+    and the new test numbers, in one atomic write.
+    """
+    import dataclasses
+
+    from movierec import artifacts, evaluation, experiment, training
+    from movierec.prepared import prepare
+
+    trained_on = manifest.get("data", {}).get("fingerprint")
+    if release.fingerprint() != trained_on:
+        cli.fail(f"the data in {release.path} is not the data {args.model} was trained on (fingerprint differs)")
+    shipped, shipped_training = artifacts.hyperparameters(manifest), manifest.get("training", {})
+    if len(evaluation.ranking_rules(model)) < 2:
+        cli.fail(f"the shipped {args.model} has one output and no prior: it has no ranking rule to choose")
+    prepared = prepare(release)
+    if args.train_only_fit is None:
+        settings = dataclasses.replace(training.TrainSettings.from_dict(shipped_training), refit=False)
+        candidate = experiment.fit_candidate(args.model, prepared, settings, shipped, verbose=0 if args.quiet else 2)
+        ranking, fit_validation = candidate.ranking, candidate.validation
+    else:
+        folder = args.train_only_fit
+        try:
+            fitted, _, fitted_manifest = artifacts.load(args.model, folder / "model", folder / "data")
+        except artifacts.ArtifactError as err:
+            cli.fail(f"--train-only-fit {folder}: {err}")
+        fitted_training = fitted_manifest.get("training", {})
+        differ = sorted(k for k in {*shipped, *artifacts.hyperparameters(fitted_manifest)}
+                        if shipped.get(k) != artifacts.hyperparameters(fitted_manifest).get(k))  # fmt: skip
+        differ += [k for k in SAME_TRAINING if fitted_training.get(k) != shipped_training.get(k)]
+        if differ:
+            cli.fail(f"--train-only-fit {folder} is another configuration than the shipped {args.model}'s "
+                     f"(differs in {differ})")  # fmt: skip
+        if fitted_training.get("refitted") or fitted_manifest.get("data", {}).get("fingerprint") != trained_on:
+            cli.fail(f"--train-only-fit {folder} is not a fit on this data's training part alone (refitted, or "
+                     "other data)")  # fmt: skip
+        ranking = experiment.choose_ranking_rule(fitted, prepared, progress=not args.quiet)
+        fit_validation = evaluation.evaluate_model(fitted, prepared, part="validation", progress=not args.quiet)
+    rule = {"ranking_like_exponent": ranking["like_exponent"], "ranking_prior_gain": ranking["prior_gain"]}
+    model.ranking_like_exponent, model.ranking_prior_gain = ranking["like_exponent"], ranking["prior_gain"]
+    tested = evaluation.evaluate_model(model, prepare(release, encoder=encoder), progress=not args.quiet)
+    note = {**ranking, "chosen_with": "a fit of the shipped configuration on the training part alone",
+            "fit_validation": fit_validation, "evaluation_before": manifest.get("evaluation")}  # fmt: skip
+    try:
+        written = artifacts.update_manifest(
+            args.model, args.model_dir, config=rule, expect_weights=manifest["weights"]["sha256"],
+            serving={**manifest.get("serving", {}), "ranking": note}, evaluation=tested,
+        )  # fmt: skip
+    except (ValueError, artifacts.ArtifactError) as err:
+        cli.fail(str(err))
+    for name, numbers in ranking["validation"].items():
+        print(f"validation {name}: full NDCG@10 {numbers['full_ndcg@10']:.4f}, Hit@10 {numbers['full_hit@10']:.4f}")
+    print(f"chosen: P(rated) x P(like) ** {ranking['like_exponent']:g}, prior x {ranking['prior_gain']:g}")
+    print(evaluation.table({f"{args.model} (test)": tested}))
+    print(f"recorded in {written}")
+    return {"model": args.model, **rule, "evaluation": tested}
 
 
 def run_new_users(args: argparse.Namespace, protocol, release, manifest: dict) -> dict:
