@@ -29,8 +29,8 @@ EASE_L2_GRID = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
 # The ranking rules a two-output model chooses from on validation (``ranking_rule_on_validation``):
 # P(rated) x P(like | rated) ** exponent, the prior's share of the logits times the gain. The model's
 # own product, (1, 1), comes first, so it stays unless another rule ranks validation better.
-LIKE_EXPONENTS = (1.0, 0.5, 0.25, 0.0)
-PRIOR_GAINS = (1.0, 0.5, 1.5, 2.0, 3.0)
+LIKE_EXPONENTS = (1.0, 0.75, 0.5, 0.25, 0.0)
+PRIOR_GAINS = (1.0, 0.5, 1.5, 2.0, 3.0, 4.0, 6.0)
 
 
 def full_ranking(
