@@ -15,7 +15,8 @@ that the models carry in their configs:
 * **rated head**: a second output, P(rated), learned from rated rows
   (rating > 0) against sampled unrated movies (rating 0). The like loss then
   covers the rated rows only, and a recommendation ranks by
-  P(rated) x P(like | rated).
+  P(rated) x P(like | rated) ** exponent, the exponent chosen on validation
+  after training (1 during training, where early stopping watches the product).
 
 Targets are ratings (0 for a sampled negative) whenever either flag is on,
 like labels otherwise (``RatingObjective.targets``).
