@@ -1,4 +1,4 @@
-"""The one ranking rule of the project: best score first, ties to the lower position.
+"""The one ordering of the project: best score first, ties to the lower position.
 
 Positions are catalogue positions, and the catalogue is in movie-id order, so
 a tie goes to the lower movie id; the app, the evaluation and the baselines

@@ -33,6 +33,23 @@ def table(columns: dict[str, dict], metrics=METRICS) -> str:
     return "\n".join(lines)
 
 
+def ranking_rule_table(ranking: dict) -> str:
+    """Validation full-ranking NDCG@10 of every ranking rule: a row per like exponent, a column per prior gain."""
+    cells = {}
+    for name, numbers in ranking["validation"].items():  # "like^E prior xG"
+        exponent, gain = name.removeprefix("like^").split(" prior x")
+        cells[(float(exponent), float(gain))] = numbers["full_ndcg@10"]
+    exponents = sorted({e for e, _ in cells}, reverse=True)
+    gains = sorted({g for _, g in cells})
+    lines = [f"\n## AutoInt+ ranking rule, validation full_ndcg@10 (chosen: like^{ranking['like_exponent']:g}, "
+             f"prior x{ranking['prior_gain']:g})\n",
+             "| P(like) exponent \\ prior gain | " + " | ".join(f"{g:g}" for g in gains) + " |",
+             "|---" * (len(gains) + 1) + "|"]
+    for e in exponents:
+        lines.append(f"| {e:g} | " + " | ".join(cell(cells.get((e, g))) for g in gains) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     manifests = {name: load(ROOT / "model" / f"{name}.manifest.json") for name in ("autointp", "autoint")}
     full = load(ROOT / "results" / "full.json")  # python -m movierec.evaluate --model autointp --out ...
@@ -42,6 +59,10 @@ def main() -> None:
     print(table(columns))
     if "ease" in full.get("baselines", {}):
         print(f"\nEASE l2 = {full['baselines']['ease']['l2']:g}, chosen on validation.")
+
+    ranking = manifests["autointp"].get("serving", {}).get("ranking")
+    if ranking:  # python -m movierec.evaluate --model autointp --choose-ranking-rule ...
+        print(ranking_rule_table(ranking))
 
     objectives = load(ROOT / "results" / "objectives.json")
     if objectives:

@@ -1,4 +1,4 @@
-"""The one ranking rule: best first, ties to the lower position, the same with or without a partial sort."""
+"""The one ordering: best first, ties to the lower position, the same with or without a partial sort."""
 
 import numpy as np
 import pytest
