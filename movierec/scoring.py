@@ -172,15 +172,14 @@ def score_candidates(
 
     def rows(per_person, per_candidate, axis: int, per_pair=None):
         """(people, ...), (candidates, ...) [and (people * candidates, ...)] joined along ``axis`` of a row."""
-        joined = ops.concatenate(
-            [
-                ops.broadcast_to(per_person[:, None], (people, candidates, *per_person.shape[1:])),
-                ops.broadcast_to(per_candidate[None], (people, candidates, *per_candidate.shape[1:])),
-            ],
-            axis=axis + 1,
-        )
-        joined = ops.reshape(joined, (people * candidates, *joined.shape[2:]))
-        return joined if per_pair is None else ops.concatenate([joined, per_pair], axis=axis)
+        pieces = [
+            ops.broadcast_to(per_person[:, None], (people, candidates, *per_person.shape[1:])),
+            ops.broadcast_to(per_candidate[None], (people, candidates, *per_candidate.shape[1:])),
+        ]
+        if per_pair is not None:  # joined in the same copy: a second concatenation would copy every row again
+            pieces.append(ops.reshape(per_pair, (people, candidates, *per_pair.shape[1:])))
+        joined = ops.concatenate(pieces, axis=axis + 1)
+        return ops.reshape(joined, (people * candidates, *joined.shape[2:]))
 
     def pairs(per_person, per_candidate):  # (people, k), (candidates, k) -> (people * candidates, k)
         total = per_person[:, None] + per_candidate[None]
@@ -300,8 +299,10 @@ class CandidateScorer:
                     return tuple(tf.concat([chunk[i] for chunk in chunks], axis=1) for i in range(2))
                 return tf.concat(chunks, axis=1)
 
-            return tf.function(score_catalogue, input_signature=signature)
+            # The concrete function itself: calling it skips tf.function's argument binding (about 1 ms a call).
+            return tf.function(score_catalogue, input_signature=signature).get_concrete_function()
 
+        self._tensor = tf.constant
         self._score = compiled(terms=False)
         self._compile_terms = lambda: compiled(terms=True)  # only a choice of ranking rule needs it
         self._terms = None
@@ -351,7 +352,8 @@ class CandidateScorer:
         prior = _checked(prior, self.reads_prior and (len(shared), self.n_movies), np.float32,
                          "an EASE prior per movie", len(shared))  # fmt: skip
         batches = [slice(start, start + self.people_per_call) for start in range(0, len(shared), self.people_per_call)]
-        pieces = [compiled(shared[rows], history[rows], prior[rows]) for rows in batches]
+        tensor = self._tensor
+        pieces = [compiled(tensor(shared[rows]), tensor(history[rows]), tensor(prior[rows])) for rows in batches]
         if compiled is self._score:
             return np.concatenate([p.numpy() for p in pieces])
         return tuple(np.concatenate([p[i].numpy() for p in pieces]) for i in range(2))
