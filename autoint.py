@@ -42,6 +42,8 @@ def config_with(layer, config: dict, names: Sequence[str]) -> dict:
 
 def _non_negative(value, name: str) -> float:
     """``value`` as a float, or a ValueError naming ``name`` unless it is a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     number = float(value)
     if not (np.isfinite(number) and number >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
@@ -370,8 +372,9 @@ class AutoInt(keras.Model):
     ``ranking_like_exponent`` and ``ranking_prior_gain`` change no weight
     either: they are the ranking rule of a whole catalogue, chosen on
     validation after training (``movierec.evaluation.ranking_rule_on_validation``):
-    a two-output model ranks by P(rated) x P(like | rated) ** exponent, with
-    the prior's share of the logits multiplied by the gain. The probabilities
+    a catalogue is ranked by log P(rated) + exponent x log P(like | rated)
+    (log P(like) for a one-output model), with the prior's share of the
+    logits, if there is a prior, multiplied by the gain first. The probabilities
     the model outputs (AUC, log loss, the seed protocol) never depend on them.
     """
 

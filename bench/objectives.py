@@ -14,7 +14,8 @@ run saved. The variants:
 
 * ``rating``: rated rows only, ordinal loss on the 1-5 rating (the core issue's model);
 * ``implicit``: plus k sampled unrated movies per rated row as rating 0, one output;
-* ``joint``: plus a rated head; ranks by P(rated) x P(like | rated) (uniform negatives);
+* ``joint``: plus a rated head; ranks by P(rated) x P(like | rated) (uniform negatives), raised to the
+  exponent its ranking rule chose on validation (``results/objectives.json`` predates the rule: the plain product);
 * ``joint-popularity``: the same with negatives drawn by popularity ** 0.75.
 """
 

@@ -319,7 +319,7 @@ def _user_label(users: pd.DataFrame):
 
 
 def sidebar(rec: Recommender, name: str) -> tuple[Profile, int, int, int, list[str], list[int]]:
-    """The controls; returns the profile (with the ratings given here), the date, N and the filters."""
+    """The controls; returns the person (without the ratings given here), the date, N and the filters."""
     with st.sidebar:
         st.header("Who is it for?")
         mode = st.radio("Recommendations for", ["Me", "A MovieLens user"], horizontal=True, key="mode")
@@ -361,7 +361,7 @@ def sidebar(rec: Recommender, name: str) -> tuple[Profile, int, int, int, list[s
                 "Model", list(TITLES), index=list(TITLES).index(name), format_func=TITLES.get, key="model",
                 horizontal=True, help="AutoInt: attention over the fields. AutoInt+: and a deep network.",
             )  # fmt: skip
-    return person.with_ratings(my_ratings()), int(year), int(month), int(n), genres, decades
+    return person, int(year), int(month), int(n), genres, decades
 
 
 def describe(profile: Profile) -> str:
@@ -568,12 +568,25 @@ def page(name: str) -> None:
         st.stop()
         return
 
-    profile, year, month, n, genres, decades = sidebar(rec, name)
+    person, year, month, n, genres, decades = sidebar(rec, name)
     st.caption(
         f"{TITLES[name]} ranks all {len(rec.movies):,} MovieLens movies for {MONTHS[month - 1]} {year}. "
         "Rate movies you have seen and the list follows your taste."
     )
-    st.markdown(describe(profile))
+    st.markdown(describe(person))
+    recommendations(rec, person, year, month, n, genres, decades)
+
+
+@st.fragment
+def recommendations(
+    rec: Recommender, person: Profile, year: int, month: int, n: int, genres: list[str], decades: list[int]
+) -> None:
+    """Rating, the picks and the explanations: a rating reruns this part alone, not the sidebar and the title.
+
+    Streamlit reruns a fragment with the arguments of the last full run, so
+    the ratings are read here, from the session, on every run.
+    """
+    profile = person.with_ratings(my_ratings())
     rating_section(rec, profile)
     top = rec.rank(profile, year, month, n=n, genres=genres, decades=decades)
     if top.empty:

@@ -3,8 +3,12 @@
 A run has three stages, and only the last one reads the test part:
 
 1. ``fit_candidate``: fit one configuration on the training part with early
-   stopping (the epochs and learning rates are chosen on validation), then
-   measure it on the validation part (``Candidate.validation``).
+   stopping (the epochs and learning rates are chosen on validation), choose
+   its ranking rule on validation (``choose_ranking_rule``), then measure it
+   on the validation part (``Candidate.validation``). A candidate with more
+   rules to choose from has a slightly optimistic validation ranking number,
+   as any choice on the same part has; ``Candidate.ranking`` keeps the plain
+   product's numbers beside the chosen rule's.
 2. ``select``: pick among candidates from their validation metrics alone: the
    highest validation full-ranking NDCG@10 (the app's job), ties to the
    candidate listed first, among those whose validation numbers clear the

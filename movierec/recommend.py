@@ -412,7 +412,7 @@ class Recommender:
             raise ValueError(f"year must be within the data's years {low}-{high}, got {year}")
 
     def scores(self, profile: Profile, year: int, month: int) -> np.ndarray:
-        """The model's score for every catalogue movie (catalogue order), one batched call."""
+        """The model's ranking score for every catalogue movie (catalogue order, log scale), one batched call."""
         user_codes, context_codes = self._codes(profile, year, month)
         return self.scorer.score(user_codes, context_codes, self.history_codes(profile), self.prior_scores(profile))[0]
 
@@ -443,7 +443,8 @@ class Recommender:
         unseen[self.rated_positions(profile)] = False
         ranked = np.sort(scores[unseen])
         match = np.searchsorted(ranked, scores[order], side="right") / max(len(ranked), 1)
-        return pd.DataFrame({**top, "score": scores[order], "match": match})
+        # The score a person reads: P(rated) x P(like | rated) ** exponent, back from the log scale it is ranked on.
+        return pd.DataFrame({**top, "score": np.exp(scores[order].astype(np.float64)), "match": match})
 
     def matching(self, genres: list[str] | None = None, decades: list[int] | None = None) -> np.ndarray:
         """Which catalogue movies pass the filters (any of ``genres``, any of ``decades``), rated or not."""

@@ -23,10 +23,9 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 from keras import ops
-from scipy.special import expit
 
 from movierec.features import CONTEXT_FIELDS, FIELD_POSITION, MOVIE_FIELDS, USER_FIELDS, FeatureEncoder
-from movierec.objectives import ranking_scores
+from movierec.objectives import log_ranking_scores
 
 CANDIDATE_FIELDS = tuple(FIELD_POSITION[f] for f in MOVIE_FIELDS)
 # The catalogue is scored as independent halves in one graph, so TensorFlow can run the single-threaded
@@ -140,9 +139,9 @@ def score_candidates(
     ``shared_codes`` (people, fields) hold each person's (and date's) codes;
     the candidate positions are ignored. A history-aware model also takes
     each person's ``history`` (people, history_length), a model with an EASE
-    prior the ``prior`` (people, candidates) of every pair. Equals
-    ``ranking_scores(model(inputs))`` on the assembled rows, up to float
-    rounding, at a fraction of the cost.
+    prior the ``prior`` (people, candidates) of every pair. Under the plain
+    rule (exponent 1, gain 1) equals ``log(ranking_scores(model(inputs)))``
+    on the assembled rows, up to float rounding, at a fraction of the cost.
 
     Rows are laid out as [person's fields, candidate's fields, pair field]:
     a mean-pooled history is one more field of the person's, an
@@ -231,14 +230,13 @@ def ranking_rule(model) -> tuple[float, float]:
 def ranked_by(logit, prior_logit, like_exponent: float = 1.0, prior_gain: float = 1.0):
     """Ranking scores (rows,) from the network's logits and the prior's share (rows, outputs) under a rule.
 
-    The prior's share is multiplied by ``prior_gain`` before the outputs are
-    formed, then ``objectives.ranking_scores`` combines them with
-    ``like_exponent``. Works on tensors and on NumPy arrays alike.
+    The prior's share is multiplied by ``prior_gain``, then
+    ``objectives.log_ranking_scores`` gives log P(rated) + ``like_exponent``
+    x log P(like | rated) (log P(like) for a one-output model): the log of the
+    product, which does not saturate. Works on tensors and NumPy arrays alike.
     """
     total = logit + prior_logit if prior_gain == 1.0 else logit + prior_gain * prior_logit
-    if isinstance(total, np.ndarray):
-        return ranking_scores(expit(total), like_exponent)
-    return ranking_scores(ops.sigmoid(total), like_exponent)
+    return log_ranking_scores(total, like_exponent)
 
 
 def _checked(values, shape, dtype, what: str, people: int) -> np.ndarray:
@@ -254,8 +252,9 @@ def _checked(values, shape, dtype, what: str, people: int) -> np.ndarray:
 class CandidateScorer:
     """Scores all movies of a catalogue for any number of (user, date) rows.
 
-    The cached per-movie parts belong to the model's weights at construction;
-    build a new scorer after changing them.
+    The cached per-movie parts belong to the model's weights and the ranking
+    rule belongs to its ``ranking_*`` options at construction (both are
+    compiled in); build a new scorer after changing either.
     """
 
     def __init__(self, model, encoder: FeatureEncoder, movies: pd.DataFrame, people_per_call: int = 16):
@@ -302,7 +301,7 @@ class CandidateScorer:
             # The concrete function itself: calling it skips tf.function's argument binding (about 1 ms a call).
             return tf.function(score_catalogue, input_signature=signature).get_concrete_function()
 
-        self._tensor = tf.constant
+        self._tensor = tf.convert_to_tensor
         self._score = compiled(terms=False)
         self._compile_terms = lambda: compiled(terms=True)  # only a choice of ranking rule needs it
         self._terms = None
@@ -318,14 +317,14 @@ class CandidateScorer:
         history: np.ndarray | None = None,
         prior: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Ranking scores (users, movies): what the model ranks recommendations by.
+        """Ranking scores (users, movies): what the model ranks recommendations by (``ranked_by``, log scale).
 
         A history-aware model needs each user's ``history`` (users,
         history_length) of movie codes (``movierec.history``), a model with an
         EASE prior each user's ``prior`` (users, movies) for the catalogue's
         ``candidate_codes`` (``movierec.prior``); others ignore them.
         """
-        return self._run(self._score, user_codes, context_codes, history, prior)
+        return self._run(self._score, False, user_codes, context_codes, history, prior)
 
     def score_terms(
         self,
@@ -341,10 +340,10 @@ class CandidateScorer:
         """
         if self._terms is None:
             self._terms = self._compile_terms()
-        return self._run(self._terms, user_codes, context_codes, history, prior)
+        return self._run(self._terms, True, user_codes, context_codes, history, prior)
 
-    def _run(self, compiled, user_codes, context_codes, history, prior):
-        """``compiled`` over the people in batches of ``people_per_call``; its outputs joined along people."""
+    def _run(self, compiled, terms: bool, user_codes, context_codes, history, prior):
+        """``compiled`` over the people in batches of ``people_per_call``; its output (or two, ``terms``) joined."""
         no_movie = np.zeros((1, len(MOVIE_FIELDS)), np.int32)
         shared = self.encoder.assemble(user_codes, no_movie, context_codes)  # one row per user
         history = _checked(history, self.history_length and (len(shared), self.history_length), np.int32,
@@ -354,6 +353,6 @@ class CandidateScorer:
         batches = [slice(start, start + self.people_per_call) for start in range(0, len(shared), self.people_per_call)]
         tensor = self._tensor
         pieces = [compiled(tensor(shared[rows]), tensor(history[rows]), tensor(prior[rows])) for rows in batches]
-        if compiled is self._score:
+        if not terms:
             return np.concatenate([p.numpy() for p in pieces])
         return tuple(np.concatenate([p[i].numpy() for p in pieces]) for i in range(2))

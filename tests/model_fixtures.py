@@ -60,3 +60,10 @@ def randomised(model, seed: int = 0):
             values = np.abs(values) + 0.5
         weight.assign(values.astype("float32"))
     return model
+
+
+def log_ranked(outputs) -> np.ndarray:
+    """What a catalogue is ranked by under the plain rule, from model outputs: log of P(rated) x P(like | rated)."""
+    from movierec.objectives import ranking_scores
+
+    return np.log(ranking_scores(np.asarray(outputs, dtype=np.float64)))

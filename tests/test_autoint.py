@@ -390,7 +390,7 @@ def test_a_prior_model_needs_the_prior_and_adds_it_to_the_logits(model_class):
     with pytest.raises(ValueError, match="prior_profile_power must be a finite number"):
         small(model_class, ease_l2=50.0, prior_profile_power=float("nan"))
     for option in ("ranking_like_exponent", "ranking_prior_gain"):
-        for bad in (-0.5, float("inf"), float("nan")):
+        for bad in (-0.5, float("inf"), float("nan"), "2", True, None):
             with pytest.raises(ValueError, match=f"{option} must be a finite number >= 0"):
                 small(model_class, ease_l2=50.0, **{option: bad})
     # Starts at zero weight (the network alone), and a weight w adds w * PRIOR_SCALE * prior to each logit.

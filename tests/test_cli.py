@@ -228,31 +228,80 @@ def test_choosing_the_ranking_rule_serves_and_tests_the_shipped_model_with_it(
     assert again["auc"] == pytest.approx(before["evaluation"]["auc"], abs=1e-9)  # the rule never moves a probability
 
 
+def _changed(manifest: dict, dotted: str, value) -> None:
+    *path, last = dotted.split(".")
+    for key in path:
+        manifest = manifest[key]
+    manifest[last] = value
+
+
 @pytest.mark.parametrize(
-    ("extra", "message"),
+    ("extra", "change", "message"),
     [
-        (["--out", "x.json"], "--choose-ranking-rule only writes its choice"),
-        (["--train-only-fit", "FIT", "--apply-newuser-choice", "x.json"], "one at a time"),
-        (["--train-only-fit", "SHIPPED"], "not a fit on this data's training part alone"),
-        (["--train-only-fit", "OTHER"], "another configuration than the shipped autointp's"),
-        (["--train-only-fit", "MISSING"], "--train-only-fit"),
+        (["--out", "x.json"], None, "--choose-ranking-rule only writes its choice"),
+        (["--train-only-fit", "FIT", "--apply-newuser-choice", "x.json"], None, "one at a time"),
+        (["--train-only-fit", "SHIPPED"], None, "was refitted on train + validation"),
+        (["--train-only-fit", "FIT"], ("training.learning_rate", 0.5), "another configuration than the shipped "
+                                                                          "autointp's (differs in ['learning_rate'])"),
+        (["--train-only-fit", "FIT"], ("training.epochs", 9), "(differs in ['epochs'])"),
+        (["--train-only-fit", "FIT"], ("config.dropout", 0.3), "(differs in ['dropout'])"),
+        (["--train-only-fit", "FIT"], ("training.refitted", {"epochs": 1}), "was refitted on train + validation"),
+        (["--train-only-fit", "FIT"], ("data.fingerprint", "0" * 64), "its data.fingerprint differs"),
+        (["--train-only-fit", "FIT"], ("data.split", {"rows": {}}), "its data.split differs"),
+        (["--train-only-fit", "MISSING"], None, "--train-only-fit MISSING: "),
     ],
 )
-def test_choosing_the_ranking_rule_refuses_what_it_cannot_trust(shipped_and_fit, ml1m_dir, tmp_path, extra, message,
-                                                                 capsys):  # fmt: skip
+def test_choosing_the_ranking_rule_refuses_what_it_cannot_trust(shipped_and_fit, ml1m_dir, tmp_path, extra, change,
+                                                                 message, capsys):  # fmt: skip
     root = tmp_path / "shipped"
     shutil.copytree(shipped_and_fit / "shipped", root)
     before = (root / "model" / "autointp.manifest.json").read_bytes()
-    folders = {"FIT": shipped_and_fit / "fit", "SHIPPED": shipped_and_fit / "shipped", "MISSING": tmp_path / "none"}
-    if "OTHER" in extra:
-        folders["OTHER"] = tmp_path / "other"
-        shutil.copytree(shipped_and_fit / "fit", folders["OTHER"])
-        path = folders["OTHER"] / "model" / "autointp.manifest.json"
+    folders = {"FIT": tmp_path / "fit", "SHIPPED": shipped_and_fit / "shipped", "MISSING": tmp_path / "none"}
+    shutil.copytree(shipped_and_fit / "fit", folders["FIT"])
+    if change is not None:  # the reused fit's manifest, changed in one field
+        path = folders["FIT"] / "model" / "autointp.manifest.json"
         manifest = json.loads(path.read_text())
-        manifest["training"]["learning_rate"] = 0.5
+        _changed(manifest, *change)
         path.write_text(json.dumps(manifest))
     with pytest.raises(SystemExit) as stop:
         _choose(ml1m_dir, root, *[str(folders.get(a, a)) for a in extra])
     assert stop.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message.replace("MISSING", str(folders["MISSING"])) in err, err
     assert (root / "model" / "autointp.manifest.json").read_bytes() == before  # nothing written
+
+
+def test_a_reused_fit_of_the_shipped_weights_themselves_is_refused(shipped_and_fit, ml1m_dir, tmp_path, capsys):
+    root, fake = tmp_path / "shipped", tmp_path / "fake"
+    shutil.copytree(shipped_and_fit / "shipped", root)
+    shutil.copytree(shipped_and_fit / "shipped", fake)
+    path = fake / "model" / "autointp.manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["training"].update(refit=False, refitted=None)  # a refitted model passed off as a fit on train alone
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(SystemExit):
+        _choose(ml1m_dir, root, "--train-only-fit", str(fake))
+    assert "holds the shipped weights themselves" in capsys.readouterr().err
+
+
+def test_train_only_fit_goes_with_choosing_and_serving_options_are_no_hyperparameters(ml1m_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--train-only-fit", str(tmp_path)])
+    assert "--train-only-fit goes with --choose-ranking-rule" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _train(ml1m_dir, tmp_path, "--hyperparameters", '{"ranking_prior_gain": 2.0}')
+    assert "['ranking_prior_gain'] are chosen after training" in capsys.readouterr().err
+    assert not (tmp_path / "model").exists()
+
+
+def test_choosing_again_keeps_the_plain_products_numbers(shipped_and_fit, ml1m_dir, tmp_path):
+    from movierec import artifacts
+
+    root = tmp_path / "shipped"
+    shutil.copytree(shipped_and_fit / "shipped", root)
+    plain = artifacts.read_manifest(root / "model" / "autointp.manifest.json")["evaluation"]
+    for _ in range(2):
+        _choose(ml1m_dir, root, "--train-only-fit", str(shipped_and_fit / "fit"))
+    note = artifacts.read_manifest(root / "model" / "autointp.manifest.json")["serving"]["ranking"]
+    assert note["evaluation_before"] == plain
+    assert note["fit"]["made here"] is False and len(note["fit"]["weights_sha256"]) == 64

@@ -121,3 +121,26 @@ def test_a_model_without_a_rule_to_choose_is_left_as_it_is(prepared, settings):
                                          batch_size=256, negatives=0), tiny, verbose=0)  # fmt: skip
     assert candidate.ranking is None
     assert (candidate.model.ranking_like_exponent, candidate.model.ranking_prior_gain) == (1.0, 1.0)
+
+
+def test_a_chosen_rule_other_than_the_plain_product_survives_the_refit_the_save_and_the_load(
+    prepared, settings, tmp_path, monkeypatch
+):
+    from movierec import artifacts, evaluation
+
+    monkeypatch.setattr(evaluation, "LIKE_EXPONENTS", (0.5, 0.25))  # only rules that differ from the plain product
+    monkeypatch.setattr(evaluation, "PRIOR_GAINS", (3.0,))
+    tiny = {**json.loads(TINY), "ease_l2": 50.0}
+    candidate = experiment.fit_candidate("autointp", guarded(prepared), settings, tiny, verbose=0)
+    chosen = (candidate.ranking["like_exponent"], candidate.ranking["prior_gain"])
+    assert chosen in {(0.5, 3.0), (0.25, 3.0)}
+    paths = experiment.finish(candidate, prepared, verbose=0).save(tmp_path / "model", tmp_path / "data")
+    loaded, _, _ = artifacts.load("autointp", tmp_path / "model", tmp_path / "data")
+    assert (loaded.ranking_like_exponent, loaded.ranking_prior_gain) == chosen
+    # A manifest written before the rule existed loads with the plain product.
+    manifest = json.loads(paths.manifest.read_text())
+    for key in ("ranking_like_exponent", "ranking_prior_gain"):
+        del manifest["config"][key]
+    paths.manifest.write_text(json.dumps(manifest))
+    old, _, _ = artifacts.load("autointp", tmp_path / "model", tmp_path / "data")
+    assert (old.ranking_like_exponent, old.ranking_prior_gain) == (1.0, 1.0)

@@ -4,10 +4,10 @@ import dataclasses
 
 import numpy as np
 import pytest
+from model_fixtures import log_ranked
 
 from movierec import baselines, models, newuser
 from movierec.history import Histories
-from movierec.objectives import ranking_scores
 from movierec.prepared import prepare
 from movierec.split import NEW_USER_SHARE, new_user_split
 
@@ -103,7 +103,7 @@ def test_the_model_reads_the_revealed_movies_as_history_with_the_unknown_user_id
         past = Histories.for_movie_codes(movie_codes[onboarding.revealed[person], 0], 8)
         assert (past != 0).sum() == 5
         direct = model({"codes": rows, "history": np.repeat(past[None], len(rows), 0)})
-        np.testing.assert_allclose(got[row], ranking_scores(np.asarray(direct)), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got[row], log_ranked(np.asarray(direct)), rtol=1e-5, atol=1e-6)
 
 
 def test_a_stacked_model_reads_ease_fitted_on_train_and_folded_in_on_the_revealed_movies(prepared_new):
@@ -126,7 +126,7 @@ def test_a_stacked_model_reads_ease_fitted_on_train_and_folded_in_on_the_reveale
                             np.repeat(encoder.encode_context([year], [month]), len(movies), 0))  # fmt: skip
     past = Histories.for_movie_codes(movie_codes[onboarding.revealed[1], 0], 8)
     direct = model({"codes": rows, "history": np.repeat(past[None], len(rows), 0), "prior": prior.astype("float32")})
-    np.testing.assert_allclose(got[0], ranking_scores(np.asarray(direct)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got[0], log_ranked(np.asarray(direct)), rtol=1e-4, atol=1e-5)
 
 
 def test_the_power_is_chosen_on_the_validation_people_and_ties_go_to_the_prior_as_trained(prepared_new):

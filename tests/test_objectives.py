@@ -165,3 +165,17 @@ def test_the_like_exponent_weighs_the_like_output_in_the_ranking_score():
     np.testing.assert_allclose(ranking_scores(outputs, 0.5), [0.4, 0.36, 0.1], rtol=1e-6)
     np.testing.assert_allclose(ranking_scores(outputs, 0.0), outputs[:, 1], rtol=1e-6)
     np.testing.assert_allclose(ranking_scores(outputs[:, :1], 0.5), outputs[:, 0])  # one output: the like probability
+
+
+def test_the_log_ranking_score_does_not_saturate_where_probabilities_do():
+    """In float32 sigmoid is exactly 1 beyond a logit of about 17; the log scale still orders such movies."""
+    from movierec.objectives import log_ranking_scores
+
+    logits = np.array([[2.0, 20.0], [2.0, 30.0], [1.0, 40.0]], "float32")  # (like, rated)
+    probabilities = np.asarray(keras.ops.sigmoid(logits))
+    assert (ranking_scores(probabilities, 0.0) == 1.0).all()  # three ties at the top
+    for scores in (log_ranking_scores(logits, 0.0), np.asarray(log_ranking_scores(tf.constant(logits), 0.0))):
+        assert scores[0] < scores[1] < scores[2] < 0
+    both = log_ranking_scores(logits, 0.5)
+    np.testing.assert_allclose(both, np.log(ranking_scores(1 / (1 + np.exp(-logits.astype(float))), 0.5)), rtol=1e-5)
+    np.testing.assert_allclose(log_ranking_scores(logits[:, :1]), -np.log1p(np.exp(-logits[:, 0])), rtol=1e-6)

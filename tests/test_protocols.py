@@ -75,6 +75,13 @@ def test_evaluate_trains_and_reports_each_protocol(shipped_tiny, ml1m_dir, tmp_p
     assert saved["trained"]["config"]["rated_head"] == protocol.ranking_objective
     assert (saved["trained"]["settings"]["negatives"] > 0) == protocol.ranking_objective
     assert saved["trained"]["config"]["vocab_sizes"] and payload["model"] == "autointp"
+    # A ranking protocol chooses the ranking rule on its own validation part and ranks its test part with it.
+    ranking = saved["trained"]["ranking"]
+    assert (ranking is not None) == protocol.full_ranking
+    if ranking is not None:
+        chosen = (saved["trained"]["config"]["ranking_like_exponent"], saved["trained"]["config"]["ranking_prior_gain"])
+        assert chosen == (ranking["like_exponent"], ranking["prior_gain"])
+        assert len(ranking["validation"]) > 1
 
 
 def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_tiny, ml1m_dir, tmp_path):

@@ -94,10 +94,9 @@ def test_bad_input_gets_a_specific_error(recommender, call, error, message):
 
 
 def test_a_stacked_model_ranks_with_the_ease_prior_of_every_rating_in_the_data(ml1m, prepared):
-    from model_fixtures import randomised
+    from model_fixtures import log_ranked, randomised
 
     from movierec import baselines
-    from movierec.objectives import ranking_scores
 
     model = randomised(models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4,
                                      attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
@@ -113,7 +112,7 @@ def test_a_stacked_model_ranks_with_the_ease_prior_of_every_rating_in_the_data(m
         rec.encoder.encode_movies(ml1m.movies),
         np.repeat(rec.encoder.encode_context([year], [month]), len(ml1m.movies), 0),
     )
-    direct = ranking_scores(np.asarray(model({"codes": codes, "prior": prior[0]})))
+    direct = log_ranked(np.asarray(model({"codes": codes, "prior": prior[0]})))
     np.testing.assert_allclose(rec.scores(profile, year, month), direct, rtol=1e-5, atol=1e-6)
     assert rec.attention(profile, [int(ml1m.movies["movie_id"].iloc[0])], year, month).shape == (1, 14, 14)
     # A new person has rated nothing: every prior is 0. An unknown user id is an error.
@@ -149,10 +148,9 @@ def test_a_newcomers_prior_is_rescaled_for_their_few_ratings_and_a_known_users_n
 
 @pytest.mark.parametrize("pooling", ["mean", "attention"])
 def test_a_history_aware_model_ranks_with_the_persons_rated_movies(ml1m, prepared, pooling):
-    from model_fixtures import randomised
+    from model_fixtures import log_ranked, randomised
 
     from movierec.history import Histories
-    from movierec.objectives import ranking_scores
 
     model = randomised(models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4,
                                      attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
@@ -170,10 +168,10 @@ def test_a_history_aware_model_ranks_with_the_persons_rated_movies(ml1m, prepare
         rec.encoder.encode_movies(ml1m.movies),
         np.repeat(rec.encoder.encode_context([year], [month]), len(ml1m.movies), 0),
     )
-    direct = ranking_scores(np.asarray(model({"codes": codes, "history": np.repeat(past, len(codes), 0)})))
+    direct = log_ranked(np.asarray(model({"codes": codes, "history": np.repeat(past, len(codes), 0)})))
     np.testing.assert_allclose(scores, direct, rtol=1e-5, atol=1e-6)
     # The history matters: the same rows with nothing rated score differently.
-    empty = ranking_scores(np.asarray(model({"codes": codes, "history": np.zeros((len(codes), 10), np.int32)})))
+    empty = log_ranked(np.asarray(model({"codes": codes, "history": np.zeros((len(codes), 10), np.int32)})))
     assert not np.allclose(scores, empty, rtol=1e-3)
     # A new person has rated nothing yet; a user id the data does not hold is an error, not an empty history.
     assert not (rec.history_codes(Profile(profile.gender, profile.age, profile.occupation, profile.zip)) != 0).any()

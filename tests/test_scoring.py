@@ -11,13 +11,13 @@ from model_fixtures import (
     VOCAB,
     codes,
     history,
+    log_ranked,
     prior,
     randomised,
     small,
 )
 
 from autointp import AutoIntPlus
-from movierec.objectives import ranking_scores
 from movierec.scoring import CandidateScorer, candidate_parts, predict_rows, ranked_by, score_candidates
 
 
@@ -38,7 +38,7 @@ def test_scoring_candidates_in_parts_equals_scoring_assembled_rows(model_class, 
     for person, scores in zip(people, got, strict=True):
         rows = candidates.copy()
         rows[:, shared] = person[shared]
-        np.testing.assert_allclose(scores, ranking_scores(np.asarray(model(rows))), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(scores, log_ranked(np.asarray(model(rows))), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("options", [{"batch_norm": True}, {"dnn_units": []}, {"dnn_units": [16], "dropout": 0.3}])
@@ -50,7 +50,7 @@ def test_scoring_candidates_in_parts_covers_every_tower_shape(options):
     for person, scores in zip(people, got, strict=True):
         rows = candidates.copy()
         rows[:, [1, 3, 4, 5]] = person[[1, 3, 4, 5]]
-        np.testing.assert_allclose(scores, ranking_scores(np.asarray(model(rows))), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(scores, log_ranked(np.asarray(model(rows))), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("model_class", MODELS)
@@ -70,7 +70,7 @@ def test_scoring_candidates_with_a_history_equals_scoring_assembled_rows(model_c
         rows = candidates.copy()
         rows[:, shared] = person[shared]
         direct = model({"codes": rows, "history": np.repeat(own_past[None], len(rows), axis=0)})
-        np.testing.assert_allclose(scores, ranking_scores(np.asarray(direct)), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(scores, log_ranked(np.asarray(direct)), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("model_class", MODELS)
@@ -92,7 +92,7 @@ def test_scoring_candidates_with_a_prior_equals_scoring_assembled_rows(model_cla
         direct = {"codes": rows, "prior": priors[i]}
         if past is not None:
             direct["history"] = np.repeat(past[i][None], len(rows), axis=0)
-        np.testing.assert_allclose(scores, ranking_scores(np.asarray(model(direct))), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(scores, log_ranked(np.asarray(model(direct))), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="pass prior"):
         score_candidates(model, people, parts, candidate_fields, past)
     with pytest.raises(ValueError, match=r"pass \['prior'\]"):
@@ -131,7 +131,7 @@ def test_candidate_scorer_equals_the_model_on_assembled_rows(small_model, prepar
     rows = encoder.assemble(
         np.repeat(users, n, axis=0), np.tile(encoder.encode_movies(catalogue), (5, 1)), np.repeat(context, n, axis=0)
     )
-    direct = ranking_scores(np.asarray(small_model(rows)))
+    direct = log_ranked(np.asarray(small_model(rows)))
     np.testing.assert_allclose(got.ravel(), direct, rtol=1e-5, atol=1e-6)
 
 
@@ -173,7 +173,7 @@ def test_the_catalogue_scorer_takes_a_prior_per_movie(prepared, ml1m):
     got = scorer.score(users, context, prior=priors)
     movies = np.tile(prepared.encoder.encode_movies(catalogue), (2, 1))
     rows = prepared.encoder.assemble(np.repeat(users, 7, axis=0), movies, np.repeat(context, 7, axis=0))
-    direct = ranking_scores(np.asarray(model({"codes": rows, "prior": priors.ravel()})))
+    direct = log_ranked(np.asarray(model({"codes": rows, "prior": priors.ravel()})))
     np.testing.assert_allclose(got.ravel(), direct, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(scorer.candidate_codes, prepared.encoder.encode_movies(catalogue)[:, 0])
 
@@ -204,10 +204,12 @@ def test_the_ranking_rule_reweighs_the_like_output_and_the_prior_and_nothing_els
         network = np.asarray(model.logits(direct)) - np.asarray(model.prior_term(priors[i]))
         np.testing.assert_allclose(logit[i], network, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(prior_logit[i], np.asarray(model.prior_term(priors[i])), rtol=1e-5, atol=1e-6)
-        probabilities = 1.0 / (1.0 + np.exp(-(network + prior_gain * np.asarray(model.prior_term(priors[i])))))
-        expected = probabilities[:, 1] * probabilities[:, 0] ** like_exponent
-        np.testing.assert_allclose(got[i], expected, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(ranked_by(logit[i], prior_logit[i], like_exponent, prior_gain), expected, rtol=1e-5)
+        total = (network + prior_gain * np.asarray(model.prior_term(priors[i]))).astype(np.float64)
+        probabilities = 1.0 / (1.0 + np.exp(-total))
+        expected = np.log(probabilities[:, 1] * probabilities[:, 0] ** like_exponent)  # ranked on the log scale
+        np.testing.assert_allclose(got[i], expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(ranked_by(logit[i], prior_logit[i], like_exponent, prior_gain), expected,
+                                   rtol=1e-5, atol=1e-5)  # fmt: skip
     np.testing.assert_array_equal(np.asarray(model({"codes": candidates, "prior": priors[0]})), outputs_before)
     clone = model_class.from_config(model.get_config())
     assert (clone.ranking_like_exponent, clone.ranking_prior_gain) == (like_exponent, prior_gain)

@@ -75,7 +75,7 @@ def main(argv=None) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     """Evaluate the shipped artifacts, or train and evaluate under another protocol."""
-    from movierec import artifacts, evaluation, protocols
+    from movierec import artifacts, evaluation, experiment, protocols
     from movierec.files import write_json
     from movierec.prepared import prepare
 
@@ -108,7 +108,11 @@ def run(args: argparse.Namespace) -> dict:
         model, settings, history = protocols.train_for_protocol(
             protocol, prepared, manifest, verbose=0 if args.quiet else 2, epochs=args.epochs
         )
-        trained = {"config": model.get_config(), "settings": settings.to_dict(), "history": history}
+        # A ranking protocol chooses the ranking rule on its own validation part, as a training run does.
+        full = protocol.full_ranking and not args.no_full_ranking
+        ranking = experiment.choose_ranking_rule(model, prepared, not args.quiet) if full else None
+        trained = {"config": model.get_config(), "settings": settings.to_dict(), "history": history,
+                   "ranking": ranking}  # fmt: skip
     else:
         trained_on = manifest.get("data", {}).get("fingerprint")
         if trained_on != release.fingerprint() and not args.allow_other_data:
@@ -151,6 +155,19 @@ def run(args: argparse.Namespace) -> dict:
     return payload
 
 
+# Training settings a choice made with one fit carries over to another fit under (epochs aside: a protocol caps them).
+SAME_TRAINING = ("batch_size", "learning_rate", "negatives", "negative_sampling", "oov_rate", "seed")
+
+
+def configuration_differences(shipped: dict, other_hyperparameters: dict, other_training: dict, same=SAME_TRAINING):
+    """Hyperparameters and training settings (``same``) in which another fit differs from the shipped ``manifest``."""
+    from movierec import artifacts
+
+    mine, trained = artifacts.hyperparameters(shipped), shipped.get("training", {})
+    differ = sorted(k for k in {*mine, *other_hyperparameters} if mine.get(k) != other_hyperparameters.get(k))
+    return differ + [k for k in same if other_training.get(k) != trained.get(k)]
+
+
 def apply_newuser_choice(args: argparse.Namespace, release, manifest: dict) -> dict:
     """Serve the shipped model with the newcomer rescaling a new-user run chose; its manifest records it.
 
@@ -187,11 +204,8 @@ def apply_newuser_choice(args: argparse.Namespace, release, manifest: dict) -> d
         cli.fail(f"{path} was measured on other data than the shipped {args.model} was trained on")
     shipped = artifacts.hyperparameters(manifest)
     chosen_for = chosen_for or {**shipped, **overrides}  # files written before the full configuration was recorded
-    # ... whose training settings must match too (epochs aside: the protocol caps them).
-    same = SAME_TRAINING
-    if chosen_for != shipped or any(training.get(k) != manifest.get("training", {}).get(k) for k in same):
-        differ = sorted(k for k in {*shipped, *chosen_for} if shipped.get(k) != chosen_for.get(k))
-        differ += [k for k in same if training.get(k) != manifest.get("training", {}).get(k)]
+    differ = configuration_differences(manifest, chosen_for, training)  # training settings too
+    if differ:
         cli.fail(f"{path} chose for another configuration than the shipped {args.model}'s (differs in {differ})")
     recomputed = newuser.training_median(release)
     if reference is None:  # a file written before the reference was recorded: the protocol's training median
@@ -215,10 +229,6 @@ def apply_newuser_choice(args: argparse.Namespace, release, manifest: dict) -> d
     return {"model": args.model, **config}
 
 
-# Training settings a choice made with one fit carries over to another fit under (epochs aside).
-SAME_TRAINING = ("batch_size", "learning_rate", "negatives", "negative_sampling", "oov_rate", "seed")
-
-
 def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manifest: dict) -> dict:
     """Choose the shipped model's ranking rule on validation, with a fit of its configuration on train alone.
 
@@ -238,37 +248,29 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
     trained_on = manifest.get("data", {}).get("fingerprint")
     if release.fingerprint() != trained_on:
         cli.fail(f"the data in {release.path} is not the data {args.model} was trained on (fingerprint differs)")
-    shipped, shipped_training = artifacts.hyperparameters(manifest), manifest.get("training", {})
+    shipped, shipped_training = artifacts.hyperparameters(manifest), manifest.get("training")
     if len(evaluation.ranking_rules(model)) < 2:
         cli.fail(f"the shipped {args.model} has one output and no prior: it has no ranking rule to choose")
-    prepared = prepare(release)
+    if not isinstance(shipped_training, dict) or not shipped_training:
+        cli.fail(f"the shipped {args.model}'s manifest records no training settings to fit its configuration with")
     if args.train_only_fit is None:
+        prepared = prepare(release)
         settings = dataclasses.replace(training.TrainSettings.from_dict(shipped_training), refit=False)
         candidate = experiment.fit_candidate(args.model, prepared, settings, shipped, verbose=0 if args.quiet else 2)
         ranking, fit_validation = candidate.ranking, candidate.validation
+        fit = {"made here": True, "training": candidate.settings.to_dict()}
     else:
-        folder = args.train_only_fit
-        try:
-            fitted, _, fitted_manifest = artifacts.load(args.model, folder / "model", folder / "data")
-        except artifacts.ArtifactError as err:
-            cli.fail(f"--train-only-fit {folder}: {err}")
-        fitted_training = fitted_manifest.get("training", {})
-        differ = sorted(k for k in {*shipped, *artifacts.hyperparameters(fitted_manifest)}
-                        if shipped.get(k) != artifacts.hyperparameters(fitted_manifest).get(k))  # fmt: skip
-        differ += [k for k in SAME_TRAINING if fitted_training.get(k) != shipped_training.get(k)]
-        if differ:
-            cli.fail(f"--train-only-fit {folder} is another configuration than the shipped {args.model}'s "
-                     f"(differs in {differ})")  # fmt: skip
-        if fitted_training.get("refitted") or fitted_manifest.get("data", {}).get("fingerprint") != trained_on:
-            cli.fail(f"--train-only-fit {folder} is not a fit on this data's training part alone (refitted, or "
-                     "other data)")  # fmt: skip
+        fitted, prepared, fit = reused_train_only_fit(args, release, manifest)
         ranking = experiment.choose_ranking_rule(fitted, prepared, progress=not args.quiet)
         fit_validation = evaluation.evaluate_model(fitted, prepared, part="validation", progress=not args.quiet)
     rule = {"ranking_like_exponent": ranking["like_exponent"], "ranking_prior_gain": ranking["prior_gain"]}
     model.ranking_like_exponent, model.ranking_prior_gain = ranking["like_exponent"], ranking["prior_gain"]
     tested = evaluation.evaluate_model(model, prepare(release, encoder=encoder), progress=not args.quiet)
-    note = {**ranking, "chosen_with": "a fit of the shipped configuration on the training part alone",
-            "fit_validation": fit_validation, "evaluation_before": manifest.get("evaluation")}  # fmt: skip
+    earlier = manifest.get("serving", {}).get("ranking") or {}
+    # The plain product's test numbers stay recorded however often a rule is chosen again.
+    before = earlier.get("evaluation_before", manifest.get("evaluation"))
+    note = {**ranking, "chosen_with": "a fit of the shipped configuration on the training part alone", "fit": fit,
+            "fit_validation": fit_validation, "evaluation_before": before}  # fmt: skip
     try:
         written = artifacts.update_manifest(
             args.model, args.model_dir, config=rule, expect_weights=manifest["weights"]["sha256"],
@@ -282,6 +284,39 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
     print(evaluation.table({f"{args.model} (test)": tested}))
     print(f"recorded in {written}")
     return {"model": args.model, **rule, "evaluation": tested}
+
+
+def reused_train_only_fit(args: argparse.Namespace, release, manifest: dict):
+    """The fit ``--train-only-fit`` names, its prepared data and a record of it, if it is one of the shipped
+    configuration on the same data's training part alone; otherwise a one-line error saying what differs."""
+    from movierec import artifacts, training
+    from movierec.prepared import prepare
+
+    folder = args.train_only_fit
+    try:
+        fitted, encoder, fitted_manifest = artifacts.load(args.model, folder / "model", folder / "data")
+    except artifacts.ArtifactError as err:
+        cli.fail(f"--train-only-fit {folder}: {err}")
+    fitted_training = fitted_manifest.get("training") or {}
+    every_setting = [k for k in training.TrainSettings.__dataclass_fields__ if k != "refit"]
+    differ = configuration_differences(manifest, artifacts.hyperparameters(fitted_manifest), fitted_training,
+                                       every_setting)  # fmt: skip
+    if differ:
+        cli.fail(f"--train-only-fit {folder} is another configuration than the shipped {args.model}'s "
+                 f"(differs in {differ})")  # fmt: skip
+    if fitted_training.get("refit") is not False or fitted_training.get("refitted") is not None:
+        cli.fail(f"--train-only-fit {folder} was refitted on train + validation (its training says refit "
+                 f"{fitted_training.get('refit')!r}), so validation cannot judge it")  # fmt: skip
+    if fitted_manifest.get("weights", {}).get("sha256") == manifest["weights"]["sha256"]:
+        cli.fail(f"--train-only-fit {folder} holds the shipped weights themselves, not a fit on train alone")
+    shipped_data, fitted_data = manifest.get("data", {}), fitted_manifest.get("data", {})
+    for key in ("fingerprint", "split"):
+        if fitted_data.get(key) != shipped_data.get(key):
+            cli.fail(f"--train-only-fit {folder} was fitted on other data than the shipped {args.model} "
+                     f"(its data.{key} differs)")  # fmt: skip
+    record = {"made here": False, "folder": str(folder), "weights_sha256": fitted_manifest["weights"]["sha256"],
+              "training": {k: fitted_training.get(k) for k in every_setting}}  # fmt: skip
+    return fitted, prepare(release, encoder=encoder), record
 
 
 def run_new_users(args: argparse.Namespace, protocol, release, manifest: dict) -> dict:

@@ -41,9 +41,13 @@ def main(argv=None) -> dict:
 def run(args: argparse.Namespace) -> dict:
     """Fit on train, measure on validation, refit on train + validation, test once, save."""
     from movierec import evaluation, training
+    from movierec.artifacts import SERVING_OPTIONS
     from movierec.experiment import finish, fit_candidate
     from movierec.prepared import prepare
 
+    serving = sorted(set(args.hyperparameters) & set(SERVING_OPTIONS))
+    if serving:
+        cli.fail(f"{serving} are chosen after training (on validation), not hyperparameters: leave them out")
     training.distribution_strategy(args.strategy)  # first: MultiWorkerMirroredStrategy insists
     settings = cli.train_settings(args)
     prepared, full, verbose = prepare(cli.load_release(args)), not args.no_full_ranking, 0 if args.quiet else "auto"
@@ -51,6 +55,8 @@ def run(args: argparse.Namespace) -> dict:
     trained = finish(candidate, prepared, args.strategy, full, verbose)
     paths = trained.save(args.model_dir, args.encoder_dir)
     if not args.quiet:
+        if trained.ranking is None:
+            print("ranking rule: not chosen (no full ranking on validation), so the plain P(rated) x P(like | rated)")
         print(evaluation.table({args.model: trained.evaluation}))
         print(f"saved {paths.weights}, {paths.manifest}, {paths.encoder}")
     return trained.evaluation
