@@ -79,6 +79,7 @@ def main() -> None:
         inputs = model.pack_inputs(frame.to_numpy(), None if history is None else np.repeat(history, n, 0),
                                    None if prior is None else prior[0])  # fmt: skip
         inputs = frame if isinstance(inputs, np.ndarray) else inputs  # the course project fed the frame itself
+        # The plain product, not the model's ranking rule: the reference stands for the cost, not the order.
         scores = ranking_scores(model.predict(inputs, batch_size=2048, verbose=0))
         order = np.argsort(-scores)[:10]
         reference.append(time.perf_counter() - t)
