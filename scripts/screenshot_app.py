@@ -76,7 +76,7 @@ def rate(page, title: str, stars: int, count: int) -> float:
 
 
 def peak_rss_mb(pid: int) -> float:
-    """The process tree's largest peak resident set (VmHWM) in MB: the server and any child."""
+    """The process tree's largest peak resident set (VmHWM) in MiB: the server and any child."""
     peaks = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -142,7 +142,7 @@ def main() -> None:
             phone.screenshot(path=str(args.phone_out))
             print(f"saved {args.phone_out}")
             browser.close()
-        print(f"peak RSS of the app server: {peak_rss_mb(server.pid):,.0f} MB")
+        print(f"peak RSS of the app server: {peak_rss_mb(server.pid):,.0f} MiB")
     finally:
         server.terminate()
         server.wait(timeout=20)
