@@ -8,8 +8,10 @@ session, survive every rerun, and download and upload as a small CSV or
 JSON file. An existing MovieLens user can be chosen instead, and ratings
 added to theirs. Each entry point opens its model; the page can switch.
 
-The model, encoder and data load once per process (``st.cache_resource``);
-every interaction reruns only the ranking, one batched model call. Anything
+The model, encoder and data load once per process (``st.cache_resource``).
+A rating, a removal or a toggle reruns one fragment (``recommendations``:
+the rating section, the picks and the explanations) with one batched model
+call; the sidebar's controls rerun the page. Anything
 missing or mismatched is shown as a message with the command that fixes it,
 never as a traceback.
 
@@ -26,6 +28,7 @@ import ctypes
 import gc
 import io
 import json
+import math
 import os
 import re
 import sys
@@ -429,6 +432,7 @@ def rating_section(rec: Recommender, profile: Profile) -> None:
                 for movie_id, stars in loaded.items():
                     add_rating(movie_id, stars)
                 st.session_state["loaded"] = upload.file_id
+                # The whole page, not the fragment: a fragment-scoped rerun is refused during a full run.
                 st.rerun()
 
 
@@ -442,6 +446,11 @@ def empty_reason(rec: Recommender, profile: Profile, genres: list[str], decades:
     return f"{who} rated every {kind}{when} in MovieLens. Widen the genres or decades."
 
 
+def match_text(match: float) -> str:
+    """A match share as a percentage rounded down, so 100.0% means the very top and 99.9% the top 0.1%."""
+    return f"{math.floor(match * 1000) / 10:.1f}%"
+
+
 def picks_section(rec: Recommender, profile: Profile, top: pd.DataFrame, reasons: list[str], unseen: int) -> None:
     st.subheader(f"Recommended for {'you' if profile.user_id is None else f'user {profile.user_id}'}", anchor=False)
     st.caption(
@@ -453,7 +462,7 @@ def picks_section(rec: Recommender, profile: Profile, top: pd.DataFrame, reasons
             year = "" if pd.isna(row.year) else f" ({int(row.year)})"
             genres = ", ".join(g for g in row.genres.split("|") if g)
             lines = [f"**{row.rank}. {markdown_text(row.name)}**{year}",
-                     f"{markdown_text(genres)} · {row.match:.1%} match"]  # fmt: skip
+                     f"{markdown_text(genres)} · {match_text(row.match)} match"]  # fmt: skip
             if reason:
                 lines.append(f"_{markdown_text(reason)}_")
             st.markdown("  \n".join(lines))
@@ -590,6 +599,7 @@ def recommendations(
     rating_section(rec, profile)
     top = rec.rank(profile, year, month, n=n, genres=genres, decades=decades)
     if top.empty:
+        st.session_state.pop("picks", None)  # no list on the page, so none kept from an earlier run
         st.subheader("Recommended", anchor=False)
         st.info(empty_reason(rec, profile, genres, decades))
         return

@@ -102,11 +102,11 @@ def ranking_scores(outputs, like_exponent: float = 1.0):
 def log_ranking_scores(logits, like_exponent: float = 1.0):
     """``log(ranking_scores(sigmoid(logits), like_exponent))``, computed from the logits (rows, 1 or 2).
 
-    What a catalogue is ranked by. In log space nothing saturates: in float32
-    sigmoid is exactly 1 from a logit of about 17 on, so probabilities (and
-    their product) tie among a person's most certain movies, while
-    ``log_sigmoid`` (-softplus(-x)) still tells them apart. NumPy arrays and
-    tensors alike.
+    What a catalogue is ranked by. In float32 sigmoid is exactly 1 from a
+    logit of about 17 on, so probabilities (and their product) tie among a
+    person's most certain movies, while ``log_sigmoid`` (-softplus(-x), about
+    -exp(-x) there) still tells them apart up to a logit of about 100. NumPy
+    arrays and tensors alike.
     """
     numpy = isinstance(logits, np.ndarray)
     log_p = -np.logaddexp(np.float32(0.0), -logits) if numpy else ops.log_sigmoid(logits)

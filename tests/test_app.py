@@ -377,3 +377,11 @@ def test_streamlit_no_longer_clears_the_keras_session_after_each_run(monkeypatch
     assert keras.layers.Dense(1).name != "dense"  # the layer-name counter survived: nothing was cleared
     keras.backend.clear_session()  # anyone else still clears it
     assert keras.layers.Dense(1).name == "dense"
+
+
+def test_a_match_share_is_rounded_down_so_100_percent_means_the_top():
+    from movierec.app import match_text
+
+    assert match_text(1.0) == "100.0%"
+    assert match_text(3872 / 3873) == "99.9%"  # 99.97%: in the top 0.1%, not the top itself
+    assert match_text(0.5) == "50.0%" and match_text(0.0) == "0.0%"

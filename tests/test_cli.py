@@ -240,12 +240,13 @@ def _changed(manifest: dict, dotted: str, value) -> None:
     [
         (["--out", "x.json"], None, "--choose-ranking-rule only writes its choice"),
         (["--train-only-fit", "FIT", "--apply-newuser-choice", "x.json"], None, "one at a time"),
-        (["--train-only-fit", "SHIPPED"], None, "was refitted on train + validation"),
+        (["--train-only-fit", "SHIPPED"], None, "may have been refitted on train + validation"),
         (["--train-only-fit", "FIT"], ("training.learning_rate", 0.5), "another configuration than the shipped "
                                                                           "autointp's (differs in ['learning_rate'])"),
         (["--train-only-fit", "FIT"], ("training.epochs", 9), "(differs in ['epochs'])"),
         (["--train-only-fit", "FIT"], ("config.dropout", 0.3), "(differs in ['dropout'])"),
-        (["--train-only-fit", "FIT"], ("training.refitted", {"epochs": 1}), "was refitted on train + validation"),
+        (["--train-only-fit", "FIT"], ("training.refitted", {"epochs": 1}), "says refit False, refitted {'epochs': 1}"),
+        (["--train-only-fit", "FIT"], ("training", {}), "records no training settings"),
         (["--train-only-fit", "FIT"], ("data.fingerprint", "0" * 64), "its data.fingerprint differs"),
         (["--train-only-fit", "FIT"], ("data.split", {"rows": {}}), "its data.split differs"),
         (["--train-only-fit", "MISSING"], None, "--train-only-fit MISSING: "),
@@ -294,14 +295,38 @@ def test_train_only_fit_goes_with_choosing_and_serving_options_are_no_hyperparam
     assert not (tmp_path / "model").exists()
 
 
-def test_choosing_again_keeps_the_plain_products_numbers(shipped_and_fit, ml1m_dir, tmp_path):
+def test_choosing_again_keeps_the_first_numbers_and_the_rule_they_were_measured_under(
+    shipped_and_fit, ml1m_dir, tmp_path
+):
     from movierec import artifacts
 
     root = tmp_path / "shipped"
     shutil.copytree(shipped_and_fit / "shipped", root)
-    plain = artifacts.read_manifest(root / "model" / "autointp.manifest.json")["evaluation"]
+    path = root / "model" / "autointp.manifest.json"
+    manifest = json.loads(path.read_text())  # a set saved before rules existed, with a marked evaluation
+    manifest["config"].update(ranking_like_exponent=1.0, ranking_prior_gain=1.0)
+    manifest["serving"].pop("ranking", None)
+    manifest["evaluation"]["full_ndcg@10"] = 0.123456
+    path.write_text(json.dumps(manifest))
     for _ in range(2):
         _choose(ml1m_dir, root, "--train-only-fit", str(shipped_and_fit / "fit"))
-    note = artifacts.read_manifest(root / "model" / "autointp.manifest.json")["serving"]["ranking"]
-    assert note["evaluation_before"] == plain
+    after = artifacts.read_manifest(path)
+    note = after["serving"]["ranking"]
+    assert note["evaluation_before"]["full_ndcg@10"] == 0.123456 != after["evaluation"]["full_ndcg@10"]
+    assert note["evaluation_before_rule"] == [1.0, 1.0]
     assert note["fit"]["made here"] is False and len(note["fit"]["weights_sha256"]) == 64
+
+
+def test_a_first_choice_on_a_set_train_gave_a_rule_records_that_rule_with_its_numbers(
+    shipped_and_fit, ml1m_dir, tmp_path
+):
+    from movierec import artifacts
+
+    root = tmp_path / "shipped"
+    shutil.copytree(shipped_and_fit / "shipped", root)
+    before = artifacts.read_manifest(root / "model" / "autointp.manifest.json")
+    _choose(ml1m_dir, root, "--train-only-fit", str(shipped_and_fit / "fit"))
+    note = artifacts.read_manifest(root / "model" / "autointp.manifest.json")["serving"]["ranking"]
+    assert note["evaluation_before"] == before["evaluation"]
+    assert note["evaluation_before_rule"] == [before["config"]["ranking_like_exponent"],
+                                              before["config"]["ranking_prior_gain"]]  # fmt: skip

@@ -1,5 +1,6 @@
 """Scoring in parts (the per-movie cache) equals scoring assembled rows, for every model option."""
 
+import keras
 import numpy as np
 import pytest
 from model_fixtures import (
@@ -230,3 +231,22 @@ def test_the_catalogue_scorer_gives_the_terms_its_scores_are_ranked_by(prepared,
     assert logit.shape == prior_logit.shape == (5, 9, 2)
     again = ranked_by(logit.reshape(-1, 2), prior_logit.reshape(-1, 2), 0.5, 3.0).reshape(5, 9)
     np.testing.assert_allclose(scorer.score(users, context, prior=priors), again, rtol=1e-5, atol=1e-7)
+
+
+def test_the_catalogue_scorer_orders_movies_whose_probabilities_saturate(prepared, ml1m):
+    """A large prior drives P(rated) to exactly 1 in float32; the log-scale scores still follow the prior."""
+    from movierec import models
+
+    model = models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4, attention_layers=1,
+                          num_heads=1, attention_dim=2, dnn_units=[8], ease_l2=10.0, rated_head=True,
+                          ranking_like_exponent=0.0)  # fmt: skip
+    randomised(model, seed=4)
+    model.prior_logit.kernel.assign(np.array([[0.0, 4.0]], "float32"))  # 40 logits of P(rated) per unit of prior
+    scorer = CandidateScorer(model, prepared.encoder, ml1m.movies.head(6))
+    users = prepared.encoder.encode_users(ml1m.users.head(1))
+    context = prepared.encoder.encode_context([2000], [1])
+    priors = np.array([[0.5, 0.625, 0.75, 0.875, 1.0, 1.125]], "float32")  # logits about 20-45: sigmoid is 1.0
+    logit, prior_logit = scorer.score_terms(users, context, prior=priors)
+    assert (np.asarray(keras.ops.sigmoid(logit + prior_logit))[0, :, 1] == 1.0).all()  # the probabilities tie
+    scores = scorer.score(users, context, prior=priors)[0]
+    assert (np.diff(scores) > 0).all()  # the log scale still ranks by the prior

@@ -267,10 +267,17 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
     model.ranking_like_exponent, model.ranking_prior_gain = ranking["like_exponent"], ranking["prior_gain"]
     tested = evaluation.evaluate_model(model, prepare(release, encoder=encoder), progress=not args.quiet)
     earlier = manifest.get("serving", {}).get("ranking") or {}
-    # The plain product's test numbers stay recorded however often a rule is chosen again.
-    before = earlier.get("evaluation_before", manifest.get("evaluation"))
+    # The first test numbers stay recorded however often a rule is chosen again, with the rule they were
+    # measured under (the plain product for a set saved before rules; a training run's own choice otherwise).
+    if "evaluation_before" in earlier:
+        before, before_rule = earlier["evaluation_before"], earlier.get("evaluation_before_rule", [1.0, 1.0])
+    else:
+        config = manifest["config"]
+        before = manifest.get("evaluation")
+        before_rule = [float(config.get("ranking_like_exponent", 1.0)), float(config.get("ranking_prior_gain", 1.0))]
     note = {**ranking, "chosen_with": "a fit of the shipped configuration on the training part alone", "fit": fit,
-            "fit_validation": fit_validation, "evaluation_before": before}  # fmt: skip
+            "fit_validation": fit_validation, "evaluation_before": before,
+            "evaluation_before_rule": before_rule}  # fmt: skip
     try:
         written = artifacts.update_manifest(
             args.model, args.model_dir, config=rule, expect_weights=manifest["weights"]["sha256"],
@@ -297,7 +304,10 @@ def reused_train_only_fit(args: argparse.Namespace, release, manifest: dict):
         fitted, encoder, fitted_manifest = artifacts.load(args.model, folder / "model", folder / "data")
     except artifacts.ArtifactError as err:
         cli.fail(f"--train-only-fit {folder}: {err}")
-    fitted_training = fitted_manifest.get("training") or {}
+    fitted_training = fitted_manifest.get("training")
+    if not isinstance(fitted_training, dict) or not fitted_training:
+        cli.fail(f"--train-only-fit {folder}: its manifest records no training settings, so it cannot be matched "
+                 "to the shipped configuration")  # fmt: skip
     every_setting = [k for k in training.TrainSettings.__dataclass_fields__ if k != "refit"]
     differ = configuration_differences(manifest, artifacts.hyperparameters(fitted_manifest), fitted_training,
                                        every_setting)  # fmt: skip
@@ -305,8 +315,9 @@ def reused_train_only_fit(args: argparse.Namespace, release, manifest: dict):
         cli.fail(f"--train-only-fit {folder} is another configuration than the shipped {args.model}'s "
                  f"(differs in {differ})")  # fmt: skip
     if fitted_training.get("refit") is not False or fitted_training.get("refitted") is not None:
-        cli.fail(f"--train-only-fit {folder} was refitted on train + validation (its training says refit "
-                 f"{fitted_training.get('refit')!r}), so validation cannot judge it")  # fmt: skip
+        said = ", ".join(f"{k} {fitted_training.get(k, 'missing')!r}" for k in ("refit", "refitted"))
+        cli.fail(f"--train-only-fit {folder} may have been refitted on train + validation (its training says {said}; "
+                 "a fit on train alone says refit False, refitted None), so validation cannot judge it")  # fmt: skip
     if fitted_manifest.get("weights", {}).get("sha256") == manifest["weights"]["sha256"]:
         cli.fail(f"--train-only-fit {folder} holds the shipped weights themselves, not a fit on train alone")
     shipped_data, fitted_data = manifest.get("data", {}), fitted_manifest.get("data", {})

@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> dict:
 
     serving = sorted(set(args.hyperparameters) & set(SERVING_OPTIONS))
     if serving:
-        cli.fail(f"{serving} are chosen after training (on validation), not hyperparameters: leave them out")
+        cli.fail(f"{serving} are chosen after training, not hyperparameters: the ranking rule by this command on "
+                 "validation, the newcomer rescaling by `python -m movierec.evaluate --apply-newuser-choice`; leave "
+                 "them out")  # fmt: skip
     training.distribution_strategy(args.strategy)  # first: MultiWorkerMirroredStrategy insists
     settings = cli.train_settings(args)
     prepared, full, verbose = prepare(cli.load_release(args)), not args.no_full_ranking, 0 if args.quiet else "auto"
@@ -55,8 +57,8 @@ def run(args: argparse.Namespace) -> dict:
     trained = finish(candidate, prepared, args.strategy, full, verbose)
     paths = trained.save(args.model_dir, args.encoder_dir)
     if not args.quiet:
-        if trained.ranking is None:
-            print("ranking rule: not chosen (no full ranking on validation), so the plain P(rated) x P(like | rated)")
+        if trained.ranking is None and len(evaluation.ranking_rules(trained.model)) > 1:
+            print("ranking rule: not chosen (--no-full-ranking), so the catalogue is ranked by the plain product")
         print(evaluation.table({args.model: trained.evaluation}))
         print(f"saved {paths.weights}, {paths.manifest}, {paths.encoder}")
     return trained.evaluation
