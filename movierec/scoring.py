@@ -202,7 +202,7 @@ def score_candidates(
     logit = ops.matmul(ops.reshape(hidden, (people * candidates, -1)), kernel) + model.attention_logit.bias
     if model.linear is not None:
         logit = logit + pairs(ops.sum(ops.take(model.linear(shared_codes), shared, axis=1), axis=1), parts.linear)
-    prior_logit = ops.zeros_like(logit)
+    prior_logit = None  # a model without a prior adds nothing to a ranking
     if getattr(model, "prior_logit", None) is not None:
         if prior is None:
             raise ValueError("this model reads an EASE prior: pass prior (people, candidates)")
@@ -218,6 +218,7 @@ def score_candidates(
         logit = logit + tower.from_first_product(product)
     if terms:
         shape = (people, candidates, ops.shape(logit)[-1])
+        prior_logit = ops.zeros_like(logit) if prior_logit is None else prior_logit
         return ops.reshape(logit, shape), ops.reshape(prior_logit, shape)
     return ops.reshape(ranked_by(logit, prior_logit, *ranking_rule(model)), (people, candidates))
 
@@ -230,12 +231,15 @@ def ranking_rule(model) -> tuple[float, float]:
 def ranked_by(logit, prior_logit, like_exponent: float = 1.0, prior_gain: float = 1.0):
     """Ranking scores (rows,) from the network's logits and the prior's share (rows, outputs) under a rule.
 
-    The prior's share is multiplied by ``prior_gain``, then
+    The prior's share (None: no prior) is multiplied by ``prior_gain``, then
     ``objectives.log_ranking_scores`` gives log P(rated) + ``like_exponent``
     x log P(like | rated) (log P(like) for a one-output model): the log of the
     product, which does not saturate. Works on tensors and NumPy arrays alike.
     """
-    total = logit + prior_logit if prior_gain == 1.0 else logit + prior_gain * prior_logit
+    if prior_logit is None:
+        total = logit
+    else:
+        total = logit + prior_logit if prior_gain == 1.0 else logit + prior_gain * prior_logit
     return log_ranking_scores(total, like_exponent)
 
 

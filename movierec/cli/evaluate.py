@@ -244,6 +244,7 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
 
     from movierec import artifacts, evaluation, experiment, training
     from movierec.prepared import prepare
+    from movierec.scoring import ranking_rule
 
     trained_on = manifest.get("data", {}).get("fingerprint")
     if release.fingerprint() != trained_on:
@@ -264,6 +265,7 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
         ranking = experiment.choose_ranking_rule(fitted, prepared, progress=not args.quiet)
         fit_validation = evaluation.evaluate_model(fitted, prepared, part="validation", progress=not args.quiet)
     rule = {"ranking_like_exponent": ranking["like_exponent"], "ranking_prior_gain": ranking["prior_gain"]}
+    served_before = list(ranking_rule(model))  # the rule the manifest's evaluation was measured under
     model.ranking_like_exponent, model.ranking_prior_gain = ranking["like_exponent"], ranking["prior_gain"]
     tested = evaluation.evaluate_model(model, prepare(release, encoder=encoder), progress=not args.quiet)
     earlier = manifest.get("serving", {}).get("ranking") or {}
@@ -272,9 +274,7 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
     if "evaluation_before" in earlier:
         before, before_rule = earlier["evaluation_before"], earlier.get("evaluation_before_rule", [1.0, 1.0])
     else:
-        config = manifest["config"]
-        before = manifest.get("evaluation")
-        before_rule = [float(config.get("ranking_like_exponent", 1.0)), float(config.get("ranking_prior_gain", 1.0))]
+        before, before_rule = manifest.get("evaluation"), served_before
     note = {**ranking, "chosen_with": "a fit of the shipped configuration on the training part alone", "fit": fit,
             "fit_validation": fit_validation, "evaluation_before": before,
             "evaluation_before_rule": before_rule}  # fmt: skip
