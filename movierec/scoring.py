@@ -31,6 +31,8 @@ CANDIDATE_FIELDS = tuple(FIELD_POSITION[f] for f in MOVIE_FIELDS)
 # The catalogue is scored as independent halves in one graph, so TensorFlow can run the single-threaded
 # kernels of each half on its own core (README, "The app", has the measurements).
 CANDIDATE_CHUNKS = 2
+# The config keys of a ranking rule, in the order ``ranking_rule`` returns them.
+RANKING_OPTIONS = ("ranking_like_exponent", "ranking_prior_gain")
 
 
 def predict_rows(
@@ -225,7 +227,8 @@ def score_candidates(
 
 def ranking_rule(model) -> tuple[float, float]:
     """A model's ranking rule: (like exponent, prior gain); (1, 1) ranks by the model's own P(rated and liked)."""
-    return float(getattr(model, "ranking_like_exponent", 1.0)), float(getattr(model, "ranking_prior_gain", 1.0))
+    exponent, gain = (float(getattr(model, option, 1.0)) for option in RANKING_OPTIONS)
+    return exponent, gain
 
 
 def ranked_by(logit, prior_logit, like_exponent: float = 1.0, prior_gain: float = 1.0):

@@ -105,7 +105,7 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_
 
 
 def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_validation_people(
-    tmp_path_factory, ml1m_dir, tmp_path
+    tmp_path_factory, ml1m_dir, tmp_path, capsys
 ):
     from movierec.newuser import PROFILE_POWERS
 
@@ -115,12 +115,18 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     train.main(["--model", "autointp", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir",
                 str(root), "--encoder-dir", str(root), "--epochs", "1", "--batch-size", "256", "--negatives", "2",
                 "--hyperparameters", tiny, "--no-full-ranking", "--quiet"])  # fmt: skip
+    from movierec import artifacts
+
+    # A shipped rule that is not the plain product: every network of the protocol ranks by it.
+    rule = {"ranking_like_exponent": 0.5, "ranking_prior_gain": 2.0}
+    artifacts.update_manifest("autointp", root, config=rule)
     out = tmp_path / "newuser.json"
     evaluate.main(
         ["--protocol", "newuser", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root),
          "--encoder-dir", str(root), "--out", str(out), "--quiet", "--epochs", "1"]
     )  # fmt: skip
     saved = json.loads(out.read_text())
+    assert all(trained["ranking"] == rule for trained in saved["settings"]["trained"].values())
     choice = saved["settings"]["newcomers"]["model"]
     grid = choice["validation_ndcg@10"]
     assert set(grid) == {str(p) for p in PROFILE_POWERS} and all(set(g) == {"5", "10", "20"} for g in grid.values())
@@ -134,8 +140,6 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     assert choice["prior_profile_reference"] > 0
     assert saved["settings"]["trained"]["model"]["hyperparameters"]["ease_l2"] == 50.0
     # The choice is applied to the shipped set: its manifest serves the rescaling, weights and numbers untouched.
-    from movierec import artifacts
-
     before = artifacts.read_manifest(artifacts.manifest_path("autointp", root))
     applied = evaluate.main(
         ["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir", str(root),
@@ -176,8 +180,17 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     again = artifacts.read_manifest(artifacts.manifest_path("autointp", root))
     assert again["config"] == after["config"]
     after = again
-    for bad in (broken, nan):
+    # A choice made under another ranking rule (or before the rule was recorded: the plain product) is refused.
+    other_rule, unrecorded = tmp_path / "other-rule.json", tmp_path / "unrecorded-rule.json"
+    legacy["settings"]["trained"]["model"]["ranking"] = {**rule, "ranking_prior_gain": 1.0}
+    other_rule.write_text(json.dumps(legacy))
+    del legacy["settings"]["trained"]["model"]["ranking"]
+    unrecorded.write_text(json.dumps(legacy))
+    capsys.readouterr()
+    for bad, reason in ((broken, "holds no new-user choice"), (nan, "not one of the powers"),
+                        (other_rule, "'ranking_prior_gain': 1.0}, but"), (unrecorded, "'ranking_like_exponent': 1.0")):
         with pytest.raises(SystemExit):
             evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir",
                            str(root), "--apply-newuser-choice", str(bad), "--quiet"])  # fmt: skip
+        assert reason in capsys.readouterr().err
         assert artifacts.read_manifest(artifacts.manifest_path("autointp", root)) == after

@@ -14,8 +14,9 @@ split (see ``movierec.protocols``).
 
 ``newuser`` trains the shipped configuration on the known people, with and
 without a history (the shipped one's, else ``HISTORY_LENGTH`` movies,
-mean-pooled) and, for a stacked model, without its EASE prior; chooses a
-stacked model's ``prior_profile_power`` on the validation people; and writes
+mean-pooled) and, for a stacked model, without its EASE prior; ranks with
+the shipped ranking rule; chooses a stacked model's ``prior_profile_power``
+under it on the validation people; and writes
 ``{"reveal": {"5": {"model": {...}, "baselines": {"popularity", "ease",
 "no_history", ...}}, "10": ..., "20": ...}, "settings": ...}``
 (``movierec.newuser``).
@@ -96,9 +97,9 @@ def run(args: argparse.Namespace) -> dict:
         cli.fail(f"{err}; retrain with: python -m movierec.train --model {args.model} --data-dir DIR")
     release = cli.load_release(args)
     if protocol.name == "newuser":
-        return run_new_users(args, protocol, release, manifest)
+        return run_new_users(args, protocol, release, model, manifest)
     if args.apply_newuser_choice is not None:
-        return apply_newuser_choice(args, release, manifest)
+        return apply_newuser_choice(args, release, model, manifest)
     if args.choose_ranking_rule:
         return choose_ranking_rule(args, release, model, encoder, manifest)
     trained = None
@@ -168,7 +169,7 @@ def configuration_differences(shipped: dict, other_hyperparameters: dict, other_
     return differ + [k for k in same if other_training.get(k) != trained.get(k)]
 
 
-def apply_newuser_choice(args: argparse.Namespace, release, manifest: dict) -> dict:
+def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dict) -> dict:
     """Serve the shipped model with the newcomer rescaling a new-user run chose; its manifest records it.
 
     Nothing is evaluated: the rescaling changes newcomers' scores only, and
@@ -177,6 +178,7 @@ def apply_newuser_choice(args: argparse.Namespace, release, manifest: dict) -> d
     import math
 
     from movierec import artifacts, newuser
+    from movierec.scoring import RANKING_OPTIONS, ranking_rule
 
     path = args.apply_newuser_choice
     try:
@@ -190,6 +192,8 @@ def apply_newuser_choice(args: argparse.Namespace, release, manifest: dict) -> d
         overrides, fingerprint = dict(trained["overrides"]), settings["data"]["fingerprint"]
         chosen_for = dict(trained.get("hyperparameters") or {})
         training = dict(trained["settings"])
+        # Files written before the rule was recorded ranked by the plain product.
+        chosen_under = tuple(float(trained.get("ranking", {}).get(option, 1.0)) for option in RANKING_OPTIONS)
     except (OSError, ValueError, KeyError, TypeError) as err:
         cli.fail(f"{path} holds no new-user choice ({type(err).__name__}: {err}); write one with "
                  "python -m movierec.evaluate --protocol newuser --data-dir DIR --out FILE")  # fmt: skip
@@ -207,6 +211,10 @@ def apply_newuser_choice(args: argparse.Namespace, release, manifest: dict) -> d
     differ = configuration_differences(manifest, chosen_for, training)  # training settings too
     if differ:
         cli.fail(f"{path} chose for another configuration than the shipped {args.model}'s (differs in {differ})")
+    served = ranking_rule(model)
+    if chosen_under != served:
+        cli.fail(f"{path} chose the rescaling under the ranking rule {dict(zip(RANKING_OPTIONS, chosen_under))}, but "
+                 f"the shipped {args.model} ranks by {dict(zip(RANKING_OPTIONS, served))}; rerun --protocol newuser")
     recomputed = newuser.training_median(release)
     if reference is None:  # a file written before the reference was recorded: the protocol's training median
         reference = recomputed
@@ -330,13 +338,14 @@ def reused_train_only_fit(args: argparse.Namespace, release, manifest: dict):
     return fitted, prepare(release, encoder=encoder), record
 
 
-def run_new_users(args: argparse.Namespace, protocol, release, manifest: dict) -> dict:
+def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: dict) -> dict:
     """The new-user protocol: fresh models of the shipped kind (with and without a history and, for a stacked model,
     without its prior), the choice of a stacked model's newcomer rescaling, and the baselines, on the same people."""
     from movierec import artifacts, evaluation, newuser, protocols
     from movierec.files import write_json
     from movierec.history import HISTORY_LENGTH
     from movierec.prepared import prepare
+    from movierec.scoring import RANKING_OPTIONS, ranking_rule
 
     prepared = prepare(release, split=protocol.make_split(release.ratings))
     shipped = manifest["config"]
@@ -347,14 +356,19 @@ def run_new_users(args: argparse.Namespace, protocol, release, manifest: dict) -
     if shipped.get("ease_l2"):  # a stacked model is also reported as the network alone
         variants = {"model": {**with_history, "ease_l2": shipped["ease_l2"]},
                     "no_prior": {**with_history, "ease_l2": 0.0}, "no_history": variants["no_history"]}  # fmt: skip
+    # Every network ranks by the shipped ranking rule, part of the shipped configuration as its hyperparameters
+    # are, so that the newcomer rescaling is chosen under the rule it will be served with.
+    rule = dict(zip(RANKING_OPTIONS, ranking_rule(model), strict=True))
     fitted, trained = {}, {}
     for name, overrides in variants.items():
         fitted[name], settings, history = protocols.train_for_protocol(
             protocol, prepared, manifest, verbose=0 if args.quiet else 2, epochs=args.epochs, overrides=overrides
         )
+        for option, value in rule.items():
+            setattr(fitted[name], option, value)
         configuration = {**artifacts.hyperparameters(manifest), **overrides}
         trained[name] = {"overrides": overrides, "hyperparameters": configuration, "settings": settings.to_dict(),
-                         "history": history}  # fmt: skip
+                         "ranking": rule, "history": history}  # fmt: skip
     l2, _ = evaluation.ease_l2_on_validation(prepared)
     measured, choices = newuser.evaluate(prepared, fitted, l2)
     reveal = {k: {"model": rows["model"], "baselines": {name: r for name, r in rows.items() if name != "model"}}
