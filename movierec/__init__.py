@@ -3,8 +3,8 @@
 One idea per module, and data flows one way through them (no module imports
 one listed after it; ``tests/test_layering.py`` checks it):
 
-``files`` -> ``data`` -> ``features`` -> ``split`` -> ``prepared`` ->
-``history`` -> ``interactions`` -> ``baselines`` -> ``prior`` ->
+``startup`` -> ``files`` -> ``data`` -> ``features`` -> ``split`` ->
+``prepared`` -> ``history`` -> ``interactions`` -> ``baselines`` -> ``prior`` ->
 ``negatives`` -> ``pipeline`` -> ``objectives`` -> the models (``autoint``,
 ``autointp``, ``models``) -> ``training`` -> ``artifacts`` -> ``ranking`` ->
 ``metrics`` -> ``scoring`` -> ``evaluation`` -> ``newuser`` ->

@@ -15,13 +15,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 SPLIT_SEED = 42
 TEST_SIZE = 0.2
 VALIDATION_SIZE = 0.1
 NEW_USER_SHARE = 0.1
 PARTS = ("train", "validation", "test")
+
+
+def train_test_split(*arrays, **options):
+    """scikit-learn's ``train_test_split``, imported on first use: the app never splits, and its first page would
+    otherwise wait about a second for scikit-learn (``movierec.startup``)."""
+    from sklearn.model_selection import train_test_split as split
+
+    return split(*arrays, **options)
 
 
 @dataclass

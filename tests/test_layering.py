@@ -11,9 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [
-    "movierec", "movierec.files", "movierec.data", "movierec.features", "movierec.split", "movierec.prepared",
-    "movierec.history", "movierec.interactions", "movierec.baselines", "movierec.prior", "movierec.negatives",
-    "movierec.pipeline", "movierec.objectives",
+    "movierec", "movierec.startup", "movierec.files", "movierec.data", "movierec.features", "movierec.split",
+    "movierec.prepared", "movierec.history", "movierec.interactions", "movierec.baselines", "movierec.prior",
+    "movierec.negatives", "movierec.pipeline", "movierec.objectives",
     "autoint", "autointp", "movierec.models", "movierec.training", "movierec.artifacts", "movierec.ranking",
     "movierec.metrics", "movierec.scoring", "movierec.evaluation", "movierec.newuser",
     "movierec.experiment",

@@ -213,8 +213,9 @@ def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dic
         cli.fail(f"{path} chose for another configuration than the shipped {args.model}'s (differs in {differ})")
     served = ranking_rule(model)
     if chosen_under != served:
-        cli.fail(f"{path} chose the rescaling under the ranking rule {dict(zip(RANKING_OPTIONS, chosen_under))}, but "
-                 f"the shipped {args.model} ranks by {dict(zip(RANKING_OPTIONS, served))}; rerun --protocol newuser")
+        under, shipped_rule = (dict(zip(RANKING_OPTIONS, rule, strict=True)) for rule in (chosen_under, served))
+        cli.fail(f"{path} chose the rescaling under the ranking rule {under}, but the shipped {args.model} ranks by "
+                 f"{shipped_rule}; rerun --protocol newuser")  # fmt: skip
     recomputed = newuser.training_median(release)
     if reference is None:  # a file written before the reference was recorded: the protocol's training median
         reference = recomputed
