@@ -1,5 +1,9 @@
 """Streamlit page serving AutoInt: ``streamlit run show_st.py``."""
 
-from movierec.app import page
+from movierec.startup import import_keras_lean
+
+import_keras_lean()  # first: Keras' optional extras would cost the first page about 1.5 s (movierec/startup.py)
+
+from movierec.app import page  # noqa: E402
 
 page("autoint")

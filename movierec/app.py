@@ -38,15 +38,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from movierec.startup import import_keras_lean
-
-import_keras_lean()  # before the imports below reach Keras: its optional extras cost the first page ~1.5 s
-
-from movierec import artifacts, data  # noqa: E402
-from movierec.data import AGE_BRACKETS, ML1M_OCCUPATIONS  # noqa: E402
-from movierec.features import FIELDS  # noqa: E402
-from movierec.models import TITLES  # noqa: E402
-from movierec.recommend import FIELD_LABELS, GENDERS, Profile, Recommender  # noqa: E402
+from movierec import artifacts, data
+from movierec.data import AGE_BRACKETS, ML1M_OCCUPATIONS
+from movierec.features import FIELDS
+from movierec.models import TITLES
+from movierec.recommend import FIELD_LABELS, GENDERS, Profile, Recommender
 
 ZIP_CODE = re.compile(r"[0-9]{5}")
 STARTERS_SHOWN = 9  # movies in the "rate a few to start" grid

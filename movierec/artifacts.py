@@ -229,7 +229,8 @@ NOT_HYPERPARAMETERS = ("name", "trainable", "dtype", "vocab_sizes", "seed", *SER
 def hyperparameters(manifest: dict) -> dict:
     """The hyperparameters a manifest's model was built with, ready for ``models.create`` on new vocabularies.
 
-    Serving options are left out: they were chosen for the trained weights, not for a model trained anew.
+    Serving options are left out: they were chosen for the trained weights, not for a model trained anew (the
+    new-user protocol alone sets the ranking rule of its fresh networks to the shipped one, on purpose).
     """
     return {k: v for k, v in manifest["config"].items() if k not in NOT_HYPERPARAMETERS}
 

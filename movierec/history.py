@@ -49,7 +49,7 @@ def newest_first_by_user(users: np.ndarray, timestamps: np.ndarray, movie_ids: n
     newer = timestamps.max() - timestamps  # >= 0, smaller is newer
     higher = movie_ids.max() - movie_ids  # >= 0, smaller is a higher id
     low_bits, mid_bits = int(higher.max()).bit_length(), int(newer.max()).bit_length()
-    fits = users.min() >= 0 and movie_ids.min() >= 0 and int(users.max()).bit_length() + mid_bits + low_bits <= 63
+    fits = users.min() >= 0 and int(users.max()).bit_length() + mid_bits + low_bits <= 63
     if not fits:  # lexsort's last key is the primary one
         return np.lexsort((higher, newer, users))
     return np.argsort((users << (mid_bits + low_bits)) | (newer << low_bits) | higher, kind="stable")

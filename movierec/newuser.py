@@ -13,10 +13,18 @@ rating was kept away from fitting:
   at random into train and validation (90/10, ``random_state`` 42); models
   are fitted on train with early stopping and every choice (EASE's l2
   included) is made on validation.
+* **What is inherited**: the shipped model's hyperparameters and its
+  ranking rule (``ranking_like_exponent``, ``ranking_prior_gain``), the
+  configuration under test, as every protocol that trains takes it. Both
+  were chosen on the project's random split, whose validation part holds
+  ratings of this protocol's test people: a weak, stated leak (a handful of
+  scalars chosen from small grids), the price of measuring the newcomer
+  rescaling under the rule it is served with.
 * **Choice for newcomers**: a stacked model's ``prior_profile_power``
   (``movierec.prior``: how a prior summed over a few ratings is rescaled) is
   chosen from ``PROFILE_POWERS`` by the validation people's NDCG@10,
-  averaged over K; the test people are then ranked once with it.
+  averaged over K, under the inherited rule; the test people are then
+  ranked once with it.
 * **What they reveal**: each new person's first K ratings by timestamp
   (ties by movie id), K in ``REVEAL`` (5, 10, 20): what an onboarding page
   collects. The model reads them as the person's history (and, if it

@@ -2,12 +2,15 @@
 
 Keras 3 imports, at ``import keras`` and whenever they are installed,
 scikit-learn (for its estimator wrappers, which also pull SciPy's
-statistics), IPython (for its config editor) and matplotlib's pyplot (for an
-image gallery). Each import is guarded: Keras works without them and only
-those helpers fail. The app uses none of them, yet they cost its first page
-about 1.5 s and tens of MB (README, "The app"). ``import_keras_lean`` hides
-them while Keras is first imported and then un-hides them, so an import of
-any of them later in the process works as usual.
+statistics), IPython (for its weights-file editor, ``KerasFileEditor``) and
+matplotlib's pyplot (for ``plot_image_gallery``). Each import is guarded:
+Keras works without them and only those helpers fail. The app uses none of
+them, yet they cost its first page about 1.5 s and tens of MB (README, "The
+app"). ``import_keras_lean`` hides them while Keras is first imported and
+then un-hides them, so a later ``import sklearn`` in the process works as
+usual; but Keras' own helpers for them stay unavailable in that process
+(they saw the package missing). So only the app's entry files call it
+(``show_st.py``, ``show_st_plus.py``), never a module others import.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ def import_keras_lean() -> None:
 
     A ``None`` entry in ``sys.modules`` makes ``import name`` (and of any of
     its submodules) raise ``ImportError``, which is what Keras' guards catch.
-    Packages already imported are left alone.
+    Packages already imported are left alone. Should a Keras or TensorFlow
+    release import one of them unguarded, the import is retried as usual:
+    slower, never broken. The window is the import itself, at the top of the
+    entry file, before the page starts any thread of its own.
     """
     if "keras" in sys.modules:
         return
@@ -31,8 +37,15 @@ def import_keras_lean() -> None:
     for name in hidden:
         sys.modules[name] = None
     try:
+        import keras
+    except ImportError:
+        _unhide(hidden)
         import keras  # noqa: F401
     finally:
-        for name in hidden:
-            if name in sys.modules and sys.modules[name] is None:
-                del sys.modules[name]
+        _unhide(hidden)
+
+
+def _unhide(names) -> None:
+    for name in names:
+        if name in sys.modules and sys.modules[name] is None:
+            del sys.modules[name]

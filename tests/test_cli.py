@@ -228,6 +228,32 @@ def test_choosing_the_ranking_rule_serves_and_tests_the_shipped_model_with_it(
     assert again["auc"] == pytest.approx(before["evaluation"]["auc"], abs=1e-9)  # the rule never moves a probability
 
 
+
+@pytest.mark.parametrize("chosen_under", [None, [0.5, 3.0]], ids=["unrecorded (plain product)", "the new rule"])
+def test_a_new_ranking_rule_withdraws_a_newcomer_rescaling_chosen_under_another(
+    shipped_and_fit, ml1m_dir, tmp_path, monkeypatch, chosen_under
+):
+    from movierec import artifacts, evaluation
+
+    monkeypatch.setattr(evaluation, "LIKE_EXPONENTS", (0.5, 0.5))  # one rule, listed twice: (0.5, 3) is chosen
+    monkeypatch.setattr(evaluation, "PRIOR_GAINS", (3.0,))
+    root = tmp_path / "shipped"
+    shutil.copytree(shipped_and_fit / "shipped", root)
+    note = {"prior_profile_power": 1.0, "prior_profile_reference": 20.0}
+    if chosen_under is not None:
+        note["ranking"] = dict(zip(("ranking_like_exponent", "ranking_prior_gain"), chosen_under, strict=True))
+    artifacts.update_manifest("autointp", root / "model", config={k: note[k] for k in list(note)[:2]},
+                              serving={"newcomers": note})  # fmt: skip
+    _choose(ml1m_dir, root, "--train-only-fit", str(shipped_and_fit / "fit"))
+    after = artifacts.read_manifest(root / "model" / "autointp.manifest.json")
+    assert (after["config"]["ranking_like_exponent"], after["config"]["ranking_prior_gain"]) == (0.5, 3.0)
+    if chosen_under is None:  # measured under another rule: served no more, and the old choice kept on record
+        assert after["config"]["prior_profile_power"] == 0.0
+        withdrawn = after["serving"]["newcomers"]
+        assert withdrawn["previous"] == note and "rerun --protocol newuser" in withdrawn["withdrawn"]
+    else:
+        assert after["config"]["prior_profile_power"] == 1.0 and after["serving"]["newcomers"] == note
+
 def _changed(manifest: dict, dotted: str, value) -> None:
     *path, last = dotted.split(".")
     for key in path:

@@ -113,3 +113,17 @@ def test_the_fast_order_is_lexsorts_by_user_newest_first_then_higher_movie_id(pa
     assert np.array_equal(newest_first_by_user(users, timestamps, movie_ids), reference)
     assert len(lexsorts) == (0 if packed else 1)  # the packed key where it fits, lexsort where it does not
     assert newest_first_by_user(users[:0], timestamps[:0], movie_ids[:0]).size == 0
+
+
+@pytest.mark.parametrize(("timestamp_bits", "packed"), [(31, True), (32, False)], ids=["63 bits", "64 bits"])
+def test_the_packed_key_is_used_up_to_63_bits_exactly(timestamp_bits, packed, monkeypatch):
+    from movierec.history import newest_first_by_user
+
+    users = np.array([1, 0, 1, 0, 1])  # 1 bit
+    timestamps = np.array([0, 2**timestamp_bits - 1, 5, 5, 2**timestamp_bits - 1])
+    movie_ids = np.array([2**31 - 1, 0, 7, 8, 3])  # 31 bits
+    reference = np.lexsort((-movie_ids, -timestamps, users))
+    lexsorts, lexsort = [], np.lexsort
+    monkeypatch.setattr(np, "lexsort", lambda keys: lexsorts.append(1) or lexsort(keys))
+    assert np.array_equal(newest_first_by_user(users, timestamps, movie_ids), reference)
+    assert len(lexsorts) == (0 if packed else 1)

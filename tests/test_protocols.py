@@ -105,7 +105,7 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_
 
 
 def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_validation_people(
-    tmp_path_factory, ml1m_dir, tmp_path, capsys
+    tmp_path_factory, ml1m_dir, tmp_path, capsys, monkeypatch
 ):
     from movierec.newuser import PROFILE_POWERS
 
@@ -120,6 +120,16 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     # A shipped rule that is not the plain product: every network of the protocol ranks by it.
     rule = {"ranking_like_exponent": 0.5, "ranking_prior_gain": 2.0}
     artifacts.update_manifest("autointp", root, config=rule)
+    from movierec import newuser, scoring
+
+    scorers_built_with = []  # the rule each scorer compiles in, when it is built
+
+    class RecordingScorer(scoring.CandidateScorer):
+        def __init__(self, model, *args, **kwargs):
+            scorers_built_with.append(scoring.ranking_rule(model))
+            super().__init__(model, *args, **kwargs)
+
+    monkeypatch.setattr(newuser, "CandidateScorer", RecordingScorer)
     out = tmp_path / "newuser.json"
     evaluate.main(
         ["--protocol", "newuser", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root),
@@ -127,6 +137,7 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     )  # fmt: skip
     saved = json.loads(out.read_text())
     assert all(trained["ranking"] == rule for trained in saved["settings"]["trained"].values())
+    assert scorers_built_with and set(scorers_built_with) == {tuple(rule.values())}
     choice = saved["settings"]["newcomers"]["model"]
     grid = choice["validation_ndcg@10"]
     assert set(grid) == {str(p) for p in PROFILE_POWERS} and all(set(g) == {"5", "10", "20"} for g in grid.values())
@@ -184,11 +195,15 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     other_rule, unrecorded = tmp_path / "other-rule.json", tmp_path / "unrecorded-rule.json"
     legacy["settings"]["trained"]["model"]["ranking"] = {**rule, "ranking_prior_gain": 1.0}
     other_rule.write_text(json.dumps(legacy))
+    half_rule = tmp_path / "half-rule.json"
+    legacy["settings"]["trained"]["model"]["ranking"] = {"ranking_prior_gain": 2.0}
+    half_rule.write_text(json.dumps(legacy))
     del legacy["settings"]["trained"]["model"]["ranking"]
     unrecorded.write_text(json.dumps(legacy))
     capsys.readouterr()
     for bad, reason in ((broken, "holds no new-user choice"), (nan, "not one of the powers"),
-                        (other_rule, "'ranking_prior_gain': 1.0}, but"), (unrecorded, "'ranking_like_exponent': 1.0")):
+                        (other_rule, "'ranking_prior_gain': 1.0}, but"), (unrecorded, "'ranking_like_exponent': 1.0"),
+                        (half_rule, "does not give exactly")):
         with pytest.raises(SystemExit):
             evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir",
                            str(root), "--apply-newuser-choice", str(bad), "--quiet"])  # fmt: skip

@@ -1,36 +1,45 @@
 """The app imports Keras without the optional extras Keras loads eagerly, and leaves them importable afterwards."""
 
+import ast
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
-# Run in a fresh interpreter: this test process imported Keras (and its extras) long ago.
-PROBE = textwrap.dedent(
-    """
-    import sys
-    import movierec.app  # what `streamlit run show_st_plus.py` imports first
-    from movierec.startup import KERAS_EXTRAS
-    assert "keras" in sys.modules and "tensorflow" in sys.modules
-    loaded = [name for name in KERAS_EXTRAS if name in sys.modules]
-    assert not loaded, f"imported by the app's startup: {loaded}"
-    import keras
-    assert float(keras.ops.convert_to_numpy(keras.ops.add(1.0, 2.0))) == 3.0  # Keras itself works
-    import IPython, matplotlib.pyplot, sklearn.model_selection  # hidden only while Keras was imported
-    print("ok")
-    """
-)
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_app_imports_keras_without_its_optional_extras_and_they_stay_importable():
-    run = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=300)
+def run_fresh(code: str, *paths: Path) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter (this test process imported Keras and its extras long ago)."""
+    prefix = "import sys\n" + "".join(f"sys.path.insert(0, {str(path)!r})\n" for path in paths)
+    return subprocess.run([sys.executable, "-c", prefix + textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)  # fmt: skip
+
+
+def test_the_app_starts_with_keras_but_without_its_optional_extras_and_they_stay_importable():
+    run = run_fresh(
+        """
+        from movierec.startup import KERAS_EXTRAS, import_keras_lean
+        import_keras_lean()  # what the entry files do first
+        import movierec.app
+        assert "keras" in sys.modules and "tensorflow" in sys.modules
+        loaded = [name for name in KERAS_EXTRAS if name in sys.modules]
+        assert not loaded, f"imported by the app's startup: {loaded}"
+        import keras
+        assert float(keras.ops.convert_to_numpy(keras.ops.add(1.0, 2.0))) == 3.0  # Keras itself works
+        import IPython, matplotlib.pyplot, sklearn.model_selection  # hidden only while Keras was imported
+        print("ok")
+        """
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip().endswith("ok")
 
 
 def test_an_extra_imported_before_keras_is_left_as_it_was():
-    probe = textwrap.dedent(
+    run = run_fresh(
         """
-        import sys
         import matplotlib
         from movierec.startup import import_keras_lean
         import_keras_lean()
@@ -39,6 +48,32 @@ def test_an_extra_imported_before_keras_is_left_as_it_was():
         print("ok")
         """
     )
-    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip().endswith("ok")
+
+
+def test_a_keras_that_needs_an_extra_unguarded_is_imported_as_usual(tmp_path):
+    fake = tmp_path / "keras"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("import sklearn  # unguarded, as a future release might\n")
+    run = run_fresh(
+        """
+        from movierec.startup import import_keras_lean
+        import_keras_lean()
+        import keras
+        assert keras.__file__.startswith(sys.path[0]) and sys.modules["sklearn"] is not None
+        print("ok")
+        """,
+        tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("entry", ["show_st.py", "show_st_plus.py"])
+def test_each_entry_file_imports_keras_lean_before_the_app(entry):
+    body = ast.parse((ROOT / entry).read_text()).body
+    calls = [i for i, node in enumerate(body) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+             and getattr(node.value.func, "id", None) == "import_keras_lean"]  # fmt: skip
+    app_imports = [i for i, node in enumerate(body) if getattr(node, "module", None) == "movierec.app"]
+    assert calls and app_imports and calls[0] < app_imports[0]

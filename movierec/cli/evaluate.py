@@ -192,8 +192,7 @@ def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dic
         overrides, fingerprint = dict(trained["overrides"]), settings["data"]["fingerprint"]
         chosen_for = dict(trained.get("hyperparameters") or {})
         training = dict(trained["settings"])
-        # Files written before the rule was recorded ranked by the plain product.
-        chosen_under = tuple(float(trained.get("ranking", {}).get(option, 1.0)) for option in RANKING_OPTIONS)
+        chosen_under = recorded_rule(trained)
     except (OSError, ValueError, KeyError, TypeError) as err:
         cli.fail(f"{path} holds no new-user choice ({type(err).__name__}: {err}); write one with "
                  "python -m movierec.evaluate --protocol newuser --data-dir DIR --out FILE")  # fmt: skip
@@ -225,7 +224,8 @@ def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dic
     note = {**config, "chosen_on": "the new-user protocol's validation people", "source": path.name,
             "reference": "recorded in the file" if "prior_profile_reference" in choice else
             "the protocol's training median, recomputed", "training_median": recomputed,
-            "validation_ndcg@10": choice.get("validation_ndcg@10")}  # fmt: skip
+            "validation_ndcg@10": choice.get("validation_ndcg@10"),
+            "ranking": dict(zip(RANKING_OPTIONS, served, strict=True))}  # fmt: skip
     try:
         written = artifacts.update_manifest(
             args.model, args.model_dir, config=config, expect_weights=manifest["weights"]["sha256"],
@@ -236,6 +236,22 @@ def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dic
     print(f"{args.model} now rescales newcomers' EASE prior with power {power:g} towards {float(reference):g} "
           f"ratings; recorded in {written}")  # fmt: skip
     return {"model": args.model, **config}
+
+
+def recorded_rule(trained: dict) -> tuple[float, ...]:
+    """The ranking rule a new-user run's network ranked by, as recorded with it (``RANKING_OPTIONS`` order).
+
+    A record without one predates it: those runs ranked by the plain product (1, 1). A record that holds
+    anything but both options as numbers raises ``ValueError``.
+    """
+    from movierec.scoring import RANKING_OPTIONS
+
+    if "ranking" not in trained:
+        return (1.0,) * len(RANKING_OPTIONS)
+    rule = trained["ranking"]
+    if not isinstance(rule, dict) or set(rule) != set(RANKING_OPTIONS):
+        raise ValueError(f"its ranking record {rule!r} does not give exactly {list(RANKING_OPTIONS)}")
+    return tuple(float(rule[option]) for option in RANKING_OPTIONS)
 
 
 def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manifest: dict) -> dict:
@@ -287,10 +303,19 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
     note = {**ranking, "chosen_with": "a fit of the shipped configuration on the training part alone", "fit": fit,
             "fit_validation": fit_validation, "evaluation_before": before,
             "evaluation_before_rule": before_rule}  # fmt: skip
+    config, serving = dict(rule), {**manifest.get("serving", {}), "ranking": note}
+    # A newcomer rescaling was chosen under the rule it was measured with; under another rule it is unmeasured.
+    power, newcomers = manifest["config"].get("prior_profile_power", 0.0), serving.get("newcomers") or {}
+    if power and recorded_rule(newcomers) != tuple(rule.values()):
+        config["prior_profile_power"] = 0.0
+        serving["newcomers"] = {"withdrawn": f"power {power:g} was chosen under the ranking rule "
+                                f"{list(recorded_rule(newcomers))}, not {list(rule.values())}; rerun --protocol "
+                                "newuser, then --apply-newuser-choice", "previous": newcomers}  # fmt: skip
+        print(f"the newcomer rescaling (power {power:g}) was chosen under another ranking rule: withdrawn")
     try:
         written = artifacts.update_manifest(
-            args.model, args.model_dir, config=rule, expect_weights=manifest["weights"]["sha256"],
-            serving={**manifest.get("serving", {}), "ranking": note}, evaluation=tested,
+            args.model, args.model_dir, config=config, expect_weights=manifest["weights"]["sha256"],
+            serving=serving, evaluation=tested,
         )  # fmt: skip
     except (ValueError, artifacts.ArtifactError) as err:
         cli.fail(str(err))
@@ -357,8 +382,8 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     if shipped.get("ease_l2"):  # a stacked model is also reported as the network alone
         variants = {"model": {**with_history, "ease_l2": shipped["ease_l2"]},
                     "no_prior": {**with_history, "ease_l2": 0.0}, "no_history": variants["no_history"]}  # fmt: skip
-    # Every network ranks by the shipped ranking rule, part of the shipped configuration as its hyperparameters
-    # are, so that the newcomer rescaling is chosen under the rule it will be served with.
+    # Every network ranks by the shipped ranking rule, inherited as the hyperparameters are, so that the newcomer
+    # rescaling is chosen under the rule it will be served with (a weak, stated leak: movierec/newuser.py).
     rule = dict(zip(RANKING_OPTIONS, ranking_rule(model), strict=True))
     fitted, trained = {}, {}
     for name, overrides in variants.items():
