@@ -114,13 +114,17 @@ def rule_name(rule: tuple[float, float]) -> str:
     return f"like^{rule[0]:g} prior x{rule[1]:g}"
 
 
-def ranking_rule_on_validation(model, prepared: Prepared, progress: bool = False) -> tuple[tuple[float, float], dict]:
-    """The ranking rule with the best validation full-ranking NDCG@10, and every rule's NDCG@10 and Hit@10.
+def ranking_rule_on_validation(
+    model, prepared: Prepared, progress: bool = False
+) -> tuple[tuple[float, float], dict, dict]:
+    """The ranking rule with the best validation full-ranking NDCG@10, every rule's NDCG@10 and Hit@10, and the
+    chosen rule's full ranking (``full_ranking``'s keys and its seconds), which ``evaluate_model`` can take.
 
     The model must have been fitted on the training part alone. Each person's
     logits are computed once and every rule of ``ranking_rules`` ranked from
     them; ties go to the rule listed first, the model's own.
     """
+    started = time.perf_counter()
     rules = ranking_rules(model)
     names = [rule_name(rule) for rule in rules]
     score_terms = model_scorer(model, prepared, "validation")
@@ -135,15 +139,22 @@ def ranking_rule_on_validation(model, prepared: Prepared, progress: bool = False
     ranked = full_rankings(prepared, score, names, "validation", progress=progress)
     best = max(range(len(rules)), key=lambda i: (ranked[names[i]]["ndcg@10"], -i))
     grid = {name: {"full_ndcg@10": ranked[name]["ndcg@10"], "full_hit@10": ranked[name]["hit@10"]} for name in names}
-    return rules[best], grid
+    return rules[best], grid, {**ranked[names[best]], "seconds": time.perf_counter() - started}
 
 
 def _own_rows(frame, scores: np.ndarray, liked: np.ndarray) -> dict:
     return metrics.seed_protocol(frame["user_id"].to_numpy(), frame["movie_id"].to_numpy(), scores, liked)
 
 
-def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool = False, part: str = "test") -> dict:
-    """AUC and log loss, seed protocol and (optionally) full ranking for one model on ``part``."""
+def evaluate_model(
+    model, prepared: Prepared, full: bool = True, progress: bool = False, part: str = "test", ranked: dict | None = None
+) -> dict:
+    """AUC and log loss, seed protocol and (optionally) full ranking for one model on ``part``.
+
+    ``ranked`` is the model's full ranking of ``part`` under its current rule
+    if it was already measured (``ranking_rule_on_validation`` gives the
+    chosen rule's): it is taken as it is instead of ranking the part again.
+    """
     parts_before = history_parts(part)  # raises for a part that cannot be evaluated
     started = time.perf_counter()
     encoded, frame = prepared.part(part), getattr(prepared.split, part)
@@ -165,14 +176,16 @@ def evaluate_model(model, prepared: Prepared, full: bool = True, progress: bool 
         "seed_users": own_rows["users"],
     }
     if full:
-        ranking_started = time.perf_counter()
-        ranked = full_ranking(prepared, model_scorer(model, prepared, part, fitted), part, progress=progress)
+        if ranked is None:
+            ranking_started = time.perf_counter()
+            ranked = full_ranking(prepared, model_scorer(model, prepared, part, fitted), part, progress=progress)
+            ranked = {**ranked, "seconds": time.perf_counter() - ranking_started}
         result.update(
             {
                 "full_ndcg@10": ranked["ndcg@10"],
                 "full_hit@10": ranked["hit@10"],
                 "full_users": ranked["users"],
-                "full_seconds": round(time.perf_counter() - ranking_started, 1),
+                "full_seconds": round(ranked["seconds"], 1),
             }
         )
     result["seconds"] = round(time.perf_counter() - started, 1)

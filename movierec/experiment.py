@@ -102,24 +102,30 @@ def fit_candidate(
         history = training.fit(model, prepared, settings, verbose=verbose)
     seconds = time.perf_counter() - started
     progress = verbose not in (0, 2)
-    ranking = choose_ranking_rule(model, prepared, progress) if full_ranking else None
-    validation = evaluation.evaluate_model(model, prepared, full=full_ranking, progress=progress, part="validation")
+    ranking, ranked = None, None  # validation is ranked once: for the rule, and its chosen rule's numbers kept
+    if full_ranking:
+        ranking, ranked = choose_ranking_rule(model, prepared, progress, with_ranking=True)
+    validation = evaluation.evaluate_model(model, prepared, full=full_ranking, progress=progress, part="validation",
+                                           ranked=ranked)  # fmt: skip
     return Candidate(name, hyperparameters, settings, model, history, validation, seconds, ranking)
 
 
-def choose_ranking_rule(model, prepared: Prepared, progress: bool = False) -> dict | None:
+def choose_ranking_rule(model, prepared: Prepared, progress: bool = False, with_ranking: bool = False):
     """Set a model fitted on the training part to the ranking rule that ranks validation best; say what was chosen.
 
     None (and the model unchanged) when the model has no rule to choose
     (one output and no prior). The rule is part of the model's config, so a
-    refit keeps it.
+    refit keeps it. ``with_ranking`` also returns the chosen rule's
+    validation ranking (None without a choice), for ``evaluate_model``, so
+    validation is ranked once, not once more under the chosen rule.
     """
     if len(evaluation.ranking_rules(model)) < 2:
-        return None
-    (exponent, gain), grid = evaluation.ranking_rule_on_validation(model, prepared, progress)
+        return (None, None) if with_ranking else None
+    (exponent, gain), grid, ranked = evaluation.ranking_rule_on_validation(model, prepared, progress)
     model.ranking_like_exponent, model.ranking_prior_gain = exponent, gain
-    return {"like_exponent": exponent, "prior_gain": gain, "chosen_by": f"validation {SELECTION_METRIC}",
-            "validation": grid}  # fmt: skip
+    chosen = {"like_exponent": exponent, "prior_gain": gain, "chosen_by": f"validation {SELECTION_METRIC}",
+              "validation": grid}  # fmt: skip
+    return (chosen, ranked) if with_ranking else chosen
 
 
 def select(validation: dict[str, dict], metric: str = SELECTION_METRIC, floors: dict[str, float] | None = None) -> str:

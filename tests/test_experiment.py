@@ -103,9 +103,16 @@ def test_the_ranking_rule_is_chosen_on_validation_and_kept_through_the_refit(pre
     best = rules[scores.index(max(scores))]
     assert (ranking["like_exponent"], ranking["prior_gain"]) == best
     assert (candidate.model.ranking_like_exponent, candidate.model.ranking_prior_gain) == best
-    # The grid's number for the chosen rule is what the full evaluation of the model under that rule gives.
-    assert grid[evaluation.rule_name(best)]["full_ndcg@10"] == pytest.approx(candidate.validation["full_ndcg@10"],
-                                                                              abs=1e-6)  # fmt: skip
+    # Validation is ranked once: the candidate's numbers are the grid's for the chosen rule, and they are what
+    # ranking validation again through the evaluation's own path, under that rule, gives.
+    chosen = grid[evaluation.rule_name(best)]
+    assert (candidate.validation["full_ndcg@10"], candidate.validation["full_hit@10"]) == (
+        chosen["full_ndcg@10"], chosen["full_hit@10"])  # fmt: skip
+    again = evaluation.full_ranking(prepared, evaluation.model_scorer(candidate.model, prepared, "validation"),
+                                    "validation")  # fmt: skip
+    assert again["ndcg@10"] == pytest.approx(chosen["full_ndcg@10"], abs=1e-6)
+    assert again["hit@10"] == pytest.approx(chosen["full_hit@10"], abs=1e-6)
+    assert again["users"] == candidate.validation["full_users"]
     trained = experiment.finish(candidate, prepared, verbose=0)
     assert (trained.model.ranking_like_exponent, trained.model.ranking_prior_gain) == best
     paths = trained.save(tmp_path / "model", tmp_path / "data")

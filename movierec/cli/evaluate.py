@@ -287,8 +287,9 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
         fit = {"made here": True, "training": candidate.settings.to_dict()}
     else:
         fitted, prepared, fit = reused_train_only_fit(args, release, manifest)
-        ranking = experiment.choose_ranking_rule(fitted, prepared, progress=not args.quiet)
-        fit_validation = evaluation.evaluate_model(fitted, prepared, part="validation", progress=not args.quiet)
+        ranking, ranked = experiment.choose_ranking_rule(fitted, prepared, progress=not args.quiet, with_ranking=True)
+        fit_validation = evaluation.evaluate_model(fitted, prepared, part="validation", progress=not args.quiet,
+                                                   ranked=ranked)  # fmt: skip
     rule = {"ranking_like_exponent": ranking["like_exponent"], "ranking_prior_gain": ranking["prior_gain"]}
     served_before = list(ranking_rule(model))  # the rule the manifest's evaluation was measured under
     model.ranking_like_exponent, model.ranking_prior_gain = ranking["like_exponent"], ranking["prior_gain"]
