@@ -2,7 +2,7 @@
 
 from movierec.startup import import_keras_lean
 
-import_keras_lean()  # first: Keras' optional extras would cost the first page about 1.5 s (movierec/startup.py)
+import_keras_lean()  # first: Keras' optional extras would cost the first page seconds (movierec/startup.py)
 
 from movierec.app import page  # noqa: E402
 

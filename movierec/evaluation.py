@@ -22,7 +22,7 @@ from movierec.history import Histories
 from movierec.interactions import rated_matrix
 from movierec.prepared import Prepared, history_parts
 from movierec.prior import EasePrior
-from movierec.scoring import CandidateScorer, predict_rows, ranked_by
+from movierec.scoring import CandidateScorer, predict_rows, ranked_by, ranking_rule
 
 USERS_PER_CHUNK = 64
 EASE_L2_GRID = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
@@ -139,7 +139,8 @@ def ranking_rule_on_validation(
     ranked = full_rankings(prepared, score, names, "validation", progress=progress)
     best = max(range(len(rules)), key=lambda i: (ranked[names[i]]["ndcg@10"], -i))
     grid = {name: {"full_ndcg@10": ranked[name]["ndcg@10"], "full_hit@10": ranked[name]["hit@10"]} for name in names}
-    return rules[best], grid, {**ranked[names[best]], "seconds": time.perf_counter() - started}
+    seconds = time.perf_counter() - started
+    return rules[best], grid, {**ranked[names[best]], "part": "validation", "rule": rules[best], "seconds": seconds}
 
 
 def _own_rows(frame, scores: np.ndarray, liked: np.ndarray) -> dict:
@@ -153,9 +154,16 @@ def evaluate_model(
 
     ``ranked`` is the model's full ranking of ``part`` under its current rule
     if it was already measured (``ranking_rule_on_validation`` gives the
-    chosen rule's): it is taken as it is instead of ranking the part again.
+    chosen rule's, with its ``part`` and ``rule``, which must match): it is
+    taken as it is instead of ranking the part again, and the rule grid's
+    time is recorded as ``rule_grid_seconds`` (``full_seconds`` is one
+    ranking's time, when it is made here; ``seconds`` this call's).
     """
     parts_before = history_parts(part)  # raises for a part that cannot be evaluated
+    given = None if ranked is None else (ranked.get("part"), tuple(ranked.get("rule", ())))
+    if full and given is not None and given != (part, ranking_rule(model)):
+        raise ValueError(f"the ranking given was measured on {ranked.get('part')!r} under the rule "
+                         f"{ranked.get('rule')}, not on {part!r} under the model's {ranking_rule(model)}")  # fmt: skip
     started = time.perf_counter()
     encoded, frame = prepared.part(part), getattr(prepared.split, part)
     user_rows = prepared.user_index.get_indexer(frame["user_id"])
@@ -179,15 +187,11 @@ def evaluate_model(
         if ranked is None:
             ranking_started = time.perf_counter()
             ranked = full_ranking(prepared, model_scorer(model, prepared, part, fitted), part, progress=progress)
-            ranked = {**ranked, "seconds": time.perf_counter() - ranking_started}
-        result.update(
-            {
-                "full_ndcg@10": ranked["ndcg@10"],
-                "full_hit@10": ranked["hit@10"],
-                "full_users": ranked["users"],
-                "full_seconds": round(ranked["seconds"], 1),
-            }
-        )
+            timing = {"full_seconds": round(time.perf_counter() - ranking_started, 1)}
+        else:
+            timing = {"rule_grid_seconds": round(ranked["seconds"], 1)}
+        result.update({f"full_{key}": ranked[key] for key in ("ndcg@10", "hit@10", "users")})
+        result.update(timing)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 

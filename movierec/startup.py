@@ -5,7 +5,7 @@ scikit-learn (for its estimator wrappers, which also pull SciPy's
 statistics), IPython (for its weights-file editor, ``KerasFileEditor``) and
 matplotlib's pyplot (for ``plot_image_gallery``). Each import is guarded:
 Keras works without them and only those helpers fail. The app uses none of
-them, yet they cost its first page about 1.5 s and tens of MB (README, "The
+them, yet they cost its first page seconds and about 100 MB (README, "The
 app"). ``import_keras_lean`` hides them while Keras is first imported and
 then un-hides them, so a later ``import sklearn`` in the process works as
 usual; but Keras' own helpers for them stay unavailable in that process
@@ -29,7 +29,9 @@ def import_keras_lean() -> None:
     Packages already imported are left alone. Should a Keras or TensorFlow
     release import one of them unguarded, the import is retried as usual:
     slower, never broken. The window is the import itself, at the top of the
-    entry file, before the page starts any thread of its own.
+    entry file, before the page starts any thread of its own; another of the
+    process's threads importing one of the three in that window would see it
+    missing (Streamlit's server has no reason to).
     """
     if "keras" in sys.modules:
         return

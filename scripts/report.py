@@ -100,7 +100,7 @@ def main() -> None:
             heads[0] += f" (prior power {power:g}, chosen on validation people)"
         rule = newuser["settings"].get("trained", {}).get("model", {}).get("ranking")
         if rule:  # runs before the rule was recorded ranked by the plain product, and say nothing of it
-            print(f"Every network ranks by the shipped rule: P(rated) x P(like | rated) ** "
+            print(f"Every network ranked by the rule recorded with the run: P(rated) x P(like | rated) ** "
                   f"{rule['ranking_like_exponent']:g}, the prior's share x {rule['ranking_prior_gain']:g}.\n")
         if "model_unscaled" in first:
             names.append("model_unscaled")

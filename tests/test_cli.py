@@ -228,8 +228,9 @@ def test_choosing_the_ranking_rule_serves_and_tests_the_shipped_model_with_it(
     assert again["auc"] == pytest.approx(before["evaluation"]["auc"], abs=1e-9)  # the rule never moves a probability
 
 
-
-@pytest.mark.parametrize("chosen_under", [None, [0.5, 3.0]], ids=["unrecorded (plain product)", "the new rule"])
+@pytest.mark.parametrize(
+    "chosen_under", [None, [1.0, 2.0], [0.5, 3.0]], ids=["unrecorded (plain product)", "another rule", "the new rule"]
+)
 def test_a_new_ranking_rule_withdraws_a_newcomer_rescaling_chosen_under_another(
     shipped_and_fit, ml1m_dir, tmp_path, monkeypatch, chosen_under
 ):
@@ -247,7 +248,7 @@ def test_a_new_ranking_rule_withdraws_a_newcomer_rescaling_chosen_under_another(
     _choose(ml1m_dir, root, "--train-only-fit", str(shipped_and_fit / "fit"))
     after = artifacts.read_manifest(root / "model" / "autointp.manifest.json")
     assert (after["config"]["ranking_like_exponent"], after["config"]["ranking_prior_gain"]) == (0.5, 3.0)
-    if chosen_under is None:  # measured under another rule: served no more, and the old choice kept on record
+    if chosen_under != [0.5, 3.0]:  # measured under another rule: served no more, and the old choice kept on record
         assert after["config"]["prior_profile_power"] == 0.0
         withdrawn = after["serving"]["newcomers"]
         assert withdrawn["previous"] == note and "rerun --protocol newuser" in withdrawn["withdrawn"]

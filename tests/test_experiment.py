@@ -88,12 +88,18 @@ def test_selection_skips_candidates_below_a_floor():
         experiment.select(validation, floors={"logloss": 0.1})
 
 
-def test_the_ranking_rule_is_chosen_on_validation_and_kept_through_the_refit(prepared, settings, tmp_path):
+def test_the_ranking_rule_is_chosen_on_validation_and_kept_through_the_refit(prepared, settings, tmp_path, monkeypatch):
     """Every rule is ranked from one pass over validation; the best is set, measured, refitted with and saved."""
     from movierec import artifacts, evaluation
 
     tiny = {**json.loads(TINY), "ease_l2": 50.0}
+    rankings = []  # every ranking of a part outside the rule grid's own pass
+    full_ranking = evaluation.full_ranking
+    monkeypatch.setattr(evaluation, "full_ranking", lambda *a, **k: rankings.append(1) or full_ranking(*a, **k))
     candidate = experiment.fit_candidate("autointp", guarded(prepared), settings, tiny, verbose=0)
+    monkeypatch.setattr(evaluation, "full_ranking", full_ranking)
+    assert rankings == []  # validation was ranked once, by the grid
+    assert candidate.validation["rule_grid_seconds"] >= 0 and "full_seconds" not in candidate.validation
     ranking = candidate.ranking
     grid = ranking["validation"]
     rules = evaluation.ranking_rules(candidate.model)
@@ -113,6 +119,13 @@ def test_the_ranking_rule_is_chosen_on_validation_and_kept_through_the_refit(pre
     assert again["ndcg@10"] == pytest.approx(chosen["full_ndcg@10"], abs=1e-6)
     assert again["hit@10"] == pytest.approx(chosen["full_hit@10"], abs=1e-6)
     assert again["users"] == candidate.validation["full_users"]
+    # A ranking measured on another part, or under another rule, is refused rather than reported.
+    _, _, ranked = evaluation.ranking_rule_on_validation(candidate.model, prepared)
+    with pytest.raises(ValueError, match="measured on 'validation'"):
+        evaluation.evaluate_model(candidate.model, prepared, part="test", ranked=ranked)
+    other = next(rule for rule in rules if rule != best)
+    with pytest.raises(ValueError, match="under the rule"):
+        evaluation.evaluate_model(candidate.model, prepared, part="validation", ranked={**ranked, "rule": other})
     trained = experiment.finish(candidate, prepared, verbose=0)
     assert (trained.model.ranking_like_exponent, trained.model.ranking_prior_gain) == best
     paths = trained.save(tmp_path / "model", tmp_path / "data")

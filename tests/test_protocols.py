@@ -203,7 +203,7 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     capsys.readouterr()
     for bad, reason in ((broken, "holds no new-user choice"), (nan, "not one of the powers"),
                         (other_rule, "'ranking_prior_gain': 1.0}, but"), (unrecorded, "'ranking_like_exponent': 1.0"),
-                        (half_rule, "does not give exactly")):
+                        (half_rule, "does not give exactly")):  # fmt: skip
         with pytest.raises(SystemExit):
             evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir",
                            str(root), "--apply-newuser-choice", str(bad), "--quiet"])  # fmt: skip

@@ -54,12 +54,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--apply-newuser-choice", type=Path, default=None, metavar="NEWUSER_JSON",
         help="serve the shipped model with the newcomer rescaling chosen on the new-user protocol's validation "
-        "people (the file `--protocol newuser --out` wrote) and record it in its manifest; evaluates nothing",
+        "people (the file `--protocol newuser --out` wrote; it must have ranked by the shipped ranking rule) and "
+        "record it in its manifest; evaluates nothing",
     )  # fmt: skip
     parser.add_argument(
         "--choose-ranking-rule", action="store_true",
         help="fit the shipped configuration on the training part, choose its ranking rule on validation, serve "
-        "the shipped model with it and test it once, recording both in its manifest",
+        "the shipped model with it and test it once, recording both in its manifest (a newcomer rescaling "
+        "chosen under another rule is withdrawn)",
     )
     parser.add_argument(
         "--train-only-fit", type=Path, default=None, metavar="DIR",
@@ -241,8 +243,8 @@ def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dic
 def recorded_rule(trained: dict) -> tuple[float, ...]:
     """The ranking rule a new-user run's network ranked by, as recorded with it (``RANKING_OPTIONS`` order).
 
-    A record without one predates it: those runs ranked by the plain product (1, 1). A record that holds
-    anything but both options as numbers raises ``ValueError``.
+    A record without one predates it: those runs ranked by the plain product (1, 1). A rule that is not a
+    mapping of both options to numbers raises ``ValueError`` (``TypeError`` if the record itself is no mapping).
     """
     from movierec.scoring import RANKING_OPTIONS
 
@@ -279,6 +281,11 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
         cli.fail(f"the shipped {args.model} has one output and no prior: it has no ranking rule to choose")
     if not isinstance(shipped_training, dict) or not shipped_training:
         cli.fail(f"the shipped {args.model}'s manifest records no training settings to fit its configuration with")
+    newcomers = manifest.get("serving", {}).get("newcomers") or {}
+    try:  # read before any work: a newcomer rescaling chosen under another rule is withdrawn below
+        newcomer_rule = recorded_rule(newcomers)
+    except (ValueError, TypeError) as err:
+        cli.fail(f"the shipped {args.model}'s manifest records its newcomer rescaling's rule badly ({err})")
     if args.train_only_fit is None:
         prepared = prepare(release)
         settings = dataclasses.replace(training.TrainSettings.from_dict(shipped_training), refit=False)
@@ -306,11 +313,11 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
             "evaluation_before_rule": before_rule}  # fmt: skip
     config, serving = dict(rule), {**manifest.get("serving", {}), "ranking": note}
     # A newcomer rescaling was chosen under the rule it was measured with; under another rule it is unmeasured.
-    power, newcomers = manifest["config"].get("prior_profile_power", 0.0), serving.get("newcomers") or {}
-    if power and recorded_rule(newcomers) != tuple(rule.values()):
+    power = manifest["config"].get("prior_profile_power", 0.0)
+    if power and newcomer_rule != tuple(rule.values()):
         config["prior_profile_power"] = 0.0
         serving["newcomers"] = {"withdrawn": f"power {power:g} was chosen under the ranking rule "
-                                f"{list(recorded_rule(newcomers))}, not {list(rule.values())}; rerun --protocol "
+                                f"{list(newcomer_rule)}, not {list(rule.values())}; rerun --protocol "
                                 "newuser, then --apply-newuser-choice", "previous": newcomers}  # fmt: skip
         print(f"the newcomer rescaling (power {power:g}) was chosen under another ranking rule: withdrawn")
     try:
