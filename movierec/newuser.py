@@ -233,13 +233,15 @@ def choose_profile_power(
 
 def evaluate(
     prepared: Prepared, models: dict[str, object], ease_l2: float, reveal: Sequence[int] = REVEAL
-) -> tuple[dict[str, dict], dict[str, dict]]:
+) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
     """``{"K": {name: metrics}}`` for every model in ``models`` and the baselines, on the same test people.
 
     Also returns, per stacked model, its ``prior_profile_power`` chosen on the
     validation people and the grid measured there; the model is ranked with
     that power, and as ``<name>_unscaled`` with the prior as trained if the
-    power is not 0.
+    power is not 0. Last, the same table on the validation people: what a
+    later choice between the methods (which one serves newcomers) is made on,
+    never on the test people's numbers.
     """
     n_movies = len(prepared.data.movies)
     # One B per l2 any model reads, fitted once on the training part for every K.
@@ -257,10 +259,13 @@ def evaluate(
         readers[name] = (model, prior.with_profile(power, prior.fitted_median))
         if power:
             readers[f"{name}_unscaled"] = (model, prior)
-    results = {}
-    for k in reveal:
-        onboarding = onboard(prepared, k)
-        scorers = {name: model_scores(model, prepared, onboarding, prior) for name, (model, prior) in readers.items()}
-        scorers.update(baseline_scores(prepared, onboarding, ease_l2))
-        results[str(k)] = {name: rank(onboarding, score, n_movies) for name, score in scorers.items()}
-    return results, choices
+    measured = {}
+    for people in ("validation", "test"):
+        measured[people] = {}
+        for k in reveal:
+            onboarding = onboard(prepared, k, people)
+            scorers = {name: model_scores(model, prepared, onboarding, prior)
+                       for name, (model, prior) in readers.items()}  # fmt: skip
+            scorers.update(baseline_scores(prepared, onboarding, ease_l2))
+            measured[people][str(k)] = {name: rank(onboarding, score, n_movies) for name, score in scorers.items()}
+    return measured["test"], choices, measured["validation"]

@@ -100,6 +100,12 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_
             assert numbers["users"] == entry["model"]["users"] > 0  # the same people for every method
     settings = saved["settings"]
     assert settings["split"]["new_users"] == 6 and settings["ease_l2"] > 0
+    # Every method measured on the validation people too, for choices between them: same methods, other people.
+    on_validation = settings["validation_people"]
+    assert list(on_validation) == list(saved["reveal"])
+    for k, entry in on_validation.items():
+        assert set(entry["baselines"]) == set(saved["reveal"][k]["baselines"])
+        assert 0 < entry["model"]["users"] <= settings["split"]["validation_people"]
     assert settings["trained"]["model"]["overrides"]["history_length"] > 0
     assert settings["trained"]["no_history"]["overrides"] == {"history_length": 0, "ease_l2": 0.0}
 
@@ -143,6 +149,8 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     assert set(grid) == {str(p) for p in PROFILE_POWERS} and all(set(g) == {"5", "10", "20"} for g in grid.values())
     best = max(np.mean(list(g.values())) for g in grid.values())
     assert np.mean(list(grid[str(choice["prior_profile_power"])].values())) == best
+    for k, entry in saved["settings"]["validation_people"].items():  # the chosen power's cell, measured again
+        assert entry["model"]["full_ndcg@10"] == pytest.approx(grid[str(choice["prior_profile_power"])][k], abs=1e-9)
     for entry in saved["reveal"].values():
         names = set(entry["baselines"])
         assert {"popularity", "ease", "no_history", "no_prior"} <= names

@@ -18,7 +18,8 @@ mean-pooled) and, for a stacked model, without its EASE prior; ranks with
 the shipped ranking rule; chooses a stacked model's ``prior_profile_power``
 under it on the validation people; and writes
 ``{"reveal": {"5": {"model": {...}, "baselines": {"popularity", "ease",
-"no_history", ...}}, "10": ..., "20": ...}, "settings": ...}``
+"no_history", ...}}, "10": ..., "20": ...}, "settings": ...}``, where
+``settings.validation_people`` holds the same table on the validation people
 (``movierec.newuser``).
 """
 
@@ -404,9 +405,13 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
         trained[name] = {"overrides": overrides, "hyperparameters": configuration, "settings": settings.to_dict(),
                          "ranking": rule, "history": history}  # fmt: skip
     l2, _ = evaluation.ease_l2_on_validation(prepared)
-    measured, choices = newuser.evaluate(prepared, fitted, l2)
-    reveal = {k: {"model": rows["model"], "baselines": {name: r for name, r in rows.items() if name != "model"}}
-              for k, rows in measured.items()}  # fmt: skip
+    measured, choices, on_validation = newuser.evaluate(prepared, fitted, l2)
+
+    def by_k(table: dict) -> dict:
+        return {k: {"model": rows["model"], "baselines": {n: r for n, r in rows.items() if n != "model"}}
+                for k, rows in table.items()}  # fmt: skip
+
+    reveal, validation_reveal = by_k(measured), by_k(on_validation)
     print(f"protocol {protocol.name}: {protocol.summary}")
     for name, choice in choices.items():
         print(f"{name}: prior_profile_power {choice['prior_profile_power']} chosen on the validation people; "
@@ -422,6 +427,8 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
             "split": newuser.describe(prepared.split),
             "ease_l2": l2,
             "newcomers": choices,
+            # Every method on the validation people: what choosing between them (for newcomers) may read.
+            "validation_people": validation_reveal,
             "data": {"release": release.name, "fingerprint": release.fingerprint()},
             "trained": trained,
         },
