@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from movierec import artifacts, evaluation, models, training
 from movierec.prepared import Prepared
+from movierec.scoring import set_ranking_rule
 
 SELECTION_METRIC = "full_ndcg@10"
 # The core issue's bar on the like probability (AUC >= 0.815), applied to validation numbers when choosing.
@@ -104,28 +105,28 @@ def fit_candidate(
     progress = verbose not in (0, 2)
     ranking, ranked = None, None  # validation is ranked once: for the rule, and its chosen rule's numbers kept
     if full_ranking:
-        ranking, ranked = choose_ranking_rule(model, prepared, progress, with_ranking=True)
+        ranking, ranked = choose_ranking_rule(model, prepared, progress)
     validation = evaluation.evaluate_model(model, prepared, full=full_ranking, progress=progress, part="validation",
                                            ranked=ranked)  # fmt: skip
     return Candidate(name, hyperparameters, settings, model, history, validation, seconds, ranking)
 
 
-def choose_ranking_rule(model, prepared: Prepared, progress: bool = False, with_ranking: bool = False):
+def choose_ranking_rule(model, prepared: Prepared, progress: bool = False) -> tuple[dict | None, dict | None]:
     """Set a model fitted on the training part to the ranking rule that ranks validation best; say what was chosen.
 
-    None (and the model unchanged) when the model has no rule to choose
-    (one output and no prior). The rule is part of the model's config, so a
-    refit keeps it. ``with_ranking`` also returns the chosen rule's
-    validation ranking (None without a choice), for ``evaluate_model``, so
-    validation is ranked once, not once more under the chosen rule.
+    Returns the choice and the chosen rule's validation ranking (for
+    ``evaluate_model``, so validation is ranked once, not once more under the
+    chosen rule); (None, None), and the model unchanged, when the model has
+    no rule to choose (one output and no prior). The rule is part of the
+    model's config, so a refit keeps it.
     """
     if len(evaluation.ranking_rules(model)) < 2:
-        return (None, None) if with_ranking else None
+        return None, None
     (exponent, gain), grid, ranked = evaluation.ranking_rule_on_validation(model, prepared, progress)
-    model.ranking_like_exponent, model.ranking_prior_gain = exponent, gain
+    set_ranking_rule(model, (exponent, gain))
     chosen = {"like_exponent": exponent, "prior_gain": gain, "chosen_by": f"validation {SELECTION_METRIC}",
               "validation": grid}  # fmt: skip
-    return (chosen, ranked) if with_ranking else chosen
+    return chosen, ranked
 
 
 def select(validation: dict[str, dict], metric: str = SELECTION_METRIC, floors: dict[str, float] | None = None) -> str:

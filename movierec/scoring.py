@@ -231,6 +231,12 @@ def ranking_rule(model) -> tuple[float, float]:
     return exponent, gain
 
 
+def set_ranking_rule(model, rule: Sequence[float]) -> None:
+    """Give ``model`` the ranking rule ``(like exponent, prior gain)``; scorers built afterwards compile it in."""
+    for option, value in zip(RANKING_OPTIONS, rule, strict=True):
+        setattr(model, option, float(value))
+
+
 def ranked_by(logit, prior_logit, like_exponent: float = 1.0, prior_gain: float = 1.0):
     """Ranking scores (rows,) from the network's logits and the prior's share (rows, outputs) under a rule.
 

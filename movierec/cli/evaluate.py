@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> dict:
         )
         # A ranking protocol chooses the ranking rule on its own validation part, as a training run does.
         full = protocol.full_ranking and not args.no_full_ranking
-        ranking = experiment.choose_ranking_rule(model, prepared, not args.quiet) if full else None
+        ranking, _ = experiment.choose_ranking_rule(model, prepared, not args.quiet) if full else (None, None)
         trained = {"config": model.get_config(), "settings": settings.to_dict(), "history": history,
                    "ranking": ranking}  # fmt: skip
     else:
@@ -272,7 +272,7 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
 
     from movierec import artifacts, evaluation, experiment, training
     from movierec.prepared import prepare
-    from movierec.scoring import ranking_rule
+    from movierec.scoring import RANKING_OPTIONS, ranking_rule, set_ranking_rule
 
     trained_on = manifest.get("data", {}).get("fingerprint")
     if release.fingerprint() != trained_on:
@@ -295,12 +295,13 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
         fit = {"made here": True, "training": candidate.settings.to_dict()}
     else:
         fitted, prepared, fit = reused_train_only_fit(args, release, manifest)
-        ranking, ranked = experiment.choose_ranking_rule(fitted, prepared, progress=not args.quiet, with_ranking=True)
+        ranking, ranked = experiment.choose_ranking_rule(fitted, prepared, progress=not args.quiet)
         fit_validation = evaluation.evaluate_model(fitted, prepared, part="validation", progress=not args.quiet,
                                                    ranked=ranked)  # fmt: skip
-    rule = {"ranking_like_exponent": ranking["like_exponent"], "ranking_prior_gain": ranking["prior_gain"]}
+    chosen = (ranking["like_exponent"], ranking["prior_gain"])
+    rule = dict(zip(RANKING_OPTIONS, chosen, strict=True))
     served_before = list(ranking_rule(model))  # the rule the manifest's evaluation was measured under
-    model.ranking_like_exponent, model.ranking_prior_gain = ranking["like_exponent"], ranking["prior_gain"]
+    set_ranking_rule(model, chosen)
     tested = evaluation.evaluate_model(model, prepare(release, encoder=encoder), progress=not args.quiet)
     earlier = manifest.get("serving", {}).get("ranking") or {}
     # The first test numbers stay recorded however often a rule is chosen again, with the rule they were
@@ -380,7 +381,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     from movierec.files import write_json
     from movierec.history import HISTORY_LENGTH
     from movierec.prepared import prepare
-    from movierec.scoring import RANKING_OPTIONS, ranking_rule
+    from movierec.scoring import RANKING_OPTIONS, ranking_rule, set_ranking_rule
 
     prepared = prepare(release, split=protocol.make_split(release.ratings))
     shipped = manifest["config"]
@@ -393,14 +394,14 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
                     "no_prior": {**with_history, "ease_l2": 0.0}, "no_history": variants["no_history"]}  # fmt: skip
     # Every network ranks by the shipped ranking rule, inherited as the hyperparameters are, so that the newcomer
     # rescaling is chosen under the rule it will be served with (a weak, stated leak: movierec/newuser.py).
-    rule = dict(zip(RANKING_OPTIONS, ranking_rule(model), strict=True))
+    shipped_rule = ranking_rule(model)
+    rule = dict(zip(RANKING_OPTIONS, shipped_rule, strict=True))
     fitted, trained = {}, {}
     for name, overrides in variants.items():
         fitted[name], settings, history = protocols.train_for_protocol(
             protocol, prepared, manifest, verbose=0 if args.quiet else 2, epochs=args.epochs, overrides=overrides
         )
-        for option, value in rule.items():
-            setattr(fitted[name], option, value)
+        set_ranking_rule(fitted[name], shipped_rule)
         configuration = {**artifacts.hyperparameters(manifest), **overrides}
         trained[name] = {"overrides": overrides, "hyperparameters": configuration, "settings": settings.to_dict(),
                          "ranking": rule, "history": history}  # fmt: skip
