@@ -24,7 +24,10 @@ rating was kept away from fitting:
   (``movierec.prior``: how a prior summed over a few ratings is rescaled) is
   chosen from ``PROFILE_POWERS`` by the validation people's NDCG@10,
   averaged over K, under the inherited rule; the test people are then
-  ranked once with it.
+  ranked once with it. Then which of the trained networks serves newcomers
+  (``choose_network``: the stacked model at that power, the network without
+  the prior, the network without a history) is chosen the same way, on the
+  same validation people.
 * **What they reveal**: each new person's first K ratings by timestamp
   (ties by movie id), K in ``REVEAL`` (5, 10, 20): what an onboarding page
   collects. The model reads them as the person's history (and, if it
@@ -229,6 +232,22 @@ def choose_profile_power(
             measured[str(p)][str(k)] = ranked["full_ndcg@10"]
     chosen = best_power({float(p): float(np.mean(list(by_k.values()))) for p, by_k in measured.items()})
     return chosen, measured
+
+
+def choose_network(validation: dict[str, dict[str, dict]], names: Sequence[str]) -> tuple[str, dict[str, float]]:
+    """Which trained network serves newcomers: the highest NDCG@10 on the validation people, averaged over K.
+
+    ``validation`` is ``evaluate``'s validation table (``{"K": {name:
+    metrics}}``), ``names`` the networks to choose from. Ties go to the
+    shipped kind (``"model"``), then by name. Returns the choice and every
+    candidate's mean; the test people's numbers are never read.
+    """
+    if not names:
+        raise ValueError("no network to choose from")
+    means = {name: float(np.mean([by_name[name]["full_ndcg@10"] for by_name in validation.values()]))
+             for name in names}  # fmt: skip
+    best = max(means.values())
+    return min((n for n in names if means[n] == best), key=lambda n: (n != "model", n)), means
 
 
 def evaluate(

@@ -85,10 +85,12 @@ def test_evaluate_trains_and_reports_each_protocol(shipped_tiny, ml1m_dir, tmp_p
 
 
 def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_tiny, ml1m_dir, tmp_path):
-    out = tmp_path / "newuser.json"
+    from movierec import artifacts
+
+    out, networks = tmp_path / "newuser.json", tmp_path / "networks"
     evaluate.main(
         ["--protocol", "newuser", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(shipped_tiny),
-         "--encoder-dir", str(shipped_tiny), "--out", str(out), "--quiet"]
+         "--encoder-dir", str(shipped_tiny), "--out", str(out), "--quiet", "--save-networks", str(networks)]
     )  # fmt: skip
     saved = json.loads(out.read_text())
     assert list(saved["reveal"]) == ["5", "10", "20"]
@@ -108,6 +110,22 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_
         assert 0 < entry["model"]["users"] <= settings["split"]["validation_people"]
     assert settings["trained"]["model"]["overrides"]["history_length"] > 0
     assert settings["trained"]["no_history"]["overrides"] == {"history_length": 0, "ease_l2": 0.0}
+    # Which network serves newcomers is chosen on the validation people's numbers, never the test people's.
+    serving = settings["newcomer_network"]
+    assert set(serving["validation_mean_ndcg@10"]) == set(settings["trained"]) == {"model", "no_history"}
+    for name, mean in serving["validation_mean_ndcg@10"].items():
+        rows = [entry["model"] if name == "model" else entry["baselines"][name] for entry in on_validation.values()]
+        assert mean == pytest.approx(np.mean([row["full_ndcg@10"] for row in rows]))
+    assert serving["validation_mean_ndcg@10"][serving["network"]] == max(serving["validation_mean_ndcg@10"].values())
+    # Every network is saved as a loadable set, its weights' checksum recorded with it.
+    for name, trained in settings["trained"].items():
+        model, encoder, manifest = artifacts.load("autointp", networks / name, networks / name)
+        assert manifest["weights"]["sha256"] == trained["saved"]["weights_sha256"]
+        assert manifest["serving"]["variant"] == name
+        assert model.history_length == trained["overrides"]["history_length"]
+        # the new people are not in the set's vocabularies: they encode as the unknown user
+        known = 60 - settings["split"]["new_users"] - settings["split"]["validation_people"]
+        assert 0 < len(encoder.vocabularies["user_id"]) <= known
 
 
 def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_validation_people(

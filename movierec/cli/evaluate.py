@@ -69,6 +69,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="--choose-ranking-rule: reuse this fit of the shipped configuration on the training part "
         "(DIR/model and DIR/data, as saved without a refit) instead of fitting one",
     )  # fmt: skip
+    parser.add_argument(
+        "--save-networks", type=Path, default=None, metavar="DIR",
+        help="newuser: save every network the protocol trains as a set in DIR/<name> (weights, encoder, manifest), "
+        "so that the one chosen for newcomers can be served (--apply-newuser-choice)",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
@@ -94,6 +99,8 @@ def run(args: argparse.Namespace) -> dict:
         cli.fail("give --apply-newuser-choice and --choose-ranking-rule one at a time")
     if args.train_only_fit is not None and not args.choose_ranking_rule:
         cli.fail("--train-only-fit goes with --choose-ranking-rule")
+    if args.save_networks is not None and args.protocol != "newuser":
+        cli.fail("--save-networks goes with --protocol newuser")
     try:
         model, encoder, manifest = artifacts.load(args.model, args.model_dir, args.encoder_dir)
     except artifacts.ArtifactError as err:
@@ -378,7 +385,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     """The new-user protocol: fresh models of the shipped kind (with and without a history and, for a stacked model,
     without its prior), the choice of a stacked model's newcomer rescaling, and the baselines, on the same people."""
     from movierec import artifacts, evaluation, newuser, protocols
-    from movierec.files import write_json
+    from movierec.files import sha256_file, write_json
     from movierec.history import HISTORY_LENGTH
     from movierec.prepared import prepare
     from movierec.scoring import RANKING_OPTIONS, ranking_rule, set_ranking_rule
@@ -405,8 +412,21 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
         configuration = {**artifacts.hyperparameters(manifest), **overrides}
         trained[name] = {"overrides": overrides, "hyperparameters": configuration, "settings": settings.to_dict(),
                          "ranking": rule, "history": history}  # fmt: skip
+        if args.save_networks is not None:
+            folder = args.save_networks / name
+            paths = artifacts.save(
+                fitted[name], prepared.encoder, args.model, folder, folder,
+                data={"release": release.name, "fingerprint": release.fingerprint(),
+                      "split": newuser.describe(prepared.split)},
+                training={**settings.to_dict(), "history": history},
+                serving={"trained_by": "the new-user protocol", "variant": name},
+            )  # fmt: skip
+            trained[name]["saved"] = {"folder": str(folder.resolve()), "weights_sha256": sha256_file(paths.weights)}
     l2, _ = evaluation.ease_l2_on_validation(prepared)
     measured, choices, on_validation = newuser.evaluate(prepared, fitted, l2)
+    network, means = newuser.choose_network(on_validation, list(fitted))
+    serving = {"network": network, "chosen_by": "mean NDCG@10 over K on the validation people",
+               "validation_mean_ndcg@10": means}  # fmt: skip
 
     def by_k(table: dict) -> dict:
         return {k: {"model": rows["model"], "baselines": {n: r for n, r in rows.items() if n != "model"}}
@@ -417,6 +437,8 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     for name, choice in choices.items():
         print(f"{name}: prior_profile_power {choice['prior_profile_power']} chosen on the validation people; "
               "NDCG@10 there by power and K: " + json.dumps(choice["validation_ndcg@10"]))  # fmt: skip
+    print(f"newcomers are served by {network!r}, chosen on the validation people by mean NDCG@10 over K: "
+          + ", ".join(f"{name} {mean:.4f}" for name, mean in means.items()))  # fmt: skip
     for k, rows in measured.items():
         print(f"K = {k}: " + ", ".join(f"{name} NDCG@10 {r['full_ndcg@10']:.4f} Hit@10 {r['full_hit@10']:.4f}"
                                        for name, r in rows.items()))  # fmt: skip
@@ -428,6 +450,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
             "split": newuser.describe(prepared.split),
             "ease_l2": l2,
             "newcomers": choices,
+            "newcomer_network": serving,
             # Every method on the validation people: what choosing between them (for newcomers) may read.
             "validation_people": validation_reveal,
             "data": {"release": release.name, "fingerprint": release.fingerprint()},
