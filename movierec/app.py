@@ -130,11 +130,30 @@ def load_movielens(movielens_dir: str | None) -> data.MovieLens:
     return data.load("ml-1m", folder, download=False)
 
 
+def retrain_command(name: str) -> str:
+    return f"python -m movierec.train --model {name} --data-dir /path/to/movielens"
+
+
+def serving_folders(name: str, model_dir: str | None, encoder_dir: str | None, newcomer: bool):
+    """The artifact folders that serve this visitor: the newcomer set for a new visitor, if the model has one.
+
+    The new-user protocol chose, on new people it held out, which network
+    ranks best for someone the model never saw (``artifacts.newcomer_folders``).
+    """
+    if not newcomer:
+        return model_dir, encoder_dir
+    try:
+        folders = artifacts.newcomer_folders(name, model_dir, encoder_dir)
+    except artifacts.ArtifactError as err:
+        raise PageError(f"The {TITLES[name]} model could not be loaded: {err}", retrain_command(name)) from err
+    return (model_dir, encoder_dir) if folders is None else (str(folders[0]), str(folders[1]))
+
+
 @st.cache_resource(show_spinner="Loading the model…")
 def load_recommender(
     name: str, model_dir: str | None, encoder_dir: str | None, movielens_dir: str | None
 ) -> Recommender:
-    train = f"python -m movierec.train --model {name} --data-dir /path/to/movielens"
+    train = retrain_command(name)
     point_at_a_copy = "export MOVIELENS_DIR=/path/to/ml-1m   # a folder with ratings.dat, users.dat, movies.dat"
     try:
         model, encoder, manifest = artifacts.load(name, model_dir, encoder_dir)
@@ -564,9 +583,12 @@ def page(name: str) -> None:
     keep_choices()
     name = st.session_state.get("model", name)
     st.title("Movies you have not seen yet", anchor=False)
+    newcomer = st.session_state.get("mode", "Me") == "Me"  # the sidebar's first choice, as last made
+    shipped = os.environ.get(artifacts.ENV_MODEL_DIR), os.environ.get(artifacts.ENV_ENCODER_DIR)
     try:
+        folders = serving_folders(name, *shipped, newcomer)
         rec = load_recommender(
-            name, os.environ.get("MOVIEREC_MODEL_DIR"), os.environ.get("MOVIEREC_ENCODER_DIR"),
+            name, *folders,
             (os.environ.get(data.ENV_DATA_DIR) or "").strip() or None,  # blank counts as unset, as in data.find
         )  # fmt: skip
     except PageError as err:
@@ -581,7 +603,9 @@ def page(name: str) -> None:
     st.caption(
         f"{TITLES[name]} ranks all {len(rec.movies):,} MovieLens movies for {MONTHS[month - 1]} {year}. "
         "Rate movies you have seen and the list follows your taste."
-    )
+        + (" As a new visitor you get its network for newcomers, the one that ranked best for new people in "
+           "validation." if folders != shipped else "")
+    )  # fmt: skip
     st.markdown(describe(person))
     recommendations(rec, person, year, month, n, genres, decades)
 

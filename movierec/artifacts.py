@@ -16,6 +16,14 @@ Layout (``name`` is ``autoint`` or ``autointp``)::
     model/<name>-<sha256[:12]>.weights.h5
     data/<name>-<sha256[:12]>.encoder.json
 
+The new-user protocol may choose, on its validation people, another
+network than the shipped one for people the model never saw; that set lies
+in ``newcomers/`` of both folders, and the shipped manifest names it with
+its weights' checksum (``newcomer_folders``)::
+
+    model/newcomers/<name>.manifest.json   (and its weights)
+    data/newcomers/<name>-<sha256[:12]>.encoder.json
+
 A set is saved so that a crash at any point leaves the previous set loadable:
 the weights and the encoder are written under names of their own content,
 next to the previous ones; the manifest is then replaced in one atomic rename,
@@ -55,6 +63,9 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 SECTIONS = ("data", "training", "validation", "evaluation", "serving")
 # Config keys that change how a saved model is served, not its weights: ``update_manifest`` may set them.
 SERVING_OPTIONS = ("prior_profile_power", "prior_profile_reference", "ranking_like_exponent", "ranking_prior_gain")
+
+
+NEWCOMERS = "newcomers"  # the subfolder, in the model and encoder folders, of a set chosen to serve newcomers
 
 
 class ArtifactError(RuntimeError):
@@ -288,6 +299,36 @@ def _confined(manifest: Path, name: str, field: str, folders: tuple[Path, ...]) 
         shown = " or ".join(str(f) for f in dict.fromkeys(folders))
         raise ArtifactError(f"{manifest}: field {field!r} names {name!r}, outside the artifact folders ({shown})")
     return target
+
+
+def newcomer_set_folders(model_dir=None, encoder_dir=None) -> tuple[Path, Path]:
+    """Where a set serving newcomers lies: ``newcomers/`` in the model folder and in the encoder folder."""
+    model_folder, encoder_folder = _folders(model_dir, encoder_dir)
+    return model_folder / NEWCOMERS, encoder_folder / NEWCOMERS
+
+
+def newcomer_folders(name: str, model_dir=None, encoder_dir=None) -> tuple[Path, Path] | None:
+    """The (model, encoder) folders of the set that serves ``name``'s newcomers, or None if the shipped set does.
+
+    The shipped manifest names such a set under ``serving.newcomers.network``
+    (written by ``python -m movierec.evaluate --apply-newuser-choice``) with
+    its weights' SHA-256; a set in ``newcomers/`` whose manifest names other
+    weights (replaced, or a half-finished copy) is refused with an
+    ``ArtifactError``, as is a record that is not an object with a checksum.
+    """
+    shipped = manifest_path(name, _folders(model_dir, encoder_dir)[0])
+    newcomers = (read_manifest(shipped).get("serving") or {}).get("newcomers") or {}
+    network = newcomers.get("network") if isinstance(newcomers, dict) else None
+    if network is None:
+        return None
+    if not isinstance(network, dict) or not _SHA256.fullmatch(str(network.get("weights_sha256", ""))):
+        raise ArtifactError(f"{shipped}: field 'serving.newcomers.network' must be an object with weights_sha256")
+    folders = newcomer_set_folders(model_dir, encoder_dir)
+    theirs = read_manifest(manifest_path(name, folders[0]))
+    if theirs["weights"]["sha256"] != network["weights_sha256"]:
+        raise ArtifactError(f"{manifest_path(name, folders[0])} names other weights than the newcomer network "
+                            f"{shipped} was given (replaced since?); apply the new-user choice again")  # fmt: skip
+    return folders
 
 
 def load(name: str, model_dir: str | Path | None = None, encoder_dir: str | Path | None = None):

@@ -32,6 +32,26 @@ def tiny_artifacts(tmp_path_factory, ml1m_dir):
     return root
 
 
+@pytest.fixture(scope="module")
+def with_newcomer_network(tmp_path_factory, ml1m_dir, tiny_artifacts):
+    """The tiny sets, with AutoInt+'s newcomers served by a network of their own (history only, no EASE prior)."""
+    import shutil
+
+    from movierec import artifacts
+
+    root = tmp_path_factory.mktemp("app-newcomers")
+    shutil.copytree(tiny_artifacts, root, dirs_exist_ok=True)
+    folders = artifacts.newcomer_set_folders(root / "model", root / "data")
+    train.main(["--model", "autointp", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(folders[0]),
+                "--encoder-dir", str(folders[1]), "--epochs", "1", "--batch-size", "256", "--no-refit",
+                "--no-full-ranking", "--hyperparameters", TINY.replace("}", ', "history_length": 10}'),
+                "--quiet"])  # fmt: skip
+    sha = artifacts.read_manifest(artifacts.manifest_path("autointp", folders[0]))["weights"]["sha256"]
+    newcomers = {"network": {"variant": "no_prior", "weights_sha256": sha}}
+    artifacts.update_manifest("autointp", root / "model", serving={"newcomers": newcomers})
+    return root
+
+
 @pytest.fixture
 def app_env(monkeypatch, ml1m_dir, tiny_artifacts):
     monkeypatch.setenv("MOVIELENS_DIR", str(ml1m_dir))
@@ -215,6 +235,36 @@ def test_the_page_switches_models(app_env):
     assert not at.exception and not at.error
     assert "AutoInt ranks all" in shown_text(at)
     assert len(picks(at)) == 10
+
+
+def test_a_new_visitor_is_served_by_the_newcomer_network_and_a_movielens_user_by_the_shipped_one(
+    monkeypatch, ml1m_dir, with_newcomer_network, ml1m
+):
+    monkeypatch.setenv("MOVIELENS_DIR", str(ml1m_dir))
+    monkeypatch.setenv("MOVIEREC_MODEL_DIR", str(with_newcomer_network / "model"))
+    monkeypatch.setenv("MOVIEREC_ENCODER_DIR", str(with_newcomer_network / "data"))
+    at = run_page("show_st_plus.py")
+    newcomer_note = "its network for newcomers"
+    assert not at.exception and newcomer_note in shown_text(at)
+    liked = int(ml1m.movies["movie_id"].iloc[3])
+    at.selectbox(key="search").set_value(liked).run()
+    at.feedback(key="search_stars").set_value(4).run()
+    assert not at.exception and liked not in set(picks(at)["movie_id"]) and len(picks(at)) == 10
+    at.radio(key="mode").set_value("A MovieLens user").run()
+    assert not at.exception and newcomer_note not in shown_text(at) and len(picks(at)) == 10
+    # a newcomer set that is not the one the manifest names is a message with the fix, not a traceback
+    from movierec import artifacts
+
+    newcomer_manifest = artifacts.manifest_path("autointp", with_newcomer_network / "model" / "newcomers")
+    saved = newcomer_manifest.read_text()
+    try:
+        other = json.loads(saved)
+        other["weights"]["sha256"] = "0" * 64
+        newcomer_manifest.write_text(json.dumps(other))
+        at = run_page("show_st_plus.py")
+        assert not at.exception and "names other weights than the newcomer network" in at.error[0].value
+    finally:
+        newcomer_manifest.write_text(saved)
 
 
 def test_an_empty_list_says_why(app_env, ml1m):

@@ -198,3 +198,40 @@ def test_an_earlier_sets_ordinal_offsets_are_converted_to_steps(copy_of):
     _edit_manifest(copy_of, lambda m: m.update(cut_points="raw"))
     with pytest.raises(artifacts.ArtifactError, match="field 'cut_points' must be"):
         _load(copy_of)
+
+
+def _serve_newcomers_with_a_copy(root) -> str:
+    """Save the set again as the newcomer set and name it in the shipped manifest, as --apply-newuser-choice does."""
+    model, encoder, _ = _load(root)
+    paths = artifacts.save(model, encoder, "autointp", *artifacts.newcomer_set_folders(root / "model", root / "data"))
+    sha = json.loads(paths.manifest.read_text())["weights"]["sha256"]
+    newcomers = {"network": {"variant": "no_prior", "weights_sha256": sha}}
+    artifacts.update_manifest("autointp", root / "model", serving={"newcomers": newcomers})
+    return sha
+
+
+def test_the_set_serving_newcomers_is_found_only_when_the_shipped_manifest_names_it(copy_of):
+    assert artifacts.newcomer_folders("autointp", copy_of / "model", copy_of / "data") is None
+    _serve_newcomers_with_a_copy(copy_of)
+    folders = artifacts.newcomer_folders("autointp", copy_of / "model", copy_of / "data")
+    assert folders == (copy_of / "model" / "newcomers", copy_of / "data" / "newcomers")
+    model, _, manifest = artifacts.load("autointp", *folders)
+    assert manifest["weights"]["sha256"] == _load(copy_of)[2]["serving"]["newcomers"]["network"]["weights_sha256"]
+    assert _load(copy_of)[0].get_config() == model.get_config()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (lambda r: _edit_manifest(r, lambda m: m["serving"]["newcomers"]["network"].update(weights_sha256="0" * 64)),
+         "names other weights than the newcomer network"),
+        (lambda r: _edit_manifest(r, lambda m: m["serving"]["newcomers"].update(network="no_prior")),
+         "must be an object with weights_sha256"),
+        (lambda r: (r / "model" / "newcomers" / "autointp.manifest.json").unlink(), "does not exist"),
+    ],
+)
+def test_a_newcomer_set_that_is_not_the_recorded_one_is_refused(copy_of, tamper, message):
+    _serve_newcomers_with_a_copy(copy_of)
+    tamper(copy_of)
+    with pytest.raises(artifacts.ArtifactError, match=message):
+        artifacts.newcomer_folders("autointp", copy_of / "model", copy_of / "data")

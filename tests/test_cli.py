@@ -164,6 +164,29 @@ def test_recommend_rejects_bad_input_in_one_line(stacked_artifacts, argv, messag
     assert "Error:" not in err  # a usage error, said plainly, not an exception's name
 
 
+def test_recommend_serves_a_new_person_by_the_newcomer_network_when_the_model_has_one(
+    stacked_artifacts, ml1m, tmp_path, monkeypatch, capsys
+):
+    import shutil
+
+    from movierec import artifacts
+
+    root = tmp_path / "sets"
+    shutil.copytree(stacked_artifacts[stacked_artifacts.index("--model-dir") + 1], root)
+    model, encoder, _ = artifacts.load("autointp", root, root)
+    saved = artifacts.save(model, encoder, "autointp", *artifacts.newcomer_set_folders(root, root))
+    sha = artifacts.read_manifest(saved.manifest)["weights"]["sha256"]
+    artifacts.update_manifest("autointp", root, serving={"newcomers": {"network": {"weights_sha256": sha}}})
+    loaded_from, load = [], artifacts.load
+    monkeypatch.setattr(artifacts, "load", lambda name, *folders: loaded_from.append(folders) or load(name, *folders))
+    argv = ["--data-dir", stacked_artifacts[1], "--no-download", "--model-dir", str(root), "--encoder-dir", str(root),
+            "--rated", f"{int(ml1m.movies['movie_id'].iloc[0])}:5", "--n", "3", "--json"]  # fmt: skip
+    recommend.main(argv)
+    recommend.main([*argv, "--user", "3"])
+    capsys.readouterr()
+    assert loaded_from == [(root / "newcomers", root / "newcomers"), (root, root)]
+
+
 def test_python_dash_m_movierec_recommend_is_the_tool():
     import subprocess
     import sys

@@ -157,7 +157,8 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     out = tmp_path / "newuser.json"
     evaluate.main(
         ["--protocol", "newuser", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root),
-         "--encoder-dir", str(root), "--out", str(out), "--quiet", "--epochs", "1"]
+         "--encoder-dir", str(root), "--out", str(out), "--quiet", "--epochs", "1",
+         "--save-networks", str(tmp_path / "networks")]
     )  # fmt: skip
     saved = json.loads(out.read_text())
     assert all(trained["ranking"] == rule for trained in saved["settings"]["trained"].values())
@@ -235,3 +236,36 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
                            str(root), "--apply-newuser-choice", str(bad), "--quiet"])  # fmt: skip
         assert reason in capsys.readouterr().err
         assert artifacts.read_manifest(artifacts.manifest_path("autointp", root)) == after
+    # A run that chose the network without the prior for newcomers (set here: on fixture data either may win):
+    # applying it copies that network beside the shipped set and names it, with its checksum, in the manifest.
+    # (the applications above installed whatever network the run itself chose)
+    run_chose = saved["settings"]["newcomer_network"]["network"]
+    assert (artifacts.newcomer_folders("autointp", root, root) is None) == (run_chose == "model")
+    before = artifacts.read_manifest(artifacts.manifest_path("autointp", root))
+    chose_no_prior = tmp_path / "no-prior.json"
+    run = json.loads(out.read_text())
+    run["settings"]["newcomer_network"]["network"] = "no_prior"
+    chose_no_prior.write_text(json.dumps(run))
+    unsaved, moved = tmp_path / "unsaved.json", tmp_path / "moved.json"
+    del run["settings"]["trained"]["no_prior"]["saved"]
+    unsaved.write_text(json.dumps(run))
+    run["settings"]["trained"]["no_prior"]["saved"] = {"folder": str(tmp_path / "nowhere"), "weights_sha256": "0"}
+    moved.write_text(json.dumps(run))
+    for bad, reason in ((unsaved, "did not save it"), (moved, "cannot be loaded")):
+        with pytest.raises(SystemExit):
+            evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir",
+                           str(root), "--apply-newuser-choice", str(bad), "--quiet"])  # fmt: skip
+        assert reason in capsys.readouterr().err
+        assert artifacts.read_manifest(artifacts.manifest_path("autointp", root)) == before
+    evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir", str(root),
+                   "--apply-newuser-choice", str(chose_no_prior), "--quiet"])  # fmt: skip
+    folders = artifacts.newcomer_folders("autointp", root, root)
+    assert folders == (root / "newcomers", root / "newcomers")
+    newcomer_model, _, newcomer_manifest = artifacts.load("autointp", *folders)
+    run = json.loads(chose_no_prior.read_text())
+    assert newcomer_manifest["weights"]["sha256"] == run["settings"]["trained"]["no_prior"]["saved"]["weights_sha256"]
+    assert newcomer_model.ease_l2 == 0.0 and scoring.ranking_rule(newcomer_model) == tuple(rule.values())
+    network = artifacts.read_manifest(artifacts.manifest_path("autointp", root))["serving"]["newcomers"]["network"]
+    assert network["variant"] == "no_prior"
+    assert network["validation_mean_ndcg@10"] == run["settings"]["newcomer_network"]["validation_mean_ndcg@10"]
+    assert artifacts.load("autointp", root, root)[0].ease_l2 == 50.0  # MovieLens users keep the stacked network

@@ -20,7 +20,12 @@ under it on the validation people; and writes
 ``{"reveal": {"5": {"model": {...}, "baselines": {"popularity", "ease",
 "no_history", ...}}, "10": ..., "20": ...}, "settings": ...}``, where
 ``settings.validation_people`` holds the same table on the validation people
-(``movierec.newuser``).
+(``movierec.newuser``), and ``settings.newcomer_network`` which trained
+network serves newcomers best there. ``--save-networks DIR`` keeps every
+network it trains; ``--apply-newuser-choice`` then serves the chosen power
+and, if another network won, copies it beside the shipped set
+(``artifacts.newcomer_folders``), where the app and ``movierec.recommend``
+use it for new people.
 """
 
 from __future__ import annotations
@@ -56,7 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--apply-newuser-choice", type=Path, default=None, metavar="NEWUSER_JSON",
         help="serve the shipped model with the newcomer rescaling chosen on the new-user protocol's validation "
         "people (the file `--protocol newuser --out` wrote; it must have ranked by the shipped ranking rule) and "
-        "record it in its manifest; evaluates nothing",
+        "record it in its manifest; if the run chose another network for newcomers, serve them with it (saved by "
+        "--save-networks); evaluates nothing",
     )  # fmt: skip
     parser.add_argument(
         "--choose-ranking-rule", action="store_true",
@@ -231,11 +237,13 @@ def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dic
     elif not (math.isfinite(reference) and reference > 0):
         cli.fail(f"{path}: prior_profile_reference {reference} is not a positive number of ratings")
     config = {"prior_profile_power": power, "prior_profile_reference": float(reference)}
+    network = install_newcomer_network(args, path, settings, manifest, served)
     note = {**config, "chosen_on": "the new-user protocol's validation people", "source": path.name,
             "reference": "recorded in the file" if "prior_profile_reference" in choice else
             "the protocol's training median, recomputed", "training_median": recomputed,
             "validation_ndcg@10": choice.get("validation_ndcg@10"),
-            "ranking": dict(zip(RANKING_OPTIONS, served, strict=True))}  # fmt: skip
+            "ranking": dict(zip(RANKING_OPTIONS, served, strict=True)),
+            **({"network": network} if network else {})}  # fmt: skip
     try:
         written = artifacts.update_manifest(
             args.model, args.model_dir, config=config, expect_weights=manifest["weights"]["sha256"],
@@ -245,7 +253,59 @@ def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dic
         cli.fail(str(err))
     print(f"{args.model} now rescales newcomers' EASE prior with power {power:g} towards {float(reference):g} "
           f"ratings; recorded in {written}")  # fmt: skip
+    if network:
+        print(f"newcomers are served by the {network['variant']!r} network the run chose on its validation people "
+              f"(mean NDCG@10 {network['validation_mean_ndcg@10'][network['variant']]:.4f}), saved in "
+              f"{artifacts.newcomer_set_folders(args.model_dir, args.encoder_dir)[0]}")  # fmt: skip
     return {"model": args.model, **config}
+
+
+def install_newcomer_network(args: argparse.Namespace, path: Path, settings: dict, manifest: dict,
+                             served: tuple[float, ...]) -> dict | None:  # fmt: skip
+    """Copy the network a new-user run chose for newcomers into the newcomer set; None if the shipped kind won.
+
+    A file written before the choice was recorded leaves newcomers with the
+    shipped network. The saved set must be the one the run measured (its
+    weights' checksum), on the shipped model's data, ranking by the shipped
+    rule; anything else is refused before a file is written.
+    """
+    from movierec import artifacts
+    from movierec.files import sha256_file
+    from movierec.scoring import ranking_rule
+
+    if "newcomer_network" not in settings:
+        return None
+    try:
+        choice = settings["newcomer_network"]
+        chosen, means = str(choice["network"]), {str(k): float(v) for k, v in choice["validation_mean_ndcg@10"].items()}
+        saved = settings["trained"][chosen].get("saved")
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        cli.fail(f"{path} records its choice of a network for newcomers badly ({type(err).__name__}: {err})")
+    if chosen == "model":
+        return None
+    if not isinstance(saved, dict) or "folder" not in saved or "weights_sha256" not in saved:
+        cli.fail(f"{path} chose the {chosen!r} network for newcomers but did not save it; rerun "
+                 "--protocol newuser with --save-networks DIR")  # fmt: skip
+    folder = Path(saved["folder"])
+    try:
+        model, encoder, theirs = artifacts.load(args.model, folder, folder)
+    except artifacts.ArtifactError as err:
+        cli.fail(f"the {chosen!r} network {path} chose for newcomers cannot be loaded: {err}")
+    if theirs["weights"]["sha256"] != saved["weights_sha256"]:
+        cli.fail(f"{folder} holds other weights than the {chosen!r} network {path} measured")
+    if theirs.get("data", {}).get("fingerprint") != manifest.get("data", {}).get("fingerprint"):
+        cli.fail(f"the {chosen!r} network in {folder} was trained on other data than the shipped {args.model}")
+    if ranking_rule(model) != served:
+        cli.fail(f"the {chosen!r} network in {folder} ranks by another rule than the shipped {args.model}")
+    model_folder, encoder_folder = artifacts.newcomer_set_folders(args.model_dir, args.encoder_dir)
+    paths = artifacts.save(
+        model, encoder, args.model, model_folder, encoder_folder, data=theirs["data"], training=theirs["training"],
+        serving={"serves": "newcomers", "variant": chosen, "source": path.name},
+    )  # fmt: skip
+    return {"variant": chosen, "weights_sha256": sha256_file(paths.weights),
+            "chosen_by": "mean NDCG@10 over K on the new-user protocol's validation people",
+            "validation_mean_ndcg@10": means,
+            "trained_on": "the new-user protocol's training part (its test and validation people held out whole)"}
 
 
 def recorded_rule(trained: dict) -> tuple[float, ...]:

@@ -6,7 +6,9 @@
 Without ``--user`` they are a new person's ratings, with demographics from
 ``--gender/--age/--occupation/--zip`` (by default the data's most common
 gender, age bracket and occupation, and an unknown zip code); with
-``--user`` they are added to that MovieLens user's ratings. Rated movies are
+``--user`` they are added to that MovieLens user's ratings. A new person is
+ranked by the model's network for newcomers if the new-user protocol chose
+one (``artifacts.newcomer_folders``). Rated movies are
 never recommended. ``--json`` prints ``[{"movie_id", "title", "score",
 "because": [movie_id, ...]}, ...]``, where "because" names the liked movies
 (4 or 5 stars) that the pick's score leaned on most.
@@ -103,7 +105,10 @@ def run(args: argparse.Namespace) -> list[dict]:
     from movierec import artifacts
     from movierec.recommend import Recommender
 
-    model, encoder, manifest = artifacts.load(args.model, args.model_dir, args.encoder_dir)
+    folders = (args.model_dir, args.encoder_dir)
+    if args.user is None:  # a new person: the network chosen for newcomers, if the model has one
+        folders = artifacts.newcomer_folders(args.model, *folders) or folders
+    model, encoder, manifest = artifacts.load(args.model, *folders)
     rec = Recommender(model, encoder, cli.load_release(args), manifest)
     profile = profile_of(args, rec)
     year = rec.latest[0] if args.year is None else args.year
