@@ -206,6 +206,40 @@ def _cli(tool: str, argv: list[str], with_data: bool = True) -> Callable[[Worksp
     return run
 
 
+def _newcomer_network_replaced(ws: Workspace) -> str:
+    """A newcomer set beside the shipped one whose weights are not the ones the shipped manifest names."""
+    from movierec import artifacts
+
+    root = ws.artifacts_copy()
+    model, encoder, _ = artifacts.load("autointp", root / "model", root / "data")
+    artifacts.save(model, encoder, "autointp", *artifacts.newcomer_set_folders(root / "model", root / "data"))
+    recorded = {"newcomers": {"network": {"variant": "no_prior", "weights_sha256": "0" * 64}}}
+    artifacts.update_manifest("autointp", root / "model", serving=recorded)
+    try:
+        artifacts.newcomer_folders("autointp", root / "model", root / "data")
+    except artifacts.ArtifactError as err:
+        return str(err)
+    raise AssertionError("the bad artifacts were accepted")
+
+
+def _cli_with_file(tool: str, option: str, content: dict) -> Callable[[Workspace], str]:
+    """``tool`` given ``option`` naming a JSON file with ``content``, written into the case's folder."""
+
+    def run(ws: Workspace) -> str:
+        path = ws.scratch / "given.json"
+        path.write_text(json.dumps(content))
+        message = _cli(tool, [option, str(path)])(ws)
+        return message.replace(str(path), "given.json")
+
+    return run
+
+
+# A new-user run's record whose network's ranking rule names one of the two options only.
+HALF_A_RULE = {"model": "autointp", "settings": {
+    "newcomers": {"model": {"prior_profile_power": 1.0}}, "data": {"fingerprint": "x"},
+    "trained": {"model": {"overrides": {}, "settings": {}, "ranking": {"ranking_prior_gain": 2.0}}}}}  # fmt: skip
+
+
 # ----------------------------------------------------------------- app
 
 
@@ -292,6 +326,9 @@ CASES: list[Case] = [
          _edit_file(lambda r: _manifest(r).write_text(_manifest(r).read_text()[:40]))),
     Case("manifest", "an option the code does not know", r"does not fit the AutoIntPlus",
          _edit_manifest(lambda m: m["config"].update(no_such_option=1))),
+    Case("manifest", "a newcomer network replaced by other weights than the ones it names",
+         r"names other weights than the newcomer network .* apply the new-user choice again",
+         _newcomer_network_replaced),
     Case("weights", "one byte changed", r"weights file .* does not match the checksum",
          _edit_file(_flip_a_byte)),
     Case("encoder", "vocabularies removed", r"field 'vocabularies' is missing",
@@ -316,6 +353,11 @@ CASES: list[Case] = [
     Case("CLI evaluate", "--apply-newuser-choice naming a missing file",
          r"^error: /nonexistent/newuser\.json holds no new-user choice \(FileNotFoundError",
          _cli("evaluate", ["--apply-newuser-choice", "/nonexistent/newuser.json"])),
+    Case("CLI evaluate", "--apply-newuser-choice with a ranking rule that names one option",
+         r"^error: given\.json holds no new-user choice \(ValueError: its ranking record .* does not give exactly",
+         _cli_with_file("evaluate", "--apply-newuser-choice", HALF_A_RULE)),
+    Case("CLI evaluate", "--save-networks without --protocol newuser",
+         r"^error: --save-networks goes with --protocol newuser$", _cli("evaluate", ["--save-networks", "/tmp/x"])),
     Case("CLI tune", "--trials two", r"^error: argument --trials: must be a whole number >= 1, got 'two'",
          _cli("tune", ["--trials", "two"])),
     Case("app", "zip code 12a45", r"“12a45” is not a zip code \(5 digits", _app(typed_zip="12a45")),
