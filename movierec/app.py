@@ -130,22 +130,24 @@ def load_movielens(movielens_dir: str | None) -> data.MovieLens:
     return data.load("ml-1m", folder, download=False)
 
 
-def retrain_command(name: str) -> str:
-    return f"python -m movierec.train --model {name} --data-dir /path/to/movielens"
-
-
 def serving_folders(name: str, model_dir: str | None, encoder_dir: str | None, newcomer: bool):
     """The artifact folders that serve this visitor: the newcomer set for a new visitor, if the model has one.
 
     The new-user protocol chose, on new people it held out, which network
-    ranks best for someone the model never saw (``artifacts.newcomer_folders``).
+    ranks best for someone the model never saw (``artifacts.newcomer_folders``);
+    a new set lies in a folder named by its weights, so the cached
+    recommender of a replaced one is never served.
     """
     if not newcomer:
         return model_dir, encoder_dir
     try:
-        folders = artifacts.newcomer_folders(name, model_dir, encoder_dir)
-    except artifacts.ArtifactError as err:
-        raise PageError(f"The {TITLES[name]} model could not be loaded: {err}", retrain_command(name)) from err
+        folders = artifacts.newcomer_folders(name, model_dir)
+    except Exception as err:  # anything the files provoke is a message, not a traceback
+        detail = str(err) if isinstance(err, artifacts.ArtifactError) else f"{type(err).__name__}: {err}"
+        apply_again = (f"python -m movierec.evaluate --model {name} --data-dir /path/to/movielens "
+                       "--apply-newuser-choice results/newuser.json")
+        raise PageError(f"The {TITLES[name]} model's network for newcomers could not be loaded: {detail}",
+                        apply_again) from err  # fmt: skip
     return (model_dir, encoder_dir) if folders is None else (str(folders[0]), str(folders[1]))
 
 
@@ -153,7 +155,7 @@ def serving_folders(name: str, model_dir: str | None, encoder_dir: str | None, n
 def load_recommender(
     name: str, model_dir: str | None, encoder_dir: str | None, movielens_dir: str | None
 ) -> Recommender:
-    train = retrain_command(name)
+    train = f"python -m movierec.train --model {name} --data-dir /path/to/movielens"
     point_at_a_copy = "export MOVIELENS_DIR=/path/to/ml-1m   # a folder with ratings.dat, users.dat, movies.dat"
     try:
         model, encoder, manifest = artifacts.load(name, model_dir, encoder_dir)

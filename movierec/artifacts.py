@@ -17,12 +17,12 @@ Layout (``name`` is ``autoint`` or ``autointp``)::
     data/<name>-<sha256[:12]>.encoder.json
 
 The new-user protocol may choose, on its validation people, another
-network than the shipped one for people the model never saw; that set lies
-in ``newcomers/`` of both folders, and the shipped manifest names it with
-its weights' checksum (``newcomer_folders``)::
+network than the shipped one for people the model never saw; that set
+(encoder beside its weights) lies in a folder named by its weights, and the
+shipped manifest names the folder and the weights' checksum
+(``save_newcomer_set``, ``newcomer_folders``)::
 
-    model/newcomers/<name>.manifest.json   (and its weights)
-    data/newcomers/<name>-<sha256[:12]>.encoder.json
+    model/newcomers/<sha256[:12]>/<name>.manifest.json   (its weights and encoder beside it)
 
 A set is saved so that a crash at any point leaves the previous set loadable:
 the weights and the encoder are written under names of their own content,
@@ -39,6 +39,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ def default_folders() -> tuple[Path, Path]:
     return Path(model), Path(encoder)
 
 
-def _folders(model_dir: str | Path | None, encoder_dir: str | Path | None) -> tuple[Path, Path]:
+def set_folders(model_dir: str | Path | None, encoder_dir: str | Path | None) -> tuple[Path, Path]:
     """The folders of a set. A model folder given alone holds the encoder too, so a set saved elsewhere
     (``--model-dir /tmp/m``) never writes into, or removes anything from, the shipped ``data/``."""
     if model_dir is None and encoder_dir is None:
@@ -100,7 +101,7 @@ def _folders(model_dir: str | Path | None, encoder_dir: str | Path | None) -> tu
 
 
 def manifest_path(name: str, model_dir: str | Path | None = None) -> Path:
-    return _folders(model_dir, None)[0] / f"{name}.manifest.json"
+    return set_folders(model_dir, None)[0] / f"{name}.manifest.json"
 
 
 def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections) -> ArtifactPaths:
@@ -115,7 +116,7 @@ def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         raise ValueError(f"unknown manifest sections {unknown}; choose from {SECTIONS}")
-    model_folder, encoder_folder = _folders(model_dir, encoder_dir)
+    model_folder, encoder_folder = set_folders(model_dir, encoder_dir)
     manifest = manifest_path(name, model_folder)
     previous = _files_named_by(manifest, (model_folder, encoder_folder))
     weights = _save_weights(model, name, model_folder)
@@ -161,7 +162,7 @@ def update_manifest(
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         raise ValueError(f"unknown manifest sections {unknown}; choose from {SECTIONS}")
-    path = manifest_path(name, _folders(model_dir, None)[0])
+    path = manifest_path(name, set_folders(model_dir, None)[0])
     manifest = read_manifest(path)
     if expect_weights is not None and manifest["weights"]["sha256"] != expect_weights:
         raise ArtifactError(f"{path} names other weights than the ones the options were chosen for (retrained?)")
@@ -301,34 +302,92 @@ def _confined(manifest: Path, name: str, field: str, folders: tuple[Path, ...]) 
     return target
 
 
-def newcomer_set_folders(model_dir=None, encoder_dir=None) -> tuple[Path, Path]:
-    """Where a set serving newcomers lies: ``newcomers/`` in the model folder and in the encoder folder."""
-    model_folder, encoder_folder = _folders(model_dir, encoder_dir)
-    return model_folder / NEWCOMERS, encoder_folder / NEWCOMERS
+def save_newcomer_set(model, encoder, name: str, model_dir=None, **sections) -> dict:
+    """Save a set that is to serve ``name``'s newcomers; returns the record the shipped manifest names it by.
 
-
-def newcomer_folders(name: str, model_dir=None, encoder_dir=None) -> tuple[Path, Path] | None:
-    """The (model, encoder) folders of the set that serves ``name``'s newcomers, or None if the shipped set does.
-
-    The shipped manifest names such a set under ``serving.newcomers.network``
-    (written by ``python -m movierec.evaluate --apply-newuser-choice``) with
-    its weights' SHA-256; a set in ``newcomers/`` whose manifest names other
-    weights (replaced, or a half-finished copy) is refused with an
-    ``ArtifactError``, as is a record that is not an object with a checksum.
+    The set (manifest, weights and encoder together) goes into a folder of
+    its own, ``newcomers/<sha256[:12]>`` of the weights inside the model
+    folder, so the set in service is never touched: it takes over only when
+    the shipped manifest records ``{"folder", "weights_sha256"}`` under
+    ``serving.newcomers.network`` (``update_manifest``), and
+    ``prune_newcomer_sets`` removes the sets no manifest names after that.
     """
-    shipped = manifest_path(name, _folders(model_dir, encoder_dir)[0])
+    root = set_folders(model_dir, None)[0] / NEWCOMERS
+    root.mkdir(parents=True, exist_ok=True)
+    incoming = Path(tempfile.mkdtemp(prefix=".incoming-", dir=root))
+    try:
+        paths = save(model, encoder, name, incoming, incoming, **sections)
+        weights_sha = sha256_file(paths.weights)
+        folder = root / weights_sha[:12]
+        if folder.exists():  # the same weights again: the set already there is kept
+            shutil.rmtree(incoming)
+        else:
+            os.replace(incoming, folder)
+            fsync_folder(root)
+    except BaseException:
+        shutil.rmtree(incoming, ignore_errors=True)
+        raise
+    return {"folder": f"{NEWCOMERS}/{folder.name}", "weights_sha256": weights_sha}
+
+
+def prune_newcomer_sets(model_dir=None) -> list[Path]:
+    """Remove the newcomer sets no model's manifest in the folder names (once a manifest switched); returns them."""
+    model_folder = set_folders(model_dir, None)[0]
+    root = model_folder / NEWCOMERS
+    if not root.is_dir():
+        return []
+    named = set()
+    for name in MODELS:
+        if manifest_path(name, model_folder).is_file():
+            try:
+                record = _newcomer_record(name, model_folder)
+            except ArtifactError:  # a manifest that cannot be read might name any of them: keep them all
+                return []
+            if record:
+                named.add(record["folder"].split("/")[-1])
+    removed = [p for p in root.iterdir() if p.is_dir() and p.name not in named]
+    for folder in removed:
+        shutil.rmtree(folder)
+    return removed
+
+
+_NEWCOMER_FOLDER = re.compile(NEWCOMERS + r"/[0-9a-f]{12}")
+
+
+def _newcomer_record(name: str, model_folder: Path) -> dict | None:
+    shipped = manifest_path(name, model_folder)
     newcomers = (read_manifest(shipped).get("serving") or {}).get("newcomers") or {}
     network = newcomers.get("network") if isinstance(newcomers, dict) else None
     if network is None:
         return None
-    if not isinstance(network, dict) or not _SHA256.fullmatch(str(network.get("weights_sha256", ""))):
-        raise ArtifactError(f"{shipped}: field 'serving.newcomers.network' must be an object with weights_sha256")
-    folders = newcomer_set_folders(model_dir, encoder_dir)
-    theirs = read_manifest(manifest_path(name, folders[0]))
+    if (not isinstance(network, dict) or not _SHA256.fullmatch(str(network.get("weights_sha256", "")))
+            or not _NEWCOMER_FOLDER.fullmatch(str(network.get("folder", "")))):  # fmt: skip
+        raise ArtifactError(f"{shipped}: field 'serving.newcomers.network' must be an object with a folder "
+                            "newcomers/<12 hex digits> and a weights_sha256")  # fmt: skip
+    return network
+
+
+def newcomer_folders(name: str, model_dir=None) -> tuple[Path, Path] | None:
+    """The (model, encoder) folders of the set that serves ``name``'s newcomers, or None if the shipped set does.
+
+    The shipped manifest names such a set under ``serving.newcomers.network``
+    (``python -m movierec.evaluate --apply-newuser-choice``) by its folder
+    and its weights' SHA-256; a set there whose manifest names other weights
+    is refused with an ``ArtifactError``, as is a record that is not an
+    object with both. The set keeps its encoder beside its weights, so only
+    the model folder is needed.
+    """
+    model_folder = set_folders(model_dir, None)[0]
+    network = _newcomer_record(name, model_folder)
+    if network is None:
+        return None
+    folder = model_folder / network["folder"]
+    theirs = read_manifest(manifest_path(name, folder))
     if theirs["weights"]["sha256"] != network["weights_sha256"]:
-        raise ArtifactError(f"{manifest_path(name, folders[0])} names other weights than the newcomer network "
-                            f"{shipped} was given (replaced since?); apply the new-user choice again")  # fmt: skip
-    return folders
+        shipped = manifest_path(name, model_folder)
+        raise ArtifactError(f"{manifest_path(name, folder)} names other weights than the newcomer network "
+                            f"{shipped} was given; apply the new-user choice again")  # fmt: skip
+    return folder, folder
 
 
 def load(name: str, model_dir: str | Path | None = None, encoder_dir: str | Path | None = None):
@@ -341,7 +400,7 @@ def load(name: str, model_dir: str | Path | None = None, encoder_dir: str | Path
 
     if name not in MODELS:
         raise ArtifactError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
-    folders = _folders(model_dir, encoder_dir)
+    folders = set_folders(model_dir, encoder_dir)
     if encoder_dir is None:  # a set saved with the model folder given alone, or beside the default encoders
         folders = (*folders, default_folders()[1])
     path = manifest_path(name, folders[0])

@@ -24,10 +24,12 @@ rating was kept away from fitting:
   (``movierec.prior``: how a prior summed over a few ratings is rescaled) is
   chosen from ``PROFILE_POWERS`` by the validation people's NDCG@10,
   averaged over K, under the inherited rule; the test people are then
-  ranked once with it. Then which of the trained networks serves newcomers
-  (``choose_network``: the stacked model at that power, the network without
-  the prior, the network without a history) is chosen the same way, on the
-  same validation people.
+  ranked once with it. Then which network serves newcomers
+  (``choose_network``: the stacked model at that power, or the network
+  without the prior; the one without a history ignores their ratings) is
+  chosen the same way, on the same validation people. The stacked model's
+  mean there is the best of its power grid, a selection that favours it
+  slightly: any switch away from it is made against that bias.
 * **What they reveal**: each new person's first K ratings by timestamp
   (ties by movie id), K in ``REVEAL`` (5, 10, 20): what an onboarding page
   collects. The model reads them as the person's history (and, if it
@@ -68,6 +70,10 @@ PEOPLE_PER_CHUNK = 64
 # 0 leaves the prior as trained; > 0 raises a few ratings' prior towards a typical profile's; < 0 lowers it.
 PROFILE_POWERS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
 PEOPLE = {"test": "test", "validation": "new_validation"}
+# The networks the protocol trains: the shipped kind, the same without its EASE prior, and without anything the
+# person rated. Only the first two may serve newcomers: the app promises a list that follows their ratings.
+NETWORKS = ("model", "no_prior", "no_history")
+MAY_SERVE_NEWCOMERS = ("model", "no_prior")
 
 
 def describe(split: Split) -> dict:

@@ -102,6 +102,13 @@ def main() -> None:
         if rule:  # runs before the rule was recorded ranked by the plain product, and say nothing of it
             print(f"Every network ranked by the rule recorded with the run: P(rated) x P(like | rated) ** "
                   f"{rule['ranking_like_exponent']:g}, the prior's share x {rule['ranking_prior_gain']:g}.\n")
+        serving = newuser["settings"].get("newcomer_network")
+        if serving:  # runs before the choice was recorded made none
+            label = {"model": "the stacked model", "no_prior": "the network alone (history, no prior)",
+                     "no_history": "the network without history"}  # fmt: skip
+            means = ", ".join(f"{label.get(n, n)} {v:.4f}" for n, v in serving["validation_mean_ndcg@10"].items())
+            print(f"Newcomers are served by {label.get(serving['network'], serving['network'])}, chosen on the "
+                  f"validation people by mean NDCG@10 over the three K ({means}).\n")  # fmt: skip
         if "model_unscaled" in first:
             names.append("model_unscaled")
             heads.append("same, prior as trained (power 0)")

@@ -208,15 +208,17 @@ def _cli(tool: str, argv: list[str], with_data: bool = True) -> Callable[[Worksp
 
 def _newcomer_network_replaced(ws: Workspace) -> str:
     """A newcomer set beside the shipped one whose weights are not the ones the shipped manifest names."""
+    from model_fixtures import serve_newcomers_with
+
     from movierec import artifacts
 
     root = ws.artifacts_copy()
     model, encoder, _ = artifacts.load("autointp", root / "model", root / "data")
-    artifacts.save(model, encoder, "autointp", *artifacts.newcomer_set_folders(root / "model", root / "data"))
-    recorded = {"newcomers": {"network": {"variant": "no_prior", "weights_sha256": "0" * 64}}}
-    artifacts.update_manifest("autointp", root / "model", serving=recorded)
+    record = serve_newcomers_with(root / "model", model, encoder)
+    named = root / "model" / record["folder"] / "autointp.manifest.json"
+    named.write_text(named.read_text().replace(record["weights_sha256"], "0" * 64))
     try:
-        artifacts.newcomer_folders("autointp", root / "model", root / "data")
+        artifacts.newcomer_folders("autointp", root / "model")
     except artifacts.ArtifactError as err:
         return str(err)
     raise AssertionError("the bad artifacts were accepted")
@@ -232,6 +234,13 @@ def _cli_with_file(tool: str, option: str, content: dict) -> Callable[[Workspace
         return message.replace(str(path), "given.json")
 
     return run
+
+
+def _save_networks_over_the_shipped_set(ws: Workspace) -> str:
+    """--save-networks naming the folder that holds the shipped model/ (its network "model" would land there)."""
+    return _cli("evaluate", ["--protocol", "newuser", "--out", str(ws.scratch / "newuser.json"), "--model-dir",
+                             str(ws.artifacts / "model"), "--encoder-dir", str(ws.artifacts / "data"),
+                             "--save-networks", str(ws.artifacts)])(ws).replace(str(ws.artifacts), "<artifacts>")
 
 
 # A new-user run's record whose network's ranking rule names one of the two options only.
@@ -357,7 +366,11 @@ CASES: list[Case] = [
          r"^error: given\.json holds no new-user choice \(ValueError: its ranking record .* does not give exactly",
          _cli_with_file("evaluate", "--apply-newuser-choice", HALF_A_RULE)),
     Case("CLI evaluate", "--save-networks without --protocol newuser",
-         r"^error: --save-networks goes with --protocol newuser$", _cli("evaluate", ["--save-networks", "/tmp/x"])),
+         r"^error: --save-networks goes with --protocol newuser and --out",
+         _cli("evaluate", ["--save-networks", "/x"])),
+    Case("CLI evaluate", "--save-networks naming the folder that holds the shipped model/",
+         r"^error: --save-networks <artifacts> would save a network into <artifacts>/model, where the shipped",
+         _save_networks_over_the_shipped_set),
     Case("CLI tune", "--trials two", r"^error: argument --trials: must be a whole number >= 1, got 'two'",
          _cli("tune", ["--trials", "two"])),
     Case("app", "zip code 12a45", r"“12a45” is not a zip code \(5 digits", _app(typed_zip="12a45")),

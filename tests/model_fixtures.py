@@ -67,3 +67,12 @@ def log_ranked(outputs) -> np.ndarray:
     from movierec.objectives import ranking_scores
 
     return np.log(ranking_scores(np.asarray(outputs, dtype=np.float64)))
+
+
+def serve_newcomers_with(model_dir, model, encoder, name: str = "autointp") -> dict:
+    """Make ``model`` the set serving ``name``'s newcomers, the two steps --apply-newuser-choice takes."""
+    from movierec import artifacts
+
+    record = artifacts.save_newcomer_set(model, encoder, name, model_dir)
+    artifacts.update_manifest(name, model_dir, serving={"newcomers": {"network": {"variant": "no_prior", **record}}})
+    return record

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from model_fixtures import serve_newcomers_with
 from streamlit.testing.v1 import AppTest
 
 from movierec.cli import train
@@ -41,14 +42,12 @@ def with_newcomer_network(tmp_path_factory, ml1m_dir, tiny_artifacts):
 
     root = tmp_path_factory.mktemp("app-newcomers")
     shutil.copytree(tiny_artifacts, root, dirs_exist_ok=True)
-    folders = artifacts.newcomer_set_folders(root / "model", root / "data")
-    train.main(["--model", "autointp", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(folders[0]),
-                "--encoder-dir", str(folders[1]), "--epochs", "1", "--batch-size", "256", "--no-refit",
+    alone = root / "history-only"
+    train.main(["--model", "autointp", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(alone),
+                "--encoder-dir", str(alone), "--epochs", "1", "--batch-size", "256", "--no-refit",
                 "--no-full-ranking", "--hyperparameters", TINY.replace("}", ', "history_length": 10}'),
                 "--quiet"])  # fmt: skip
-    sha = artifacts.read_manifest(artifacts.manifest_path("autointp", folders[0]))["weights"]["sha256"]
-    newcomers = {"network": {"variant": "no_prior", "weights_sha256": sha}}
-    artifacts.update_manifest("autointp", root / "model", serving={"newcomers": newcomers})
+    serve_newcomers_with(root / "model", *artifacts.load("autointp", alone, alone)[:2])
     return root
 
 
@@ -243,19 +242,26 @@ def test_a_new_visitor_is_served_by_the_newcomer_network_and_a_movielens_user_by
     monkeypatch.setenv("MOVIELENS_DIR", str(ml1m_dir))
     monkeypatch.setenv("MOVIEREC_MODEL_DIR", str(with_newcomer_network / "model"))
     monkeypatch.setenv("MOVIEREC_ENCODER_DIR", str(with_newcomer_network / "data"))
+    from movierec import artifacts
+
+    loaded_from, load = [], artifacts.load
+    monkeypatch.setattr(artifacts, "load", lambda name, *folders: loaded_from.append(folders) or load(name, *folders))
+    newcomers = artifacts.newcomer_folders("autointp", with_newcomer_network / "model")
     at = run_page("show_st_plus.py")
     newcomer_note = "its network for newcomers"
     assert not at.exception and newcomer_note in shown_text(at)
+    assert loaded_from == [tuple(map(str, newcomers))]  # the newcomer set alone: the shipped one is not needed yet
     liked = int(ml1m.movies["movie_id"].iloc[3])
     at.selectbox(key="search").set_value(liked).run()
     at.feedback(key="search_stars").set_value(4).run()
     assert not at.exception and liked not in set(picks(at)["movie_id"]) and len(picks(at)) == 10
     at.radio(key="mode").set_value("A MovieLens user").run()
     assert not at.exception and newcomer_note not in shown_text(at) and len(picks(at)) == 10
+    assert loaded_from[1:] == [(str(with_newcomer_network / "model"), str(with_newcomer_network / "data"))]
     # a newcomer set that is not the one the manifest names is a message with the fix, not a traceback
-    from movierec import artifacts
 
-    newcomer_manifest = artifacts.manifest_path("autointp", with_newcomer_network / "model" / "newcomers")
+    newcomer_manifest = artifacts.manifest_path("autointp", artifacts.newcomer_folders(
+        "autointp", with_newcomer_network / "model")[0])  # fmt: skip
     saved = newcomer_manifest.read_text()
     try:
         other = json.loads(saved)
@@ -263,6 +269,7 @@ def test_a_new_visitor_is_served_by_the_newcomer_network_and_a_movielens_user_by
         newcomer_manifest.write_text(json.dumps(other))
         at = run_page("show_st_plus.py")
         assert not at.exception and "names other weights than the newcomer network" in at.error[0].value
+        assert "--apply-newuser-choice" in at.code[0].value
     finally:
         newcomer_manifest.write_text(saved)
 

@@ -9,6 +9,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+from model_fixtures import serve_newcomers_with
 
 from movierec import artifacts
 
@@ -200,24 +201,28 @@ def test_an_earlier_sets_ordinal_offsets_are_converted_to_steps(copy_of):
         _load(copy_of)
 
 
-def _serve_newcomers_with_a_copy(root) -> str:
-    """Save the set again as the newcomer set and name it in the shipped manifest, as --apply-newuser-choice does."""
+def _serve_newcomers_with_a_copy(root) -> dict:
     model, encoder, _ = _load(root)
-    paths = artifacts.save(model, encoder, "autointp", *artifacts.newcomer_set_folders(root / "model", root / "data"))
-    sha = json.loads(paths.manifest.read_text())["weights"]["sha256"]
-    newcomers = {"network": {"variant": "no_prior", "weights_sha256": sha}}
-    artifacts.update_manifest("autointp", root / "model", serving={"newcomers": newcomers})
-    return sha
+    return serve_newcomers_with(root / "model", model, encoder)
 
 
 def test_the_set_serving_newcomers_is_found_only_when_the_shipped_manifest_names_it(copy_of):
-    assert artifacts.newcomer_folders("autointp", copy_of / "model", copy_of / "data") is None
-    _serve_newcomers_with_a_copy(copy_of)
-    folders = artifacts.newcomer_folders("autointp", copy_of / "model", copy_of / "data")
-    assert folders == (copy_of / "model" / "newcomers", copy_of / "data" / "newcomers")
+    assert artifacts.newcomer_folders("autointp", copy_of / "model") is None
+    first = _serve_newcomers_with_a_copy(copy_of)
+    folders = artifacts.newcomer_folders("autointp", copy_of / "model")
+    assert folders == (copy_of / "model" / first["folder"],) * 2
     model, _, manifest = artifacts.load("autointp", *folders)
-    assert manifest["weights"]["sha256"] == _load(copy_of)[2]["serving"]["newcomers"]["network"]["weights_sha256"]
+    assert manifest["weights"]["sha256"] == first["weights_sha256"]
     assert _load(copy_of)[0].get_config() == model.get_config()
+    # Other weights go into a folder of their own; the one in service is untouched until the manifest switches,
+    # and pruning then removes only the sets no manifest names.
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    second = artifacts.save_newcomer_set(model, _load(copy_of)[1], "autointp", copy_of / "model")
+    assert second["folder"] != first["folder"]
+    assert artifacts.newcomer_folders("autointp", copy_of / "model") == folders
+    assert artifacts.prune_newcomer_sets(copy_of / "model") == [copy_of / "model" / second["folder"]]
+    assert artifacts.newcomer_folders("autointp", copy_of / "model") == folders
+    _load(copy_of)  # the shipped set itself is never touched
 
 
 @pytest.mark.parametrize(
@@ -226,12 +231,21 @@ def test_the_set_serving_newcomers_is_found_only_when_the_shipped_manifest_names
         (lambda r: _edit_manifest(r, lambda m: m["serving"]["newcomers"]["network"].update(weights_sha256="0" * 64)),
          "names other weights than the newcomer network"),
         (lambda r: _edit_manifest(r, lambda m: m["serving"]["newcomers"].update(network="no_prior")),
-         "must be an object with weights_sha256"),
-        (lambda r: (r / "model" / "newcomers" / "autointp.manifest.json").unlink(), "does not exist"),
+         "must be an object with a folder"),
+        (lambda r: _edit_manifest(r, lambda m: m["serving"]["newcomers"]["network"].update(folder="../../etc")),
+         "must be an object with a folder newcomers/<12 hex digits>"),
+        (lambda r: shutil.rmtree(r / "model" / "newcomers"), "does not exist"),
     ],
 )
 def test_a_newcomer_set_that_is_not_the_recorded_one_is_refused(copy_of, tamper, message):
     _serve_newcomers_with_a_copy(copy_of)
     tamper(copy_of)
     with pytest.raises(artifacts.ArtifactError, match=message):
-        artifacts.newcomer_folders("autointp", copy_of / "model", copy_of / "data")
+        artifacts.newcomer_folders("autointp", copy_of / "model")
+
+
+def test_pruning_keeps_every_newcomer_set_while_a_manifest_cannot_be_read(copy_of):
+    _serve_newcomers_with_a_copy(copy_of)
+    _manifest_path(copy_of).write_text("{")
+    assert artifacts.prune_newcomer_sets(copy_of / "model") == []
+    assert any((copy_of / "model" / "newcomers").iterdir())

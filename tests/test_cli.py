@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 from conftest import TINY
+from model_fixtures import serve_newcomers_with
 
 from movierec.cli import evaluate, recommend, train, tune
 
@@ -173,10 +174,7 @@ def test_recommend_serves_a_new_person_by_the_newcomer_network_when_the_model_ha
 
     root = tmp_path / "sets"
     shutil.copytree(stacked_artifacts[stacked_artifacts.index("--model-dir") + 1], root)
-    model, encoder, _ = artifacts.load("autointp", root, root)
-    saved = artifacts.save(model, encoder, "autointp", *artifacts.newcomer_set_folders(root, root))
-    sha = artifacts.read_manifest(saved.manifest)["weights"]["sha256"]
-    artifacts.update_manifest("autointp", root, serving={"newcomers": {"network": {"weights_sha256": sha}}})
+    record = serve_newcomers_with(root, *artifacts.load("autointp", root, root)[:2])
     loaded_from, load = [], artifacts.load
     monkeypatch.setattr(artifacts, "load", lambda name, *folders: loaded_from.append(folders) or load(name, *folders))
     argv = ["--data-dir", stacked_artifacts[1], "--no-download", "--model-dir", str(root), "--encoder-dir", str(root),
@@ -184,7 +182,7 @@ def test_recommend_serves_a_new_person_by_the_newcomer_network_when_the_model_ha
     recommend.main(argv)
     recommend.main([*argv, "--user", "3"])
     capsys.readouterr()
-    assert loaded_from == [(root / "newcomers", root / "newcomers"), (root, root)]
+    assert loaded_from == [(root / record["folder"],) * 2, (root, root)]
 
 
 def test_python_dash_m_movierec_recommend_is_the_tool():
@@ -277,6 +275,25 @@ def test_a_new_ranking_rule_withdraws_a_newcomer_rescaling_chosen_under_another(
         assert withdrawn["previous"] == note and "rerun --protocol newuser" in withdrawn["withdrawn"]
     else:
         assert after["config"]["prior_profile_power"] == 1.0 and after["serving"]["newcomers"] == note
+
+
+def test_a_new_ranking_rule_withdraws_a_newcomer_network_even_at_power_0(shipped_and_fit, ml1m_dir, tmp_path,
+                                                                          monkeypatch):  # fmt: skip
+    from movierec import artifacts, evaluation
+
+    monkeypatch.setattr(evaluation, "LIKE_EXPONENTS", (0.5, 0.5))  # one rule, listed twice: (0.5, 3) is chosen
+    monkeypatch.setattr(evaluation, "PRIOR_GAINS", (3.0,))
+    root = tmp_path / "shipped"
+    shutil.copytree(shipped_and_fit / "shipped", root)
+    serve_newcomers_with(root / "model", *artifacts.load("autointp", root / "model", root / "data")[:2])
+    note = artifacts.read_manifest(root / "model" / "autointp.manifest.json")["serving"]["newcomers"]
+    assert artifacts.newcomer_folders("autointp", root / "model") is not None  # chosen under the plain product
+    _choose(ml1m_dir, root, "--train-only-fit", str(shipped_and_fit / "fit"))
+    after = artifacts.read_manifest(root / "model" / "autointp.manifest.json")
+    assert after["serving"]["newcomers"]["previous"] == note and "newcomer network" in after["serving"]["newcomers"][
+        "withdrawn"]  # fmt: skip
+    assert artifacts.newcomer_folders("autointp", root / "model") is None
+    assert not any((root / "model" / "newcomers").iterdir())  # its set removed once no manifest names it
 
 def _changed(manifest: dict, dotted: str, value) -> None:
     *path, last = dotted.split(".")

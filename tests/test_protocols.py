@@ -112,7 +112,8 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_
     assert settings["trained"]["no_history"]["overrides"] == {"history_length": 0, "ease_l2": 0.0}
     # Which network serves newcomers is chosen on the validation people's numbers, never the test people's.
     serving = settings["newcomer_network"]
-    assert set(serving["validation_mean_ndcg@10"]) == set(settings["trained"]) == {"model", "no_history"}
+    # (the network without a history ignores a newcomer's ratings: it is measured, never a candidate)
+    assert set(serving["validation_mean_ndcg@10"]) == {"model"} and set(settings["trained"]) == {"model", "no_history"}
     for name, mean in serving["validation_mean_ndcg@10"].items():
         rows = [entry["model"] if name == "model" else entry["baselines"][name] for entry in on_validation.values()]
         assert mean == pytest.approx(np.mean([row["full_ndcg@10"] for row in rows]))
@@ -240,7 +241,7 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     # applying it copies that network beside the shipped set and names it, with its checksum, in the manifest.
     # (the applications above installed whatever network the run itself chose)
     run_chose = saved["settings"]["newcomer_network"]["network"]
-    assert (artifacts.newcomer_folders("autointp", root, root) is None) == (run_chose == "model")
+    assert (artifacts.newcomer_folders("autointp", root) is None) == (run_chose == "model")
     before = artifacts.read_manifest(artifacts.manifest_path("autointp", root))
     chose_no_prior = tmp_path / "no-prior.json"
     run = json.loads(out.read_text())
@@ -259,13 +260,13 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
         assert artifacts.read_manifest(artifacts.manifest_path("autointp", root)) == before
     evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir", str(root),
                    "--apply-newuser-choice", str(chose_no_prior), "--quiet"])  # fmt: skip
-    folders = artifacts.newcomer_folders("autointp", root, root)
-    assert folders == (root / "newcomers", root / "newcomers")
+    folders = artifacts.newcomer_folders("autointp", root)
+    network = artifacts.read_manifest(artifacts.manifest_path("autointp", root))["serving"]["newcomers"]["network"]
+    assert folders == (root / network["folder"],) * 2 and network["variant"] == "no_prior"
+    assert [p.name for p in (root / "newcomers").iterdir()] == [folders[0].name]  # earlier sets pruned
     newcomer_model, _, newcomer_manifest = artifacts.load("autointp", *folders)
     run = json.loads(chose_no_prior.read_text())
     assert newcomer_manifest["weights"]["sha256"] == run["settings"]["trained"]["no_prior"]["saved"]["weights_sha256"]
     assert newcomer_model.ease_l2 == 0.0 and scoring.ranking_rule(newcomer_model) == tuple(rule.values())
-    network = artifacts.read_manifest(artifacts.manifest_path("autointp", root))["serving"]["newcomers"]["network"]
-    assert network["variant"] == "no_prior"
     assert network["validation_mean_ndcg@10"] == run["settings"]["newcomer_network"]["validation_mean_ndcg@10"]
     assert artifacts.load("autointp", root, root)[0].ease_l2 == 50.0  # MovieLens users keep the stacked network

@@ -105,12 +105,21 @@ def run(args: argparse.Namespace) -> dict:
         cli.fail("give --apply-newuser-choice and --choose-ranking-rule one at a time")
     if args.train_only_fit is not None and not args.choose_ranking_rule:
         cli.fail("--train-only-fit goes with --choose-ranking-rule")
-    if args.save_networks is not None and args.protocol != "newuser":
-        cli.fail("--save-networks goes with --protocol newuser")
+    if args.save_networks is not None and (args.protocol != "newuser" or args.out is None):
+        cli.fail("--save-networks goes with --protocol newuser and --out (the file that records what it saved)")
     try:
         model, encoder, manifest = artifacts.load(args.model, args.model_dir, args.encoder_dir)
     except artifacts.ArtifactError as err:
         cli.fail(f"{err}; retrain with: python -m movierec.train --model {args.model} --data-dir DIR")
+    if args.save_networks is not None:  # a network saved over the shipped set would replace it
+        from movierec.newuser import NETWORKS
+
+        shipped = {p.resolve() for p in (*artifacts.default_folders(), *artifacts.set_folders(args.model_dir,
+                                                                                               args.encoder_dir))}
+        clash = [args.save_networks / n for n in NETWORKS if (args.save_networks / n).resolve() in shipped]
+        if clash:
+            cli.fail(f"--save-networks {args.save_networks} would save a network into {clash[0]}, where the shipped "
+                     "artifacts are; give a folder of its own")
     release = cli.load_release(args)
     if protocol.name == "newuser":
         return run_new_users(args, protocol, release, model, manifest)
@@ -186,10 +195,14 @@ def configuration_differences(shipped: dict, other_hyperparameters: dict, other_
 
 
 def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dict) -> dict:
-    """Serve the shipped model with the newcomer rescaling a new-user run chose; its manifest records it.
+    """Serve newcomers as a new-user run chose: the prior rescaling, and the network if not the shipped one.
 
-    Nothing is evaluated: the rescaling changes newcomers' scores only, and
-    the project split has none, so the manifest's numbers stand.
+    The power goes into the shipped model's config (it rescales the prior of
+    a newcomer the shipped network serves); a network the run chose instead
+    is saved as a newcomer set beside the shipped one
+    (``install_newcomer_network``); the manifest records both. Nothing is
+    evaluated: both change newcomers' scores only, and the project split has
+    none, so the manifest's numbers stand.
     """
     import math
 
@@ -251,26 +264,30 @@ def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dic
         )  # fmt: skip
     except (ValueError, artifacts.ArtifactError) as err:
         cli.fail(str(err))
-    print(f"{args.model} now rescales newcomers' EASE prior with power {power:g} towards {float(reference):g} "
-          f"ratings; recorded in {written}")  # fmt: skip
+    artifacts.prune_newcomer_sets(args.model_dir)  # the sets no manifest names any more
     if network:
-        print(f"newcomers are served by the {network['variant']!r} network the run chose on its validation people "
-              f"(mean NDCG@10 {network['validation_mean_ndcg@10'][network['variant']]:.4f}), saved in "
-              f"{artifacts.newcomer_set_folders(args.model_dir, args.encoder_dir)[0]}")  # fmt: skip
+        print(f"{args.model}'s newcomers are now served by the {network['variant']!r} network the run chose on its "
+              f"validation people (mean NDCG@10 {network['validation_mean_ndcg@10'][network['variant']]:.4f}), "
+              f"saved in {written.parent / network['folder']}; recorded in {written}")  # fmt: skip
+    else:
+        print(f"{args.model}'s newcomers are served by the shipped network, which rescales their EASE prior with "
+              f"power {power:g} towards {float(reference):g} ratings; recorded in {written}")  # fmt: skip
     return {"model": args.model, **config}
 
 
 def install_newcomer_network(args: argparse.Namespace, path: Path, settings: dict, manifest: dict,
                              served: tuple[float, ...]) -> dict | None:  # fmt: skip
-    """Copy the network a new-user run chose for newcomers into the newcomer set; None if the shipped kind won.
+    """Save the network a new-user run chose for newcomers as a newcomer set; None if the shipped kind won.
 
     A file written before the choice was recorded leaves newcomers with the
-    shipped network. The saved set must be the one the run measured (its
+    shipped network. The saved network must be the one the run measured (its
     weights' checksum), on the shipped model's data, ranking by the shipped
-    rule; anything else is refused before a file is written.
+    rule; anything else is refused before a file is written. The new set
+    lies in a folder of its own (``artifacts.save_newcomer_set``): it serves
+    only once the shipped manifest names it, so a failure after this leaves
+    the set in service untouched.
     """
     from movierec import artifacts
-    from movierec.files import sha256_file
     from movierec.scoring import ranking_rule
 
     if "newcomer_network" not in settings:
@@ -278,31 +295,33 @@ def install_newcomer_network(args: argparse.Namespace, path: Path, settings: dic
     try:
         choice = settings["newcomer_network"]
         chosen, means = str(choice["network"]), {str(k): float(v) for k, v in choice["validation_mean_ndcg@10"].items()}
-        saved = settings["trained"][chosen].get("saved")
+        if chosen not in means:
+            raise KeyError(f"no validation mean for the chosen {chosen!r}")
+        saved = settings["trained"][chosen].get("saved") if chosen != "model" else None
+        folder = None if saved is None else Path(saved["folder"])
+        expected = None if saved is None else str(saved["weights_sha256"])
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         cli.fail(f"{path} records its choice of a network for newcomers badly ({type(err).__name__}: {err})")
     if chosen == "model":
         return None
-    if not isinstance(saved, dict) or "folder" not in saved or "weights_sha256" not in saved:
+    if folder is None:
         cli.fail(f"{path} chose the {chosen!r} network for newcomers but did not save it; rerun "
                  "--protocol newuser with --save-networks DIR")  # fmt: skip
-    folder = Path(saved["folder"])
     try:
         model, encoder, theirs = artifacts.load(args.model, folder, folder)
     except artifacts.ArtifactError as err:
         cli.fail(f"the {chosen!r} network {path} chose for newcomers cannot be loaded: {err}")
-    if theirs["weights"]["sha256"] != saved["weights_sha256"]:
+    if theirs["weights"]["sha256"] != expected:
         cli.fail(f"{folder} holds other weights than the {chosen!r} network {path} measured")
     if theirs.get("data", {}).get("fingerprint") != manifest.get("data", {}).get("fingerprint"):
         cli.fail(f"the {chosen!r} network in {folder} was trained on other data than the shipped {args.model}")
     if ranking_rule(model) != served:
         cli.fail(f"the {chosen!r} network in {folder} ranks by another rule than the shipped {args.model}")
-    model_folder, encoder_folder = artifacts.newcomer_set_folders(args.model_dir, args.encoder_dir)
-    paths = artifacts.save(
-        model, encoder, args.model, model_folder, encoder_folder, data=theirs["data"], training=theirs["training"],
+    record = artifacts.save_newcomer_set(
+        model, encoder, args.model, args.model_dir, data=theirs["data"], training=theirs["training"],
         serving={"serves": "newcomers", "variant": chosen, "source": path.name},
     )  # fmt: skip
-    return {"variant": chosen, "weights_sha256": sha256_file(paths.weights),
+    return {"variant": chosen, **record,
             "chosen_by": "mean NDCG@10 over K on the new-user protocol's validation people",
             "validation_mean_ndcg@10": means,
             "trained_on": "the new-user protocol's training part (its test and validation people held out whole)"}
@@ -383,12 +402,14 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
     config, serving = dict(rule), {**manifest.get("serving", {}), "ranking": note}
     # A newcomer rescaling was chosen under the rule it was measured with; under another rule it is unmeasured.
     power = manifest["config"].get("prior_profile_power", 0.0)
-    if power and newcomer_rule != tuple(rule.values()):
+    if (power or newcomers.get("network")) and newcomer_rule != tuple(rule.values()):
         config["prior_profile_power"] = 0.0
-        serving["newcomers"] = {"withdrawn": f"power {power:g} was chosen under the ranking rule "
+        what = f"power {power:g}" + (" and the newcomer network" if newcomers.get("network") else "")
+        serving["newcomers"] = {"withdrawn": f"{what} were chosen under the ranking rule "
                                 f"{list(newcomer_rule)}, not {list(rule.values())}; rerun --protocol "
                                 "newuser, then --apply-newuser-choice", "previous": newcomers}  # fmt: skip
-        print(f"the newcomer rescaling (power {power:g}) was chosen under another ranking rule: withdrawn")
+        print("the newcomers' serving (its prior power and any network of their own) was chosen under another "
+              "ranking rule: withdrawn")
     try:
         written = artifacts.update_manifest(
             args.model, args.model_dir, config=config, expect_weights=manifest["weights"]["sha256"],
@@ -396,6 +417,7 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
         )  # fmt: skip
     except (ValueError, artifacts.ArtifactError) as err:
         cli.fail(str(err))
+    artifacts.prune_newcomer_sets(args.model_dir)  # a withdrawn newcomer network's set
     for name, numbers in ranking["validation"].items():
         print(f"validation {name}: full NDCG@10 {numbers['full_ndcg@10']:.4f}, Hit@10 {numbers['full_hit@10']:.4f}")
     print(f"chosen: P(rated) x P(like) ** {ranking['like_exponent']:g}, prior x {ranking['prior_gain']:g}")
@@ -484,7 +506,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
             trained[name]["saved"] = {"folder": str(folder.resolve()), "weights_sha256": sha256_file(paths.weights)}
     l2, _ = evaluation.ease_l2_on_validation(prepared)
     measured, choices, on_validation = newuser.evaluate(prepared, fitted, l2)
-    network, means = newuser.choose_network(on_validation, list(fitted))
+    network, means = newuser.choose_network(on_validation, [n for n in fitted if n in newuser.MAY_SERVE_NEWCOMERS])
     serving = {"network": network, "chosen_by": "mean NDCG@10 over K on the validation people",
                "validation_mean_ndcg@10": means}  # fmt: skip
 
@@ -497,7 +519,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     for name, choice in choices.items():
         print(f"{name}: prior_profile_power {choice['prior_profile_power']} chosen on the validation people; "
               "NDCG@10 there by power and K: " + json.dumps(choice["validation_ndcg@10"]))  # fmt: skip
-    print(f"newcomers are served by {network!r}, chosen on the validation people by mean NDCG@10 over K: "
+    print(f"for newcomers the validation people chose {network!r}, by mean NDCG@10 over K: "
           + ", ".join(f"{name} {mean:.4f}" for name, mean in means.items()))  # fmt: skip
     for k, rows in measured.items():
         print(f"K = {k}: " + ", ".join(f"{name} NDCG@10 {r['full_ndcg@10']:.4f} Hit@10 {r['full_hit@10']:.4f}"

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> list[dict]:
 
     folders = (args.model_dir, args.encoder_dir)
     if args.user is None:  # a new person: the network chosen for newcomers, if the model has one
-        folders = artifacts.newcomer_folders(args.model, *folders) or folders
+        folders = artifacts.newcomer_folders(args.model, args.model_dir) or folders
     model, encoder, manifest = artifacts.load(args.model, *folders)
     rec = Recommender(model, encoder, cli.load_release(args), manifest)
     profile = profile_of(args, rec)
