@@ -32,6 +32,7 @@ def module(path: Path):
 
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, str(ROOT / "tests"))  # the cases import the tests' helpers, as pytest lets them
     cases = module(ROOT / "tests" / "bad_input_cases.py")
     fixtures = module(ROOT / "tests" / "movielens_fixtures.py")
     from movierec.cli import train
