@@ -142,6 +142,7 @@ def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections
     write_json(manifest, _plain(payload))  # the commit point: the new set takes over here
     for path in previous - {weights.resolve(), encoder_file.resolve()}:
         path.unlink(missing_ok=True)
+    prune_newcomer_sets(model_folder)  # a retrained model starts with no newcomer network of its own
     return ArtifactPaths(weights, manifest, encoder_file)
 
 

@@ -223,6 +223,11 @@ def test_the_set_serving_newcomers_is_found_only_when_the_shipped_manifest_names
     assert artifacts.prune_newcomer_sets(copy_of / "model") == [copy_of / "model" / second["folder"]]
     assert artifacts.newcomer_folders("autointp", copy_of / "model") == folders
     _load(copy_of)  # the shipped set itself is never touched
+    # A retrained (saved again) model starts with no newcomer network: its set goes with the old manifest.
+    shipped, encoder, _ = _load(copy_of)
+    artifacts.save(shipped, encoder, "autointp", copy_of / "model", copy_of / "data")
+    assert artifacts.newcomer_folders("autointp", copy_of / "model") is None
+    assert not any((copy_of / "model" / "newcomers").iterdir())
 
 
 @pytest.mark.parametrize(
