@@ -317,6 +317,7 @@ def save_newcomer_set(model, encoder, name: str, model_dir=None, **sections) -> 
     root.mkdir(parents=True, exist_ok=True)
     incoming = Path(tempfile.mkdtemp(prefix=".incoming-", dir=root))
     try:
+        os.chmod(incoming, 0o755)  # mkdtemp's folder is private; a set is as readable as the files in it
         paths = save(model, encoder, name, incoming, incoming, **sections)
         weights_sha = sha256_file(paths.weights)
         folder = root / weights_sha[:12]
