@@ -106,7 +106,9 @@ def main() -> None:
         if serving:  # runs before the choice was recorded made none
             label = {"model": "the stacked model", "no_prior": "the network alone (history, no prior)",
                      "no_history": "the network without history"}  # fmt: skip
-            means = ", ".join(f"{label.get(n, n)} {v:.4f}" for n, v in serving["validation_mean_ndcg@10"].items())
+            means = ", ".join(f"{label.get(n, n)} {v:.4f}" + (" (not a candidate: it ignores their ratings)"
+                                                                 if n == "no_history" else "")
+                              for n, v in serving["validation_mean_ndcg@10"].items())  # fmt: skip
             print(f"Newcomers are served by {label.get(serving['network'], serving['network'])}, chosen on the "
                   f"validation people by mean NDCG@10 over the three K ({means}).\n")  # fmt: skip
         if "model_unscaled" in first:
@@ -115,6 +117,8 @@ def main() -> None:
         if stacked:
             names.append("no_prior")
             heads.append("network alone (history, no prior)")
+            if serving and serving["network"] == "no_prior":
+                heads[-1] += ", serves newcomers"
         heads += ["without history", "popularity", "EASE fold-in"]
         print("| K revealed | metric | " + " | ".join(heads) + " |")
         print("|---|---|" + "---|" * len(heads))
