@@ -216,11 +216,6 @@ class Recommender:
         # A history-aware model reads each person's rated movies: every rating in the data counts when serving.
         self.history_length = int(getattr(model, "history_length", 0))
         self._user_row = pd.Index(data.users["user_id"].to_numpy())
-        self._histories = (
-            Histories.from_ratings(data.ratings, self._user_row, encoder, self.history_length)
-            if self.history_length
-            else None
-        )
         # A model with an EASE prior reads B fitted on every rating in the data, like the histories.
         ease_l2 = float(getattr(model, "ease_l2", 0.0))
         self._prior = None
@@ -246,6 +241,11 @@ class Recommender:
         # Movie id of each movie_id code (0 for the unknown code), to name the movies in a history.
         self._movie_of_code = np.zeros(len(encoder.vocabularies["movie_id"]) + 1, dtype=np.int64)
         self._movie_of_code[1:] = np.asarray(encoder.vocabularies["movie_id"], dtype=np.int64)
+
+    @functools.cached_property
+    def _histories(self) -> Histories:
+        """Every MovieLens user's most recent rated movies, built on first use: a visitor's page never needs them."""
+        return Histories.from_ratings(self.data.ratings, self._user_row, self.encoder, self.history_length)
 
     def search_order(self) -> list[int]:
         """Every catalogue movie id, the most rated first: what a title search lists first among its matches."""
