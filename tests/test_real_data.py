@@ -109,3 +109,28 @@ def test_temporal_split_of_the_real_data_never_tests_on_the_past(real_data_dir):
     split = protocols.PROTOCOLS["temporal"].make_split(release.ratings)
     assert split.train["timestamp"].max() <= split.validation["timestamp"].min()
     assert split.validation["timestamp"].max() <= split.test["timestamp"].min()
+
+
+def test_the_network_serving_newcomers_is_the_one_the_new_user_run_measured(real_data_dir):
+    """The committed newcomer set, re-measured on the new-user protocol's validation people, gives the numbers
+    its choice was made on (results/newuser.json): the network in service is the network that was chosen."""
+    import json
+    from pathlib import Path
+
+    from movierec import newuser
+    from movierec.split import new_user_split
+
+    folders = artifacts.newcomer_folders("autointp")
+    assert folders is not None, "the shipped AutoInt+ names no newcomer network"
+    model, encoder, _ = artifacts.load("autointp", *folders)
+    run = json.loads((Path(__file__).resolve().parent.parent / "results" / "newuser.json").read_text())
+    served = artifacts.read_manifest(artifacts.manifest_path("autointp"))["serving"]["newcomers"]["network"]
+    assert served["variant"] == run["settings"]["newcomer_network"]["network"]
+    assert served["weights_sha256"] == run["settings"]["trained"][served["variant"]]["saved"]["weights_sha256"]
+    release = data.load("ml-1m", real_data_dir, download=False)
+    prepared = prepare(release, encoder=encoder, split=new_user_split(release.ratings))
+    onboarding = newuser.onboard(prepared, 5, "validation")
+    got = newuser.rank(onboarding, newuser.model_scores(model, prepared, onboarding), len(release.movies))
+    recorded = run["settings"]["validation_people"]["5"]["baselines"][served["variant"]]
+    assert got["users"] == recorded["users"]
+    assert got["full_ndcg@10"] == pytest.approx(recorded["full_ndcg@10"], abs=1e-6)
