@@ -8,7 +8,10 @@ session, survive every rerun, and download and upload as a small CSV or
 JSON file. An existing MovieLens user can be chosen instead, and ratings
 added to theirs. Each entry point opens its model; the page can switch.
 
-The model, encoder and data load once per process (``st.cache_resource``).
+Each model, its encoder and the data load once per process
+(``st.cache_resource``); a new visitor is served by the model's network for
+newcomers when the new-user protocol chose one (``serving_folders``), a
+MovieLens user by the shipped network.
 A rating, a removal or a toggle reruns one fragment (``recommendations``:
 the rating section, the picks and the explanations) with one batched model
 call; the sidebar's controls rerun the page. Anything
@@ -145,14 +148,14 @@ def serving_folders(name: str, model_dir: str | None, encoder_dir: str | None, n
     except Exception:  # the shipped set itself is broken: loading it says so, with the command that fixes it
         return model_dir, encoder_dir
     try:
-        folders = artifacts.newcomer_folders(name, model_dir)
+        folders = artifacts.serving_folders(name, model_dir, encoder_dir, newcomer=True)
     except Exception as err:  # anything the files provoke is a message, not a traceback
         detail = str(err) if isinstance(err, artifacts.ArtifactError) else f"{type(err).__name__}: {err}"
-        apply_again = (f"python -m movierec.evaluate --model {name} --data-dir /path/to/movielens "
-                       "--apply-newuser-choice results/newuser.json")
+        restore = ("git checkout -- model/   # the committed sets; or rerun the new-user protocol with "
+                   "--save-networks, then --apply-newuser-choice (README: Other protocols)")
         raise PageError(f"The {TITLES[name]} model's network for newcomers could not be loaded: {detail}",
-                        apply_again) from err  # fmt: skip
-    return (model_dir, encoder_dir) if folders is None else (str(folders[0]), str(folders[1]))
+                        restore) from err  # fmt: skip
+    return tuple(None if f is None else str(f) for f in folders)
 
 
 @st.cache_resource(show_spinner="Loading the model…")

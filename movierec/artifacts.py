@@ -347,7 +347,8 @@ def prune_newcomer_sets(model_dir=None) -> list[Path]:
                 return []
             if record:
                 named.add(record["folder"].split("/")[-1])
-    removed = [p for p in root.iterdir() if p.is_dir() and p.name not in named]
+    # (a dot-folder is a save under way, perhaps in another process: never removed here)
+    removed = [p for p in root.iterdir() if p.is_dir() and p.name not in named and not p.name.startswith(".")]
     for folder in removed:
         shutil.rmtree(folder)
     return removed
@@ -367,6 +368,11 @@ def _newcomer_record(name: str, model_folder: Path) -> dict | None:
         raise ArtifactError(f"{shipped}: field 'serving.newcomers.network' must be an object with a folder "
                             "newcomers/<12 hex digits> and a weights_sha256")  # fmt: skip
     return network
+
+
+def serving_folders(name: str, model_dir=None, encoder_dir=None, newcomer: bool = False) -> tuple:
+    """The (model, encoder) folders that serve a person: the newcomer set for a newcomer if ``name`` has one."""
+    return (newcomer_folders(name, model_dir) if newcomer else None) or (model_dir, encoder_dir)
 
 
 def newcomer_folders(name: str, model_dir=None) -> tuple[Path, Path] | None:

@@ -74,5 +74,8 @@ def serve_newcomers_with(model_dir, model, encoder, name: str = "autointp") -> d
     from movierec import artifacts
 
     record = artifacts.save_newcomer_set(model, encoder, name, model_dir)
-    artifacts.update_manifest(name, model_dir, serving={"newcomers": {"network": {"variant": "no_prior", **record}}})
+    serving = artifacts.read_manifest(artifacts.manifest_path(name, model_dir)).get("serving", {})
+    newcomers = {"network": {"variant": "no_prior", **record}}
+    artifacts.update_manifest(name, model_dir, serving={**serving, "newcomers": newcomers})
+    artifacts.prune_newcomer_sets(model_dir)
     return record

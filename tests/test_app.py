@@ -269,7 +269,7 @@ def test_a_new_visitor_is_served_by_the_newcomer_network_and_a_movielens_user_by
         newcomer_manifest.write_text(json.dumps(other))
         at = run_page("show_st_plus.py")
         assert not at.exception and "names other weights than the newcomer network" in at.error[0].value
-        assert "--apply-newuser-choice" in at.code[0].value
+        assert "git checkout -- model/" in at.code[0].value and "--apply-newuser-choice" in at.code[0].value
     finally:
         newcomer_manifest.write_text(saved)
 

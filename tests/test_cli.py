@@ -295,6 +295,7 @@ def test_a_new_ranking_rule_withdraws_a_newcomer_network_even_at_power_0(shipped
     assert artifacts.newcomer_folders("autointp", root / "model") is None
     assert not any((root / "model" / "newcomers").iterdir())  # its set removed once no manifest names it
 
+
 def _changed(manifest: dict, dotted: str, value) -> None:
     *path, last = dotted.split(".")
     for key in path:

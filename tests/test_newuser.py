@@ -170,3 +170,21 @@ def test_the_validation_people_onboard_like_the_test_people(prepared_new):
 def test_a_share_that_leaves_no_new_or_no_known_people_is_an_error(ml1m, share):
     with pytest.raises(ValueError, match="leaves no new people or too few known ones"):
         new_user_split(ml1m.ratings, share=share)
+
+
+def test_the_network_for_newcomers_is_chosen_on_the_validation_table_alone():
+    def table(model, no_prior):
+        return {k: {"model": {"full_ndcg@10": model}, "no_prior": {"full_ndcg@10": no_prior}} for k in ("5", "10")}
+
+    chosen, means = newuser.choose_network(table(0.30, 0.35), ["model", "no_prior"])
+    assert (chosen, means) == ("no_prior", {"model": 0.30, "no_prior": 0.35})
+    assert newuser.choose_network(table(0.35, 0.30), ["model", "no_prior"])[0] == "model"
+    tie = table(0.30, 0.30)
+    assert newuser.choose_network(tie, ["no_prior", "model"])[0] == "model"  # a tie keeps the shipped kind
+    mixed = table(0.30, 0.35)
+    mixed["10"]["model"]["full_ndcg@10"] = 0.50  # the mean over K decides, not one K
+    chosen, means = newuser.choose_network(mixed, ["model", "no_prior"])
+    assert chosen == "model" and means == pytest.approx({"model": 0.40, "no_prior": 0.35})
+    assert newuser.MAY_SERVE_NEWCOMERS == ("model", "no_prior")  # a network that ignores ratings never serves them
+    with pytest.raises(ValueError, match="no network"):
+        newuser.choose_network(mixed, [])

@@ -247,12 +247,17 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     run = json.loads(out.read_text())
     run["settings"]["newcomer_network"]["network"] = "no_prior"
     chose_no_prior.write_text(json.dumps(run))
+    ignores_ratings = tmp_path / "no-history.json"
+    run["settings"]["newcomer_network"]["network"] = "no_history"
+    ignores_ratings.write_text(json.dumps(run))
+    run["settings"]["newcomer_network"]["network"] = "no_prior"
     unsaved, moved = tmp_path / "unsaved.json", tmp_path / "moved.json"
     del run["settings"]["trained"]["no_prior"]["saved"]
     unsaved.write_text(json.dumps(run))
     run["settings"]["trained"]["no_prior"]["saved"] = {"folder": str(tmp_path / "nowhere"), "weights_sha256": "0"}
     moved.write_text(json.dumps(run))
-    for bad, reason in ((unsaved, "did not save it"), (moved, "cannot be loaded")):
+    for bad, reason in ((unsaved, "did not save it"), (moved, "cannot be loaded"),
+                        (ignores_ratings, "may not serve newcomers")):  # fmt: skip
         with pytest.raises(SystemExit):
             evaluate.main(["--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root), "--encoder-dir",
                            str(root), "--apply-newuser-choice", str(bad), "--quiet"])  # fmt: skip

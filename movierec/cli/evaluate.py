@@ -263,6 +263,7 @@ def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dic
             serving={**manifest.get("serving", {}), "newcomers": note},
         )  # fmt: skip
     except (ValueError, artifacts.ArtifactError) as err:
+        artifacts.prune_newcomer_sets(args.model_dir)  # the new set, never named
         cli.fail(str(err))
     artifacts.prune_newcomer_sets(args.model_dir)  # the sets no manifest names any more
     if network:
@@ -287,7 +288,7 @@ def install_newcomer_network(args: argparse.Namespace, path: Path, settings: dic
     only once the shipped manifest names it, so a failure after this leaves
     the set in service untouched.
     """
-    from movierec import artifacts
+    from movierec import artifacts, newuser
     from movierec.scoring import ranking_rule
 
     if "newcomer_network" not in settings:
@@ -295,8 +296,14 @@ def install_newcomer_network(args: argparse.Namespace, path: Path, settings: dic
     try:
         choice = settings["newcomer_network"]
         chosen, means = str(choice["network"]), {str(k): float(v) for k, v in choice["validation_mean_ndcg@10"].items()}
+        if chosen not in newuser.MAY_SERVE_NEWCOMERS:
+            raise ValueError(f"{chosen!r} may not serve newcomers (only {list(newuser.MAY_SERVE_NEWCOMERS)} read "
+                             "their ratings)")  # fmt: skip
         if chosen not in means:
             raise KeyError(f"no validation mean for the chosen {chosen!r}")
+        best = max(means[n] for n in newuser.MAY_SERVE_NEWCOMERS if n in means)
+        if means[chosen] != best:
+            raise ValueError(f"{chosen!r} has not the best validation mean of the networks that may serve newcomers")
         saved = settings["trained"][chosen].get("saved") if chosen != "model" else None
         folder = None if saved is None else Path(saved["folder"])
         expected = None if saved is None else str(saved["weights_sha256"])
@@ -318,7 +325,7 @@ def install_newcomer_network(args: argparse.Namespace, path: Path, settings: dic
     if ranking_rule(model) != served:
         cli.fail(f"the {chosen!r} network in {folder} ranks by another rule than the shipped {args.model}")
     record = artifacts.save_newcomer_set(
-        model, encoder, args.model, args.model_dir, data=theirs["data"], training=theirs["training"],
+        model, encoder, args.model, args.model_dir, data=theirs["data"], training=theirs.get("training", {}),
         serving={"serves": "newcomers", "variant": chosen, "source": path.name},
     )  # fmt: skip
     return {"variant": chosen, **record,
@@ -404,8 +411,8 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
     power = manifest["config"].get("prior_profile_power", 0.0)
     if (power or newcomers.get("network")) and newcomer_rule != tuple(rule.values()):
         config["prior_profile_power"] = 0.0
-        what = f"power {power:g}" + (" and the newcomer network" if newcomers.get("network") else "")
-        serving["newcomers"] = {"withdrawn": f"{what} were chosen under the ranking rule "
+        what = f"power {power:g}" + (" and the newcomer network were" if newcomers.get("network") else " was")
+        serving["newcomers"] = {"withdrawn": f"{what} chosen under the ranking rule "
                                 f"{list(newcomer_rule)}, not {list(rule.values())}; rerun --protocol "
                                 "newuser, then --apply-newuser-choice", "previous": newcomers}  # fmt: skip
         print("the newcomers' serving (its prior power and any network of their own) was chosen under another "

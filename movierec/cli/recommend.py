@@ -105,9 +105,8 @@ def run(args: argparse.Namespace) -> list[dict]:
     from movierec import artifacts
     from movierec.recommend import Recommender
 
-    folders = (args.model_dir, args.encoder_dir)
-    if args.user is None:  # a new person: the network chosen for newcomers, if the model has one
-        folders = artifacts.newcomer_folders(args.model, args.model_dir) or folders
+    # a new person is served by the network chosen for newcomers, if the model has one
+    folders = artifacts.serving_folders(args.model, args.model_dir, args.encoder_dir, newcomer=args.user is None)
     model, encoder, manifest = artifacts.load(args.model, *folders)
     rec = Recommender(model, encoder, cli.load_release(args), manifest)
     profile = profile_of(args, rec)
