@@ -66,7 +66,7 @@ SECTIONS = ("data", "training", "validation", "evaluation", "serving")
 SERVING_OPTIONS = ("prior_profile_power", "prior_profile_reference", "ranking_like_exponent", "ranking_prior_gain")
 
 
-NEWCOMERS = "newcomers"  # the subfolder, in the model and encoder folders, of a set chosen to serve newcomers
+NEWCOMERS = "newcomers"  # the model folder's subfolder holding the sets chosen to serve newcomers
 
 
 class ArtifactError(RuntimeError):
