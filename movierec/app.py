@@ -144,12 +144,12 @@ def serving_folders(name: str, model_dir: str | None, encoder_dir: str | None, n
     if not newcomer:
         return model_dir, encoder_dir
     try:
-        artifacts.read_manifest(artifacts.manifest_path(name, model_dir))
-    except Exception:  # the shipped set itself is broken: loading it says so, with the command that fixes it
-        return model_dir, encoder_dir
-    try:
         folders = artifacts.serving_folders(name, model_dir, encoder_dir, newcomer=True)
     except Exception as err:  # anything the files provoke is a message, not a traceback
+        try:  # (read again only on this path: a visit's reruns read the manifests once each)
+            artifacts.read_manifest(artifacts.manifest_path(name, model_dir))
+        except Exception:  # the shipped set itself is broken: loading it says so, with the command that fixes it
+            return model_dir, encoder_dir
         detail = str(err) if isinstance(err, artifacts.ArtifactError) else f"{type(err).__name__}: {err}"
         restore = ("git checkout -- model/   # the committed sets; or rerun the new-user protocol with "
                    "--save-networks, then --apply-newuser-choice (README: Other protocols)")
