@@ -1,9 +1,10 @@
-"""Streamlit page serving AutoInt+: ``streamlit run show_st_plus.py``."""
+"""Streamlit page serving AutoInt+: ``streamlit run show_st_plus.py`` (how it is run: movierec/server.py)."""
 
-from movierec.startup import import_keras_lean
+import streamlit as st
 
-import_keras_lean()  # first: Keras' optional extras would cost the first page seconds (movierec/startup.py)
+from movierec.server import draw_page, warm_start
 
-from movierec.app import page  # noqa: E402
-
-page("autointp")
+if __name__ == "__main__":  # a visit
+    draw_page("autointp")
+else:  # the server starting: its st.App loads the model before anyone visits
+    app = st.App(__file__, lifespan=warm_start("autointp"))

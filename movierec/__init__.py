@@ -8,7 +8,7 @@ one listed after it; ``tests/test_layering.py`` checks it):
 ``negatives`` -> ``pipeline`` -> ``objectives`` -> the models (``autoint``,
 ``autointp``, ``models``) -> ``training`` -> ``artifacts`` -> ``ranking`` ->
 ``metrics`` -> ``scoring`` -> ``evaluation`` -> ``newuser`` ->
-``experiment`` -> ``protocols`` -> ``tuning`` -> ``recommend`` -> ``app``
+``experiment`` -> ``protocols`` -> ``tuning`` -> ``recommend`` -> ``app`` -> ``server``
 -> ``cli``.
 """
 

@@ -49,6 +49,8 @@ from movierec.recommend import FIELD_LABELS, GENDERS, Profile, Recommender
 
 ZIP_CODE = re.compile(r"[0-9]{5}")
 STARTERS_SHOWN = 9  # movies in the "rate a few to start" grid
+# Who a visitor is until they say otherwise: the "About you" defaults (the first gender, 25-34, programmer).
+VISITOR = Profile(next(iter(GENDERS)), 25, "programmer", "")
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
@@ -368,8 +370,10 @@ def sidebar(rec: Recommender, name: str) -> tuple[Profile, int, int, int, list[s
             with st.expander("About you (optional)", expanded=False):
                 gender = st.radio("Gender", list(GENDERS), format_func=lambda g: GENDERS[g].capitalize(), key="gender",
                                   horizontal=True)  # fmt: skip
-                age = st.selectbox("Age", list(AGE_BRACKETS), index=2, format_func=AGE_BRACKETS.get, key="age")
-                occupation = st.selectbox("Occupation", list(ML1M_OCCUPATIONS), index=12, key="occupation")
+                age = st.selectbox("Age", list(AGE_BRACKETS), index=list(AGE_BRACKETS).index(VISITOR.age),
+                                   format_func=AGE_BRACKETS.get, key="age")  # fmt: skip
+                occupation = st.selectbox("Occupation", list(ML1M_OCCUPATIONS), key="occupation",
+                                          index=ML1M_OCCUPATIONS.index(VISITOR.occupation))  # fmt: skip
                 zip_code = zip_code_input(rec)
             person = Profile(gender, int(age), occupation, zip_code)
             st.session_state["owner"] = "me"
@@ -586,6 +590,36 @@ def curious_section(rec: Recommender, profile: Profile, top: pd.DataFrame, year:
             st.altair_chart(chart, width="stretch")
 
 
+def open_recommender(name: str, newcomer: bool) -> tuple[Recommender, bool]:
+    """The recommender that serves a visitor (``newcomer``) or a MovieLens user, with the settings' folders and data.
+
+    Also says whether it is the model's network for newcomers rather than
+    the shipped one. Raises ``PageError`` for anything the files provoke.
+    """
+    shipped = os.environ.get(artifacts.ENV_MODEL_DIR), os.environ.get(artifacts.ENV_ENCODER_DIR)
+    folders = serving_folders(name, *shipped, newcomer)
+    movielens_dir = (os.environ.get(data.ENV_DATA_DIR) or "").strip() or None  # blank counts as unset (data.find)
+    return load_recommender(name, *folders, movielens_dir), folders != shipped
+
+
+def preload(name: str) -> bool:
+    """A first visit's loading, done before anyone visits (``movierec.server``): the recommender, a ranking, reasons.
+
+    Loads what a new visitor's page loads, through the same cached loaders,
+    and ranks once for a visitor who has rated nothing, so the first page
+    finds the model loaded and its compiled scorer already run. Returns
+    False, having loaded nothing, when MovieLens would have to be downloaded:
+    the page downloads it with a progress bar the visitor can see.
+    """
+    if data.find("ml-1m") is None:
+        return False
+    rec, _ = open_recommender(name, newcomer=True)
+    year, month = rec.latest
+    top = rec.rank(VISITOR, year, month)
+    rec.reasons(VISITOR, top["movie_id"].tolist(), year, month)
+    return True
+
+
 def page(name: str) -> None:
     st.set_page_config(page_title="Movie picks", page_icon=":material/movie:", layout="wide")
     keep_keras_session()
@@ -593,13 +627,8 @@ def page(name: str) -> None:
     name = st.session_state.get("model", name)
     st.title("Movies you have not seen yet", anchor=False)
     newcomer = st.session_state.get("mode", "Me") == "Me"  # the sidebar's first choice, as last made
-    shipped = os.environ.get(artifacts.ENV_MODEL_DIR), os.environ.get(artifacts.ENV_ENCODER_DIR)
     try:
-        folders = serving_folders(name, *shipped, newcomer)
-        rec = load_recommender(
-            name, *folders,
-            (os.environ.get(data.ENV_DATA_DIR) or "").strip() or None,  # blank counts as unset, as in data.find
-        )  # fmt: skip
+        rec, for_newcomers = open_recommender(name, newcomer)
     except PageError as err:
         st.error(markdown_text(str(err)))
         if err.command:
@@ -613,7 +642,7 @@ def page(name: str) -> None:
         f"{TITLES[name]} ranks all {len(rec.movies):,} MovieLens movies for {MONTHS[month - 1]} {year}. "
         "Rate movies you have seen and the list follows your taste."
         + (" As a new visitor you get its network for newcomers, the one that ranked best for new people in "
-           "validation." if folders != shipped else "")
+           "validation." if for_newcomers else "")
     )  # fmt: skip
     st.markdown(describe(person))
     recommendations(rec, person, year, month, n, genres, decades)

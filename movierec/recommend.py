@@ -180,7 +180,12 @@ class Profile:
 
 
 class Recommender:
-    """A loaded model, its encoder and the data, ready to rank for any profile."""
+    """A loaded model, its encoder and the data, ready to rank for any profile.
+
+    One recommender serves every session of the app, each in its own thread,
+    and the thread that loads it ahead of the first visit: what it builds on
+    first use is stored only once complete, so a thread never reads half of it.
+    """
 
     def __init__(self, model, encoder: FeatureEncoder, data: MovieLens, manifest: dict | None = None):
         self.model = model
@@ -529,8 +534,8 @@ class Recommender:
 
     def _audiences(self) -> dict[str, tuple[np.ndarray, np.ndarray, dict]]:
         """Per audience field: ratings (values, movies) by each value's users, users per value, value -> row."""
-        if self._audience is None:
-            self._audience = {}
+        if self._audience is None:  # published whole: another session's thread may read it meanwhile
+            audience = {}
             movie_rows = self._movie_position.get_indexer(self.data.ratings["movie_id"].to_numpy())
             user_rows = self._user_row.get_indexer(self.data.ratings["user_id"].to_numpy())
             known = (movie_rows >= 0) & (user_rows >= 0)
@@ -538,8 +543,9 @@ class Recommender:
                 values, of_user = np.unique(self.data.users[field].astype(str).to_numpy(), return_inverse=True)
                 counts = np.zeros((len(values), len(self.movies)), dtype=np.int32)
                 np.add.at(counts, (of_user[user_rows[known]], movie_rows[known]), 1)
-                self._audience[field] = (counts, np.bincount(of_user, minlength=len(values)), {v: i for i, v in
-                                         enumerate(values)})  # fmt: skip
+                audience[field] = (counts, np.bincount(of_user, minlength=len(values)), {v: i for i, v in
+                                   enumerate(values)})  # fmt: skip
+            self._audience = audience
         return self._audience
 
     def audience(self, profile: Profile, movie_id: int, fields=AUDIENCE_FIELDS) -> str:

@@ -10,15 +10,19 @@ app"). ``import_keras_lean`` hides them while Keras is first imported and
 then un-hides them, so a later ``import sklearn`` in the process works as
 usual; but Keras' own helpers for them stay unavailable in that process
 (they saw the package missing). So only the app's entry files call it
-(``show_st.py``, ``show_st_plus.py``), never a module others import.
+(``show_st.py``, ``show_st_plus.py``) and the thread that preloads for them
+(``movierec.server``), never a module others import.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 
 # Top-level packages Keras imports only for optional helpers the app never calls.
 KERAS_EXTRAS = ("sklearn", "IPython", "matplotlib")
+# One import at a time: another thread calling in meanwhile waits for Keras to be imported in full.
+_IMPORTING = threading.Lock()
 
 
 def import_keras_lean() -> None:
@@ -28,11 +32,17 @@ def import_keras_lean() -> None:
     its submodules) raise ``ImportError``, which is what Keras' guards catch.
     Packages already imported are left alone. Should a Keras or TensorFlow
     release import one of them unguarded, the import is retried as usual:
-    slower, never broken. The window is the import itself, at the top of the
-    entry file, before the page starts any thread of its own; another of the
-    process's threads importing one of the three in that window would see it
-    missing (Streamlit's server has no reason to).
+    slower, never broken. The window is the import itself: in the thread
+    that preloads the model as the server starts, or at the top of the entry
+    file. A page's thread calling in meanwhile waits for it to close; another
+    of the process's threads importing one of the three in that window would
+    see it missing (Streamlit's server has no reason to).
     """
+    with _IMPORTING:  # a page's thread waits here for the server's preloading thread (movierec/server.py)
+        _import_keras_hiding_extras()
+
+
+def _import_keras_hiding_extras() -> None:
     if "keras" in sys.modules:
         return
     hidden = [name for name in KERAS_EXTRAS if name not in sys.modules]

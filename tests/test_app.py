@@ -369,8 +369,8 @@ def test_an_offline_first_run_says_so_and_how_to_fix_it(monkeypatch, tmp_path, t
 
 def test_pages_are_thin():
     for page in PAGES:
-        code = [line for line in (ROOT / page).read_text().splitlines() if line.strip()]
-        assert len(code) <= 5, f"{page} should only call the shared app body"
+        code = [line for line in (ROOT / page).read_text().splitlines()[1:] if line.strip()]  # after the docstring
+        assert len(code) <= 6, f"{page} should only draw the shared page and define the server's st.App"
 
 
 def test_an_empty_list_of_a_movielens_user_says_they_rated_everything_that_matches(ml1m, prepared):
@@ -442,3 +442,30 @@ def test_a_match_share_is_rounded_down_so_100_percent_means_the_top():
     assert match_text(1.0) == "100.0%"
     assert match_text(3872 / 3873) == "99.9%"  # 99.97%: in the top 0.1%, not the top itself
     assert match_text(0.5) == "50.0%" and match_text(0.0) == "0.0%"
+
+
+def test_preloading_loads_what_the_first_visit_reads_so_the_page_loads_nothing(app_env, ml1m, monkeypatch):
+    """What ``streamlit run``'s server does before anyone visits (movierec/server.py) serves the first page."""
+    from movierec import app, recommend
+
+    built = []
+    real_init = recommend.Recommender.__init__
+    monkeypatch.setattr(recommend.Recommender, "__init__",
+                        lambda self, *a, **k: built.append(a[0]) or real_init(self, *a, **k))  # fmt: skip
+    app.load_recommender.clear()
+    assert app.preload("autointp") and len(built) == 1
+    at = run_page("show_st_plus.py")
+    assert not at.exception and not at.error and len(picks(at)) == 10
+    assert len(built) == 1  # the page found the preloaded recommender in the cache
+
+
+def test_preloading_never_downloads_movielens(monkeypatch, tmp_path, tiny_artifacts):
+    """Without a copy on disk, preloading stops: the visit downloads it where a progress bar can be seen."""
+    from movierec import app
+
+    monkeypatch.delenv("MOVIELENS_DIR", raising=False)
+    monkeypatch.setenv("MOVIELENS_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("MOVIEREC_MODEL_DIR", str(tiny_artifacts / "model"))
+    monkeypatch.setenv("MOVIEREC_ENCODER_DIR", str(tiny_artifacts / "data"))
+    monkeypatch.setattr(app.data, "fetch", lambda *a, **k: pytest.fail("preloading must not download"))
+    assert app.preload("autointp") is False

@@ -17,7 +17,7 @@ LAYERS = [
     "autoint", "autointp", "movierec.models", "movierec.training", "movierec.artifacts", "movierec.ranking",
     "movierec.metrics", "movierec.scoring", "movierec.evaluation", "movierec.newuser",
     "movierec.experiment",
-    "movierec.protocols", "movierec.tuning", "movierec.recommend", "movierec.app", "movierec.cli",
+    "movierec.protocols", "movierec.tuning", "movierec.recommend", "movierec.app", "movierec.server", "movierec.cli",
 ]  # fmt: skip
 # Modules that share a layer with the one they are named after.
 SAME_LAYER = {

@@ -347,3 +347,22 @@ def test_search_lists_the_most_rated_first_and_starters_are_popular_and_varied(r
             break
         first_round.append(movie)
     assert len(first_round) >= 2 and starters[0] == order[0]
+
+
+def test_the_audience_table_is_published_only_when_complete(recommender, ml1m, monkeypatch):
+    """The app's sessions and its preloading thread share one recommender: none may read a half-built table."""
+    from movierec import recommend
+
+    fresh = Recommender(recommender.model, recommender.encoder, ml1m)
+    seen = []
+
+    class Watched(tuple):
+        def __iter__(self):
+            for field in tuple.__iter__(self):
+                yield field
+                seen.append(fresh._audience)  # what another thread reads while this one is still building
+
+    monkeypatch.setattr(recommend, "AUDIENCE_FIELDS", Watched(recommend.AUDIENCE_FIELDS))
+    built = fresh._audiences()
+    assert len(seen) == len(recommend.AUDIENCE_FIELDS) and all(table is None for table in seen)
+    assert set(built) == set(recommend.AUDIENCE_FIELDS) and fresh._audience is built

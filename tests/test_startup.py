@@ -6,8 +6,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,10 +71,13 @@ def test_a_keras_that_needs_an_extra_unguarded_is_imported_as_usual(tmp_path):
     assert run.stdout.strip().endswith("ok")
 
 
-@pytest.mark.parametrize("entry", ["show_st.py", "show_st_plus.py"])
-def test_each_entry_file_imports_keras_lean_before_the_app(entry):
-    body = ast.parse((ROOT / entry).read_text()).body
-    calls = [i for i, node in enumerate(body) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+def test_a_visit_imports_keras_lean_before_the_app():
+    """Both entry files draw a visit through ``movierec.server.draw_page``, which imports Keras lean first."""
+    tree = ast.parse((ROOT / "movierec" / "server.py").read_text())
+    draw = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "draw_page")
+    calls = [i for i, node in enumerate(draw.body) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
              and getattr(node.value.func, "id", None) == "import_keras_lean"]  # fmt: skip
-    app_imports = [i for i, node in enumerate(body) if getattr(node, "module", None) == "movierec.app"]
+    app_imports = [i for i, node in enumerate(draw.body) if getattr(node, "module", None) == "movierec.app"]
     assert calls and app_imports and calls[0] < app_imports[0]
+    for entry in ("show_st.py", "show_st_plus.py"):
+        assert "draw_page(" in (ROOT / entry).read_text()
