@@ -67,6 +67,7 @@ def preload(name: str) -> None:
     except Exception as err:  # the visitor's page loads again and shows what went wrong, with its fix
         LOG.warning("loading the %s model ahead of the first visit failed (the visit will retry): %s: %s",
                     name, type(err).__name__, err)  # fmt: skip
+        LOG.debug("the failed preload's traceback", exc_info=True)  # shown with --logger.level=debug
     finally:
         context_log.removeFilter(_not_from_preload)
 

@@ -9,9 +9,9 @@ them, yet they cost its first page seconds and about 100 MB (README, "The
 app"). ``import_keras_lean`` hides them while Keras is first imported and
 then un-hides them, so a later ``import sklearn`` in the process works as
 usual; but Keras' own helpers for them stay unavailable in that process
-(they saw the package missing). So only the app's entry files call it
-(``show_st.py``, ``show_st_plus.py``) and the thread that preloads for them
-(``movierec.server``), never a module others import.
+(they saw the package missing). So only the app's server calls it
+(``movierec.server``: a visit's page and the thread that preloads the model
+as the server starts), never a module others import.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def import_keras_lean() -> None:
     Packages already imported are left alone. Should a Keras or TensorFlow
     release import one of them unguarded, the import is retried as usual:
     slower, never broken. The window is the import itself: in the thread
-    that preloads the model as the server starts, or at the top of the entry
-    file. A page's thread calling in meanwhile waits for it to close; another
+    that preloads the model as the server starts, or in a visit's page when
+    nothing preloaded it. A page's thread calling in meanwhile waits for it to close; another
     of the process's threads importing one of the three in that window would
     see it missing (Streamlit's server has no reason to).
     """

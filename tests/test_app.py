@@ -444,19 +444,104 @@ def test_a_match_share_is_rounded_down_so_100_percent_means_the_top():
     assert match_text(0.5) == "50.0%" and match_text(0.0) == "0.0%"
 
 
-def test_preloading_loads_what_the_first_visit_reads_so_the_page_loads_nothing(app_env, ml1m, monkeypatch):
-    """What ``streamlit run``'s server does before anyone visits (movierec/server.py) serves the first page."""
-    from movierec import app, recommend
+def test_preloading_loads_what_the_first_visit_reads_so_the_page_loads_nothing(
+    monkeypatch, ml1m_dir, with_newcomer_network
+):
+    """What ``streamlit run``'s server does before anyone visits (movierec/server.py) serves the first page.
 
-    built = []
+    With a network for newcomers in service, the first visitor is a newcomer:
+    preloading must load that set, not the shipped one, or the page loads again.
+    """
+    from movierec import app, artifacts, recommend
+
+    monkeypatch.setenv("MOVIELENS_DIR", str(ml1m_dir))
+    monkeypatch.setenv("MOVIEREC_MODEL_DIR", str(with_newcomer_network / "model"))
+    monkeypatch.setenv("MOVIEREC_ENCODER_DIR", str(with_newcomer_network / "data"))
+    built, loaded_from, load = [], [], artifacts.load
     real_init = recommend.Recommender.__init__
     monkeypatch.setattr(recommend.Recommender, "__init__",
                         lambda self, *a, **k: built.append(a[0]) or real_init(self, *a, **k))  # fmt: skip
+    monkeypatch.setattr(artifacts, "load", lambda name, *folders: loaded_from.append(folders) or load(name, *folders))
     app.load_recommender.clear()
     assert app.preload("autointp") and len(built) == 1
+    assert loaded_from == [tuple(map(str, artifacts.newcomer_folders("autointp", with_newcomer_network / "model")))]
     at = run_page("show_st_plus.py")
     assert not at.exception and not at.error and len(picks(at)) == 10
-    assert len(built) == 1  # the page found the preloaded recommender in the cache
+    assert "its network for newcomers" in shown_text(at)
+    assert len(built) == 1 and len(loaded_from) == 1  # the page found the preloaded recommender in the cache
+
+
+def test_a_visit_during_preloading_waits_for_it_instead_of_loading_again(app_env, monkeypatch):
+    """The page's cached loader waits for the load the server's thread has under way (movierec/server.py)."""
+    import threading
+
+    from movierec import app, recommend, server
+
+    entered, release, built = threading.Event(), threading.Event(), []
+    real_init = recommend.Recommender.__init__
+
+    def slow_init(self, *args, **kwargs):
+        built.append(threading.current_thread().name)
+        entered.set()
+        release.wait(60)  # the model is still loading when the visitor arrives
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(recommend.Recommender, "__init__", slow_init)
+    app.load_recommender.clear()
+    thread = server.preload_in_background("autointp")
+    assert entered.wait(60)
+    threading.Timer(1.0, release.set).start()
+    at = run_page("show_st_plus.py")
+    thread.join(60)
+    assert not at.exception and not at.error and len(picks(at)) == 10
+    assert built == [f"{server.THREAD_PREFIX}-autointp"]  # built once, by the preloading thread
+
+
+def test_a_failed_preload_leaves_the_visit_its_usual_message_and_fix(monkeypatch, ml1m_dir, tmp_path):
+    from movierec import server
+
+    monkeypatch.setenv("MOVIELENS_DIR", str(ml1m_dir))
+    monkeypatch.setenv("MOVIEREC_MODEL_DIR", str(tmp_path / "nowhere"))
+    server.preload("autointp")  # logged, not raised, and not cached
+    at = run_page("show_st_plus.py")
+    assert not at.exception and "could not be loaded" in at.error[0].value
+    assert "python -m movierec.train --model autointp" in at.code[0].value
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_streamlit_run_loads_the_model_before_anyone_visits(app_env, page):
+    """The real server, started as the README starts it: its log says the model loaded, with no browser."""
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "streamlit", "run", page, "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port)]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines, said = [], threading.Event()
+
+    def read_log():  # in a thread: a server that hangs silently fails the test at the deadline, not never
+        for line in server.stdout:
+            lines.append(line)
+            if "ahead of the first visit" in line:
+                said.set()
+
+    threading.Thread(target=read_log, daemon=True).start()
+    try:
+        said.wait(240)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=30) as health:
+            answer = health.read().decode()
+    finally:
+        server.terminate()
+        server.wait(60)
+    log = "".join(lines)
+    assert f"{PAGES[page]} loaded ahead of the first visit in" in log, log[-3000:]
+    assert answer == "ok" and "Traceback" not in log
 
 
 def test_preloading_never_downloads_movielens(monkeypatch, tmp_path, tiny_artifacts):

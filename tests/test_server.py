@@ -20,6 +20,9 @@ ENTRY_FILES = {"show_st.py": "autoint", "show_st_plus.py": "autointp"}
 def test_streamlit_finds_each_entry_files_app_and_importing_it_draws_nothing(entry, name, monkeypatch):
     found = discover_asgi_app(ROOT / entry)
     assert found.is_asgi_app and found.app_name == "app"  # so `streamlit run <entry>` serves it with its lifespan
+    from streamlit import config
+
+    monkeypatch.setattr(config, "_main_script_path", config._main_script_path)  # st.App sets it: restored after
     drawn, lifespans = [], []
     monkeypatch.setattr(server, "draw_page", drawn.append)
     monkeypatch.setattr(server, "warm_start", lambda model: lifespans.append(model) or server.warm_start)

@@ -6,6 +6,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -20,7 +22,7 @@ def test_the_app_starts_with_keras_but_without_its_optional_extras_and_they_stay
     run = run_fresh(
         """
         from movierec.startup import KERAS_EXTRAS, import_keras_lean
-        import_keras_lean()  # what the entry files do first
+        import_keras_lean()  # what a visit and the server's preloading thread do first
         import movierec.app
         assert "keras" in sys.modules and "tensorflow" in sys.modules
         loaded = [name for name in KERAS_EXTRAS if name in sys.modules]
@@ -71,13 +73,17 @@ def test_a_keras_that_needs_an_extra_unguarded_is_imported_as_usual(tmp_path):
     assert run.stdout.strip().endswith("ok")
 
 
-def test_a_visit_imports_keras_lean_before_the_app():
-    """Both entry files draw a visit through ``movierec.server.draw_page``, which imports Keras lean first."""
+@pytest.mark.parametrize("function", ["draw_page", "preload"])
+def test_a_visit_and_the_preloading_thread_import_keras_lean_before_the_app(function):
+    """Both entry files draw a visit through ``movierec.server.draw_page`` and preload through ``preload``:
+    each imports Keras lean before anything of the app's, whichever thread comes first."""
     tree = ast.parse((ROOT / "movierec" / "server.py").read_text())
-    draw = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "draw_page")
-    calls = [i for i, node in enumerate(draw.body) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-             and getattr(node.value.func, "id", None) == "import_keras_lean"]  # fmt: skip
-    app_imports = [i for i, node in enumerate(draw.body) if getattr(node, "module", None) == "movierec.app"]
+    body = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function)
+    nodes = sorted(ast.walk(body), key=lambda node: (getattr(node, "lineno", 0), getattr(node, "col_offset", 0)))
+    calls = [node.lineno for node in nodes
+             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "import_keras_lean"]  # fmt: skip
+    app_imports = [node.lineno for node in nodes
+                   if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("movierec.app")]  # fmt: skip
     assert calls and app_imports and calls[0] < app_imports[0]
     for entry in ("show_st.py", "show_st_plus.py"):
-        assert "draw_page(" in (ROOT / entry).read_text()
+        assert "draw_page" in (ROOT / entry).read_text()
