@@ -35,8 +35,8 @@ import math
 import os
 import re
 import sys
+from typing import TYPE_CHECKING
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -46,6 +46,9 @@ from movierec.data import AGE_BRACKETS, ML1M_OCCUPATIONS
 from movierec.features import FIELDS
 from movierec.models import TITLES
 from movierec.recommend import FIELD_LABELS, GENDERS, Profile, Recommender
+
+if TYPE_CHECKING:
+    import altair as alt  # imported where a chart is drawn: only on request, so never on the way to a first page
 
 ZIP_CODE = re.compile(r"[0-9]{5}")
 STARTERS_SHOWN = 9  # movies in the "rate a few to start" grid
@@ -368,8 +371,8 @@ def sidebar(rec: Recommender, name: str) -> tuple[Profile, int, int, int, list[s
             st.session_state["owner"] = int(user_id)
         else:
             with st.expander("About you (optional)", expanded=False):
-                gender = st.radio("Gender", list(GENDERS), format_func=lambda g: GENDERS[g].capitalize(), key="gender",
-                                  horizontal=True)  # fmt: skip
+                gender = st.radio("Gender", list(GENDERS), index=list(GENDERS).index(VISITOR.gender), key="gender",
+                                  format_func=lambda g: GENDERS[g].capitalize(), horizontal=True)  # fmt: skip
                 age = st.selectbox("Age", list(AGE_BRACKETS), index=list(AGE_BRACKETS).index(VISITOR.age),
                                    format_func=AGE_BRACKETS.get, key="age")  # fmt: skip
                 occupation = st.selectbox("Occupation", list(ML1M_OCCUPATIONS), key="occupation",
@@ -527,6 +530,8 @@ def heatmap_labels(values: list[str], fields: tuple[str, ...]) -> list[str]:
 
 
 def heatmap(weights: np.ndarray, values: list[str], fields: tuple[str, ...] = FIELDS) -> alt.Chart:
+    import altair as alt
+
     labels = heatmap_labels(values, fields)
     n = len(fields)
     cells = pd.DataFrame(
@@ -576,6 +581,8 @@ def curious_section(rec: Recommender, profile: Profile, top: pd.DataFrame, year:
                          key="history")  # fmt: skip
         mix = genre_mix(history, top)
         if not mix.empty:
+            import altair as alt
+
             chart = (
                 alt.Chart(mix)
                 .mark_bar()

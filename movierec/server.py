@@ -13,7 +13,9 @@ one; a load that fails in the thread is not cached, so the page loads again
 and shows the failure the usual way, with the command that fixes it.
 
 Each entry file assigns its ``st.App`` itself, because Streamlit finds it
-by reading the file (not running it); everything else lives here. This
+by reading the file (not running it); the server then imports the file
+under its own name, while a visit runs it as ``__main__``, which is how
+the file tells the two apart. Everything else lives here. This
 module imports nothing heavy: the entry files import it while the server
 starts, before the thread exists.
 """

@@ -6,9 +6,11 @@ Starts ``streamlit run`` on 127.0.0.1, opens the page at desktop width and
 times the first complete page from launch. Then it onboards like a newcomer:
 searches titles by typing, rates each with stars, and times every change
 until the page has finished (the median is what the app's "per interaction"
-figure means). It saves ``docs/app.png`` (desktop, 1440 px wide) and
-``docs/app-390.png`` (a phone, 390 px wide, its screen at the picks after rating two movies there),
-and prints the server's peak RSS. Needs Debian's ``chromium`` (``apt-get
+figure means); after each rating it checks the picks hold no movie rated so
+far (a rating reruns only the page's fragment, a path AppTest cannot take).
+It saves ``docs/app.png`` (desktop, 1440 px wide) and ``docs/app-390.png``
+(a phone, 390 px wide, its screen at the picks after rating two movies
+there), and prints the server's peak RSS. Needs Debian's ``chromium`` (``apt-get
 install chromium``), the ``playwright`` Python package (it drives that
 Chromium; no browser download) and MovieLens through ``MOVIELENS_DIR`` or
 the cache. The server is stopped afterwards.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -59,8 +62,25 @@ def finished(page, expect: str | None = None, timeout_ms: int = 120_000) -> None
     page.wait_for_function(IDLE, timeout=timeout_ms, polling=20)
 
 
-def rate(page, title: str, stars: int, count: int) -> float:
-    """Search ``title`` and give it ``stars`` (the ``count``-th rating); seconds from the click to the finished page."""
+PICK = re.compile(r"^\d+\. (.+)$")  # a pick's first line: "3. The Matrix (1999)", as the search shows it
+
+
+def picks(page) -> list[str]:
+    """The titles the page recommends, in order, with their years."""
+    first_lines = [text.strip().splitlines()[0] for text in
+                   page.locator("[data-testid='stMarkdownContainer'] p").all_inner_texts() if text.strip()]  # fmt: skip
+    return [m.group(1).strip() for line in first_lines if (m := PICK.match(line))]
+
+
+def rate(page, title: str, stars: int, rated: list[str]) -> tuple[float, bool]:
+    """Search ``title`` and give it ``stars``, adding it to ``rated`` (every title rated so far, with its year).
+
+    Returns the seconds from the click to the finished page and whether the
+    picks changed. A rating reruns only the page's fragment, which AppTest
+    cannot do (it reruns the whole script): so this is where that path is
+    checked, and a list that comes out empty or holds any movie rated so far
+    stops the script.
+    """
     search = page.locator(".st-key-search input")
     search.click()
     search.fill(title)
@@ -69,10 +89,19 @@ def rate(page, title: str, stars: int, count: int) -> float:
     star = page.locator(".st-key-search_stars button").nth(stars - 1)
     star.wait_for(timeout=30_000)
     finished(page)
+    asked = page.locator("[data-testid='stCaptionContainer']", has_text="How much did you like")
+    rated.append(asked.locator("strong").first.inner_text().strip())  # "Titanic (1997)": the year tells remakes apart
+    before = picks(page)
     started = time.monotonic()
     star.click()
-    finished(page, f"Your ratings ({count})")
-    return time.monotonic() - started
+    finished(page, f"Your ratings ({len(rated)})")
+    seconds = time.monotonic() - started
+    after = picks(page)
+    if not after:
+        raise AssertionError(f"after rating {rated[-1]!r} the page shows no picks")
+    if again := [t for t in after if t in rated]:
+        raise AssertionError(f"after rating {rated[-1]!r} the picks hold movies already rated: {again}")
+    return seconds, after != before
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -121,10 +150,13 @@ def main() -> None:
             finished(page, "1. ", 180_000)
             print(f"first complete page {time.monotonic() - started:.1f} s after `streamlit run`")
 
-            times = [rate(page, title, stars, i) for i, (title, stars) in enumerate(TO_RATE[: args.ratings], start=1)]
-            ms = sorted(t * 1000 for t in times)
+            titles: list[str] = []
+            rated = [rate(page, title, stars, titles) for title, stars in TO_RATE[: args.ratings]]
+            ms = sorted(seconds * 1000 for seconds, _ in rated)
             print(f"rating -> finished page, {len(ms)} ratings: median {statistics.median(ms):.0f} ms, "
                   f"min {ms[0]:.0f} ms, max {ms[-1]:.0f} ms")  # fmt: skip
+            print(f"the picks changed after {sum(changed for _, changed in rated)} of {len(rated)} ratings, "
+                  "and never held a rated movie")  # fmt: skip
             page.wait_for_timeout(1500)
             page.screenshot(path=str(args.out), full_page=True)
             print(f"saved {args.out}")
@@ -132,8 +164,9 @@ def main() -> None:
             phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, device_scale_factor=2)
             phone.goto(f"http://127.0.0.1:{args.port}/", timeout=120_000)
             finished(phone, "1. ", 180_000)
-            for i, (title, stars) in enumerate(TO_RATE[:2], start=1):
-                rate(phone, title, stars, i)
+            on_phone: list[str] = []
+            for title, stars in TO_RATE[:2]:
+                rate(phone, title, stars, on_phone)
             phone.wait_for_timeout(1500)
             # Streamlit scrolls inside its own container, so a full-page shot would stop at the first screen:
             # scroll the picks into view and shoot what a phone shows there.

@@ -474,11 +474,12 @@ def test_preloading_loads_what_the_first_visit_reads_so_the_page_loads_nothing(
 def test_a_visit_during_preloading_waits_for_it_instead_of_loading_again(app_env, monkeypatch):
     """The page's cached loader waits for the load the server's thread has under way (movierec/server.py)."""
     import threading
+    import time
 
     from movierec import app, recommend, server
 
-    entered, release, built = threading.Event(), threading.Event(), []
-    real_init = recommend.Recommender.__init__
+    entered, arrived, release, built = threading.Event(), threading.Event(), threading.Event(), []
+    real_init, real_open = recommend.Recommender.__init__, app.open_recommender
 
     def slow_init(self, *args, **kwargs):
         built.append(threading.current_thread().name)
@@ -486,23 +487,39 @@ def test_a_visit_during_preloading_waits_for_it_instead_of_loading_again(app_env
         release.wait(60)  # the model is still loading when the visitor arrives
         real_init(self, *args, **kwargs)
 
+    def page_opens(name, newcomer):
+        if not threading.current_thread().name.startswith(server.THREAD_PREFIX):
+            arrived.set()  # the visit reached the loader while the preloading thread still holds it
+        return real_open(name, newcomer)
+
+    def release_after_the_visit_arrives():
+        arrived.wait(60)
+        time.sleep(0.3)
+        release.set()
+
     monkeypatch.setattr(recommend.Recommender, "__init__", slow_init)
+    monkeypatch.setattr(app, "open_recommender", page_opens)
     app.load_recommender.clear()
     thread = server.preload_in_background("autointp")
     assert entered.wait(60)
-    threading.Timer(1.0, release.set).start()
+    threading.Thread(target=release_after_the_visit_arrives, daemon=True).start()
     at = run_page("show_st_plus.py")
     thread.join(60)
-    assert not at.exception and not at.error and len(picks(at)) == 10
+    assert arrived.is_set() and not at.exception and not at.error and len(picks(at)) == 10
     assert built == [f"{server.THREAD_PREFIX}-autointp"]  # built once, by the preloading thread
 
 
-def test_a_failed_preload_leaves_the_visit_its_usual_message_and_fix(monkeypatch, ml1m_dir, tmp_path):
+def test_a_failed_preload_leaves_the_visit_its_usual_message_and_fix(monkeypatch, ml1m_dir, tmp_path, caplog):
+    import logging
+
     from movierec import server
 
     monkeypatch.setenv("MOVIELENS_DIR", str(ml1m_dir))
     monkeypatch.setenv("MOVIEREC_MODEL_DIR", str(tmp_path / "nowhere"))
-    server.preload("autointp")  # logged, not raised, and not cached
+    monkeypatch.setattr(server.LOG, "propagate", True)  # Streamlit's loggers print to the console only
+    with caplog.at_level(logging.WARNING, logger=server.LOG.name):
+        server.preload("autointp")  # logged, not raised, and not cached
+    assert "ahead of the first visit failed" in caplog.text and "PageError" in caplog.text
     at = run_page("show_st_plus.py")
     assert not at.exception and "could not be loaded" in at.error[0].value
     assert "python -m movierec.train --model autointp" in at.code[0].value
@@ -515,6 +532,7 @@ def test_streamlit_run_loads_the_model_before_anyone_visits(app_env, page):
     import subprocess
     import sys
     import threading
+    import time
     import urllib.request
 
     with socket.socket() as probe:
@@ -533,12 +551,19 @@ def test_streamlit_run_loads_the_model_before_anyone_visits(app_env, page):
 
     threading.Thread(target=read_log, daemon=True).start()
     try:
-        said.wait(240)
+        deadline = time.monotonic() + 240
+        while not said.wait(0.5) and server.poll() is None and time.monotonic() < deadline:
+            pass  # a server that dies (a port taken, an import error) ends the wait at once
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=30) as health:
             answer = health.read().decode()
     finally:
         server.terminate()
-        server.wait(60)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(60)
+        server.stdout.close()
     log = "".join(lines)
     assert f"{PAGES[page]} loaded ahead of the first visit in" in log, log[-3000:]
     assert answer == "ok" and "Traceback" not in log

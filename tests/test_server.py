@@ -1,5 +1,6 @@
 """How ``streamlit run`` serves the entry files: an ``st.App`` whose start loads the model in a thread."""
 
+import ast
 import asyncio
 import logging
 import runpy
@@ -25,11 +26,35 @@ def test_streamlit_finds_each_entry_files_app_and_importing_it_draws_nothing(ent
     monkeypatch.setattr(config, "_main_script_path", config._main_script_path)  # st.App sets it: restored after
     drawn, lifespans = [], []
     monkeypatch.setattr(server, "draw_page", drawn.append)
-    monkeypatch.setattr(server, "warm_start", lambda model: lifespans.append(model) or server.warm_start)
+    real_warm_start = server.warm_start
+    monkeypatch.setattr(server, "warm_start", lambda model: lifespans.append(model) or real_warm_start(model))
     namespace = runpy.run_path(str(ROOT / entry), run_name=Path(entry).stem)  # as the server imports it
     assert isinstance(namespace["app"], st.App) and lifespans == [name] and not drawn
     runpy.run_path(str(ROOT / entry), run_name="__main__")  # as Streamlit runs it for a visit
     assert drawn == [name]
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_FILES))
+def test_an_entry_file_imports_only_streamlit_and_the_server_and_draws_only_for_a_visit(entry):
+    """Importing the entry file is what the server does as it starts: nothing heavy, nothing drawn."""
+    tree = ast.parse((ROOT / entry).read_text())
+    imported = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
+    assert imported == {"streamlit", "movierec.server"}
+    branch = next(node for node in tree.body if isinstance(node, ast.If))
+    assert ast.unparse(branch.test) in ("__name__ == '__main__'", "__name__ == \"__main__\"")
+    calls = lambda nodes: {n.func.id for node in nodes for n in ast.walk(node)  # noqa: E731
+                           if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}  # fmt: skip
+    assert "draw_page" in calls(branch.body) and "draw_page" not in calls(branch.orelse)
+    assert not [node for node in tree.body if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
+
+
+def test_the_streamlit_warning_preloading_silences_is_still_logged_under_that_name():
+    """``server.STREAMLIT_CONTEXT_LOGGER`` names Streamlit's "missing ScriptRunContext" logger: an upgrade that
+    renames it would bring one warning per cached call back into the server's log."""
+    from streamlit.runtime.scriptrunner_utils import script_run_context
+
+    assert script_run_context._LOGGER.name == server.STREAMLIT_CONTEXT_LOGGER
 
 
 def test_the_lifespan_starts_preloading_and_lets_the_server_answer_at_once(monkeypatch):

@@ -27,6 +27,7 @@ def test_the_app_starts_with_keras_but_without_its_optional_extras_and_they_stay
         assert "keras" in sys.modules and "tensorflow" in sys.modules
         loaded = [name for name in KERAS_EXTRAS if name in sys.modules]
         assert not loaded, f"imported by the app's startup: {loaded}"
+        assert "altair" not in sys.modules  # charts are drawn on request: their library is imported then
         import keras
         assert float(keras.ops.convert_to_numpy(keras.ops.add(1.0, 2.0))) == 3.0  # Keras itself works
         import importlib, importlib.util
