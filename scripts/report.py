@@ -33,7 +33,7 @@ def table(columns: dict[str, dict], metrics=METRICS) -> str:
     return "\n".join(lines)
 
 
-def ranking_rule_table(ranking: dict) -> str:
+def ranking_rule_table(ranking: dict, title: str) -> str:
     """Validation full-ranking NDCG@10 of every ranking rule: a row per like exponent, a column per prior gain."""
     cells = {}
     for name, numbers in ranking["validation"].items():  # "like^E prior xG"
@@ -41,7 +41,7 @@ def ranking_rule_table(ranking: dict) -> str:
         cells[(float(exponent), float(gain))] = numbers["full_ndcg@10"]
     exponents = sorted({e for e, _ in cells}, reverse=True)
     gains = sorted({g for _, g in cells})
-    lines = [f"\n## AutoInt+ ranking rule, validation full_ndcg@10 (chosen: like^{ranking['like_exponent']:g}, "
+    lines = [f"\n## {title} ranking rule, validation full_ndcg@10 (chosen: like^{ranking['like_exponent']:g}, "
              f"prior x{ranking['prior_gain']:g})\n",
              "| P(like) exponent \\ prior gain | " + " | ".join(f"{g:g}" for g in gains) + " |",
              "|---" * (len(gains) + 1) + "|"]
@@ -60,9 +60,10 @@ def main() -> None:
     if "ease" in full.get("baselines", {}):
         print(f"\nEASE l2 = {full['baselines']['ease']['l2']:g}, chosen on validation.")
 
-    ranking = manifests["autointp"].get("serving", {}).get("ranking")
-    if ranking:  # python -m movierec.evaluate --model autointp --choose-ranking-rule ...
-        print(ranking_rule_table(ranking))
+    for name, title in (("autointp", "AutoInt+"), ("autoint", "AutoInt")):
+        ranking = manifests[name].get("serving", {}).get("ranking")
+        if ranking:  # chosen by the training run, or by python -m movierec.evaluate --choose-ranking-rule
+            print(ranking_rule_table(ranking, title))
 
     objectives = load(ROOT / "results" / "objectives.json")
     if objectives:
