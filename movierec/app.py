@@ -31,7 +31,6 @@ import ctypes
 import gc
 import io
 import json
-import math
 import os
 import re
 import sys
@@ -45,7 +44,7 @@ from movierec import artifacts, data
 from movierec.data import AGE_BRACKETS, ML1M_OCCUPATIONS
 from movierec.features import FIELDS
 from movierec.models import TITLES
-from movierec.recommend import FIELD_LABELS, GENDERS, Profile, Recommender
+from movierec.recommend import FIELD_LABELS, GENDERS, Profile, Recommender, match_text
 
 if TYPE_CHECKING:
     import altair as alt  # imported where a chart is drawn: only on request, so never on the way to a first page
@@ -479,11 +478,6 @@ def empty_reason(rec: Recommender, profile: Profile, genres: list[str], decades:
         return f"MovieLens has no {kind}{when}. Widen the genres or decades."
     who = "You have" if profile.user_id is None else f"User {profile.user_id} has"
     return f"{who} rated every {kind}{when} in MovieLens. Widen the genres or decades."
-
-
-def match_text(match: float) -> str:
-    """A match share as a percentage rounded down, so 100.0% means the very top and 99.9% the top 0.1%."""
-    return f"{math.floor(match * 1000) / 10:.1f}%"
 
 
 def picks_section(rec: Recommender, profile: Profile, top: pd.DataFrame, reasons: list[str], unseen: int) -> None:

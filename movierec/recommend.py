@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 import re
 from dataclasses import dataclass, replace
 
@@ -630,3 +631,8 @@ if __name__ == "__main__":  # python -m movierec.recommend: the terminal tool (m
     from movierec.cli.recommend import main
 
     main()
+
+
+def match_text(match: float) -> str:
+    """A match share as a percentage rounded down, so 100.0% means the very top and 99.9% the top 0.1%."""
+    return f"{math.floor(match * 1000) / 10:.1f}%"

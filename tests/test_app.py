@@ -20,8 +20,8 @@ TINY = '{"embedding_dim": 4, "attention_layers": 1, "num_heads": 2, "attention_d
 def tiny_artifacts(tmp_path_factory, ml1m_dir):
     root = tmp_path_factory.mktemp("app-artifacts")
     for name in PAGES.values():
-        # The AutoInt+ page reads a history (attention-pooled) and an EASE prior, the AutoInt page neither: both
-        # paths go through the app.
+        # The tiny AutoInt+ reads a history (attention-pooled) and an EASE prior, the tiny AutoInt neither (the
+        # shipped AutoInt reads both now): both paths go through the app.
         stacked = ', "history_length": 10, "history_pooling": "attention", "ease_l2": 50.0}'
         hyper = (TINY.replace("}", stacked) if name == "autointp"
                  else TINY.replace(', "dnn_units": [8]', ""))  # fmt: skip
@@ -479,7 +479,7 @@ def test_a_visit_during_preloading_waits_for_it_instead_of_loading_again(app_env
     from movierec import app, recommend, server
 
     entered, arrived, release, built = threading.Event(), threading.Event(), threading.Event(), []
-    real_init, real_open = recommend.Recommender.__init__, app.open_recommender
+    real_init, real_load = recommend.Recommender.__init__, app.load_recommender
 
     def slow_init(self, *args, **kwargs):
         built.append(threading.current_thread().name)
@@ -487,19 +487,19 @@ def test_a_visit_during_preloading_waits_for_it_instead_of_loading_again(app_env
         release.wait(60)  # the model is still loading when the visitor arrives
         real_init(self, *args, **kwargs)
 
-    def page_opens(name, newcomer):
+    def page_loads(*args):
         if not threading.current_thread().name.startswith(server.THREAD_PREFIX):
-            arrived.set()  # the visit reached the loader while the preloading thread still holds it
-        return real_open(name, newcomer)
+            arrived.set()  # the visit asks for the model the preloading thread is still building
+        return real_load(*args)
 
     def release_after_the_visit_arrives():
         arrived.wait(60)
-        time.sleep(0.3)
+        time.sleep(0.3)  # the visit is inside the cached loader by now: waiting, or building a second one
         release.set()
 
     monkeypatch.setattr(recommend.Recommender, "__init__", slow_init)
-    monkeypatch.setattr(app, "open_recommender", page_opens)
-    app.load_recommender.clear()
+    monkeypatch.setattr(app, "load_recommender", page_loads)
+    real_load.clear()
     thread = server.preload_in_background("autointp")
     assert entered.wait(60)
     threading.Thread(target=release_after_the_visit_arrives, daemon=True).start()

@@ -118,11 +118,13 @@ def test_recommend_prints_the_top_n_for_a_new_persons_ratings_with_the_liked_mov
     picks = recommend.main([*stacked_artifacts, "--rated", f"{liked}:5,{disliked}:1", "--n", "7", "--json"])
     printed = json.loads(capsys.readouterr().out)
     assert printed == picks and len(picks) == 7
-    assert [set(p) for p in picks] == [{"movie_id", "title", "score", "because"}] * 7
+    assert [set(p) for p in picks] == [{"movie_id", "title", "score", "match", "because"}] * 7
     assert not {liked, disliked} & {p["movie_id"] for p in picks}  # rated movies are never recommended
     # Only the liked movie can be a reason (never the one-star one), where its share of the score is positive.
     assert all(p["because"] in ([liked], []) for p in picks) and any(p["because"] for p in picks)
     assert [p["score"] for p in picks] == sorted((p["score"] for p in picks), reverse=True)
+    assert [p["match"] for p in picks] == sorted((p["match"] for p in picks), reverse=True)
+    assert all(0 < p["match"] <= 1 for p in picks) and picks[0]["match"] == 1.0  # the top pick scores highest
     from movierec.recommend import readable_title
 
     movies = ml1m.movies.set_index("movie_id")
@@ -133,6 +135,7 @@ def test_recommend_prints_the_top_n_for_a_new_persons_ratings_with_the_liked_mov
     text = capsys.readouterr().out
     assert text.startswith("Top 3 for user 3 (") and "1 ratings given here" in text
     assert text.count("because you liked") >= 1
+    assert "  1. 100.0% match  " in text  # the match, as the page shows it, not a saturated probability
 
 
 @pytest.mark.parametrize(

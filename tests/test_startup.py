@@ -87,4 +87,4 @@ def test_a_visit_and_the_preloading_thread_import_keras_lean_before_the_app(func
                    if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("movierec.app")]  # fmt: skip
     assert calls and app_imports and calls[0] < app_imports[0]
     for entry in ("show_st.py", "show_st_plus.py"):
-        assert "draw_page" in (ROOT / entry).read_text()
+        assert "draw_page(" in (ROOT / entry).read_text()

@@ -9,9 +9,12 @@ gender, age bracket and occupation, and an unknown zip code); with
 ``--user`` they are added to that MovieLens user's ratings. A new person is
 ranked by the model's network for newcomers if the new-user protocol chose
 one (``artifacts.newcomer_folders``). Rated movies are
-never recommended. ``--json`` prints ``[{"movie_id", "title", "score",
-"because": [movie_id, ...]}, ...]``, where "because" names the liked movies
-(4 or 5 stars) that the pick's score leaned on most.
+never recommended. The text lists each pick's match (the share of the
+movies not yet rated that score no higher: a ranking rule that leans on
+P(rated) gives the top picks scores that all print as 1.000). ``--json``
+prints ``[{"movie_id", "title", "score", "match", "because": [movie_id,
+...]}, ...]``, where "because" names the liked movies (4 or 5 stars) that
+the pick's score leaned on most.
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ def profile_of(args: argparse.Namespace, rec):
 
 def run(args: argparse.Namespace) -> list[dict]:
     from movierec import artifacts
-    from movierec.recommend import Recommender
+    from movierec.recommend import Recommender, match_text
 
     # a new person is served by the network chosen for newcomers, if the model has one
     folders = artifacts.serving_folders(args.model, args.model_dir, args.encoder_dir, newcomer=args.user is None)
@@ -116,16 +119,18 @@ def run(args: argparse.Namespace) -> list[dict]:
     because = rec.because(profile, top["movie_id"].tolist(), year, month)
     titles = rec.display_titles()
     picks = [
-        {"movie_id": int(m), "title": titles[int(m)], "score": round(float(s), 6), "because": b}
-        for m, s, b in zip(top["movie_id"], top["score"], because, strict=True)
-    ]
+        {"movie_id": int(m), "title": titles[int(m)], "score": round(float(s), 6), "match": round(float(x), 6),
+         "because": b}
+        for m, s, x, b in zip(top["movie_id"], top["score"], top["match"], because, strict=True)
+    ]  # fmt: skip
     if args.json:
         print(json.dumps(picks, indent=2, ensure_ascii=False))
         return picks
-    print(f"Top {len(picks)} for {describe(profile)} ({year}-{month:02d}), by {args.model}:")
+    print(f"Top {len(picks)} for {describe(profile)} ({year}-{month:02d}), by {args.model}. Match: the share of "
+          "the movies not yet rated that score no higher (99.9% = the top 0.1%).")  # fmt: skip
     for rank, pick in enumerate(picks, 1):
         reason = f"  because you liked {' and '.join(titles[m] for m in pick['because'])}" if pick["because"] else ""
-        print(f"{rank:>3}. {pick['score']:.3f}  {pick['title']}{reason}")
+        print(f"{rank:>3}. {match_text(pick['match']):>6} match  {pick['title']}{reason}")
     return picks
 
 
