@@ -627,12 +627,13 @@ class Recommender:
         return [raw[f] for f in self.field_names]
 
 
+def match_text(match: float) -> str:
+    """A match share as a percentage rounded down, so 100.0% means the very top and 99.9% the top 0.1%."""
+    return f"{math.floor(match * 1000) / 10:.1f}%"
+
+
 if __name__ == "__main__":  # python -m movierec.recommend: the terminal tool (movierec.cli.recommend)
     from movierec.cli.recommend import main
 
     main()
 
-
-def match_text(match: float) -> str:
-    """A match share as a percentage rounded down, so 100.0% means the very top and 99.9% the top 0.1%."""
-    return f"{math.floor(match * 1000) / 10:.1f}%"
