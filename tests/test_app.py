@@ -347,14 +347,19 @@ def test_missing_data_shows_the_fixing_command(monkeypatch, tmp_path, tiny_artif
     assert "MOVIELENS_DIR" in at.code[0].value
 
 
-def test_an_offline_first_run_says_so_and_how_to_fix_it(monkeypatch, tmp_path, tiny_artifacts):
+def free_port() -> int:
+    """A port on this machine with nothing listening on it (for now)."""
     import socket
 
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_offline_first_run_says_so_and_how_to_fix_it(monkeypatch, tmp_path, tiny_artifacts):
     from movierec import data
 
-    with socket.socket() as probe:  # a port on this machine with nothing listening: the download fails at once
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there: the download fails at once
     official = data.RELEASES["ml-1m"]
     offline = data.Release(official.name, f"http://127.0.0.1:{port}/ml-1m.zip", official.md5, official.files)
     monkeypatch.setitem(data.RELEASES, "ml-1m", offline)
@@ -528,16 +533,13 @@ def test_a_failed_preload_leaves_the_visit_its_usual_message_and_fix(monkeypatch
 @pytest.mark.parametrize("page", list(PAGES))
 def test_streamlit_run_loads_the_model_before_anyone_visits(app_env, page):
     """The real server, started as the README starts it: its log says the model loaded, with no browser."""
-    import socket
     import subprocess
     import sys
     import threading
     import time
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", page, "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(port)]  # fmt: skip
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
