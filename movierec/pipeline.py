@@ -96,13 +96,15 @@ def make_dataset(
             targets = tf.concat([targets, tf.zeros(tf.shape(unrated)[:1])], axis=0)
             if history is not None:
                 past = tf.concat([past, tf.repeat(past, negatives[2], axis=0)], axis=0)
-            if prior is not None:
-                people = tf.concat([people, tf.repeat(people, negatives[2], axis=0)], axis=0)
         inputs = {}
         if history is not None:
             inputs["history"] = past
-        if prior is not None:
-            inputs["prior"] = score_prior(people, rows[:, movie_column])
+        if prior is not None:  # a rated row and its k negatives are one person with k + 1 candidates
+            movies, rated = rows[:, movie_column], tf.shape(people)[0]
+            k = negatives[2] if negatives is not None else 0
+            candidates = tf.concat([movies[:rated, None], tf.reshape(movies[rated:], (rated, k))], axis=1)
+            scores = score_prior(people, candidates)
+            inputs["prior"] = tf.concat([scores[:, 0], tf.reshape(scores[:, 1:], (-1,))], axis=0)
         if oov_rate > 0:
             drop = tf.random.uniform(tf.shape(rows), seed=seed + SEED_OFFSETS["unknown_codes"]) < oov_rate
             rows = tf.where(drop & droppable, tf.zeros_like(rows), rows)

