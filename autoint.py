@@ -265,6 +265,20 @@ def _masked_softmax(scores, valid):
     return exps / ops.maximum(ops.sum(exps, axis=-1, keepdims=True), keras.backend.epsilon())
 
 
+def _rows_per_person(embeddings, history) -> tuple[int | None, int]:
+    """(rows, people) of a batch whose ``history`` has a row per person; rows is None when not known yet.
+
+    A batch whose rows are not a whole number of rows per person cannot be
+    the layout ``AutoInt.pool_history`` reads, so it is refused here, by
+    name, rather than deep inside a reshape.
+    """
+    rows, people = embeddings.shape[0], history.shape[0]
+    if rows is not None and people is not None and (rows % people if people else rows):
+        raise ValueError(f"a history of {people} rows cannot serve {rows} code rows: pass one history per code "
+                         "row, or one per person with each person's other rows after the first ones")  # fmt: skip
+    return rows, ops.shape(history)[0]
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class HistoryPooling(keras.layers.Layer):
     """Pools a variable-size set of item vectors (a person's rated movies) into one field vector.
@@ -315,6 +329,21 @@ class HistoryPooling(keras.layers.Layer):
         scores = ops.einsum("pld,cd->pcl", items, queries) * _inverse_sqrt_width(items)
         return _masked_softmax(scores, valid[:, None])
 
+    def grouped_weights(self, items, valid, queries):
+        """Weights (people, m, L) of each person's history for each of their own ``m`` candidate queries.
+
+        ``items`` (people, L, d) and ``valid`` (people, L) are each person's
+        history once, ``queries`` (people, m, d) their candidates': in
+        training, a rated row's sampled negatives, which carry its history.
+        Each (person, candidate) gets the weights ``weights_for`` gives that
+        row, without a copy of the history per candidate.
+        """
+        if self.mode == "mean":
+            weights = _mean_weights(items, valid)[:, None]
+            return ops.broadcast_to(weights, (ops.shape(queries)[0], ops.shape(queries)[1], ops.shape(items)[1]))
+        scores = ops.einsum("pld,pmd->pml", items, queries) * _inverse_sqrt_width(items)
+        return _masked_softmax(scores, valid[:, None])
+
     def call(self, items, mask, query=None, return_weights: bool = False):
         weights = self.weights_for(items, ops.cast(mask, "bool"), query)
         pooled = ops.einsum("bl,bld->bd", weights, items)
@@ -351,7 +380,8 @@ class AutoInt(keras.Model):
     With ``history_length`` > 0 the model also reads the person's own rated
     movies (``movierec.history``): its input is a dict ``{"codes": (batch,
     fields), "history": (batch, history_length)}`` of movie codes, 0 for an
-    empty slot. The history's movies share the embedding block of field
+    empty slot (in training, one history may serve a rated row and its
+    sampled negatives: ``pool_history``). The history's movies share the embedding block of field
     ``history_field`` (``movie_id``), so there is no new vocabulary;
     ``HistoryPooling`` (``history_pooling``: "mean" or "attention", whose
     query is the row's own movie) turns them into one more field vector,
@@ -533,10 +563,28 @@ class AutoInt(keras.Model):
         return self.prior_logit(PRIOR_SCALE * ops.expand_dims(ops.cast(prior, self.compute_dtype), -1))
 
     def pool_history(self, embeddings, history, return_weights: bool = False):
-        """The pooled history vector (batch, d) given the row's field embeddings, and optionally its weights."""
+        """The pooled history vector (batch, d) given the rows' field embeddings, and optionally its weights.
+
+        ``history`` has a row per person: one per code row, or, in training,
+        one per rated row when the batch holds the people's rated rows first
+        and then ``k`` rows each of the sampled negatives that share their
+        history, person-major (``movierec.pipeline``). A history is then
+        looked up once for its ``k + 1`` rows, not copied ``k + 1`` times.
+        """
         items = self.embedding.lookup(self.history_field, history)
+        valid = ops.not_equal(history, 0)
         query = embeddings[:, self.history_field]  # the candidate movie, for attention pooling
-        return self.pooling(items, ops.not_equal(history, 0), query=query, return_weights=return_weights)
+        rows, people = _rows_per_person(embeddings, history)
+        pooled, weights = self.pooling(items, valid, query=query[:people], return_weights=True)
+        if rows is not None and rows == people:  # known to share nothing: exactly the per-row pooling
+            return (pooled, weights) if return_weights else pooled
+        others = ops.reshape(query[people:], (people, -1, ops.shape(query)[-1]))  # (people, k, d)
+        other_weights = self.pooling.grouped_weights(items, valid, others)
+        other_pooled = ops.einsum("pkl,pld->pkd", other_weights, items)
+        pooled = ops.concatenate([pooled, ops.reshape(other_pooled, (-1, ops.shape(pooled)[-1]))], axis=0)
+        if not return_weights:
+            return pooled
+        return pooled, ops.concatenate([weights, ops.reshape(other_weights, (-1, ops.shape(weights)[-1]))], axis=0)
 
     def field_vectors(self, codes, history=None):
         """The vectors (batch, fields [+ 1], d) the interacting layers read: each field's, then the history's."""

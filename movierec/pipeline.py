@@ -39,6 +39,7 @@ def make_dataset(
     fields: Sequence[str] = FIELDS,
     history: tuple[np.ndarray, np.ndarray] | None = None,
     prior: tuple[OutOfFoldPrior, np.ndarray] | None = None,
+    shared_history: bool = True,
 ):
     """A ``tf.data`` pipeline of (codes, target) batches.
 
@@ -52,6 +53,12 @@ def make_dataset(
     ``{"codes", "history"}`` dicts. A sampled negative carries its rated row's
     history, own movie removed too, so a rated row and its negatives differ
     in the candidate alone and the history's size cannot tell them apart.
+    With negatives and ``shared_history``, the batch's ``"history"`` has a
+    row per rated row only: the model pools it for the rated row and its k
+    negatives, which follow the rated rows k each, in the same order
+    (``AutoInt.pool_history``), so a history is looked up once, not k + 1
+    times. Without ``shared_history`` every row gets its own copy, for a
+    distribution strategy that splits each input of a batch on its own.
 
     ``prior = (out-of-fold prior, user row of each code row)`` adds each row's
     EASE score of its movie (``movierec.prior``) as input ``"prior"``,
@@ -94,7 +101,7 @@ def make_dataset(
             unrated = sample(rows, tf.gather(users, batch))
             rows = tf.concat([rows, unrated], axis=0)
             targets = tf.concat([targets, tf.zeros(tf.shape(unrated)[:1])], axis=0)
-            if history is not None:
+            if history is not None and not shared_history:
                 past = tf.concat([past, tf.repeat(past, negatives[2], axis=0)], axis=0)
         inputs = {}
         if history is not None:

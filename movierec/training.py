@@ -119,13 +119,19 @@ def compile_model(model, settings: TrainSettings) -> None:
     )
 
 
-def training_data(model, prepared: Prepared, parts: Sequence[str], settings: TrainSettings):
+def training_data(
+    model, prepared: Prepared, parts: Sequence[str], settings: TrainSettings, shared_history: bool | None = None
+):
     """The shuffled training pipeline over ``parts`` of the split, with negatives and histories as asked.
 
     A row's history comes from the same parts it is trained on, without the
     row's own movie (``movierec.pipeline``); its EASE prior, for a model that
     reads one, from the ``B`` fitted without its user (``movierec.prior``).
+    A rated row's negatives share its history (``shared_history``) unless
+    the distribution strategy in scope has several replicas.
     """
+    import tensorflow as tf
+
     frame = prepared.frame(*parts)
     user_rows = prepared.user_index.get_indexer(frame["user_id"])
     negatives = None
@@ -140,9 +146,13 @@ def training_data(model, prepared: Prepared, parts: Sequence[str], settings: Tra
                          f"field {prepared.fields.index('movie_id')}")  # fmt: skip
     l2 = float(getattr(model, "ease_l2", 0.0))
     prior = (OutOfFoldPrior.of_parts(prepared, parts, l2), user_rows) if l2 else None
+    # Several replicas each take a slice of every input of a batch, which would part a shared history
+    # from its negatives: they get a copy per row.
+    if shared_history is None:
+        shared_history = tf.distribute.get_strategy().num_replicas_in_sync == 1
     return make_dataset(
         prepared.codes(*parts), targets(model, frame), settings.batch_size, True, settings.seed, settings.oov_rate,
-        negatives, prepared.fields, None if past is None else (past.codes, user_rows), prior,
+        negatives, prepared.fields, None if past is None else (past.codes, user_rows), prior, shared_history,
     )  # fmt: skip
 
 

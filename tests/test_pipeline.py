@@ -53,12 +53,25 @@ def test_no_row_sees_its_own_movie_in_its_history_and_negatives_carry_their_rate
     for inputs, targets in dataset:
         codes, history = inputs["codes"].numpy(), inputs["history"].numpy()
         rated = int(targets.numpy().sum())
+        # One history per rated row, which its k negatives share: they follow the rated rows, k each, in order
+        # (what AutoInt.pool_history reads), so each negative's history is its rated row's, own movie removed.
+        assert history.shape[0] == rated and codes.shape[0] == rated * (k + 1)
+        person = np.concatenate([np.arange(rated), np.repeat(np.arange(rated), k)])
         own = codes[:, movie]
-        assert not ((history == own[:, None]) & (own[:, None] != 0)).any()
-        # Each negative's history is its rated row's (user-major, k per row), own movie removed.
-        np.testing.assert_array_equal(history[rated:], np.repeat(history[:rated], k, axis=0))
+        assert not ((history[person] == own[:, None]) & (own[:, None] != 0)).any()
         rows_seen += rated
     assert rows_seen == len(frame)
+    # For a strategy that slices each input of a batch on its own, every row carries a copy of its history
+    # (first epochs of both, the same seed: the same rows).
+    shared, copied = (pipeline.make_dataset(
+        prepared.codes("train"), np.ones(len(frame), np.float32), 256, shuffle=True, seed=3, oov_rate=0.2,
+        negatives=(sampler, users, k), history=(past.codes, users), shared_history=share,
+    ) for share in (True, False))  # fmt: skip
+    for (inputs, targets), (mine, _) in zip(shared.take(3), copied.take(3), strict=True):
+        rated = int(targets.numpy().sum())
+        person = np.concatenate([np.arange(rated), np.repeat(np.arange(rated), k)])
+        np.testing.assert_array_equal(mine["history"].numpy(), inputs["history"].numpy()[person])
+        np.testing.assert_array_equal(mine["codes"].numpy(), inputs["codes"].numpy())
     # Unknown-code dropout hides a rated row's movie from the model, not from the history rule: with the
     # original codes every rated row's own movie is absent, and only it is removed.
     codes = prepared.codes("train")

@@ -55,6 +55,24 @@ def test_validation_rows_and_their_negatives_read_the_training_parts_history(pre
     assert not np.array_equal(expected, with_validation)  # so the check above tells the two apart
 
 
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_training_batches_share_a_history_only_where_one_replica_takes_the_whole_batch(prepared, monkeypatch, replicas):
+    """A strategy with several replicas slices each input of a batch on its own, which would part a shared
+    history from its rated row's negatives: there every row carries its own copy."""
+    import tensorflow as tf
+
+    class Strategy:  # what training_data asks of the strategy in scope
+        num_replicas_in_sync = replicas
+
+    monkeypatch.setattr(tf.distribute, "get_strategy", lambda: Strategy())
+    model = models.create("autointp", prepared.vocab_sizes, seed=0, history_length=15, **json.loads(TINY))
+    settings = training.TrainSettings(negatives=2, batch_size=64)
+    inputs, targets = next(iter(training.training_data(model, prepared, ("train",), settings)))
+    rated = int(np.count_nonzero(targets.numpy()))
+    assert inputs["codes"].shape[0] == 3 * rated
+    assert inputs["history"].shape[0] == (rated if replicas == 1 else 3 * rated)
+
+
 def test_a_history_needs_the_movie_field_among_the_inputs():
     from movierec import pipeline
 
