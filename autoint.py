@@ -27,6 +27,7 @@ import numpy as np
 from keras import ops
 
 from movierec.features import FIELD_POSITION
+from movierec.history import HISTORY_PER_PERSON
 from movierec.objectives import INITIAL_CUT_STEPS, RatingObjective, per_replica
 
 PACKAGE = "autoint"
@@ -265,18 +266,19 @@ def _masked_softmax(scores, valid):
     return exps / ops.maximum(ops.sum(exps, axis=-1, keepdims=True), keras.backend.epsilon())
 
 
-def _rows_per_person(embeddings, history) -> tuple[int | None, int]:
-    """(rows, people) of a batch whose ``history`` has a row per person; rows is None when not known yet.
+def _people_of(embeddings, history):
+    """How many people a batch with one history per person holds (an int, or a tensor while tracing).
 
-    A batch whose rows are not a whole number of rows per person cannot be
-    the layout ``AutoInt.pool_history`` reads, so it is refused here, by
-    name, rather than deep inside a reshape.
+    Where both sizes are known, a batch that is not a whole number of rows
+    per person is refused by name (traced with unknown sizes, the reshape
+    that follows refuses it).
     """
     rows, people = embeddings.shape[0], history.shape[0]
     if rows is not None and people is not None and (rows % people if people else rows):
-        raise ValueError(f"a history of {people} rows cannot serve {rows} code rows: pass one history per code "
-                         "row, or one per person with each person's other rows after the first ones")  # fmt: skip
-    return rows, ops.shape(history)[0]
+        raise ValueError(f"{HISTORY_PER_PERSON!r} holds {people} histories, which cannot serve {rows} code rows: "
+                         "the rows must be each person's first row, in order, then k more rows per person in "
+                         "the same order")  # fmt: skip
+    return ops.shape(history)[0]
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -380,8 +382,9 @@ class AutoInt(keras.Model):
     With ``history_length`` > 0 the model also reads the person's own rated
     movies (``movierec.history``): its input is a dict ``{"codes": (batch,
     fields), "history": (batch, history_length)}`` of movie codes, 0 for an
-    empty slot (in training, one history may serve a rated row and its
-    sampled negatives: ``pool_history``). The history's movies share the embedding block of field
+    empty slot (in training, ``HISTORY_PER_PERSON`` in its place holds one
+    history for a rated row and its sampled negatives: ``pool_history``).
+    The history's movies share the embedding block of field
     ``history_field`` (``movie_id``), so there is no new vocabulary;
     ``HistoryPooling`` (``history_pooling``: "mean" or "attention", whose
     query is the row's own movie) turns them into one more field vector,
@@ -546,38 +549,46 @@ class AutoInt(keras.Model):
         return codes if self.input_keys == ("codes",) else {key: given[key] for key in self.input_keys}
 
     def split_inputs(self, inputs) -> tuple:
-        """The codes (batch, fields) and the history (batch, history_length), or None, of a model input."""
+        """The codes (batch, fields), the history or None, and whether the history is one per person.
+
+        A history comes as ``"history"`` (batch, history_length), a row per
+        code row, or in training as ``HISTORY_PER_PERSON`` (``pool_history``).
+        """
         keys = self.input_keys
         if keys == ("codes",):
-            return inputs, None
-        if not isinstance(inputs, Mapping) or set(inputs) != set(keys):
+            return inputs, None, False
+        shared = isinstance(inputs, Mapping) and HISTORY_PER_PERSON in inputs
+        expected = [HISTORY_PER_PERSON if shared and key == "history" else key for key in keys]
+        if not isinstance(inputs, Mapping) or set(inputs) != set(expected):
             got = sorted(inputs) if isinstance(inputs, Mapping) else type(inputs).__name__
             raise ValueError(
                 f"a model with history_length={self.history_length} and ease_l2={self.ease_l2} takes a dict with "
                 f"keys {list(keys)}, got {got}"
             )
-        return inputs["codes"], inputs.get("history")
+        return inputs["codes"], inputs.get(HISTORY_PER_PERSON if shared else "history"), shared
 
     def prior_term(self, prior):
         """The prior's share of the logits (batch, outputs) for EASE scores (batch,)."""
         return self.prior_logit(PRIOR_SCALE * ops.expand_dims(ops.cast(prior, self.compute_dtype), -1))
 
-    def pool_history(self, embeddings, history, return_weights: bool = False):
+    def pool_history(self, embeddings, history, return_weights: bool = False, shared: bool = False):
         """The pooled history vector (batch, d) given the rows' field embeddings, and optionally its weights.
 
-        ``history`` has a row per person: one per code row, or, in training,
-        one per rated row when the batch holds the people's rated rows first
-        and then ``k`` rows each of the sampled negatives that share their
-        history, person-major (``movierec.pipeline``). A history is then
-        looked up once for its ``k + 1`` rows, not copied ``k + 1`` times.
+        ``history`` has a row per code row, or, with ``shared`` (the input
+        key ``HISTORY_PER_PERSON``, which the training pipeline uses), a row
+        per person: the batch then holds the people's rated rows first, in
+        order, and after them ``k`` rows per person, the sampled negatives
+        that share the person's history, in the same order
+        (``movierec.pipeline``). A history is then looked up once for its
+        ``k + 1`` rows instead of copied to each.
         """
         items = self.embedding.lookup(self.history_field, history)
         valid = ops.not_equal(history, 0)
         query = embeddings[:, self.history_field]  # the candidate movie, for attention pooling
-        rows, people = _rows_per_person(embeddings, history)
+        if not shared:
+            return self.pooling(items, valid, query=query, return_weights=return_weights)
+        people = _people_of(embeddings, history)
         pooled, weights = self.pooling(items, valid, query=query[:people], return_weights=True)
-        if rows is not None and rows == people:  # known to share nothing: exactly the per-row pooling
-            return (pooled, weights) if return_weights else pooled
         others = ops.reshape(query[people:], (people, -1, ops.shape(query)[-1]))  # (people, k, d)
         other_weights = self.pooling.grouped_weights(items, valid, others)
         other_pooled = ops.einsum("pkl,pld->pkd", other_weights, items)
@@ -586,20 +597,20 @@ class AutoInt(keras.Model):
             return pooled
         return pooled, ops.concatenate([weights, ops.reshape(other_weights, (-1, ops.shape(weights)[-1]))], axis=0)
 
-    def field_vectors(self, codes, history=None):
+    def field_vectors(self, codes, history=None, shared: bool = False):
         """The vectors (batch, fields [+ 1], d) the interacting layers read: each field's, then the history's."""
         embeddings = self.embedding(codes)
         if history is None:
             return embeddings
-        return ops.concatenate([embeddings, self.pool_history(embeddings, history)[:, None]], axis=1)
+        return ops.concatenate([embeddings, self.pool_history(embeddings, history, shared=shared)[:, None]], axis=1)
 
     def logits(self, inputs, training: bool = False):
         """Summed logits (batch, outputs) of every part of the model for integer codes (batch, fields).
 
         With a history or a prior, ``inputs`` is the dict of ``input_keys`` (see the class).
         """
-        codes, history = self.split_inputs(inputs)
-        embeddings = self.field_vectors(codes, history)
+        codes, history, shared = self.split_inputs(inputs)
+        embeddings = self.field_vectors(codes, history, shared)
         hidden = ops.reshape(self.interact(embeddings), (ops.shape(codes)[0], -1))
         logit = self.attention_logit(self.attention_dropout(hidden, training=training))
         if self.linear is not None:
@@ -635,8 +646,8 @@ class AutoInt(keras.Model):
         """
         if not self.history_length:
             raise ValueError("this model reads no history (history_length is 0)")
-        codes, history = self.split_inputs(inputs)
-        _, weights = self.pool_history(self.embedding(codes), history, return_weights=True)
+        codes, history, shared = self.split_inputs(inputs)
+        _, weights = self.pool_history(self.embedding(codes), history, return_weights=True, shared=shared)
         return weights
 
     def get_config(self):

@@ -33,6 +33,9 @@ from movierec.prepared import Prepared
 
 HISTORY_LENGTH = 100
 EMPTY = 0  # the movie code of an empty slot (the encoder's out-of-vocabulary code)
+# A training batch's input key for histories that serve each a rated row and its sampled negatives
+# (``movierec.pipeline``, ``autoint.AutoInt.pool_history``), where "history" has one per row.
+HISTORY_PER_PERSON = "history_per_person"
 
 
 def newest_first_by_user(users: np.ndarray, timestamps: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from movierec.features import FIELDS
+from movierec.history import HISTORY_PER_PERSON
 from movierec.negatives import NegativeSampler
 from movierec.prior import OutOfFoldPrior
 
@@ -39,7 +40,7 @@ def make_dataset(
     fields: Sequence[str] = FIELDS,
     history: tuple[np.ndarray, np.ndarray] | None = None,
     prior: tuple[OutOfFoldPrior, np.ndarray] | None = None,
-    shared_history: bool = True,
+    shared_history: bool = False,
 ):
     """A ``tf.data`` pipeline of (codes, target) batches.
 
@@ -53,9 +54,9 @@ def make_dataset(
     ``{"codes", "history"}`` dicts. A sampled negative carries its rated row's
     history, own movie removed too, so a rated row and its negatives differ
     in the candidate alone and the history's size cannot tell them apart.
-    With negatives and ``shared_history``, the batch's ``"history"`` has a
-    row per rated row only: the model pools it for the rated row and its k
-    negatives, which follow the rated rows k each, in the same order
+    With negatives and ``shared_history``, the batch holds
+    ``HISTORY_PER_PERSON`` instead, a row per rated row only: the model
+    pools it for the rated row and its k negatives, which follow the rated rows k each, in the same order
     (``AutoInt.pool_history``), so a history is looked up once, not k + 1
     times. Without ``shared_history`` every row gets its own copy, for a
     distribution strategy that splits each input of a batch on its own.
@@ -104,8 +105,8 @@ def make_dataset(
             if history is not None and not shared_history:
                 past = tf.concat([past, tf.repeat(past, negatives[2], axis=0)], axis=0)
         inputs = {}
-        if history is not None:
-            inputs["history"] = past
+        if history is not None:  # one per person only where the negatives follow and share it
+            inputs[HISTORY_PER_PERSON if negatives is not None and shared_history else "history"] = past
         if prior is not None:  # a rated row and its k negatives are one person with k + 1 candidates
             movies, rated = rows[:, movie_column], tf.shape(people)[0]
             k = negatives[2] if negatives is not None else 0

@@ -128,9 +128,8 @@ def training_data(
     row's own movie (``movierec.pipeline``); its EASE prior, for a model that
     reads one, from the ``B`` fitted without its user (``movierec.prior``).
     A rated row's negatives share its history (``shared_history``) unless
-    the distribution strategy in scope has several replicas.
+    the model's distribution strategy has several replicas.
     """
-    import tensorflow as tf
 
     frame = prepared.frame(*parts)
     user_rows = prepared.user_index.get_indexer(frame["user_id"])
@@ -148,8 +147,8 @@ def training_data(
     prior = (OutOfFoldPrior.of_parts(prepared, parts, l2), user_rows) if l2 else None
     # Several replicas each take a slice of every input of a batch, which would part a shared history
     # from its negatives: they get a copy per row.
-    if shared_history is None:
-        shared_history = tf.distribute.get_strategy().num_replicas_in_sync == 1
+    if shared_history is None:  # the model's own strategy: keras-tuner fits outside the scope it built in
+        shared_history = model.distribute_strategy.num_replicas_in_sync == 1
     return make_dataset(
         prepared.codes(*parts), targets(model, frame), settings.batch_size, True, settings.seed, settings.oov_rate,
         negatives, prepared.fields, None if past is None else (past.codes, user_rows), prior, shared_history,

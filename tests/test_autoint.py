@@ -19,6 +19,7 @@ from model_fixtures import (
 )
 
 from autoint import PRIOR_SCALE, FieldEmbedding, HistoryPooling, InteractingLayer
+from movierec.history import HISTORY_PER_PERSON
 
 # Every model test runs on codes alone, with each pooling of a history, and with an EASE prior.
 NO_HISTORY = [{}, *HISTORY_OPTIONS, *PRIOR_OPTIONS]
@@ -380,10 +381,14 @@ def test_a_history_shared_by_a_rated_row_and_its_negatives_equals_a_copy_per_row
     past[0] = 0  # an empty history among them
     prior = np.random.default_rng(1).normal(size=len(rows)).astype("float32")
     person = np.concatenate([np.arange(people), np.repeat(np.arange(people), k)])
-    shared = {"codes": rows, "history": past, "prior": prior}
+    shared = {"codes": rows, HISTORY_PER_PERSON: past, "prior": prior}
     copied = {"codes": rows, "history": past[person], "prior": prior}
-    for x in (shared, copied):  # the layout the training pipeline uses, inside a compiled step too
-        assert tf.function(lambda inputs: model(inputs, training=False))(x).shape == (len(rows), model.num_outputs)
+    # Compiled with unknown batch sizes, as a training step is, both layouts give the same outputs.
+    signature = {"codes": tf.TensorSpec((None, len(VOCAB)), tf.int32), "prior": tf.TensorSpec((None,), tf.float32)}
+    compiled = {key: tf.function(lambda inputs: model(inputs, training=False),
+                                 input_signature=[{**signature, key: tf.TensorSpec((None, HISTORY), tf.int32)}])
+                for key in (HISTORY_PER_PERSON, "history")}  # fmt: skip
+    np.testing.assert_allclose(compiled[HISTORY_PER_PERSON](shared), compiled["history"](copied), rtol=1e-5, atol=1e-6)
 
     def gradients(x):
         with tf.GradientTape() as tape:
@@ -396,8 +401,10 @@ def test_a_history_shared_by_a_rated_row_and_its_negatives_equals_a_copy_per_row
     for a, b in zip(grad_shared, grad_copied, strict=True):
         np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(model.history_weights(shared), model.history_weights(copied), rtol=1e-5, atol=1e-7)
-    with pytest.raises(ValueError, match="a history of 5 rows cannot serve 32 code rows"):
-        model({**copied, "history": past[:5]})
+    with pytest.raises(ValueError, match="'history_per_person' holds 5 histories, which cannot serve 32 code rows"):
+        model({**shared, HISTORY_PER_PERSON: past[:5]})
+    with pytest.raises(ValueError, match=r"takes a dict with keys \['codes', 'history', 'prior'\]"):
+        model({**copied, HISTORY_PER_PERSON: past})  # both kinds at once
 
 
 @pytest.mark.parametrize("model_class", MODELS)

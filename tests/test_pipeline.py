@@ -36,7 +36,7 @@ def test_input_pipeline_keeps_every_row_once_per_epoch_in_a_seeded_order_without
 
 def test_no_row_sees_its_own_movie_in_its_history_and_negatives_carry_their_rated_rows_history(prepared):
     """The leakage guard of the history-aware model, on the real training pipeline (negatives and unknown codes on)."""
-    from movierec.history import Histories
+    from movierec.history import HISTORY_PER_PERSON, Histories
     from movierec.negatives import NegativeSampler
 
     k, movie = 3, FIELDS.index("movie_id")
@@ -47,11 +47,11 @@ def test_no_row_sees_its_own_movie_in_its_history_and_negatives_carry_their_rate
     sampler = NegativeSampler.for_rows(prepared, frame, "uniform")
     dataset = pipeline.make_dataset(
         prepared.codes("train"), np.ones(len(frame), np.float32), 256, shuffle=True, seed=3, oov_rate=0.2,
-        negatives=(sampler, users, k), history=(past.codes, users),
+        negatives=(sampler, users, k), history=(past.codes, users), shared_history=True,
     )  # fmt: skip
     rows_seen = 0
     for inputs, targets in dataset:
-        codes, history = inputs["codes"].numpy(), inputs["history"].numpy()
+        codes, history = inputs["codes"].numpy(), inputs[HISTORY_PER_PERSON].numpy()
         rated = int(targets.numpy().sum())
         # One history per rated row, which its k negatives share: they follow the rated rows, k each, in order
         # (what AutoInt.pool_history reads), so each negative's history is its rated row's, own movie removed.
@@ -70,7 +70,8 @@ def test_no_row_sees_its_own_movie_in_its_history_and_negatives_carry_their_rate
     for (inputs, targets), (mine, _) in zip(shared.take(3), copied.take(3), strict=True):
         rated = int(targets.numpy().sum())
         person = np.concatenate([np.arange(rated), np.repeat(np.arange(rated), k)])
-        np.testing.assert_array_equal(mine["history"].numpy(), inputs["history"].numpy()[person])
+        assert HISTORY_PER_PERSON not in mine
+        np.testing.assert_array_equal(mine["history"].numpy(), inputs[HISTORY_PER_PERSON].numpy()[person])
         np.testing.assert_array_equal(mine["codes"].numpy(), inputs["codes"].numpy())
     # Unknown-code dropout hides a rated row's movie from the model, not from the history rule: with the
     # original codes every rated row's own movie is absent, and only it is removed.

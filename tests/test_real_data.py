@@ -58,8 +58,10 @@ def measured(shipped, real_prepared):
 @pytest.mark.parametrize("name", ["autoint", "autointp"])
 def test_shipped_models_reproduce_their_manifest_numbers(shipped, measured, name):
     _, _, manifest = shipped[name]
+    # 1e-5: on another CPU the same code and weights gave AutoInt's seed NDCG@10 1.0e-6 off (its float kernels
+    # round differently, which flips a near-tie); a wrong model or metric moves these by far more.
     for key in ["auc", "logloss", "seed_ndcg@10", "seed_hr@10", "full_ndcg@10", "full_hit@10"]:
-        assert measured[name][key] == pytest.approx(manifest["evaluation"][key], abs=1e-6), key
+        assert measured[name][key] == pytest.approx(manifest["evaluation"][key], abs=1e-5), key
 
 
 # Bars of the ranking issue for the shipped AutoInt+ (test split, full ranking; item-kNN: 0.272 / 0.776).

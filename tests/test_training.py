@@ -56,21 +56,23 @@ def test_validation_rows_and_their_negatives_read_the_training_parts_history(pre
 
 
 @pytest.mark.parametrize("replicas", [1, 2])
-def test_training_batches_share_a_history_only_where_one_replica_takes_the_whole_batch(prepared, monkeypatch, replicas):
+def test_batches_share_a_history_only_where_one_replica_takes_the_whole_batch(prepared, monkeypatch, replicas):
     """A strategy with several replicas slices each input of a batch on its own, which would part a shared
-    history from its rated row's negatives: there every row carries its own copy."""
-    import tensorflow as tf
+    history from its rated row's negatives: there every row carries its own copy. The model's own strategy
+    counts, not the one in scope (keras-tuner builds a model in its strategy and fits it outside)."""
+    from movierec.history import HISTORY_PER_PERSON
 
-    class Strategy:  # what training_data asks of the strategy in scope
+    class Strategy:  # what training_data asks of the model's strategy
         num_replicas_in_sync = replicas
 
-    monkeypatch.setattr(tf.distribute, "get_strategy", lambda: Strategy())
     model = models.create("autointp", prepared.vocab_sizes, seed=0, history_length=15, **json.loads(TINY))
+    monkeypatch.setattr(model, "_distribute_strategy", Strategy())  # Keras' model.distribute_strategy reads it
     settings = training.TrainSettings(negatives=2, batch_size=64)
     inputs, targets = next(iter(training.training_data(model, prepared, ("train",), settings)))
     rated = int(np.count_nonzero(targets.numpy()))
     assert inputs["codes"].shape[0] == 3 * rated
-    assert inputs["history"].shape[0] == (rated if replicas == 1 else 3 * rated)
+    key = HISTORY_PER_PERSON if replicas == 1 else "history"
+    assert set(inputs) == {"codes", key} and inputs[key].shape[0] == (rated if replicas == 1 else 3 * rated)
 
 
 def test_a_history_needs_the_movie_field_among_the_inputs():
