@@ -148,7 +148,7 @@ def training_data(
     # Several replicas each take a slice of every input of a batch, which would part a shared history
     # from its negatives: they get a copy per row.
     if shared_history is None:  # the model's own strategy: keras-tuner fits outside the scope it built in
-        shared_history = model.distribute_strategy.num_replicas_in_sync == 1
+        shared_history = past is not None and model.distribute_strategy.num_replicas_in_sync == 1
     return make_dataset(
         prepared.codes(*parts), targets(model, frame), settings.batch_size, True, settings.seed, settings.oov_rate,
         negatives, prepared.fields, None if past is None else (past.codes, user_rows), prior, shared_history,
