@@ -127,8 +127,9 @@ def training_data(
     A row's history comes from the same parts it is trained on, without the
     row's own movie (``movierec.pipeline``); its EASE prior, for a model that
     reads one, from the ``B`` fitted without its user (``movierec.prior``).
-    A rated row's negatives share its history (``shared_history``) unless
-    the model's distribution strategy has several replicas.
+    A rated row's negatives share its history (``shared_history``; by
+    default when the model reads a history and its distribution strategy
+    has one replica).
     """
 
     frame = prepared.frame(*parts)

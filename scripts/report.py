@@ -14,6 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = ("auc", "logloss", "seed_ndcg@10", "seed_hr@10", "full_ndcg@10", "full_hit@10")
 BASELINES = ("popularity", "movie_mean", "item_knn", "ease")
+# The committed runs of the new-user protocol, per model: python -m movierec.evaluate --protocol newuser --model
+# NAME --out results/FILE (tests/test_real_data.py checks the app serves newcomers as each chose).
+NEWUSER_RUNS = {"autointp": "newuser.json", "autoint": "newuser_autoint.json"}
 
 
 def load(path: Path) -> dict:
@@ -89,45 +92,53 @@ def main() -> None:
         print(f"### {name}: {result['protocol']['summary']}\n")
         print(table(columns) + "\n")
 
-    newuser = load(ROOT / "results" / "newuser.json")  # python -m movierec.evaluate --protocol newuser --out ...
-    if newuser:
-        print("### newuser: full ranking for people held out whole, after they reveal K ratings\n")
-        title = {"autoint": "AutoInt", "autointp": "AutoInt+"}.get(newuser.get("model"), newuser.get("model"))
-        first = next(iter(newuser["reveal"].values()))["baselines"]
-        stacked = "no_prior" in first
-        power = newuser["settings"].get("newcomers", {}).get("model", {}).get("prior_profile_power")
-        names, heads = [], [f"{title} with history" + (" and EASE prior" if stacked else "")]
-        if power is not None:
-            heads[0] += f" (prior power {power:g}, chosen on validation people)"
-        rule = newuser["settings"].get("trained", {}).get("model", {}).get("ranking")
-        if rule:  # runs before the rule was recorded ranked by the plain product, and say nothing of it
-            print(f"Every network ranked by the rule recorded with the run: P(rated) x P(like | rated) ** "
-                  f"{rule['ranking_like_exponent']:g}, the prior's share x {rule['ranking_prior_gain']:g}.\n")
-        serving = newuser["settings"].get("newcomer_network")
-        if serving:  # runs before the choice was recorded made none
-            label = {"model": "the stacked model", "no_prior": "the network alone (history, no prior)",
-                     "no_history": "the network without history"}  # fmt: skip
-            means = ", ".join(f"{label.get(n, n)} {v:.4f}" + (" (not a candidate: it ignores their ratings)"
-                                                                 if n == "no_history" else "")
-                              for n, v in serving["validation_mean_ndcg@10"].items())  # fmt: skip
-            print(f"Newcomers are served by {label.get(serving['network'], serving['network'])}, chosen on the "
-                  f"validation people by mean NDCG@10 over the three K ({means}).\n")  # fmt: skip
-        if "model_unscaled" in first:
-            names.append("model_unscaled")
-            heads.append("same, prior as trained (power 0)")
-        if stacked:
-            names.append("no_prior")
-            heads.append("network alone (history, no prior)")
-            if serving and serving["network"] == "no_prior":
-                heads[-1] += ", serves newcomers"
-        heads += ["without history", "popularity", "EASE fold-in"]
-        print("| K revealed | metric | " + " | ".join(heads) + " |")
-        print("|---|---|" + "---|" * len(heads))
-        for k, entry in newuser["reveal"].items():
-            others = entry["baselines"]
-            for metric in ("full_ndcg@10", "full_hit@10"):
-                values = [entry["model"], *(others[n] for n in [*names, "no_history", "popularity", "ease"])]
-                print(f"| {k} | {metric} | " + " | ".join(cell(v[metric]) for v in values) + " |")
+    runs = {name: load(ROOT / "results" / file) for name, file in NEWUSER_RUNS.items()}
+    for name, run in runs.items():
+        if run and run.get("model") != name:
+            raise SystemExit(f"results/{NEWUSER_RUNS[name]} holds a run for {run.get('model')!r}, not {name!r}")
+    for name, run in runs.items():
+        if run:
+            print_newuser(run, {"autoint": "AutoInt", "autointp": "AutoInt+"}[name])
+
+
+def print_newuser(run: dict, title: str) -> None:
+    """One new-user run: the networks, popularity and EASE fold-in for people held out whole, per K revealed."""
+    print(f"### newuser, {title}: full ranking for people held out whole, after they reveal K ratings\n")
+    first = next(iter(run["reveal"].values()))["baselines"]
+    stacked = "no_prior" in first
+    power = run["settings"].get("newcomers", {}).get("model", {}).get("prior_profile_power")
+    names, heads = [], [f"{title} with history" + (" and EASE prior" if stacked else "")]
+    if power is not None:
+        heads[0] += f" (prior power {power:g}, chosen on validation people)"
+    rule = run["settings"].get("trained", {}).get("model", {}).get("ranking")
+    if rule:  # runs before the rule was recorded ranked by the plain product, and say nothing of it
+        print(f"Every network ranked by the rule recorded with the run: P(rated) x P(like | rated) ** "
+              f"{rule['ranking_like_exponent']:g}, the prior's share x {rule['ranking_prior_gain']:g}.\n")
+    serving = run["settings"].get("newcomer_network")
+    if serving:  # runs before the choice was recorded made none
+        label = {"model": "the stacked model", "no_prior": "the network alone (history, no prior)",
+                 "no_history": "the network without history"}  # fmt: skip
+        means = ", ".join(f"{label.get(n, n)} {v:.4f}" + (" (not a candidate: it ignores their ratings)"
+                                                             if n == "no_history" else "")
+                          for n, v in serving["validation_mean_ndcg@10"].items())  # fmt: skip
+        print(f"Newcomers are served by {label.get(serving['network'], serving['network'])}, chosen on the "
+              f"validation people by mean NDCG@10 over the three K ({means}).\n")  # fmt: skip
+    if "model_unscaled" in first:
+        names.append("model_unscaled")
+        heads.append("same, prior as trained (power 0)")
+    if stacked:
+        names.append("no_prior")
+        heads.append("network alone (history, no prior)")
+        if serving and serving["network"] == "no_prior":
+            heads[-1] += ", serves newcomers"
+    heads += ["without history", "popularity", "EASE fold-in"]
+    print("| K revealed | metric | " + " | ".join(heads) + " |")
+    print("|---|---|" + "---|" * len(heads))
+    for k, entry in run["reveal"].items():
+        others = entry["baselines"]
+        for metric in ("full_ndcg@10", "full_hit@10"):
+            values = [entry["model"], *(others[n] for n in [*names, "no_history", "popularity", "ease"])]
+            print(f"| {k} | {metric} | " + " | ".join(cell(v[metric]) for v in values) + " |")
 
 
 if __name__ == "__main__":

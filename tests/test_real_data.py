@@ -5,10 +5,16 @@ on the documented split, so a change that silently breaks the shipped models,
 the split or the metrics fails here.
 """
 
+import json
+from pathlib import Path
+
 import pytest
 
 from movierec import artifacts, data, evaluation
 from movierec.prepared import prepare
+from scripts.report import NEWUSER_RUNS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.real_data
 
@@ -107,26 +113,48 @@ def test_temporal_split_of_the_real_data_never_tests_on_the_past(real_data_dir):
     assert split.validation["timestamp"].max() <= split.test["timestamp"].min()
 
 
-def test_the_network_serving_newcomers_is_the_one_the_new_user_run_measured(real_data_dir):
-    """The committed newcomer set, re-measured on the new-user protocol's validation people, gives the numbers
-    its choice was made on (results/newuser.json): the network in service is the network that was chosen."""
-    import json
-    from pathlib import Path
+def newuser_run(name: str) -> dict:
+    run = json.loads((ROOT / "results" / NEWUSER_RUNS[name]).read_text())
+    assert run["model"] == name
+    return run
 
+
+@pytest.mark.parametrize("name", list(NEWUSER_RUNS))
+def test_the_shipped_manifest_serves_newcomers_as_its_new_user_run_chose(name):
+    """The apply step recorded this run (results/newuser*.json): its prior power, and a network of the run's own
+    exactly when the run chose one over the shipped kind."""
+    run = newuser_run(name)
+    manifest = artifacts.read_manifest(artifacts.manifest_path(name))
+    newcomers = manifest.get("serving", {}).get("newcomers")
+    apply = f"python -m movierec.evaluate --model {name} --apply-newuser-choice results/{NEWUSER_RUNS[name]}"
+    assert newcomers, f"{name}'s manifest records no new-user choice: run {apply}"
+    power = run["settings"]["newcomers"]["model"]["prior_profile_power"]
+    assert newcomers["source"] == NEWUSER_RUNS[name]
+    assert newcomers["prior_profile_power"] == manifest["config"]["prior_profile_power"] == power
+    chosen = run["settings"]["newcomer_network"]["network"]
+    assert ("network" in newcomers) == (chosen != "model")
+    assert (artifacts.newcomer_folders(name) is None) == (chosen == "model")
+    if chosen != "model":
+        assert newcomers["network"]["variant"] == chosen
+        assert newcomers["network"]["weights_sha256"] == run["settings"]["trained"][chosen]["saved"]["weights_sha256"]
+
+
+@pytest.mark.parametrize("name", list(NEWUSER_RUNS))
+def test_the_network_serving_newcomers_is_the_one_the_new_user_run_measured(real_data_dir, name):
+    """A newcomer network in service, re-measured on the new-user protocol's validation people, gives the numbers
+    its choice was made on: the network in service is the network that was chosen."""
     from movierec import newuser
     from movierec.split import new_user_split
 
-    folders = artifacts.newcomer_folders("autointp")
-    assert folders is not None, "the shipped AutoInt+ names no newcomer network"
-    model, encoder, _ = artifacts.load("autointp", *folders)
-    run = json.loads((Path(__file__).resolve().parent.parent / "results" / "newuser.json").read_text())
-    served = artifacts.read_manifest(artifacts.manifest_path("autointp"))["serving"]["newcomers"]["network"]
-    assert served["variant"] == run["settings"]["newcomer_network"]["network"]
-    assert served["weights_sha256"] == run["settings"]["trained"][served["variant"]]["saved"]["weights_sha256"]
+    run = newuser_run(name)
+    chosen = run["settings"]["newcomer_network"]["network"]
+    if chosen == "model":
+        pytest.skip(f"{name}'s run chose the shipped network for newcomers: no network of the run's serves them")
+    model, encoder, _ = artifacts.load(name, *artifacts.newcomer_folders(name))
     release = data.load("ml-1m", real_data_dir, download=False)
     prepared = prepare(release, encoder=encoder, split=new_user_split(release.ratings))
     onboarding = newuser.onboard(prepared, 5, "validation")
     got = newuser.rank(onboarding, newuser.model_scores(model, prepared, onboarding), len(release.movies))
-    recorded = run["settings"]["validation_people"]["5"]["baselines"][served["variant"]]
+    recorded = run["settings"]["validation_people"]["5"]["baselines"][chosen]
     assert got["users"] == recorded["users"]
     assert got["full_ndcg@10"] == pytest.approx(recorded["full_ndcg@10"], abs=1e-6)
