@@ -139,6 +139,7 @@ def print_newuser(run: dict, title: str) -> None:
         for metric in ("full_ndcg@10", "full_hit@10"):
             values = [entry["model"], *(others[n] for n in [*names, "no_history", "popularity", "ease"])]
             print(f"| {k} | {metric} | " + " | ".join(cell(v[metric]) for v in values) + " |")
+    print()
 
 
 if __name__ == "__main__":
