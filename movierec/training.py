@@ -131,7 +131,6 @@ def training_data(
     default when the model reads a history and its distribution strategy
     has one replica).
     """
-
     frame = prepared.frame(*parts)
     user_rows = prepared.user_index.get_indexer(frame["user_id"])
     negatives = None
