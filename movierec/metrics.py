@@ -103,9 +103,16 @@ class RankingAccumulator:
         self.ndcg.append(np.where(ideal > 0, dcg / idcg, 0.0))
         self.hit.append(hits.any(axis=1).astype(np.float64))
 
-    def result(self) -> dict:
+    def result(self, among: np.ndarray | None = None) -> dict:
+        """Mean NDCG@k and Hit@k over the users added, or over those ``among`` marks (one flag per user added, in
+        order: a user skipped for having no relevant item has no flag)."""
         ndcg = np.concatenate(self.ndcg) if self.ndcg else np.array([])
         hit = np.concatenate(self.hit) if self.hit else np.array([])
+        if among is not None:
+            among = np.asarray(among, dtype=bool)
+            if among.shape != ndcg.shape:
+                raise ValueError(f"{len(among)} flags for {len(ndcg)} users")
+            ndcg, hit = ndcg[among], hit[among]
         return {
             f"ndcg@{self.k}": float(ndcg.mean()) if len(ndcg) else float("nan"),
             f"hit@{self.k}": float(hit.mean()) if len(hit) else float("nan"),

@@ -43,6 +43,45 @@ def test_loaded_model_reproduces_the_saved_evaluation(trained, ml1m_dir, tmp_pat
         assert {"auc", "seed_ndcg@10", "seed_hr@10", "full_ndcg@10", "full_hit@10"} <= set(saved["baselines"][name])
 
 
+def test_training_records_the_sample_peoples_ranking_and_record_sample_restores_it_only_if_everyone_reproduces(
+    trained, ml1m_dir, tmp_path, capsys
+):
+    from movierec import artifacts, data, evaluation
+    from movierec.prepared import prepare
+
+    root = tmp_path / "set"
+    shutil.copytree(trained[0], root)
+    path = root / "model" / "autointp.manifest.json"
+    manifest = json.loads(path.read_text())
+    recorded = manifest["evaluation"]
+    sample = {key: recorded[key] for key in recorded if key.startswith("full_sample_")}
+    assert set(sample) == {"full_sample_ndcg@10", "full_sample_hit@10", "full_sample_users"}
+    assert 0 < sample["full_sample_users"] < recorded["full_users"]
+    argv = ["--model", "autointp", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(root / "model"),
+            "--encoder-dir", str(root / "data"), "--quiet"]  # fmt: skip
+    # The sample alone, ranked anew, gives what training recorded (ranked with everyone).
+    model, encoder, _ = artifacts.load("autointp", root / "model", root / "data")
+    prepared = prepare(data.load("ml-1m", ml1m_dir, download=False), encoder=encoder)
+    alone = evaluation.evaluate_model(model, prepared, sample_only=True)
+    assert "full_ndcg@10" not in alone
+    assert {key: alone[key] for key in sample} == pytest.approx(sample, abs=1e-9)
+    # A set saved before the sample was recorded gets it back.
+    manifest["evaluation"] = {k: v for k, v in recorded.items() if k not in sample}
+    path.write_text(json.dumps(manifest))
+    written = evaluate.main([*argv, "--record-sample"])
+    assert json.loads(path.read_text())["evaluation"] == written["evaluation"]
+    assert written["evaluation"] == pytest.approx(recorded, abs=1e-9)
+    # A manifest whose numbers the model no longer gives gets nothing.
+    manifest["evaluation"] = {**manifest["evaluation"], "full_ndcg@10": recorded["full_ndcg@10"] + 0.01}
+    path.write_text(json.dumps(manifest))
+    before = path.read_bytes()
+    with pytest.raises(SystemExit):
+        evaluate.main([*argv, "--record-sample"])
+    assert "no longer gives its manifest's numbers (full_ndcg@10" in capsys.readouterr().err
+    assert path.read_bytes() == before
+    assert evaluation.SAMPLE_EVERY == 8  # the README and the option's help say "a multiple of 8"
+
+
 def test_evaluate_refuses_data_the_model_was_not_trained_on(trained, tmp_path, capsys):
     from movielens_fixtures import write_ml1m
 
@@ -309,7 +348,7 @@ def _changed(manifest: dict, dotted: str, value) -> None:
 @pytest.mark.parametrize(
     ("extra", "change", "message"),
     [
-        (["--out", "x.json"], None, "--choose-ranking-rule only writes its choice"),
+        (["--out", "x.json"], None, "--choose-ranking-rule only writes into the shipped manifest"),
         (["--train-only-fit", "FIT", "--apply-newuser-choice", "x.json"], None, "one at a time"),
         (["--train-only-fit", "SHIPPED"], None, "may have been refitted on train + validation"),
         (["--train-only-fit", "FIT"], ("training.learning_rate", 0.5), "another configuration than the shipped "

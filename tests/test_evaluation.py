@@ -43,6 +43,24 @@ def test_validation_is_judged_against_the_training_history_only(prepared):
         evaluation.history_parts("train")
 
 
+def test_the_sample_people_are_those_whose_id_is_a_multiple_of_8_and_rank_alike_alone_or_with_everyone(prepared):
+    asked = []
+
+    def score(rows):
+        asked.extend(rows.tolist())
+        ids = prepared.user_index.to_numpy()[rows]
+        return np.sin(ids[:, None] * 7.0 + np.arange(len(prepared.data.movies))[None, :])  # differs per person
+
+    everyone = evaluation.full_ranking(prepared, score)
+    alone = evaluation.full_ranking(prepared, score, sample_only=True)
+    ids = prepared.user_index.to_numpy()[asked[everyone["users"]:]]
+    assert len(ids) == alone["sample_users"] == everyone["sample_users"] > 0
+    assert (ids % evaluation.SAMPLE_EVERY == 0).all()
+    assert set(alone) == {"sample_ndcg@10", "sample_hit@10", "sample_users"}
+    assert {k: everyone[k] for k in alone} == alone
+    assert everyone["sample_users"] < everyone["users"]
+
+
 def test_baselines_on_validation_are_fitted_on_the_training_part(prepared):
     result = evaluation.evaluate_baselines(prepared, full=False, part="validation")
     fitted = baselines.fit(prepared.split.train)

@@ -60,6 +60,11 @@ def test_full_ranking_hand_computed():
     assert result["ndcg@2"] == pytest.approx((1 / (1 + 1 / LOG2(3)) + 0) / 2)
     assert result["hit@2"] == pytest.approx(0.5)
     assert result["users"] == 2
+    # Over a subset of the users added: user 0 alone, user 1 alone.
+    assert acc.result(np.array([True, False]))["ndcg@2"] == pytest.approx(1 / (1 + 1 / LOG2(3)))
+    assert acc.result(np.array([False, True])) == {"ndcg@2": 0.0, "hit@2": 0.0, "users": 1}
+    with pytest.raises(ValueError, match="1 flags for 2 users"):
+        acc.result(np.array([True]))
 
 
 def test_full_ranking_skips_users_with_nothing_relevant_and_caps_idcg():

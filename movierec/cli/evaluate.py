@@ -26,6 +26,12 @@ network it trains; ``--apply-newuser-choice`` then serves the chosen power
 and, if another network won, copies it beside the shipped set
 (``artifacts.newcomer_folders``), where the app and ``movierec.recommend``
 use it for new people.
+
+Every full ranking also gives its numbers over a fixed eighth of the people
+(``full_sample_...``: user ids that are multiples of 8), which training
+records in the manifest and the real-data checks re-rank at an eighth of the
+cost; ``--record-sample`` adds them to a set saved before, once everyone's
+numbers have come out as its manifest records them.
 """
 
 from __future__ import annotations
@@ -76,6 +82,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "(DIR/model and DIR/data, as saved without a refit) instead of fitting one",
     )  # fmt: skip
     parser.add_argument(
+        "--record-sample", action="store_true",
+        help="re-rank the catalogue for every test user with the shipped model and, if its numbers reproduce the "
+        "manifest's, record those of the sample people (user id a multiple of 8) in it, which the real-data "
+        "checks re-rank instead of everyone; for a set saved before the sample was recorded",
+    )  # fmt: skip
+    parser.add_argument(
         "--save-networks", type=Path, default=None, metavar="DIR",
         help="newuser: save every network the protocol trains as a set in DIR/<name> (weights, encoder, manifest), "
         "so that the one chosen for newcomers can be served (--apply-newuser-choice)",
@@ -95,14 +107,15 @@ def run(args: argparse.Namespace) -> dict:
     from movierec.prepared import prepare
 
     protocol = protocols.PROTOCOLS[args.protocol]
-    for option, given in (("--apply-newuser-choice", args.apply_newuser_choice is not None),
-                          ("--choose-ranking-rule", args.choose_ranking_rule)):  # fmt: skip
+    writers = {"--apply-newuser-choice": args.apply_newuser_choice is not None,
+               "--choose-ranking-rule": args.choose_ranking_rule, "--record-sample": args.record_sample}  # fmt: skip
+    for option, given in writers.items():
         if given and (args.protocol != "full" or args.out is not None or args.epochs is not None
                       or args.no_full_ranking):  # fmt: skip
-            cli.fail(f"{option} only writes its choice into the shipped manifest: give it without "
+            cli.fail(f"{option} only writes into the shipped manifest: give it without "
                      "--protocol, --out, --epochs or --no-full-ranking")  # fmt: skip
-    if args.apply_newuser_choice is not None and args.choose_ranking_rule:
-        cli.fail("give --apply-newuser-choice and --choose-ranking-rule one at a time")
+    if sum(writers.values()) > 1:
+        cli.fail(f"give {', '.join(o for o, given in writers.items() if given)} one at a time")
     if args.train_only_fit is not None and not args.choose_ranking_rule:
         cli.fail("--train-only-fit goes with --choose-ranking-rule")
     if args.save_networks is not None and (args.protocol != "newuser" or args.out is None):
@@ -127,6 +140,8 @@ def run(args: argparse.Namespace) -> dict:
         return apply_newuser_choice(args, release, model, manifest)
     if args.choose_ranking_rule:
         return choose_ranking_rule(args, release, model, encoder, manifest)
+    if args.record_sample:
+        return record_sample(args, release, model, encoder, manifest)
     trained = None
     if protocol.trains:
         split = protocol.make_split(release.ratings)
@@ -431,6 +446,38 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
     print(evaluation.table({f"{args.model} (test)": tested}))
     print(f"recorded in {written}")
     return {"model": args.model, **rule, "evaluation": tested}
+
+
+def record_sample(args: argparse.Namespace, release, model, encoder, manifest: dict) -> dict:
+    """Record the sample people's full ranking (``evaluation.SAMPLE_EVERY``) in a manifest saved without it.
+
+    The shipped model is evaluated anew, everyone's full ranking included;
+    only if every number the manifest records comes out again (within
+    ``evaluation.REPRODUCED_WITHIN``) are the sample's added to it, the
+    recorded numbers left as they are. Otherwise nothing is written: the
+    sample must describe the model the manifest's numbers do.
+    """
+    from movierec import artifacts, evaluation
+    from movierec.prepared import prepare
+
+    if manifest.get("data", {}).get("fingerprint") != release.fingerprint():
+        cli.fail(f"the data in {release.path} is not the data {args.model} was trained on (fingerprint differs)")
+    measured = evaluation.evaluate_model(model, prepare(release, encoder=encoder), progress=not args.quiet)
+    recorded = manifest.get("evaluation", {})
+    differ = [f"{key} {measured[key]:.6f} (recorded {recorded.get(key)})" for key in evaluation.REPRODUCED_KEYS
+              if recorded.get(key) is None or abs(measured[key] - recorded[key]) > evaluation.REPRODUCED_WITHIN]
+    if differ:  # fmt: skip
+        cli.fail(f"the shipped {args.model} no longer gives its manifest's numbers ({'; '.join(differ)}): "
+                 "nothing recorded; retrain it or find what changed")  # fmt: skip
+    sample = {key: measured[key] for key in measured if key.startswith("full_sample_")}
+    try:
+        written = artifacts.update_manifest(args.model, args.model_dir, expect_weights=manifest["weights"]["sha256"],
+                                            evaluation={**recorded, **sample})  # fmt: skip
+    except (ValueError, artifacts.ArtifactError) as err:
+        cli.fail(str(err))
+    print(f"sample of {sample['full_sample_users']:,} people: full NDCG@10 {sample['full_sample_ndcg@10']:.4f}, "
+          f"Hit@10 {sample['full_sample_hit@10']:.4f}; recorded in {written}")  # fmt: skip
+    return {"model": args.model, "evaluation": {**recorded, **sample}}
 
 
 def reused_train_only_fit(args: argparse.Namespace, release, manifest: dict):
