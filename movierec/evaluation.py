@@ -221,6 +221,9 @@ def evaluate_model(
             ranked = full_ranking(prepared, scorer, part, progress=progress, sample_only=sample_only)
             timing = {"full_seconds": round(time.perf_counter() - ranking_started, 1)}
         else:
+            missing = [key for key in RANKING_KEYS if key not in ranked]
+            if missing:
+                raise ValueError(f"the ranking given lacks {missing}: give everyone's full ranking, or none")
             timing = {"rule_grid_seconds": round(ranked["seconds"], 1)}
         result.update({f"full_{key}": ranked[key] for key in RANKING_KEYS if key in ranked})
         result.update(timing)

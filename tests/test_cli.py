@@ -82,6 +82,26 @@ def test_training_records_the_sample_peoples_ranking_and_record_sample_restores_
     assert evaluation.SAMPLE_EVERY == 8  # the README and the option's help say "a multiple of 8"
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--out", "x.json"], "--record-sample only writes into the shipped manifest"),
+        (["--no-full-ranking"], "--record-sample only writes into the shipped manifest"),
+        (["--choose-ranking-rule"], "give --choose-ranking-rule and --record-sample one at a time"),
+        (["--allow-other-data"], "--allow-other-data does not go with it"),
+    ],
+)
+def test_record_sample_refuses_options_that_do_not_fit_it(trained, ml1m_dir, extra, message, capsys):
+    root = trained[0]
+    path = root / "model" / "autointp.manifest.json"
+    before = path.read_bytes()
+    with pytest.raises(SystemExit):
+        evaluate.main(["--model", "autointp", "--data-dir", str(ml1m_dir), "--no-download", "--record-sample",
+                       "--model-dir", str(root / "model"), "--encoder-dir", str(root / "data"), *extra])  # fmt: skip
+    assert message in capsys.readouterr().err
+    assert path.read_bytes() == before
+
+
 def test_evaluate_refuses_data_the_model_was_not_trained_on(trained, tmp_path, capsys):
     from movielens_fixtures import write_ml1m
 

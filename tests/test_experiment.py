@@ -126,6 +126,11 @@ def test_the_ranking_rule_is_chosen_on_validation_and_kept_through_the_refit(pre
     other = next(rule for rule in rules if rule != best)
     with pytest.raises(ValueError, match="under the rule"):
         evaluation.evaluate_model(candidate.model, prepared, part="validation", ranked={**ranked, "rule": other})
+    sample_alone = {k: v for k, v in ranked.items() if k not in ("ndcg@10", "hit@10", "users")}
+    with pytest.raises(ValueError, match=r"lacks \['ndcg@10', 'hit@10', 'users'\]"):
+        evaluation.evaluate_model(candidate.model, prepared, part="validation", ranked=sample_alone)
+    with pytest.raises(ValueError, match="sample_only ranks the sample people here"):
+        evaluation.evaluate_model(candidate.model, prepared, part="validation", ranked=ranked, sample_only=True)
     trained = experiment.finish(candidate, prepared, verbose=0)
     assert (trained.model.ranking_like_exponent, trained.model.ranking_prior_gain) == best
     paths = trained.save(tmp_path / "model", tmp_path / "data")

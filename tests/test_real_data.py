@@ -73,15 +73,30 @@ def test_shipped_models_reproduce_their_manifest_numbers(shipped, remeasured, na
     recorded = shipped[name][2]["evaluation"]
     keys = [k for k in evaluation.REPRODUCED_KEYS if not k.startswith("full_")] + list(SAMPLE_KEYS)
     for key in keys:
+        assert key in recorded, f"run: python -m movierec.evaluate --model {name} --data-dir DIR --record-sample"
         assert remeasured[name][key] == pytest.approx(recorded[key], abs=evaluation.REPRODUCED_WITHIN), key
     assert remeasured[name]["full_sample_users"] == recorded["full_sample_users"]
     assert recorded["full_sample_users"] > 700  # an eighth of the 5,991 people ranked
 
 
+# How far everyone's full-ranking numbers may lie from the sample's, re-measured: the sample is one person in eight
+# (a standard error near 0.01 for either metric) with a few more light users than the rest, and today's gaps are
+# 0.003-0.004 (NDCG@10) and 0.03-0.04 (Hit@10, the sample lower for both models). A loose bound, but the only tie
+# left between the weights and everyone's numbers, which are not re-ranked here.
+EVERYONE_NEAR_SAMPLE = {"full_ndcg@10": 0.03, "full_hit@10": 0.08}
+
+
+@pytest.mark.parametrize("name", ["autoint", "autointp"])
+@pytest.mark.parametrize("key", list(EVERYONE_NEAR_SAMPLE))
+def test_everyones_recorded_full_ranking_lies_near_the_sample_re_measured(shipped, remeasured, name, key):
+    recorded, sample = shipped[name][2]["evaluation"][key], remeasured[name][key.replace("full_", "full_sample_")]
+    assert abs(recorded - sample) <= EVERYONE_NEAR_SAMPLE[key], f"recorded {recorded:.4f}, sample now {sample:.4f}"
+
+
 @pytest.fixture(scope="module")
 def measured(shipped, remeasured):
-    """Each shipped model's numbers: re-measured now, and everyone's full ranking as its manifest records it (the
-    reproduction check above fails if the sample ranked in the same pass no longer comes out)."""
+    """Each shipped model's numbers: re-measured now, and everyone's full ranking as its manifest records it (not
+    re-ranked here: the sample's reproduction, and its nearness, above, are what vouch for it)."""
     return {name: {**manifest["evaluation"], **remeasured[name]} for name, (_, _, manifest) in shipped.items()}
 
 

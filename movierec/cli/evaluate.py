@@ -5,7 +5,7 @@
 
 Prints a table and writes JSON whose top level holds the model's ``auc``,
 ``logloss``, ``seed_ndcg@10``, ``seed_hr@10`` and, for ranking protocols,
-``full_ndcg@10`` and ``full_hit@10``, with the same metrics for the
+``full_ndcg@10`` and ``full_hit@10`` (and ``full_sample_...``, below), with the same metrics for the
 ``popularity``, ``movie_mean``, ``item_knn`` and ``ease`` baselines under ``baselines``
 (no log loss: they give no probabilities), plus the protocol's exact
 settings. ``seed`` and ``full`` evaluate the shipped artifacts; ``temporal``,
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> dict:
             cli.fail(f"{option} only writes into the shipped manifest: give it without "
                      "--protocol, --out, --epochs or --no-full-ranking")  # fmt: skip
     if sum(writers.values()) > 1:
-        cli.fail(f"give {', '.join(o for o, given in writers.items() if given)} one at a time")
+        cli.fail(f"give {' and '.join(o for o, given in writers.items() if given)} one at a time")
     if args.train_only_fit is not None and not args.choose_ranking_rule:
         cli.fail("--train-only-fit goes with --choose-ranking-rule")
     if args.save_networks is not None and (args.protocol != "newuser" or args.out is None):
@@ -460,16 +460,25 @@ def record_sample(args: argparse.Namespace, release, model, encoder, manifest: d
     from movierec import artifacts, evaluation
     from movierec.prepared import prepare
 
+    if args.allow_other_data:
+        cli.fail("--record-sample measures the data the set was trained on: --allow-other-data does not go with it")
     if manifest.get("data", {}).get("fingerprint") != release.fingerprint():
         cli.fail(f"the data in {release.path} is not the data {args.model} was trained on (fingerprint differs)")
     measured = evaluation.evaluate_model(model, prepare(release, encoder=encoder), progress=not args.quiet)
     recorded = manifest.get("evaluation", {})
-    differ = [f"{key} {measured[key]:.6f} (recorded {recorded.get(key)})" for key in evaluation.REPRODUCED_KEYS
-              if recorded.get(key) is None or abs(measured[key] - recorded[key]) > evaluation.REPRODUCED_WITHIN]
-    if differ:  # fmt: skip
+
+    def reproduced(key: str) -> bool:  # a NaN on either side is no reproduction
+        return recorded.get(key) is not None and abs(measured[key] - recorded[key]) <= evaluation.REPRODUCED_WITHIN
+
+    differ = [f"{key} {measured[key]:.6f} (recorded {recorded.get(key, 'nothing')})"
+              for key in evaluation.REPRODUCED_KEYS if not reproduced(key)]  # fmt: skip
+    if differ:
         cli.fail(f"the shipped {args.model} no longer gives its manifest's numbers ({'; '.join(differ)}): "
                  "nothing recorded; retrain it or find what changed")  # fmt: skip
     sample = {key: measured[key] for key in measured if key.startswith("full_sample_")}
+    replaced = {key: recorded[key] for key in sample if key in recorded and recorded[key] != sample[key]}
+    if replaced:
+        print(f"replacing the sample's recorded {replaced}")
     try:
         written = artifacts.update_manifest(args.model, args.model_dir, expect_weights=manifest["weights"]["sha256"],
                                             evaluation={**recorded, **sample})  # fmt: skip
