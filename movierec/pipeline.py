@@ -58,8 +58,9 @@ def make_dataset(
     ``HISTORY_PER_PERSON`` instead, a row per rated row only: the model
     pools it for the rated row and its k negatives, which follow the rated
     rows k each, in the same order (``AutoInt.pool_history``), so a history
-    is looked up once, not k + 1 times. Without ``shared_history`` every row gets its own copy, for a
-    distribution strategy that splits each input of a batch on its own.
+    is looked up once, not k + 1 times. Without ``shared_history`` every row
+    gets its own copy, for a distribution strategy that splits each input of
+    a batch on its own.
 
     ``prior = (out-of-fold prior, user row of each code row)`` adds each row's
     EASE score of its movie (``movierec.prior``) as input ``"prior"``,

@@ -5,9 +5,10 @@
 
 Prints a table and writes JSON whose top level holds the model's ``auc``,
 ``logloss``, ``seed_ndcg@10``, ``seed_hr@10`` and, for ranking protocols,
-``full_ndcg@10`` and ``full_hit@10`` (and ``full_sample_...``, below), with the same metrics for the
-``popularity``, ``movie_mean``, ``item_knn`` and ``ease`` baselines under ``baselines``
-(no log loss: they give no probabilities), plus the protocol's exact
+``full_ndcg@10`` and ``full_hit@10`` (and ``full_sample_...``, below), with
+the same metrics for the ``popularity``, ``movie_mean``, ``item_knn`` and
+``ease`` baselines under ``baselines`` (no log loss: they give no
+probabilities), plus the protocol's exact
 settings. ``seed`` and ``full`` evaluate the shipped artifacts; ``temporal``,
 ``paper`` and ``recbole`` first train the shipped configuration on their own
 split (see ``movierec.protocols``).
