@@ -124,7 +124,7 @@ class NegativeSampler:
                 return tf.equal(tf.gather(seen_keys, tf.searchsorted(seen_keys, keys)), keys)
 
             def redraw(m):
-                return tf.where(clashes(m), draw(tf.shape(m)[0], redraw_seed), m)
+                return [tf.where(clashes(m), draw(tf.shape(m)[0], redraw_seed), m)]  # a list, as eager loops need
 
             movies = tf.while_loop(lambda m: tf.reduce_any(clashes(m)), redraw, [movies])[0]
             return self.negative_rows(codes, movies, k)

@@ -81,3 +81,15 @@ def test_the_sparse_rated_pairs_answer_like_the_dense_matrix_for_every_pair(prep
     assert not nobody.is_rated(users, movies).any()
     draw = nobody.graph_sampler(2, (1, 2))  # no rated pair at all: nothing to redraw, and no search off the end
     assert np.asarray(draw(prepared.part("train").codes[:4], np.array([0, 1, 2, 3], np.int32))).shape == (8, 14)
+
+
+def test_drawn_eagerly_the_graph_sampler_redraws_rated_movies_too(prepared, sampler):
+    """Outside tf.data the redraw loop runs eagerly; with 30 of 80 movies rated, most batches need a redraw."""
+    frame = prepared.split.train
+    rows = prepared.user_index.get_indexer(frame["user_id"])[:200].astype(np.int32)
+    draw = sampler.graph_sampler(3, (1, 2))
+    codes = np.asarray(draw(prepared.part("train").codes[:200], rows))
+    movie_row = {tuple(c): i for i, c in enumerate(prepared.encoder.encode_movies(prepared.data.movies))}
+    movies = [movie_row[tuple(c)] for c in codes[:, [FIELD_POSITION[f] for f in MOVIE_FIELDS]]]
+    assert not seen_in(prepared, frame)[np.repeat(rows, 3), movies].any()
+
