@@ -26,7 +26,7 @@ OOV_FIELDS = ("user_id", "movie_id", "zip")
 PREFETCH_BATCHES = 2  # batches the input pipeline prepares ahead of the training step
 # Each random op draws from its own stream, seeded at these offsets from the pipeline's seed: TensorFlow
 # ops of one graph that share a seed repeat each other's numbers, which coupled the negatives with the mask.
-SEED_OFFSETS = {"negatives": 1, "redraws": 2, "unknown_codes": 3}
+SEED_OFFSETS = {"negatives": 1, "redraws": 2, "unknown_codes": 3, "hard_negatives": 4}
 
 
 def make_dataset(
@@ -81,7 +81,8 @@ def make_dataset(
     droppable = np.isin(np.asarray(fields), OOV_FIELDS)
     if negatives is not None:
         sampler, user_rows, k = negatives
-        sample = sampler.graph_sampler(k, (seed + SEED_OFFSETS["negatives"], seed + SEED_OFFSETS["redraws"]))
+        streams = ("negatives", "redraws", "hard_negatives")
+        sample = sampler.graph_sampler(k, tuple(seed + SEED_OFFSETS[n] for n in streams))
         users = tf.convert_to_tensor(user_rows.astype(np.int32))
 
     if (history is not None or prior is not None) and "movie_id" not in fields:

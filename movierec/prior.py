@@ -318,6 +318,32 @@ class OutOfFoldPrior:
             out[pick] = pair_scores(self.weights[f], self.rated, user_rows[pick], np.asarray(candidates)[pick])
         return out
 
+    def top_unrated(self, size: int, chunk: int = 1024) -> np.ndarray:
+        """Each user's ``size`` best-scored movie codes they have not rated (users, size) int32, in no order.
+
+        The scores are the out-of-fold priors the user's training rows read,
+        so these are the unrated movies the prior alone ranks highest for
+        them: hard negatives (``movierec.negatives``). A user with fewer than
+        ``size`` unrated known movies has the rest filled with ``EMPTY``.
+        Users are scored ``chunk`` at a time: no users x movies array.
+        """
+        n_users, n_codes = self.rated.shape[0], self.weights.shape[1]
+        size = min(int(size), n_codes)
+        out = np.full((n_users, size), EMPTY, dtype=np.int32)
+        if size < 1:
+            return out
+        for f in range(self.weights.shape[0]):
+            users = np.flatnonzero(self.fold_of_user == f)
+            for start in range(0, len(users), chunk):
+                rows = users[start : start + chunk]
+                block = self.rated[rows]
+                scores = np.asarray(block @ self.weights[f], np.float32)
+                scores[np.repeat(np.arange(len(rows)), np.diff(block.indptr)), block.indices] = -np.inf
+                scores[:, EMPTY] = -np.inf
+                best = np.argpartition(-scores, size - 1, axis=1)[:, :size]
+                out[rows] = np.where(np.isfinite(np.take_along_axis(scores, best, axis=1)), best, EMPTY)
+        return out
+
     def graph_scorer(self):
         """A ``tf.function``-compatible ``(user rows (people,), candidate codes (people, m)) -> priors (people, m)``.
 

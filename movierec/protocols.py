@@ -158,6 +158,8 @@ def train_for_protocol(
         config["history_length"] = 0
         config["ease_l2"] = 0.0
         settings.negatives = 0
+    if not (config.get("ease_l2") and settings.negatives):  # drawn by the prior: a variant without one has none
+        settings.hard_negative_share = 0.0
     model = models.MODELS[manifest["model"]].built(prepared.vocab_sizes, **config)
     history = training.fit(model, prepared, settings, verbose=verbose)
     return model, settings, history

@@ -4,9 +4,10 @@ Early stopping watches the validation AUC of what the model ranks by and
 restores the best epoch, a plateau schedule lowers the learning rate, and a
 final refit replays that schedule on train + validation. With sampled
 negatives (``TrainSettings.negatives = k``, see ``movierec.negatives``)
-validation gets a fixed, seeded set of negatives the same way, so the
-monitored AUC ranks liked movies above disliked *and* unrated ones. The test
-part of the split is never read here.
+validation gets a fixed, seeded set of negatives the same way (uniform or
+by popularity, never hard ones), so the monitored AUC ranks liked movies
+above disliked *and* unrated ones. The test part of the split is never read
+here.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class TrainSettings:
     oov_rate: float = 0.01
     negatives: int = 4  # sampled unrated movies per rated row; 0 trains on rated rows only
     negative_sampling: str = "uniform"  # or "popularity": p(movie) ~ training ratings ** 0.75
+    # Share of the negatives drawn from the user's best-scored unrated movies by the EASE prior (a prior model).
+    # An experiment that lost to uniform negatives on validation (bench/hard_negatives.py); not served.
+    hard_negative_share: float = 0.0
 
     def __post_init__(self) -> None:
         for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0)):
@@ -55,6 +59,8 @@ class TrainSettings:
             raise ValueError(f"negatives must be >= 0, got {self.negatives}")
         if self.negative_sampling not in SAMPLING:
             raise ValueError(f"negative_sampling must be one of {SAMPLING}, got {self.negative_sampling!r}")
+        if not 0 <= self.hard_negative_share <= 1:  # NaN fails too
+            raise ValueError(f"hard_negative_share must be in [0, 1], got {self.hard_negative_share}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,22 +135,30 @@ def training_data(
     reads one, from the ``B`` fitted without its user (``movierec.prior``).
     A rated row's negatives share its history (``shared_history``; by
     default when the model reads a history and its distribution strategy
-    has one replica).
+    has one replica). With ``hard_negative_share``, that share of the
+    negatives comes from each user's best-scored unrated movies by the same
+    out-of-fold prior (``movierec.negatives``; an experiment).
     """
     frame = prepared.frame(*parts)
     user_rows = prepared.user_index.get_indexer(frame["user_id"])
+    l2 = float(getattr(model, "ease_l2", 0.0))
+    if settings.hard_negative_share and not settings.negatives:
+        raise ValueError("hard negatives are a share of the sampled negatives: they need negatives > 0")
+    if settings.hard_negative_share and not l2:
+        raise ValueError("hard negatives are drawn by the EASE prior: they need a model that reads one (ease_l2 > 0)")
+    fitted = OutOfFoldPrior.of_parts(prepared, parts, l2) if l2 else None
     negatives = None
     if settings.negatives:
         if prepared.fields != FIELDS:
             raise ValueError("negative sampling needs every field (it swaps in the sampled movie's fields)")
-        sampler = NegativeSampler.for_rows(prepared, frame, settings.negative_sampling)
+        hard = (fitted, settings.hard_negative_share) if settings.hard_negative_share else None
+        sampler = NegativeSampler.for_rows(prepared, frame, settings.negative_sampling, hard)
         negatives = (sampler, user_rows, settings.negatives)
     past = Histories.for_model(model, prepared, parts)
     if past is not None and prepared.fields.index("movie_id") != model.history_field:
         raise ValueError(f"the model matches histories against field {model.history_field}, the data's movie_id is "
                          f"field {prepared.fields.index('movie_id')}")  # fmt: skip
-    l2 = float(getattr(model, "ease_l2", 0.0))
-    prior = (OutOfFoldPrior.of_parts(prepared, parts, l2), user_rows) if l2 else None
+    prior = None if fitted is None else (fitted, user_rows)
     # Several replicas each take a slice of every input of a batch, which would part a shared history
     # from its negatives: they get a copy per row.
     if shared_history is None:  # the model's own strategy: keras-tuner fits outside the scope it built in

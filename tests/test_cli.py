@@ -374,6 +374,7 @@ def _changed(manifest: dict, dotted: str, value) -> None:
         (["--train-only-fit", "FIT"], ("training.learning_rate", 0.5), "another configuration than the shipped "
                                                                           "autointp's (differs in ['learning_rate'])"),
         (["--train-only-fit", "FIT"], ("training.epochs", 9), "(differs in ['epochs'])"),
+        (["--train-only-fit", "FIT"], ("training.hard_negative_share", 0.5), "(differs in ['hard_negative_share'])"),
         (["--train-only-fit", "FIT"], ("config.dropout", 0.3), "(differs in ['dropout'])"),
         (["--train-only-fit", "FIT"], ("training.refitted", {"epochs": 1}), "says refit False, refitted {'epochs': 1}"),
         (["--train-only-fit", "FIT"], ("training", {}), "records no training settings"),
@@ -400,6 +401,16 @@ def test_choosing_the_ranking_rule_refuses_what_it_cannot_trust(shipped_and_fit,
     err = capsys.readouterr().err
     assert message.replace("MISSING", str(folders["MISSING"])) in err, err
     assert (root / "model" / "autointp.manifest.json").read_bytes() == before  # nothing written
+
+
+def test_a_training_setting_a_manifest_predates_counts_as_its_default():
+    """Manifests written before ``hard_negative_share`` existed trained without hard negatives."""
+    shipped = {"config": {}, "training": {"negatives": 4}}
+    assert evaluate.configuration_differences(shipped, {}, {"negatives": 4, "hard_negative_share": 0.0}) == []
+    assert evaluate.configuration_differences(shipped, {}, {"negatives": 4, "hard_negative_share": 0.5}) == [
+        "hard_negative_share"]  # fmt: skip
+    # A setting with no entry there is not assumed: a manifest without it differs from any value of it.
+    assert evaluate.configuration_differences({"config": {}, "training": {}}, {}, {"negatives": 4}) == ["negatives"]
 
 
 def test_a_reused_fit_of_the_shipped_weights_themselves_is_refused(shipped_and_fit, ml1m_dir, tmp_path, capsys):

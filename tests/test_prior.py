@@ -7,6 +7,7 @@ import pytest
 
 from movierec import baselines, pipeline
 from movierec.features import FIELDS
+from movierec.history import EMPTY
 from movierec.negatives import NegativeSampler
 from movierec.prior import EasePrior, OutOfFoldPrior, rated_codes, user_folds
 
@@ -216,3 +217,28 @@ def test_a_newcomers_prior_is_rescaled_for_a_small_rated_set_and_a_fitted_users_
     np.testing.assert_array_equal(raised.user_scores([small], codes)[0], base)
     np.testing.assert_array_equal(raised.pair_scores([small], codes[:3]), prior.pair_scores([small], codes[:3]))
     np.testing.assert_array_equal(raised.scores_of_codes(mine, codes), prior.scores_of_codes(mine, codes))
+
+
+def test_each_users_hard_pool_is_their_best_scored_unrated_movies_by_their_out_of_fold_prior(train_rated):
+    """The movies hard negatives come from: what the prior the user's rows read ranks highest, never one they rated."""
+    oof = OutOfFoldPrior.fit(train_rated, L2, folds=3)
+    n_users, n_codes = train_rated.shape
+    pools = oof.top_unrated(5, chunk=4)  # several chunks in every fold
+    assert pools.shape == (n_users, 5) and pools.dtype == np.int32
+    for user in range(n_users):
+        rated = set(train_rated.indices[train_rated.indptr[user] : train_rated.indptr[user + 1]].tolist())
+        scores = oof.pair_scores(np.full(n_codes, user), np.arange(n_codes))
+        unrated = np.array([c for c in range(1, n_codes) if c not in rated])
+        assert len(unrated) >= 5
+        assert not rated & set(pools[user].tolist()) and EMPTY not in pools[user]
+        best = np.sort(scores[unrated])[::-1][:5]
+        np.testing.assert_allclose(np.sort(scores[pools[user]])[::-1], best, rtol=1e-5)  # ties may swap movies
+    # Asked for exactly what a user has left: their unrated known movies, never EMPTY (which is no movie).
+    for user in (0, n_users - 1):
+        rated = set(train_rated.indices[train_rated.indptr[user] : train_rated.indptr[user + 1]].tolist())
+        left = n_codes - 1 - len(rated)
+        assert sorted(oof.top_unrated(left)[user].tolist()) == [c for c in range(1, n_codes) if c not in rated]
+    # Asked for more: every unrated known movie once, then EMPTY to fill.
+    everything = oof.top_unrated(n_codes)
+    kept = everything[0][everything[0] != EMPTY]
+    assert len(kept) == len(set(kept.tolist())) == n_codes - 1 - train_rated.getnnz(axis=1)[0]

@@ -275,3 +275,23 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     assert newcomer_model.ease_l2 == 0.0 and scoring.ranking_rule(newcomer_model) == tuple(rule.values())
     assert network["validation_mean_ndcg@10"] == run["settings"]["newcomer_network"]["validation_mean_ndcg@10"]
     assert artifacts.load("autointp", root, root)[0].ease_l2 == 50.0  # MovieLens users keep the stacked network
+
+
+@pytest.mark.parametrize(
+    ("protocol", "overrides", "share"),
+    [("full", {}, 0.5), ("full", {"ease_l2": 0.0}, 0.0), ("paper", {}, 0.0)],
+    ids=["stacked-keeps-them", "no-prior-variant", "ctr-protocol"],
+)
+def test_hard_negatives_go_only_to_a_protocols_models_that_read_a_prior_and_sample_negatives(
+    prepared, monkeypatch, protocol, overrides, share
+):
+    """They are drawn by the EASE prior: a variant without one (or without negatives) trains on the plain draw."""
+    from movierec import training
+
+    trained = []
+    monkeypatch.setattr(training, "fit", lambda model, prepared, settings, verbose=0: trained.append(settings) or {})
+    manifest = {"model": "autointp", "config": {"embedding_dim": 4, "attention_layers": 1, "num_heads": 1,
+                                                "attention_dim": 4, "dnn_units": [8], "ease_l2": 20.0, "seed": 0},
+                "training": {"negatives": 4, "hard_negative_share": 0.5}}  # fmt: skip
+    protocols.train_for_protocol(protocols.PROTOCOLS[protocol], prepared, manifest, overrides=overrides)
+    assert trained[0].hard_negative_share == share

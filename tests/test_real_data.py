@@ -8,6 +8,7 @@ the split or the metrics fails here.
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from movierec import artifacts, data, evaluation
@@ -188,3 +189,21 @@ def test_the_network_serving_newcomers_is_the_one_the_new_user_run_measured(real
     recorded = run["settings"]["validation_people"]["5"]["baselines"][chosen]
     assert got["users"] == recorded["users"]
     assert got["full_ndcg@10"] == pytest.approx(recorded["full_ndcg@10"], abs=1e-6)
+
+
+def test_hard_negative_pools_build_for_train_plus_validation_where_movies_unknown_to_the_encoder_are_rated(
+    real_prepared,
+):
+    """The refit's rated rows hold validation movies the encoder (fitted on train) does not know: the sampler and
+    the prior must still agree that they describe the same rated rows, and no pool may hold a rated movie."""
+    from movierec.negatives import HARD_POOL, NegativeSampler
+    from movierec.prior import OutOfFoldPrior
+
+    frame = real_prepared.frame("train", "validation")
+    assert (real_prepared.encoder.encode_movie_ids(frame["movie_id"]) == 0).any()  # what makes this case
+    prior = OutOfFoldPrior.of_parts(real_prepared, ("train", "validation"), 1000.0)
+    sampler = NegativeSampler.for_rows(real_prepared, frame, "uniform", (prior, 0.5))
+    pools = sampler.hard_pools
+    assert pools.shape == (len(real_prepared.user_index), HARD_POOL) and (pools >= 0).all()
+    users = np.repeat(np.arange(len(pools)), HARD_POOL)
+    assert not sampler.is_rated(users, pools.reshape(-1)).any()

@@ -198,7 +198,10 @@ def run(args: argparse.Namespace) -> dict:
 
 
 # Training settings a choice made with one fit carries over to another fit under (epochs aside: a protocol caps them).
-SAME_TRAINING = ("batch_size", "learning_rate", "negatives", "negative_sampling", "oov_rate", "seed")
+SAME_TRAINING = ("batch_size", "learning_rate", "negatives", "negative_sampling", "hard_negative_share", "oov_rate",
+                 "seed")
+# What a manifest written before a training setting existed trained with (negatives' default was once 0: no entry).
+BEFORE_SETTING = {"hard_negative_share": 0.0}
 
 
 def configuration_differences(shipped: dict, other_hyperparameters: dict, other_training: dict, same=SAME_TRAINING):
@@ -207,7 +210,8 @@ def configuration_differences(shipped: dict, other_hyperparameters: dict, other_
 
     mine, trained = artifacts.hyperparameters(shipped), shipped.get("training", {})
     differ = sorted(k for k in {*mine, *other_hyperparameters} if mine.get(k) != other_hyperparameters.get(k))
-    return differ + [k for k in same if other_training.get(k) != trained.get(k)]
+    was = BEFORE_SETTING.get
+    return differ + [k for k in same if other_training.get(k, was(k)) != trained.get(k, was(k))]
 
 
 def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dict) -> dict:
