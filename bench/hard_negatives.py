@@ -1,30 +1,32 @@
 """Hard negatives for the stacked AutoInt+, measured on validation: with and without a sampling-bias correction.
 
     python bench/hard_negatives.py --data-dir ../shared/data --share 0.5 --out results/hard_negatives.json
+    # or fit once and rank later: --save FIT.weights.h5, then --weights FIT.weights.h5
 
 Fits the shipped AutoInt+ configuration (``model/autointp.manifest.json``:
 hyperparameters, EASE prior, training settings, the same epoch cap) on the
 training part with ``--share`` of its sampled negatives drawn from each
 user's ``HARD_POOL`` best-scored unrated movies by the out-of-fold prior
-(``TrainSettings.hard_negatives``, ``movierec.negatives``), no refit, then
+(``TrainSettings.hard_negative_share``, ``movierec.negatives``), no refit, then
 ranks the validation part's catalogue for every validation user. The test
 part is not read. ``--weights FILE`` ranks weights an earlier run saved
-(``--save FILE``) instead of fitting again.
+(``--save FILE``, with the settings they were fitted with beside them in
+``FILE``'s ``.settings.json``) instead of fitting again.
 
 The correction. A rated head trained by binary cross-entropy against k
 negatives per rated row drawn from ``q(movie | person)`` learns a logit of
 about ``log p - log k - log q``. Uniform negatives have ``q = 1 / N_u``
-over the person's ``N_u`` unrated movies; the mixture has
-``q = (1 - s) / N_u + s / P_u`` on the ``P_u`` movies of the person's pool
-and ``(1 - s) / N_u`` elsewhere. Adding ``c * log(N_u q)``, that is
-``c * log(1 - s + s N_u / P_u)`` on the pool and ``c * log(1 - s)``
-elsewhere, to the rated logit puts the network on the uniform scale for
-``c = 1``; ``c = 0`` is the network as trained. Both terms count: the rules
-rank by log P(rated) + e log P(like | rated), and log-sigmoid is not
-linear. At ranking time the pool is the person's top ``HARD_POOL`` unrated
-movies by the prior the ranking reads (``B`` fitted on the whole training
-part; training drew them by the out-of-fold ``B`` its rows read), built by
-the sampler's own code (``negatives.catalogue_pools``).
+over the person's ``N_u`` unrated movies. The mixture draws a pool slot
+with chance ``s`` (one of ``P`` slots, ``P_u`` of them filled; an empty
+slot falls back to the uniform draw), so ``N_u q = 1 - s P_u / P`` for
+every unrated movie, plus ``s N_u / P`` on the pool's. Adding
+``c * log(N_u q)`` to the rated logit (for full pools ``log(1 - s + s N_u
+/ P)`` on the pool and ``log(1 - s)`` elsewhere) puts the network on the
+uniform scale for ``c = 1``; ``c = 0`` is the network as trained. Both
+terms count: the rules rank by log P(rated) + e log P(like | rated), and
+log-sigmoid is not linear. The pools are the ones training drew from (the
+validation people are the training part's people), built by the sampler's
+own code (``negatives.catalogue_pools`` on the out-of-fold prior).
 
 Each (like exponent, prior gain, c) is one ranking rule (``RULES``); the
 table gives each rule's validation NDCG@10 and Hit@10 beside the shipped
@@ -51,7 +53,7 @@ import numpy as np
 from movierec import artifacts, baselines, data, evaluation, models, training
 from movierec.experiment import fit_candidate
 from movierec.features import labels
-from movierec.files import write_json
+from movierec.files import sha256_file, write_json
 from movierec.interactions import rated_matrix
 from movierec.negatives import HARD_POOL, catalogue_pools
 from movierec.prepared import prepare
@@ -60,7 +62,7 @@ from movierec.scoring import ranked_by
 
 NAME = "autointp"
 DEFAULT_SHARE = 0.5
-RULES = [(e, g, c) for e in (1.0, 0.5, 0.25) for g in (1.0, 2.0, 4.0, 6.0) for c in (0.0, 0.5, 1.0, 1.5)]
+RULES = [(e, g, c) for e in (1.0, 0.5, 0.25) for g in (1.0, 2.0, 4.0, 6.0, 10.0) for c in (0.0, 1.0, 1.5, 2.0)]
 
 
 def rule_name(rule: tuple[float, float, float]) -> str:
@@ -70,22 +72,21 @@ def rule_name(rule: tuple[float, float, float]) -> str:
 def log_sampling_ratio(pools: np.ndarray, n_unrated: np.ndarray, n_movies: int, share: float) -> np.ndarray:
     """``log(N_u q(movie | person))`` (people, movies): what hard negatives took off each rated logit.
 
-    ``pools`` (people, pool) are catalogue positions (-1: an empty slot),
+    ``pools`` (people, slots) are catalogue positions (-1: an empty slot),
     ``n_unrated`` (people,) each person's unrated movies in the catalogue.
     """
-    size = (pools >= 0).sum(axis=1, keepdims=True)
-    ratio = np.full((len(pools), n_movies), np.log1p(-share))
-    in_pool = np.log(1.0 - share + share * n_unrated[:, None] / np.maximum(size, 1))
-    people, slots = np.nonzero(pools >= 0)
-    ratio[people, pools[people, slots]] = in_pool[people, 0]
+    slots = pools.shape[1]
+    plain = 1.0 - share * (pools >= 0).sum(axis=1) / slots  # (people,): the uniform draw's share
+    ratio = np.repeat(np.log(plain)[:, None], n_movies, axis=1)
+    people, slot = np.nonzero(pools >= 0)
+    ratio[people, pools[people, slot]] = np.log(plain[people] + share * n_unrated[people] / slots)
     return ratio
 
 
-def rank_validation(model, prepared, share: float) -> dict[str, dict]:
+def rank_validation(model, prepared, share: float, pools: np.ndarray) -> dict[str, dict]:
     """Every rule's validation full-ranking NDCG@10 and Hit@10 for a model fitted on the training part."""
     prior = EasePrior.for_model(model, prepared, ("train",))
     score_terms = evaluation.model_scorer(model, prepared, "validation", prior)
-    pools = catalogue_pools(prepared, OutOfFoldPrior.scoring_only(prior))
     n_movies = len(prepared.data.movies)
     n_unrated = n_movies - rated_matrix(prepared.frame("train"), prepared.user_index, prepared.movie_index).getnnz(1)
     names = [rule_name(rule) for rule in RULES]
@@ -106,9 +107,8 @@ def rank_validation(model, prepared, share: float) -> dict[str, dict]:
     return {name: {"full_ndcg@10": ranked[name]["ndcg@10"], "full_hit@10": ranked[name]["hit@10"]} for name in names}
 
 
-def liked_in_training_pools(prepared, l2: float) -> float:
-    """The share of the validation part's liked (person, movie) pairs that were in the person's training pool."""
-    pools = catalogue_pools(prepared, OutOfFoldPrior.of_parts(prepared, ("train",), l2))
+def liked_in_pools(prepared, pools: np.ndarray) -> float:
+    """The share of the validation part's liked (person, movie) pairs that were in the person's pool."""
     frame = prepared.split.validation
     liked = frame[labels(frame) > 0]
     people = prepared.user_index.get_indexer(liked["user_id"])
@@ -117,7 +117,7 @@ def liked_in_training_pools(prepared, l2: float) -> float:
 
 
 def sidecar(weights: Path) -> Path:
-    return weights.with_name(weights.name.removesuffix(".weights.h5") + ".json")
+    return weights.with_name(weights.name.removesuffix(".weights.h5") + ".settings.json")
 
 
 def main() -> None:
@@ -131,24 +131,36 @@ def main() -> None:
     for path in (args.weights, args.save):
         if path is not None and not path.name.endswith(".weights.h5"):
             parser.error(f"{path}: Keras saves and loads weights only under a name ending in .weights.h5")
+    if args.weights is not None and args.save is not None:
+        parser.error("--save keeps a fit this run makes; with --weights it makes none")
+    if args.save is not None and not args.save.parent.is_dir():
+        parser.error(f"--save {args.save}: no folder {args.save.parent} (checked before a fit of half an hour)")
+    if args.share is not None and not 0 < args.share < 1:  # NaN fails too
+        parser.error(f"--share must be in (0, 1): the correction takes log(1 - share), got {args.share}")
 
     manifest = artifacts.read_manifest(artifacts.manifest_path(NAME))
     hyperparameters = artifacts.hyperparameters(manifest)
-    shipped_settings = training.TrainSettings.from_dict(manifest["training"])
+    shipped_settings = dataclasses.replace(training.TrainSettings.from_dict(manifest["training"]), refit=False)
     recorded = None
     if args.weights is not None:  # the settings the weights were trained with, as --save recorded them
-        recorded = json.loads(sidecar(args.weights).read_text(encoding="utf-8"))
-        if args.share is not None and args.share != recorded["settings"]["hard_negative_share"]:
-            parser.error(f"{args.weights} was trained with share {recorded['settings']['hard_negative_share']}")
-        if recorded["hyperparameters"] != hyperparameters:
-            parser.error(f"{args.weights} was trained with other hyperparameters than the shipped model's")
+        try:
+            recorded = json.loads(sidecar(args.weights).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            parser.error(f"--weights {args.weights}: cannot read the settings saved beside it ({err})")
         settings = training.TrainSettings.from_dict(recorded["settings"])
+        if args.share is not None and args.share != settings.hard_negative_share:
+            parser.error(f"{args.weights} was trained with share {settings.hard_negative_share}, not {args.share}")
+        if recorded["hyperparameters"] != hyperparameters or settings != dataclasses.replace(
+            shipped_settings, hard_negative_share=settings.hard_negative_share
+        ):
+            parser.error(f"{args.weights} was trained otherwise than the shipped model, hard negatives aside")
     else:
         share = DEFAULT_SHARE if args.share is None else args.share
-        settings = dataclasses.replace(shipped_settings, refit=False, hard_negative_share=share)
+        settings = dataclasses.replace(shipped_settings, hard_negative_share=share)
     share = settings.hard_negative_share
-    if not 0 < share < 1:
-        parser.error(f"the share must be in (0, 1): the correction takes log(1 - share), got {share}")
+    if not 0 < share < 1 or settings.negative_sampling != "uniform":
+        parser.error(f"the correction assumes a share in (0, 1) and uniform plain draws, got {share} and "
+                     f"{settings.negative_sampling!r}")  # fmt: skip
 
     prepared = prepare(data.load("ml-1m", args.data_dir))
     fit_seconds = None  # weights fitted by an earlier run
@@ -159,18 +171,19 @@ def main() -> None:
         if args.save:
             model.save_weights(args.save)
             write_json(sidecar(args.save), {"settings": settings.to_dict(), "hyperparameters": hyperparameters,
-                                            "history": history})  # fmt: skip
+                                            "history": history, "fit_seconds": fit_seconds})  # fmt: skip
     else:
-        model = models.MODELS[NAME].built(prepared.vocab_sizes, seed=settings.seed, **hyperparameters)
+        model = models.create(NAME, prepared.vocab_sizes, seed=settings.seed, **hyperparameters)
         model.load_weights(args.weights)
-        history = recorded.get("history")
-    grid = rank_validation(model, prepared, share)
-    shipped = manifest["serving"]["ranking"]["validation"]  # the uniform fit's rules, recorded when it was chosen
+        history, fit_seconds = recorded.get("history"), recorded.get("fit_seconds")
     l2 = float(hyperparameters["ease_l2"])
+    pools = catalogue_pools(prepared, OutOfFoldPrior.of_parts(prepared, ("train",), l2))  # what training drew from
+    grid = rank_validation(model, prepared, share, pools)
+    shipped = manifest["serving"]["ranking"]["validation"]  # the uniform fit's rules, recorded when it was chosen
     ease_model = baselines.EASE(prepared.split.train, prepared.data.users["user_id"].to_numpy(),
                                 prepared.data.movies["movie_id"].to_numpy(), l2)  # fmt: skip
     ease = evaluation.full_ranking(prepared, ease_model.score_rows, "validation")
-    in_pools = liked_in_training_pools(prepared, l2)
+    in_pools = liked_in_pools(prepared, pools)
 
     print(f"validation full ranking, {len(RULES)} rules (hard share {share}, pool {HARD_POOL}):")
     print(f"{'rule':<28} {'NDCG@10':>8} {'Hit@10':>8}   uniform negatives (shipped fit)")
@@ -182,8 +195,9 @@ def main() -> None:
     print(f"validation liked movies that were in their person's training pool: {in_pools:.1%}")
     if args.out:
         write_json(args.out, {
-            "settings": {**settings.to_dict(), "hard_pool": HARD_POOL, "hyperparameters": hyperparameters,
-                         "weights": None if args.weights is None else str(args.weights)},
+            "settings": {**settings.to_dict(), "hard_pool": HARD_POOL, "hyperparameters": hyperparameters},
+            "weights": None if args.weights is None else {"file": args.weights.name,
+                                                          "sha256": sha256_file(args.weights)},
             "history": history, "fit_seconds": fit_seconds, "validation": grid,
             "uniform_negatives_validation": shipped,
             "ease_validation": {"l2": l2, "full_ndcg@10": ease["ndcg@10"], "full_hit@10": ease["hit@10"]},

@@ -23,8 +23,8 @@ It is an experiment, and it lost (``bench/hard_negatives.py``, README).
 P(rated) learnt against these negatives is biased down on exactly the
 pool's movies, which are drawn far more often than uniformly: ranking the
 catalogue by it collapses, and correcting the logits for the sampling bias
-recovers only part of the loss, because half of the movies people like
-next lie in their pool.
+recovers only part of the loss (likely because half of the movies people
+like next lie in their pool).
 """
 
 from __future__ import annotations

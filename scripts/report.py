@@ -53,6 +53,32 @@ def ranking_rule_table(ranking: dict, title: str) -> str:
     return "\n".join(lines)
 
 
+def hard_negatives_table(run: dict) -> str:
+    """Validation full ranking with hard negatives (bench/hard_negatives.py): the best rule of each kind."""
+    grid, share = run["validation"], run["settings"]["hard_negative_share"]
+
+    def best(rules: dict) -> tuple[str, dict]:
+        return max(rules.items(), key=lambda item: item[1]["full_ndcg@10"])
+
+    def with_c(c: float) -> dict:
+        return {name: numbers for name, numbers in grid.items() if name.endswith(f" c{c:g}")}
+
+    overall = best(grid)
+    rows = {
+        "uniform (the shipped model's train-only fit)": best(run["uniform_negatives_validation"]),
+        f"share {share:g} hard, ranked as trained": best(with_c(0.0)),
+        f"share {share:g} hard, rated logit corrected for the sampling bias (c = 1)": best(with_c(1.0)),
+        f"share {share:g} hard, the grid's best (c = {overall[0].rsplit(' c', 1)[1]})": overall,
+        f"EASE alone (l2 {run['ease_validation']['l2']:g})": ("", run["ease_validation"]),
+    }
+    lines = [f"\n## Hard negatives, validation full ranking ({len(grid)} rules; "
+             f"{run['validation_liked_in_training_pools']:.1%} of liked validation movies in the training pools)\n",
+             "| negatives | best rule | NDCG@10 | Hit@10 |", "|---|---|---|---|"]  # fmt: skip
+    for label, (rule, numbers) in rows.items():
+        lines.append(f"| {label} | {rule} | {cell(numbers['full_ndcg@10'])} | {cell(numbers['full_hit@10'])} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     manifests = {name: load(ROOT / "model" / f"{name}.manifest.json") for name in ("autointp", "autoint")}
     full = load(ROOT / "results" / "full.json")  # python -m movierec.evaluate --model autointp --out ...
@@ -80,6 +106,10 @@ def main() -> None:
         else:  # written before the benchmark chose on validation
             print("Test (an earlier run with no validation table):\n")
         print(table(objectives["results"]))
+
+    hard = load(ROOT / "results" / "hard_negatives.json")
+    if hard:
+        print(hard_negatives_table(hard))
 
     print("\n## Protocols\n")
     for name in ("temporal", "paper", "recbole"):
