@@ -45,8 +45,8 @@ POPULARITY_EXPONENT = 0.75  # word2vec's smoothing: popular movies drawn more of
 HARD_POOL = 100  # a user's best-scored unrated movies that hard negatives are drawn from
 
 
-def catalogue_pools(prepared: Prepared, prior: OutOfFoldPrior, size: int | None = None) -> np.ndarray:
-    """Each user's ``size`` (``HARD_POOL``) best-scored unrated movies by ``prior``, as catalogue positions (-1: none).
+def catalogue_pools(prepared: Prepared, prior: OutOfFoldPrior) -> np.ndarray:
+    """Each user's ``HARD_POOL`` best-scored unrated movies by ``prior``, as catalogue positions (-1: none).
 
     ``OutOfFoldPrior.top_unrated`` in the catalogue's order rather than the
     encoder's codes (a movie the encoder does not know has no prior score).
@@ -54,7 +54,7 @@ def catalogue_pools(prepared: Prepared, prior: OutOfFoldPrior, size: int | None 
     codes = prepared.encoder.encode_movie_ids(prepared.data.movies["movie_id"])
     position_of_code = np.full(prior.weights.shape[1], -1, dtype=np.int32)  # EMPTY stays -1
     position_of_code[codes[codes != EMPTY]] = np.flatnonzero(codes != EMPTY)
-    return position_of_code[prior.top_unrated(HARD_POOL if size is None else size)]
+    return position_of_code[prior.top_unrated(HARD_POOL)]
 
 
 def movie_field_mask(n_fields: int) -> np.ndarray:
