@@ -395,8 +395,9 @@ class AutoInt(keras.Model):
 
     With ``ease_l2`` > 0 the input also holds ``"prior"`` (batch,): EASE's
     score of the row's movie for the person (``movierec.prior``, fitted with
-    that l2), which a learned weight per output adds to the logits. The
-    network then learns what EASE misses (whether the person will *like* the
+    that l2; a movie rated but not liked counts ``ease_disliked_weight`` in the
+    person's row, a liked one 1), which a learned weight per output adds to
+    the logits. The network then learns what EASE misses (whether the person will *like* the
     movie, their fields, the date) on top of a strong co-rating signal.
     ``prior_profile_power`` and ``prior_profile_reference`` change no weight:
     they tell whoever computes a newcomer's prior how to rescale it for their
@@ -431,6 +432,7 @@ class AutoInt(keras.Model):
         history_pooling: str = "mean",
         history_field: int = FIELD_POSITION["movie_id"],
         ease_l2: float = 0.0,
+        ease_disliked_weight: float = 1.0,
         prior_profile_power: float = 0.0,
         prior_profile_reference: float = 0.0,
         ranking_like_exponent: float = 1.0,
@@ -459,6 +461,9 @@ class AutoInt(keras.Model):
         self.ease_l2 = float(ease_l2)
         if self.ease_l2 < 0:
             raise ValueError(f"ease_l2 must be 0 (no prior) or positive, got {self.ease_l2}")
+        self.ease_disliked_weight = float(ease_disliked_weight)
+        if not 0 < self.ease_disliked_weight <= 1:  # NaN fails too
+            raise ValueError(f"ease_disliked_weight must be in (0, 1], got {ease_disliked_weight}")
         self.prior_profile_power = float(prior_profile_power)
         if not np.isfinite(self.prior_profile_power):
             raise ValueError(f"prior_profile_power must be a finite number, got {prior_profile_power}")
@@ -653,8 +658,8 @@ class AutoInt(keras.Model):
     def get_config(self):
         names = ("vocab_sizes", "embedding_dim", "attention_layers", "num_heads", "attention_dim", "use_residual",
                  "scaled", "use_linear", "ordinal", "rated_head", "dropout", "embeddings_l2", "kernel_l2", "seed",
-                 "history_length", "history_pooling", "history_field", "ease_l2", "prior_profile_power",
-                 "prior_profile_reference", "ranking_like_exponent", "ranking_prior_gain")
+                 "history_length", "history_pooling", "history_field", "ease_l2", "ease_disliked_weight",
+                 "prior_profile_power", "prior_profile_reference", "ranking_like_exponent", "ranking_prior_gain")
         return config_with(self, super().get_config(), names)  # fmt: skip
 
     @classmethod

@@ -176,12 +176,12 @@ def main() -> None:
         model = models.create(NAME, prepared.vocab_sizes, seed=settings.seed, **hyperparameters)
         model.load_weights(args.weights)
         history, fit_seconds = recorded.get("history"), recorded.get("fit_seconds")
-    l2 = float(hyperparameters["ease_l2"])
-    pools = catalogue_pools(prepared, OutOfFoldPrior.of_parts(prepared, ("train",), l2))  # what training drew from
+    l2, weight = float(hyperparameters["ease_l2"]), float(hyperparameters.get("ease_disliked_weight", 1.0))
+    pools = catalogue_pools(prepared, OutOfFoldPrior.of_parts(prepared, ("train",), l2, weight))  # training drew these
     grid = rank_validation(model, prepared, share, pools)
     shipped = manifest["serving"]["ranking"]["validation"]  # the uniform fit's rules, recorded when it was chosen
     ease_model = baselines.EASE(prepared.split.train, prepared.data.users["user_id"].to_numpy(),
-                                prepared.data.movies["movie_id"].to_numpy(), l2)  # fmt: skip
+                                prepared.data.movies["movie_id"].to_numpy(), l2, weight)  # fmt: skip
     ease = evaluation.full_ranking(prepared, ease_model.score_rows, "validation")
     in_pools = liked_in_pools(prepared, pools)
 
@@ -191,7 +191,7 @@ def main() -> None:
         mine, uniform = grid[name], shipped.get(name.rsplit(" c", 1)[0], {})
         theirs = [uniform.get(key, float("nan")) for key in ("full_ndcg@10", "full_hit@10")]
         print(f"{name:<28} {mine['full_ndcg@10']:8.4f} {mine['full_hit@10']:8.4f}   {theirs[0]:.4f} {theirs[1]:.4f}")
-    print(f"EASE (l2 {l2:g}): {ease['ndcg@10']:.4f} {ease['hit@10']:.4f}")
+    print(f"EASE (l2 {l2:g}, disliked weight {weight:g}): {ease['ndcg@10']:.4f} {ease['hit@10']:.4f}")
     print(f"validation liked movies that were in their person's training pool: {in_pools:.1%}")
     if args.out:
         write_json(args.out, {
@@ -200,7 +200,8 @@ def main() -> None:
                                                           "sha256": sha256_file(args.weights)},
             "history": history, "fit_seconds": fit_seconds, "validation": grid,
             "uniform_negatives_validation": shipped,
-            "ease_validation": {"l2": l2, "full_ndcg@10": ease["ndcg@10"], "full_hit@10": ease["hit@10"]},
+            "ease_validation": {"l2": l2, "disliked_weight": weight, "full_ndcg@10": ease["ndcg@10"],
+                                "full_hit@10": ease["hit@10"]},
             "validation_liked_in_training_pools": in_pools,
         })  # fmt: skip
         print(f"wrote {args.out}")

@@ -12,7 +12,9 @@ useful: a personalised model has to beat them to be worth serving.
   (1 where the user rated the movie, whatever the rating), and a user's score
   for a movie is the summed similarity to every movie they rated.
 * ``EASE``: a closed-form linear item model on the same implicit matrix
-  (Steck, WWW 2019), the strongest of these on full ranking.
+  (Steck, WWW 2019); *graded* (``disliked_weight`` < 1), on rows where a
+  movie rated but not liked counts less than a liked one, the strongest of
+  these on full ranking.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from movierec.interactions import rated_matrix
+from movierec.features import rating_values
+from movierec.interactions import last_cells, positions, rated_matrix
 
 
 def popularity(train: pd.DataFrame) -> pd.Series:
@@ -46,18 +49,24 @@ def score(fitted: tuple[pd.Series, float], movie_ids: np.ndarray) -> np.ndarray:
 
 
 class ItemItemModel:
-    """A user's score for a movie is their 0/1 row of the rated matrix times an item x item weight matrix.
+    """A user's score for a movie is their row of the rated matrix times an item x item weight matrix.
 
-    Subclasses differ only in the weights (``item_weights``). A person the
-    model was not fitted on is scored by *fold-in*: their own 0/1 row times
-    the same weights (``score_history``), with nothing refitted.
+    The rows are 0/1 (``rated_rows``; graded EASE's weigh each rating).
+    Subclasses differ in the weights (``item_weights``). A person the model
+    was not fitted on is scored by *fold-in*: their own row times the same
+    weights (``score_matrix``, or ``score_history`` for 0/1 rows), with
+    nothing refitted.
     """
 
     def __init__(self, rated: pd.DataFrame, user_ids: np.ndarray, movie_ids: np.ndarray):
         self.user_index = pd.Index(np.asarray(user_ids))
         self.movie_index = pd.Index(np.asarray(movie_ids))
-        self.matrix = rated_matrix(rated, self.user_index, self.movie_index).astype(np.float32)
+        self.matrix = self.rated_rows(rated)
         self.weights = self.item_weights(self.matrix).astype(np.float32)
+
+    def rated_rows(self, rated: pd.DataFrame):
+        """The (users, movies) float32 sparse rows the weights are fitted on and users are scored by: 0/1 here."""
+        return rated_matrix(rated, self.user_index, self.movie_index).astype(np.float32)
 
     def item_weights(self, matrix) -> np.ndarray:
         raise NotImplementedError
@@ -67,11 +76,15 @@ class ItemItemModel:
         return np.asarray(self.matrix[np.asarray(user_rows)] @ self.weights)
 
     def score_history(self, movie_positions: np.ndarray) -> np.ndarray:
-        """Scores (movies,) for a person who rated the movies at these catalogue positions (fold-in)."""
+        """Scores (movies,) for a person who rated the movies at these catalogue positions (fold-in, 0/1 rows:
+        a model with graded rows scores people by ``score_matrix`` of their graded rows)."""
+        if getattr(self, "disliked_weight", 1.0) != 1:
+            raise ValueError("a graded model folds a person in by their ratings: use score_matrix on graded rows")
         return self.weights[np.unique(np.asarray(movie_positions, dtype=np.intp))].sum(axis=0)
 
     def score_matrix(self, rated) -> np.ndarray:
-        """Scores (people, movies) for people the model was not fitted on, from their 0/1 sparse rows (fold-in)."""
+        """Scores (people, movies) for people the model was not fitted on, from their sparse rows (fold-in):
+        0/1, or for a model with weighted rows, the cells ``rated_rows`` would give their ratings."""
         return np.asarray(rated.astype(np.float32) @ self.weights)
 
     def score_pairs(self, user_ids: np.ndarray, movie_ids: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -111,20 +124,43 @@ class EASE(ItemItemModel):
     similarities, B learns how much each co-rated movie should count once the
     others are known, which makes it one of the strongest simple top-N
     baselines. ``l2`` is chosen on validation (``movierec.evaluation``).
+
+    ``disliked_weight`` < 1 fits and scores *graded* rows: a movie rated but
+    not liked counts that much, a liked one 1 (``features.rating_values``).
+    Relevance is a liked movie, and a rating below 4 says less about what
+    the person will like than a 4 or 5 does, though still that they watch
+    such movies. Plain EASE is ``disliked_weight`` = 1.
     """
 
-    def __init__(self, rated: pd.DataFrame, user_ids: np.ndarray, movie_ids: np.ndarray, l2: float = 500.0):
+    def __init__(
+        self,
+        rated: pd.DataFrame,
+        user_ids: np.ndarray,
+        movie_ids: np.ndarray,
+        l2: float = 500.0,
+        disliked_weight: float = 1.0,
+    ):
         if not l2 > 0:
             raise ValueError(f"l2 must be positive, got {l2}")
         self.l2 = float(l2)
+        self.disliked_weight = float(disliked_weight)
+        rating_values([], self.disliked_weight)  # refuses a weight outside (0, 1] before the fit
         super().__init__(rated, user_ids, movie_ids)
+
+    def rated_rows(self, rated: pd.DataFrame):
+        if self.disliked_weight == 1:
+            return super().rated_rows(rated)
+        rows, columns = positions(rated, self.user_index, self.movie_index)
+        values = rating_values(rated["rating"].to_numpy(), self.disliked_weight)
+        return last_cells(rows, columns, values, (len(self.user_index), len(self.movie_index)))
 
     def item_weights(self, matrix) -> np.ndarray:
         return ease_weights(matrix, self.l2)
 
 
 def ease_weights(matrix, l2: float) -> np.ndarray:
-    """EASE's closed form ``B`` (movies, movies) for a sparse 0/1 (people, movies) matrix; ``diag(B) = 0``."""
+    """EASE's closed form ``B`` (movies, movies) for a sparse (people, movies) matrix of 0/1 or graded rows;
+    ``diag(B) = 0``."""
     gram = (matrix.T @ matrix).toarray().astype(np.float64)
     gram[np.diag_indices_from(gram)] += l2
     inverse = np.linalg.inv(gram)

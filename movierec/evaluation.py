@@ -30,6 +30,9 @@ USERS_PER_CHUNK = 64
 # on a wrong model, weights or metric (tests/test_real_data.py) at an eighth of the cost.
 SAMPLE_EVERY = 8
 EASE_L2_GRID = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
+# Graded EASE (``baselines.EASE`` with ``disliked_weight`` < 1) chooses its weight and l2 on validation from these.
+GRADED_DISLIKED_WEIGHTS = (0.25, 0.5, 0.75)
+GRADED_L2_GRID = (200.0, 500.0, 1000.0, 2000.0)
 # The ranking rules a two-output model chooses from on validation (``ranking_rule_on_validation``):
 # P(rated) x P(like | rated) ** exponent, the prior's share of the logits times the gain. The model's
 # own product, (1, 1), comes first, so it stays unless another rule ranks validation better.
@@ -246,19 +249,41 @@ def ease_l2_on_validation(prepared: Prepared, grid=EASE_L2_GRID) -> tuple[float,
 
     Ties go to the smaller l2, the first in the grid.
     """
+    (l2, _), scores = ease_on_validation(prepared, grid)
+    return l2, {l2: score for (l2, _), score in scores.items()}
+
+
+def ease_on_validation(
+    prepared: Prepared, grid=EASE_L2_GRID, disliked_weights=(1.0,)
+) -> tuple[tuple[float, float], dict[tuple[float, float], float]]:
+    """EASE's (l2, disliked weight) with the best validation full-ranking NDCG@10, fitted on the training part,
+    and every pair's score. Ties go to the smaller l2, then to the weight listed first."""
     users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
     scores = {}
-    for l2 in grid:
-        model = baselines.EASE(prepared.split.train, users, catalogue, l2)
-        scores[float(l2)] = full_ranking(prepared, model.score_rows, "validation")["ndcg@10"]
-    return max(scores, key=lambda l2: (scores[l2], -l2)), scores
+    for weight in disliked_weights:
+        for l2 in grid:
+            model = baselines.EASE(prepared.split.train, users, catalogue, l2, weight)
+            scores[(float(l2), float(weight))] = full_ranking(prepared, model.score_rows, "validation")["ndcg@10"]
+    order = list(scores)
+    return max(order, key=lambda key: (scores[key], -key[0], -order.index(key))), scores
+
+
+def prior_on_validation(prepared: Prepared) -> tuple[float, float]:
+    """The EASE a stacked model reads, as (``ease_l2``, ``ease_disliked_weight``): plain EASE at its validation l2
+    or graded EASE at its validation l2 and weight, whichever ranks validation better (ties: plain)."""
+    plain, plain_scores = ease_on_validation(prepared)
+    graded, graded_scores = ease_on_validation(prepared, GRADED_L2_GRID, GRADED_DISLIKED_WEIGHTS)
+    return graded if graded_scores[graded] > plain_scores[plain] else plain
 
 
 def evaluate_baselines(prepared: Prepared, full: bool = True, part: str = "test") -> dict:
-    """The same metrics for the popularity, movie-mean, item-kNN and EASE baselines (no log loss: no probabilities).
+    """The same metrics for the popularity, movie-mean, item-kNN, EASE and graded EASE baselines (no log loss: no
+    probabilities).
 
-    EASE's l2 is chosen on validation (``ease_l2_on_validation``) and the
-    chosen value is reported with its numbers.
+    EASE's l2 is chosen on validation (``ease_l2_on_validation``), graded
+    EASE's l2 and disliked weight too (``ease_on_validation`` over
+    ``GRADED_L2_GRID`` and ``GRADED_DISLIKED_WEIGHTS``), and the chosen values
+    are reported with their numbers.
     """
     held_out = getattr(prepared.split, part)
     liked = labels(held_out)
@@ -272,8 +297,10 @@ def evaluate_baselines(prepared: Prepared, full: bool = True, part: str = "test"
             lambda rows, s=catalogue_scores: np.broadcast_to(s, (len(rows), len(s))),
         )
     l2, _ = ease_l2_on_validation(prepared)
+    (graded_l2, weight), graded_grid = ease_on_validation(prepared, GRADED_L2_GRID, GRADED_DISLIKED_WEIGHTS)
     for name, model in (("item_knn", baselines.ItemKNN(rated, users, catalogue)),
-                        ("ease", baselines.EASE(rated, users, catalogue, l2))):  # fmt: skip
+                        ("ease", baselines.EASE(rated, users, catalogue, l2)),
+                        ("ease_graded", baselines.EASE(rated, users, catalogue, graded_l2, weight))):  # fmt: skip
         pair_scores = model.score_pairs(held_out["user_id"].to_numpy(), held_out["movie_id"].to_numpy())
         scorers[name] = (pair_scores, model.score_rows)
     results = {}
@@ -286,6 +313,8 @@ def evaluate_baselines(prepared: Prepared, full: bool = True, part: str = "test"
             entry.update({"full_ndcg@10": ranked["ndcg@10"], "full_hit@10": ranked["hit@10"]})
         results[name] = entry
     results["ease"]["l2"] = l2
+    results["ease_graded"].update({"l2": graded_l2, "disliked_weight": weight, "validation_ndcg@10": {
+        f"l2 {pair[0]:g}, disliked {pair[1]:g}": score for pair, score in graded_grid.items()}})  # fmt: skip
     return results
 
 

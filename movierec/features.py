@@ -47,6 +47,21 @@ def labels(ratings: pd.DataFrame) -> np.ndarray:
     return (ratings["rating"].to_numpy() >= LIKE_THRESHOLD).astype(np.float32)
 
 
+def rating_values(ratings, disliked_weight: float = 1.0) -> np.ndarray:
+    """Each rating's cell in a person's rated row (float32): 1 for a liked movie, ``disliked_weight`` for any other.
+
+    A movie rated but not liked is still evidence of what the person
+    watches, but weaker evidence of what they will like; with 1 every rated
+    movie counts alike (the 0/1 rows of plain EASE).
+    """
+    if not 0 < disliked_weight <= 1:  # NaN fails too
+        raise ValueError(f"the disliked movies' weight must be in (0, 1], got {disliked_weight}")
+    ratings = np.asarray(ratings, dtype=np.float64)
+    if not np.isfinite(ratings).all():
+        raise ValueError("a rating to weigh is missing or not a number")
+    return np.where(ratings >= LIKE_THRESHOLD, 1.0, disliked_weight).astype(np.float32)
+
+
 def user_fields(users: pd.DataFrame) -> pd.DataFrame:
     """The user's fields as strings, one row per user, in ``users``' order."""
     return pd.DataFrame(

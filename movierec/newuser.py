@@ -42,10 +42,11 @@ rating was kept away from fitting:
 
 Same run, same people, same revealed ratings: the popularity ranking of the
 training part, EASE folded in on the revealed movies (their 0/1 row times
-B), the same network without a history or prior, and, for a stacked model,
-the network with its history but without the EASE prior, and the stacked
-model with its prior as trained (``model_unscaled``) when the chosen power is
-not 0.
+B), graded EASE if asked (the revealed movies' cells by their stars), the
+same network without a history or prior, and, for a stacked model, the
+network with its history but without the EASE prior, and the stacked model
+with its prior as trained (``model_unscaled``) when the chosen power is not
+0.
 """
 
 from __future__ import annotations
@@ -57,11 +58,11 @@ import numpy as np
 import pandas as pd
 
 from movierec import baselines, metrics
-from movierec.features import timestamp_year_month
+from movierec.features import rating_values, timestamp_year_month
 from movierec.history import Histories
-from movierec.interactions import rated_matrix
+from movierec.interactions import last_cells, rated_matrix
 from movierec.prepared import Prepared
-from movierec.prior import EasePrior
+from movierec.prior import EasePrior, disliked_weight
 from movierec.scoring import CandidateScorer
 from movierec.split import NEW_USER_SHARE, Split
 
@@ -95,9 +96,10 @@ class Onboarding:
     """The new people after revealing K ratings each, one entry per person (in user-id order).
 
     ``user_rows`` are positions in the users frame, ``revealed`` each
-    person's revealed catalogue positions, oldest first, ``stamps`` the time
-    of each person's K-th revealed rating, ``relevant`` a sparse (people,
-    catalogue) matrix of the liked movies they did not reveal.
+    person's revealed catalogue positions, oldest first, ``stars`` their
+    ratings of them, ``stamps`` the time of each person's K-th revealed
+    rating, ``relevant`` a sparse (people, catalogue) matrix of the liked
+    movies they did not reveal.
     """
 
     k: int
@@ -105,13 +107,17 @@ class Onboarding:
     revealed: list[np.ndarray]
     stamps: np.ndarray
     relevant: object
+    stars: list[np.ndarray]
 
-    def revealed_matrix(self, n_movies: int):
-        """The revealed movies as a sparse boolean (people, catalogue) matrix."""
+    def revealed_matrix(self, n_movies: int, cells: np.ndarray | None = None):
+        """The revealed movies as a sparse (people, catalogue) matrix: boolean, or ``cells`` (one per revealed
+        rating, in ``revealed``'s order; a movie revealed twice keeps its later cell) as float32."""
         from scipy import sparse
 
         rows = np.repeat(np.arange(len(self.revealed)), [len(r) for r in self.revealed])
         columns = np.concatenate(self.revealed) if self.revealed else np.array([], dtype=np.intp)
+        if cells is not None:
+            return last_cells(rows, columns, cells, (len(self.revealed), n_movies))
         return sparse.csr_matrix((np.ones(len(rows), bool), (rows, columns)), shape=(len(self.revealed), n_movies))
 
 
@@ -133,10 +139,12 @@ def onboard(prepared: Prepared, k: int, people: str = "test") -> Onboarding:
     people = pd.Index(np.sort(new["user_id"].unique()))
     movie_positions = prepared.movie_index.get_indexer(shown["movie_id"].to_numpy())
     owners = people.get_indexer(shown["user_id"].to_numpy())
-    revealed = np.split(movie_positions, np.flatnonzero(np.diff(owners)) + 1) if len(owners) else []
+    bounds = np.flatnonzero(np.diff(owners)) + 1
+    revealed = np.split(movie_positions, bounds) if len(owners) else []
+    stars = np.split(shown["rating"].to_numpy(), bounds) if len(owners) else []
     stamps = shown.groupby("user_id")["timestamp"].max().reindex(people).to_numpy(dtype=np.int64)
     relevant = rated_matrix(rest[rest["rating"] >= 4], people, prepared.movie_index)
-    return Onboarding(k, prepared.user_index.get_indexer(people), revealed, stamps, relevant)
+    return Onboarding(k, prepared.user_index.get_indexer(people), revealed, stamps, relevant, stars)
 
 
 def rank(onboarding: Onboarding, score: Callable[[np.ndarray], np.ndarray], n_movies: int) -> dict:
@@ -161,8 +169,9 @@ def model_scores(
 
     A model with an EASE prior reads ``B`` fitted on the training part
     (``prior``, fitted here with the model's own rescaling if not given),
-    folded in on the revealed movies as the EASE baseline is and rescaled as
-    a newcomer's (``EasePrior.newcomer_scores``), a chunk of people at a time.
+    folded in on the revealed movies (with their stars' cells, for a graded
+    prior) as the EASE baseline is and rescaled as a newcomer's
+    (``EasePrior.newcomer_scores``), a chunk of people at a time.
     ``scorer`` may be shared between calls for the same model.
     """
     scorer = scorer or CandidateScorer(model, prepared.encoder, prepared.data.movies)
@@ -173,14 +182,14 @@ def model_scores(
     if model.history_length:
         history = np.stack([Histories.for_movie_codes(movie_codes[r], model.history_length)
                             for r in onboarding.revealed])  # fmt: skip
-    if getattr(model, "ease_l2", 0.0) and (prior is None or prior.l2 != model.ease_l2):
+    if getattr(model, "ease_l2", 0.0) and (prior is None or prior_key(prior) != model_prior_key(model)):
         prior = EasePrior.for_model(model, prepared, ["train"])  # the part the model was fitted on
 
     def score(people):
         priors = None
         if getattr(model, "ease_l2", 0.0):
-            priors = np.stack([prior.newcomer_scores(movie_codes[onboarding.revealed[p]], movie_codes)
-                               for p in people])  # fmt: skip
+            priors = np.stack([prior.newcomer_scores(movie_codes[onboarding.revealed[p]], movie_codes,
+                                                     prior.cells(onboarding.stars[p])) for p in people])  # fmt: skip
         return scorer.score(
             user_codes[people], context_codes[people], None if history is None else history[people], priors
         )
@@ -188,16 +197,35 @@ def model_scores(
     return score
 
 
-def baseline_scores(prepared: Prepared, onboarding: Onboarding, ease_l2: float) -> dict[str, Callable]:
-    """Popularity of the training part, and EASE fitted on it and folded in on the revealed movies."""
+def prior_key(prior: EasePrior) -> tuple[float, float]:
+    return prior.l2, prior.disliked_weight
+
+
+def model_prior_key(model) -> tuple[float, float]:
+    """What tells one B a model reads from another: its l2 and the cell of a disliked movie."""
+    return float(getattr(model, "ease_l2", 0.0)), disliked_weight(model)
+
+
+def baseline_scores(
+    prepared: Prepared, onboarding: Onboarding, ease_l2: float, graded: tuple[float, float] | None = None
+) -> dict[str, Callable]:
+    """Popularity of the training part, and EASE fitted on it and folded in on the revealed movies; with
+    ``graded`` = (l2, disliked weight), graded EASE folded in on the revealed movies' cells too."""
     catalogue = prepared.data.movies["movie_id"].to_numpy()
+    users = prepared.data.users["user_id"].to_numpy()
     popularity = baselines.score(baselines.fit(prepared.split.train)["popularity"], catalogue)
-    ease = baselines.EASE(prepared.split.train, prepared.data.users["user_id"].to_numpy(), catalogue, ease_l2)
+    ease = baselines.EASE(prepared.split.train, users, catalogue, ease_l2)
     revealed = onboarding.revealed_matrix(len(catalogue))
-    return {
+    scorers = {
         "popularity": lambda people: np.broadcast_to(popularity, (len(people), len(popularity))),
         "ease": lambda people: ease.score_matrix(revealed[people]),
     }
+    if graded is not None:
+        graded_ease = baselines.EASE(prepared.split.train, users, catalogue, *graded)
+        cells = onboarding.revealed_matrix(len(catalogue), rating_values(
+            np.concatenate(onboarding.stars) if onboarding.stars else [], graded[1]))  # fmt: skip
+        scorers["ease_graded"] = lambda people: graded_ease.score_matrix(cells[people])
+    return scorers
 
 
 def training_median(release) -> float:
@@ -257,7 +285,11 @@ def choose_network(validation: dict[str, dict[str, dict]], names: Sequence[str])
 
 
 def evaluate(
-    prepared: Prepared, models: dict[str, object], ease_l2: float, reveal: Sequence[int] = REVEAL
+    prepared: Prepared,
+    models: dict[str, object],
+    ease_l2: float,
+    reveal: Sequence[int] = REVEAL,
+    graded: tuple[float, float] | None = None,
 ) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
     """``{"K": {name: metrics}}`` for every model in ``models`` and the baselines, on the same test people.
 
@@ -269,12 +301,12 @@ def evaluate(
     never on the test people's numbers.
     """
     n_movies = len(prepared.data.movies)
-    # One B per l2 any model reads, fitted once on the training part for every K.
-    priors = {l2: EasePrior.of_parts(prepared, ["train"], l2) for l2 in {getattr(m, "ease_l2", 0.0) for m in
-              models.values()} if l2}  # fmt: skip
+    # One B per (l2, disliked weight) any model reads, fitted once on the training part for every K.
+    priors = {key: EasePrior.of_parts(prepared, ["train"], *key)
+              for key in {model_prior_key(m) for m in models.values()} if key[0]}  # fmt: skip
     choices, readers = {}, {}
     for name, model in models.items():
-        prior = priors.get(getattr(model, "ease_l2", 0.0))
+        prior = priors.get(model_prior_key(model))
         if prior is None:
             readers[name] = (model, None)
             continue
@@ -291,6 +323,6 @@ def evaluate(
             onboarding = onboard(prepared, k, people)
             scorers = {name: model_scores(model, prepared, onboarding, prior)
                        for name, (model, prior) in readers.items()}  # fmt: skip
-            scorers.update(baseline_scores(prepared, onboarding, ease_l2))
+            scorers.update(baseline_scores(prepared, onboarding, ease_l2, graded))
             measured[people][str(k)] = {name: rank(onboarding, score, n_movies) for name, score in scorers.items()}
     return measured["test"], choices, measured["validation"]

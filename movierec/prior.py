@@ -3,11 +3,14 @@
 EASE (``baselines.EASE``) ranks the catalogue better than a network that has
 to learn every co-rating pattern from sampled negatives, and it is cheap: one
 item x item matrix ``B`` in closed form. A model with ``ease_l2`` > 0 takes
-``prior = x_u . B[:, movie]`` for each row, where ``x_u`` is the person's 0/1
-row of rated movies, and learns how much to trust it next to everything else
-it reads (``autoint.AutoInt``). A person's whole rated set counts, not the
-capped history the network pools: EASE loses much of its accuracy when it
-sees only the latest 100 movies.
+``prior = x_u . B[:, movie]`` for each row, where ``x_u`` is the person's row
+of rated movies, 1 for each (plain EASE) or, with ``ease_disliked_weight``
+< 1, *graded*: a movie rated but not liked counts that much and ``B`` is
+fitted on such rows (``features.rating_values``). The model learns how much
+to trust the prior next to everything else it reads (``autoint.AutoInt``).
+A person's whole rated set counts, not the capped history the network
+pools: EASE loses much of its accuracy when it sees only the latest 100
+movies.
 
 Everything here lives in the encoder's ``movie_id`` code space, the space of
 the model's rows and histories: ``B`` is (codes, codes), code 0 (a movie the
@@ -38,7 +41,7 @@ training, are never rescaled: the choice was measured on newcomers only.
 
 Serving fits ``B`` on every rating at start-up (seconds, mostly a dense
 inverse). ``stored_weights`` keeps it on disk, named by a digest of exactly
-what it is fitted from (the rated sets and l2), as a plain ``.npy`` with a
+what it is fitted from (the rated sets, their cells and l2), as a plain ``.npy`` with a
 JSON note holding its SHA-256: a later start maps it read-only (only the
 rows a person's movies touch take memory), and a file that is missing,
 truncated or altered is simply fitted and written again.
@@ -59,7 +62,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -68,9 +71,10 @@ import pandas as pd
 from scipy import sparse
 
 from movierec.baselines import ease_weights
-from movierec.features import FeatureEncoder
+from movierec.features import FeatureEncoder, rating_values
 from movierec.files import atomic_write_bytes, sha256_file, write_json
 from movierec.history import EMPTY
+from movierec.interactions import last_cells
 from movierec.prepared import Prepared
 
 FOLDS = 5
@@ -81,19 +85,22 @@ STORED_KEPT = 3  # stored B's kept (data or l2 changed: the older ones go)
 log = logging.getLogger(__name__)
 
 
-def rated_codes(rated: pd.DataFrame, user_index: pd.Index, encoder: FeatureEncoder) -> sparse.csr_matrix:
-    """The 0/1 rated sets (users of ``user_index``, movie codes) of ``rated``; unknown movies are left out."""
+def rated_codes(
+    rated: pd.DataFrame, user_index: pd.Index, encoder: FeatureEncoder, disliked_weight: float = 1.0
+) -> sparse.csr_matrix:
+    """The rated sets (users of ``user_index``, movie codes) of ``rated``; unknown movies are left out.
+
+    A cell is ``rating_values`` of the rating (1 everywhere by default); a
+    pair rated twice is one rated movie, with its later rating.
+    """
     users = user_index.get_indexer(rated["user_id"].to_numpy())
     if (users < 0).any():
         raise KeyError(f"user_id {rated['user_id'].to_numpy()[users < 0][0]} of the ratings is not in user_index")
     codes = encoder.encode_movie_ids(rated["movie_id"].to_numpy())
+    values = rating_values(rated["rating"].to_numpy(), disliked_weight)
     known = codes != EMPTY
     shape = (len(user_index), len(encoder.vocabularies["movie_id"]) + 1)
-    matrix = sparse.csr_matrix((np.ones(int(known.sum()), np.float32), (users[known], codes[known])), shape=shape)
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0  # a pair rated twice is still one rated movie
-    matrix.sort_indices()
-    return matrix
+    return last_cells(users[known], codes[known], values[known], shape)
 
 
 def fitted_weights(rated: sparse.csr_matrix, l2: float) -> np.ndarray:
@@ -105,10 +112,11 @@ def fitted_weights(rated: sparse.csr_matrix, l2: float) -> np.ndarray:
 
 
 def weights_key(rated: sparse.csr_matrix, l2: float) -> str:
-    """A digest of everything ``fitted_weights(rated, l2)`` depends on."""
+    """A digest of everything ``fitted_weights(rated, l2)`` depends on: l2, the rated sets and their cells."""
     digest = hashlib.sha256(f"ease-b v{STORE_VERSION} l2={float(l2)!r} shape={rated.shape}".encode())
     for part in (rated.indptr, rated.indices):
         digest.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(rated.data, dtype=np.float32).tobytes())
     return digest.hexdigest()
 
 
@@ -164,10 +172,12 @@ def forget_old_weights(folder: Path, keep: int = STORED_KEPT) -> None:
 class EasePrior:
     """One ``B`` over movie codes, fitted on the rated sets (users, codes) it keeps to score those users.
 
-    Scores of the fitted users are the plain sums; a newcomer's
-    (``newcomer_scores``) are rescaled by ``profile_scale`` of their
-    rated-set size, with ``profile_power`` (0, no rescaling, by default) and
-    ``profile_reference`` (0: the median rated-set size of the fitted people).
+    Scores of the fitted users are the sums over their rated sets, each
+    movie weighted by its cell (``rating_values`` with ``disliked_weight``);
+    a newcomer's (``newcomer_scores``) are rescaled by ``profile_scale`` of
+    their rated-set size, with ``profile_power`` (0, no rescaling, by
+    default) and ``profile_reference`` (0: the median rated-set size of the
+    fitted people).
     """
 
     weights: np.ndarray
@@ -175,27 +185,42 @@ class EasePrior:
     rated: sparse.csr_matrix
     profile_power: float = 0.0
     profile_reference: float = 0.0
+    disliked_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        rating_values([], self.disliked_weight)  # refuses a weight outside (0, 1]
+        stray = np.setdiff1d(np.unique(self.rated.data), [1.0, np.float32(self.disliked_weight)])
+        if len(stray):
+            raise ValueError(f"the rated sets hold cells {stray[:3].tolist()}, not 1 and the disliked weight "
+                             f"{self.disliked_weight}: fit it with the weight its rows were made with")  # fmt: skip
 
     @classmethod
-    def fit(cls, rated: sparse.csr_matrix, l2: float, store: str | Path | None = None, **profile) -> EasePrior:
-        """``B`` fitted on ``rated``; kept in (and read from) the folder ``store`` if given (``stored_weights``)."""
+    def fit(cls, rated: sparse.csr_matrix, l2: float, store: str | Path | None = None, **options) -> EasePrior:
+        """``B`` fitted on ``rated``; kept in (and read from) the folder ``store`` if given (``stored_weights``).
+
+        ``options`` are the profile's and the ``disliked_weight`` ``rated``'s cells were made with.
+        """
         weights = fitted_weights(rated, l2) if store is None else stored_weights(rated, l2, store)
-        return cls(weights, float(l2), rated, **profile)
+        return cls(weights, float(l2), rated, **options)
 
     @classmethod
-    def of_parts(cls, prepared: Prepared, parts: Sequence[str], l2: float, **profile) -> EasePrior:
+    def of_parts(
+        cls, prepared: Prepared, parts: Sequence[str], l2: float, disliked_weight: float = 1.0, **profile
+    ) -> EasePrior:
         """``B`` fitted on the ratings of ``parts`` of the split."""
-        return cls.fit(rated_codes(prepared.frame(*parts), prepared.user_index, prepared.encoder), l2, **profile)
+        rated = rated_codes(prepared.frame(*parts), prepared.user_index, prepared.encoder, disliked_weight)
+        return cls.fit(rated, l2, disliked_weight=float(disliked_weight), **profile)
 
     @classmethod
     def for_model(cls, model, prepared: Prepared, parts: Sequence[str]) -> EasePrior | None:
-        """The prior a model reads (fitted on ``parts`` with the model's ``ease_l2``), or None if it reads none."""
+        """The prior a model reads (fitted on ``parts`` with the model's ``ease_l2`` and ``ease_disliked_weight``),
+        or None if it reads none."""
         l2 = float(getattr(model, "ease_l2", 0.0))
-        return cls.of_parts(prepared, parts, l2, **model_profile(model)) if l2 else None
+        return cls.of_parts(prepared, parts, l2, disliked_weight(model), **model_profile(model)) if l2 else None
 
     def with_profile(self, profile_power: float, profile_reference: float = 0.0) -> EasePrior:
         """The same ``B`` (arrays shared) rescaling newcomers by another power and reference."""
-        return EasePrior(self.weights, self.l2, self.rated, float(profile_power), float(profile_reference))
+        return replace(self, profile_power=float(profile_power), profile_reference=float(profile_reference))
 
     @property
     def n_codes(self) -> int:
@@ -234,21 +259,43 @@ class EasePrior:
         """The movie codes a fitted user rated."""
         return self.rated.indices[self.rated.indptr[user_row] : self.rated.indptr[user_row + 1]]
 
-    def scores_of_codes(self, codes: Sequence[int], candidates: np.ndarray) -> np.ndarray:
-        """Priors (candidates,) for one person who rated the movies with these codes (repeats and 0 ignored)."""
-        distinct = np.unique(np.asarray(codes, dtype=np.int64))
-        distinct = distinct[distinct != EMPTY]
-        return self.weights[distinct].sum(axis=0, dtype=np.float32)[np.asarray(candidates)]
+    def cells_of(self, user_row: int) -> np.ndarray:
+        """The cells (``rating_values``) of the movies ``movies_of`` gives, in its order."""
+        return self.rated.data[self.rated.indptr[user_row] : self.rated.indptr[user_row + 1]]
 
-    def newcomer_scores(self, codes: Sequence[int], candidates: np.ndarray) -> np.ndarray:
+    def cells(self, ratings) -> np.ndarray:
+        """The cells of a person's ratings (1-5 stars) under this prior's ``disliked_weight``."""
+        return rating_values(ratings, self.disliked_weight)
+
+    def scores_of_codes(self, codes: Sequence[int], candidates: np.ndarray, cells=None) -> np.ndarray:
+        """Priors (candidates,) for one person who rated the movies with these codes (0 ignored).
+
+        ``cells`` (one per code, from ``cells``; 1 each if not given) weight
+        the movies; a code given twice counts once, with its last cell.
+        """
+        codes = np.asarray(codes, dtype=np.int64).reshape(-1)
+        cells = np.ones(len(codes), np.float32) if cells is None else np.asarray(cells, np.float32).reshape(-1)
+        if len(cells) != len(codes):
+            raise ValueError(f"{len(codes)} movie codes but {len(cells)} cells")
+        if not ((cells > 0) & (cells <= 1)).all():  # NaN fails too; stars are not cells (``cells`` makes them)
+            raise ValueError(f"cells are in (0, 1], got {cells[~((cells > 0) & (cells <= 1))][:3].tolist()}")
+        distinct, last = np.unique(codes[::-1], return_index=True)
+        cells, known = cells[::-1][last], distinct != EMPTY
+        return weighted_rows(self.weights, distinct[known], cells[known])[np.asarray(candidates)]
+
+    def newcomer_scores(self, codes: Sequence[int], candidates: np.ndarray, cells=None) -> np.ndarray:
         """``scores_of_codes`` for a person ``B`` was not fitted on, rescaled for how many movies they rated."""
-        distinct = np.unique(np.asarray(codes, dtype=np.int64))
-        count = int((distinct != EMPTY).sum())
-        return self.scores_of_codes(distinct, candidates) * self.profile_scale(count)
+        count = int((np.unique(np.asarray(codes, dtype=np.int64)) != EMPTY).sum())
+        return self.scores_of_codes(codes, candidates, cells) * self.profile_scale(count)
 
     def pair_scores(self, user_rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Priors (rows,) of (fitted user row, candidate code) pairs."""
         return pair_scores(self.weights, self.rated, user_rows, candidates)
+
+
+def disliked_weight(model) -> float:
+    """The cell of a movie rated but not liked in the rated sets a model's prior sums over (1: plain EASE)."""
+    return float(getattr(model, "ease_disliked_weight", 1.0))
 
 
 def model_profile(model) -> dict[str, float]:
@@ -267,9 +314,18 @@ def pair_scores(weights: np.ndarray, rated: sparse.csr_matrix, user_rows, candid
     bounds = np.flatnonzero(np.diff(user_rows[order])) + 1
     for rows in np.split(order, bounds) if len(order) else []:
         user = user_rows[rows[0]]
-        items = rated.indices[rated.indptr[user] : rated.indptr[user + 1]]
-        out[rows] = weights[np.ix_(items, candidates[rows])].sum(axis=0)
+        span = slice(rated.indptr[user], rated.indptr[user + 1])
+        out[rows] = weighted_rows(weights, rated.indices[span], rated.data[span], candidates[rows])
     return out
+
+
+def weighted_rows(weights: np.ndarray, rows: np.ndarray, cells: np.ndarray, columns=None) -> np.ndarray:
+    """``cells . weights[rows, columns]`` (float32; every column if None): a plain sum when every cell is 1, so a
+    model whose prior is not graded gets the very floats it always did."""
+    block = weights[rows] if columns is None else weights[np.ix_(rows, columns)]
+    if (cells == 1).all():
+        return block.sum(axis=0, dtype=np.float32)
+    return (cells @ block).astype(np.float32)
 
 
 def user_folds(n_users: int, folds: int = FOLDS, seed: int = FOLD_SEED) -> np.ndarray:
@@ -300,8 +356,10 @@ class OutOfFoldPrior:
         return cls(weights, fold, rated)
 
     @classmethod
-    def of_parts(cls, prepared: Prepared, parts: Sequence[str], l2: float) -> OutOfFoldPrior:
-        return cls.fit(rated_codes(prepared.frame(*parts), prepared.user_index, prepared.encoder), l2)
+    def of_parts(
+        cls, prepared: Prepared, parts: Sequence[str], l2: float, disliked_weight: float = 1.0
+    ) -> OutOfFoldPrior:
+        return cls.fit(rated_codes(prepared.frame(*parts), prepared.user_index, prepared.encoder, disliked_weight), l2)
 
     @classmethod
     def scoring_only(cls, prior: EasePrior) -> OutOfFoldPrior:
@@ -351,7 +409,8 @@ class OutOfFoldPrior:
         their user, so they come as one person with m candidates, and the
         person's rated set is looked up once for all m. Each (person, movie
         rated) pair then gathers its fold's ``B`` at (that movie, each
-        candidate), and the gathers are summed per person and candidate.
+        candidate), and the gathers, each times the movie's cell, are summed
+        per person and candidate.
         ``B`` is held transposed, candidate-major, so one person's gathers for
         a candidate fall in one row of it rather than one per movie rated
         (``bench/prior_speed.py`` times it against a look-up per row). Each
@@ -364,6 +423,7 @@ class OutOfFoldPrior:
         flat = tf.constant(np.ascontiguousarray(self.weights.transpose(0, 2, 1)).reshape(-1))
         indptr = tf.constant(self.rated.indptr.astype(np.int64))
         indices = tf.constant(self.rated.indices.astype(np.int64))
+        cells = tf.constant(self.rated.data.astype(np.float32))
         fold_of_user = tf.constant(self.fold_of_user.astype(np.int64))
 
         def score(users, candidates):
@@ -372,9 +432,10 @@ class OutOfFoldPrior:
             positions = tf.ragged.range(starts, stops)
             person = positions.value_rowids()  # the person of each (person, movie rated) pair
             items = tf.gather(indices, positions.flat_values)
+            weighted = tf.gather(cells, positions.flat_values)[:, None]  # each movie rated counts by its cell
             folds = tf.gather(tf.gather(fold_of_user, users), person)
             keys = ((folds * n_codes)[:, None] + tf.gather(candidates, person)) * n_codes + items[:, None]
             # keys (pairs, m) address B[fold, item, candidate] in the transposed layout
-            return tf.math.unsorted_segment_sum(tf.gather(flat, keys), person, tf.shape(users)[0])
+            return tf.math.unsorted_segment_sum(tf.gather(flat, keys) * weighted, person, tf.shape(users)[0])
 
         return score

@@ -39,7 +39,7 @@ from movierec.features import (
     user_fields,
 )
 from movierec.history import Histories
-from movierec.prior import EasePrior, model_profile, rated_codes
+from movierec.prior import EasePrior, disliked_weight, model_profile, rated_codes
 from movierec.ranking import top_k
 from movierec.scoring import CandidateScorer
 
@@ -226,8 +226,10 @@ class Recommender:
         ease_l2 = float(getattr(model, "ease_l2", 0.0))
         self._prior = None
         if ease_l2:
-            rated = rated_codes(data.ratings, self._user_row, encoder)
-            self._prior = EasePrior.fit(rated, ease_l2, store=cache_dir() / "ease", **model_profile(model))
+            weight = disliked_weight(model)  # a movie rated but not liked counts this much; the stars say which
+            rated = rated_codes(data.ratings, self._user_row, encoder, weight)
+            self._prior = EasePrior.fit(rated, ease_l2, store=cache_dir() / "ease", disliked_weight=weight,
+                                        **model_profile(model))  # fmt: skip
         self._known: dict[str, set[str]] = {}
         stamps = pd.to_datetime(data.ratings["timestamp"], unit="s", utc=True)
         self.years = (int(stamps.dt.year.min()), int(stamps.dt.year.max()))
@@ -351,8 +353,10 @@ class Recommender:
     def prior_scores(self, profile: Profile) -> np.ndarray | None:
         """The EASE prior (1, movies) of every catalogue movie for the profile (None if the model reads none).
 
-        Folded in on everything the person rated, in the data and here; a new
-        person who has rated nothing yet gets 0 for every movie. A new
+        Folded in on everything the person rated, in the data and here (a
+        movie rated here again counts with its stars here; a model whose prior
+        weighs disliked movies less reads the stars too); a new person who has
+        rated nothing yet gets 0 for every movie. A new
         person's prior is rescaled for how few movies they rated, as the
         model's ``prior_profile_power`` says (``movierec.prior``); a MovieLens
         user's never is.
@@ -365,10 +369,12 @@ class Recommender:
                 return np.zeros((1, len(self.movies)), np.float32)
             return self._prior.user_scores([row], self.scorer.candidate_codes)
         rated = self.scorer.candidate_codes[self.added_positions(profile)]
+        cells = self._prior.cells([stars for _, stars in profile.rated])
         if row is None:
-            return self._prior.newcomer_scores(rated, self.scorer.candidate_codes)[None]
+            return self._prior.newcomer_scores(rated, self.scorer.candidate_codes, cells)[None]
         rated = np.concatenate([self._prior.movies_of(row), rated])
-        return self._prior.scores_of_codes(rated, self.scorer.candidate_codes)[None]
+        cells = np.concatenate([self._prior.cells_of(row), cells])  # the last of a movie's cells counts
+        return self._prior.scores_of_codes(rated, self.scorer.candidate_codes, cells)[None]
 
     def rated_positions(self, profile: Profile) -> np.ndarray:
         """Catalogue positions of the profile's rated movies, in the data and here."""
@@ -503,8 +509,9 @@ class Recommender:
         """For each movie, the ``k`` movies the person liked (>= ``min_stars``) that its score leaned on most.
 
         With an EASE prior, the prior's share of the score is an exact sum
-        over the rated movies (``B[rated, movie]``, ``movierec.prior``), so
-        the liked movies with the largest positive terms are named. Without
+        over the rated movies (each movie's cell times ``B[rated, movie]``,
+        ``movierec.prior``), so the liked movies with the largest positive
+        terms are named. Without
         one, an attention-pooled history's weights for that candidate
         (``AutoInt.history_weights``) rank them. Empty lists when the model
         reads neither (or pools by the mean: every movie counts the same, so
@@ -517,7 +524,8 @@ class Recommender:
             liked = np.array([stars[m] >= min_stars for m in rated], dtype=bool)
             codes = self.scorer.candidate_codes[self._movie_position.get_indexer(rated)]
             candidates = self.scorer.candidate_codes[self._movie_position.get_indexer(movie_ids)]
-            terms = self._prior.weights[np.ix_(codes, candidates)].T  # (movies, rated): each rated movie's share
+            cells = self._prior.cells([stars[m] for m in rated])
+            terms = (self._prior.weights[np.ix_(codes, candidates)] * cells[:, None]).T  # (movies, rated): each share
             rated_ids, weights = rated, np.where(liked[None, :] & (codes[None, :] != 0), terms, 0.0)
         elif self.history_length and self.model.history_pooling == "attention" and movie_ids:
             inputs = self.model_inputs(profile, movie_ids, year, month)

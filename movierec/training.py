@@ -24,7 +24,7 @@ from movierec.negatives import SAMPLING, NegativeSampler
 from movierec.objectives import ranking_scores
 from movierec.pipeline import make_dataset
 from movierec.prepared import Prepared, history_parts
-from movierec.prior import EasePrior, OutOfFoldPrior
+from movierec.prior import EasePrior, OutOfFoldPrior, disliked_weight
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -146,7 +146,7 @@ def training_data(
         raise ValueError("hard negatives are a share of the sampled negatives: they need negatives > 0")
     if settings.hard_negative_share and not l2:
         raise ValueError("hard negatives are drawn by the EASE prior: they need a model that reads one (ease_l2 > 0)")
-    fitted = OutOfFoldPrior.of_parts(prepared, parts, l2) if l2 else None
+    fitted = OutOfFoldPrior.of_parts(prepared, parts, l2, disliked_weight(model)) if l2 else None
     negatives = None
     if settings.negatives:
         if prepared.fields != FIELDS:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = ("auc", "logloss", "seed_ndcg@10", "seed_hr@10", "full_ndcg@10", "full_hit@10")
-BASELINES = ("popularity", "movie_mean", "item_knn", "ease")
+BASELINES = ("popularity", "movie_mean", "item_knn", "ease", "ease_graded")
 # The committed runs of the new-user protocol, per model: python -m movierec.evaluate --protocol newuser --model
 # NAME --out results/FILE (tests/test_real_data.py checks the app serves newcomers as each chose).
 NEWUSER_RUNS = {"autointp": "newuser.json", "autoint": "newuser_autoint.json"}
@@ -88,6 +88,17 @@ def main() -> None:
     print(table(columns))
     if "ease" in full.get("baselines", {}):
         print(f"\nEASE l2 = {full['baselines']['ease']['l2']:g}, chosen on validation.")
+    graded = full.get("baselines", {}).get("ease_graded")
+    if graded:
+        print(f"Graded EASE: l2 = {graded['l2']:g}, disliked movies weighted {graded['disliked_weight']:g}, chosen on "
+              "validation:\n")
+        grid = graded["validation_ndcg@10"]  # "l2 L, disliked W"
+        cells = {tuple(float(part.split()[-1]) for part in key.split(", ")): value for key, value in grid.items()}
+        weights, l2s = sorted({w for _, w in cells}), sorted({l2 for l2, _ in cells})
+        print("| validation full_ndcg@10, disliked weight \\ l2 | " + " | ".join(f"{l2:g}" for l2 in l2s) + " |")
+        print("|---" * (len(l2s) + 1) + "|")
+        for w in weights:
+            print(f"| {w:g} | " + " | ".join(cell(cells.get((l2, w))) for l2 in l2s) + " |")
 
     for name, title in (("autointp", "AutoInt+"), ("autoint", "AutoInt")):
         ranking = manifests[name].get("serving", {}).get("ranking")

@@ -29,8 +29,9 @@ def history(seed: int = 0, batch: int = BATCH, length: int = HISTORY) -> np.ndar
 # A model that also reads an EASE prior (movierec.prior), with and without a history.
 PRIOR_OPTIONS = [
     {"ease_l2": 100.0},
-    {"history_length": HISTORY, "history_pooling": "attention", "ease_l2": 100.0, "prior_profile_power": 0.5},
-]
+    dict(history_length=HISTORY, history_pooling="attention", ease_l2=100.0, ease_disliked_weight=0.5,
+         prior_profile_power=0.5),
+]  # fmt: skip
 
 
 def prior(seed: int = 0, batch: int = BATCH) -> np.ndarray:

@@ -272,6 +272,8 @@ def test_config_round_trip_gives_identical_outputs(model_class, options):
     clone(x)
     clone.set_weights(model.get_weights())
     assert clone.get_config() == model.get_config()
+    for option, value in options.items():  # every option survives the trip, not only by falling back to its default
+        assert model.get_config()[option] == value and getattr(clone, option) == value, option
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(clone(x)))
 
 
@@ -428,6 +430,9 @@ def test_a_prior_model_needs_the_prior_and_adds_it_to_the_logits(model_class):
         small(model_class, ease_l2=-1.0)
     with pytest.raises(ValueError, match="prior_profile_power must be a finite number"):
         small(model_class, ease_l2=50.0, prior_profile_power=float("nan"))
+    for bad in (0.0, -0.5, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"ease_disliked_weight must be in \(0, 1\]"):
+            small(model_class, ease_l2=50.0, ease_disliked_weight=bad)
     for option in ("ranking_like_exponent", "ranking_prior_gain"):
         for bad in (-0.5, float("inf"), float("nan"), "2", True, None):
             with pytest.raises(ValueError, match=f"{option} must be a finite number >= 0"):

@@ -56,12 +56,68 @@ def test_ease_is_the_closed_form_of_its_ridge_regression():
         baselines.EASE(rated, users, movies, l2=0)
 
 
+def test_graded_ease_is_the_ridge_regression_of_the_weighted_rows():
+    """Disliked movies count ``disliked_weight`` in the rows B is fitted on and in the rows it scores."""
+    rng = np.random.default_rng(1)
+    users, movies = np.arange(1, 41), np.arange(10, 17)
+    mask = rng.random((len(users), len(movies))) < 0.4
+    stars = rng.integers(1, 6, mask.shape)
+    rated = pd.DataFrame({"user_id": np.repeat(users, len(movies))[mask.ravel()],
+                          "movie_id": np.tile(movies, len(users))[mask.ravel()],
+                          "rating": stars[mask]})  # fmt: skip
+    model = baselines.EASE(rated, users, movies, l2=3.0, disliked_weight=0.25)
+    x = np.where(mask, np.where(stars >= 4, 1.0, 0.25), 0.0)
+    for j in range(len(movies)):
+        others = [k for k in range(len(movies)) if k != j]
+        a = x[:, others]
+        expected = np.linalg.solve(a.T @ a + 3.0 * np.eye(len(others)), a.T @ x[:, j])
+        np.testing.assert_allclose(model.weights[others, j], expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(model.score_rows(np.arange(len(users))), x @ model.weights, rtol=1e-4, atol=1e-6)
+    plain = baselines.EASE(rated, users, movies, l2=3.0)
+    assert np.abs(plain.weights - model.weights).max() > 1e-3
+    with pytest.raises(ValueError, match="folds a person in by their ratings"):  # 0/1 fold-in would ignore them
+        model.score_history(np.array([0, 1]))
+    for bad in (0.0, -1.0, 2.0, float("nan")):
+        with pytest.raises(ValueError, match=r"weight must be in \(0, 1\]"):
+            baselines.EASE(rated, users, movies, l2=3.0, disliked_weight=bad)
+
+
 def test_the_ease_penalty_is_chosen_on_validation(prepared):
     from movierec import evaluation
 
     l2, scores = evaluation.ease_l2_on_validation(prepared, grid=(1.0, 50.0, 5000.0))
     assert set(scores) == {1.0, 50.0, 5000.0}
     assert scores[l2] == max(scores.values())
+    (l2, weight), scores = evaluation.ease_on_validation(prepared, (1.0, 50.0), (0.25, 1.0))
+    assert set(scores) == {(1.0, 0.25), (50.0, 0.25), (1.0, 1.0), (50.0, 1.0)}
+    assert scores[(l2, weight)] == max(scores.values())
     result = evaluation.evaluate_baselines(prepared, full=True)
     assert result["ease"]["l2"] in evaluation.EASE_L2_GRID
     assert 0 < result["ease"]["full_ndcg@10"] <= 1
+    graded = result["ease_graded"]
+    assert graded["l2"] in evaluation.GRADED_L2_GRID and graded["disliked_weight"] in evaluation.GRADED_DISLIKED_WEIGHTS
+    assert len(graded["validation_ndcg@10"]) == len(evaluation.GRADED_L2_GRID) * len(evaluation.GRADED_DISLIKED_WEIGHTS)
+    # The entry is graded EASE at the chosen pair, fitted on train + validation: the same numbers measured directly.
+    rated = prepared.frame("train", "validation")
+    users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
+    direct = baselines.EASE(rated, users, catalogue, graded["l2"], graded["disliked_weight"])
+    ranked = evaluation.full_ranking(prepared, direct.score_rows)
+    assert graded["full_ndcg@10"] == pytest.approx(ranked["ndcg@10"]) and 0 < graded["full_ndcg@10"] <= 1
+    assert graded["full_hit@10"] == pytest.approx(ranked["hit@10"])
+
+
+def test_a_stacked_model_reads_the_better_of_plain_and_graded_ease_on_validation(prepared, monkeypatch):
+    from movierec import evaluation
+
+    def choices(plain: float, graded: float):
+        def ease_on_validation(prepared, grid=evaluation.EASE_L2_GRID, disliked_weights=(1.0,)):
+            if disliked_weights == (1.0,):
+                return (500.0, 1.0), {(500.0, 1.0): plain, (50.0, 1.0): plain - 0.1}
+            return (200.0, 0.5), {(200.0, 0.5): graded, (1000.0, 0.25): graded - 0.1}
+
+        monkeypatch.setattr(evaluation, "ease_on_validation", ease_on_validation)
+        return evaluation.prior_on_validation(prepared)
+
+    assert choices(0.17, 0.18) == (200.0, 0.5)
+    assert choices(0.18, 0.17) == (500.0, 1.0)
+    assert choices(0.18, 0.18) == (500.0, 1.0)  # a tie keeps plain EASE

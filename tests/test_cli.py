@@ -413,6 +413,16 @@ def test_a_training_setting_a_manifest_predates_counts_as_its_default():
     assert evaluate.configuration_differences({"config": {}, "training": {}}, {}, {"negatives": 4}) == ["negatives"]
 
 
+def test_a_hyperparameter_a_manifest_predates_counts_as_its_default():
+    """Manifests written before ``ease_disliked_weight`` existed read a plain (0/1) EASE prior."""
+    old = {"config": {"ease_l2": 2000.0}, "training": {}}
+    assert evaluate.configuration_differences(old, {"ease_l2": 2000.0, "ease_disliked_weight": 1.0}, {}) == []
+    assert evaluate.configuration_differences(old, {"ease_l2": 2000.0, "ease_disliked_weight": 0.5}, {}) == [
+        "ease_disliked_weight"]  # fmt: skip
+    new = {"config": {"ease_l2": 2000.0, "ease_disliked_weight": 0.5}, "training": {}}
+    assert evaluate.configuration_differences(new, {"ease_l2": 2000.0}, {}) == ["ease_disliked_weight"]
+
+
 def test_a_reused_fit_of_the_shipped_weights_themselves_is_refused(shipped_and_fit, ml1m_dir, tmp_path, capsys):
     root, fake = tmp_path / "shipped", tmp_path / "fake"
     shutil.copytree(shipped_and_fit / "shipped", root)

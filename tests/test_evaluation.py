@@ -9,7 +9,7 @@ from movierec import baselines, evaluation, metrics
 def test_item_knn_is_a_baseline_in_every_evaluation(prepared):
 
     result = evaluation.evaluate_baselines(prepared)
-    assert set(result) == {"popularity", "movie_mean", "item_knn", "ease"}
+    assert set(result) == {"popularity", "movie_mean", "item_knn", "ease", "ease_graded"}
     assert 0 < result["item_knn"]["full_ndcg@10"] <= 1
 
 

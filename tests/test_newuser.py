@@ -81,6 +81,17 @@ def test_baselines_are_training_popularity_and_ease_folded_in_on_the_revealed_mo
     counts = prepared_new.split.train["movie_id"].value_counts().reindex(catalogue).fillna(0).to_numpy()
     popularity = scorers["popularity"](np.arange(2))
     assert (np.argsort(-popularity[0], kind="stable")[:5] == np.argsort(-counts, kind="stable")[:5]).all()
+    assert "ease_graded" not in scorers
+    # Graded EASE folds in each revealed movie by its stars' cell: a disliked one counts the weight, a liked one 1.
+    graded = newuser.baseline_scores(prepared_new, onboarding, ease_l2=100.0, graded=(60.0, 0.25))["ease_graded"]
+    model = baselines.EASE(prepared_new.split.train, prepared_new.data.users["user_id"].to_numpy(), catalogue, 60.0,
+                           0.25)  # fmt: skip
+    stars = np.concatenate(onboarding.stars[:3])
+    assert set(stars.tolist()) & {1, 2, 3} and set(stars.tolist()) & {4, 5}  # both kinds of cell occur
+    got = graded(np.arange(3))
+    for i in range(3):
+        cells = np.where(onboarding.stars[i] >= 4, 1.0, 0.25)
+        np.testing.assert_allclose(got[i], cells @ model.weights[onboarding.revealed[i]], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("pooling", ["mean", "attention"])
@@ -106,18 +117,23 @@ def test_the_model_reads_the_revealed_movies_as_history_with_the_unknown_user_id
         np.testing.assert_allclose(got[row], log_ranked(np.asarray(direct)), rtol=1e-5, atol=1e-6)
 
 
-def test_a_stacked_model_reads_ease_fitted_on_train_and_folded_in_on_the_revealed_movies(prepared_new):
+@pytest.mark.parametrize("disliked_weight", [1.0, 0.5])
+def test_a_stacked_model_reads_ease_fitted_on_train_and_folded_in_on_the_revealed_movies(prepared_new, disliked_weight):
     from model_fixtures import randomised
 
     model = randomised(models.create("autointp", prepared_new.vocab_sizes, seed=0, embedding_dim=4,
                                      attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
-                                     history_length=8, history_pooling="attention", ease_l2=40.0), seed=4)  # fmt: skip
+                                     history_length=8, history_pooling="attention", ease_l2=40.0,
+                                     ease_disliked_weight=disliked_weight), seed=4)  # fmt: skip
     onboarding = newuser.onboard(prepared_new, 5)
     got = newuser.model_scores(model, prepared_new, onboarding)(np.array([1]))
     encoder, movies = prepared_new.encoder, prepared_new.data.movies
     catalogue = movies["movie_id"].to_numpy()
-    ease = baselines.EASE(prepared_new.split.train, prepared_new.data.users["user_id"].to_numpy(), catalogue, 40.0)
-    prior = ease.score_history(onboarding.revealed[1])
+    ease = baselines.EASE(prepared_new.split.train, prepared_new.data.users["user_id"].to_numpy(), catalogue, 40.0,
+                          disliked_weight)  # fmt: skip
+    cells = np.where(onboarding.stars[1] >= 4, 1.0, disliked_weight)  # the revealed movies' stars, graded
+    assert disliked_weight == 1 or (cells < 1).any()
+    prior = cells @ ease.weights[onboarding.revealed[1]]
     assert np.abs(prior).max() > 0
     movie_codes = encoder.encode_movies(movies)
     user = encoder.encode_users(prepared_new.data.users.iloc[[onboarding.user_rows[1]]])

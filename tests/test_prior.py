@@ -40,12 +40,54 @@ def test_the_prior_is_the_ease_baselines_score_written_in_movie_codes(prepared, 
     np.testing.assert_allclose(prior.scores_of_codes([0, *mine, *mine], codes), got[3], rtol=1e-5, atol=1e-6)
 
 
+def test_a_graded_prior_is_graded_ease_written_in_movie_codes(prepared):
+    """With disliked movies counting half, the prior is still the baseline's score: graded EASE, fitted and folded
+    in on the same weighted rows; a newcomer's cells come from their stars the same way."""
+    train = prepared.split.train
+    assert set(train["rating"]) & {1, 2, 3} and set(train["rating"]) & {4, 5}  # both kinds of cell occur
+    users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
+    ease = baselines.EASE(train, users, catalogue, L2, disliked_weight=0.5)
+    prior = EasePrior.of_parts(prepared, ["train"], L2, disliked_weight=0.5)
+    assert sorted(set(prior.rated.data.tolist())) == [0.5, 1.0] and prior.disliked_weight == 0.5
+    codes = prepared.encoder.encode_movie_ids(catalogue)
+    got = prior.user_scores(np.arange(len(users)), codes)
+    np.testing.assert_allclose(got, ease.score_rows(np.arange(len(users))), rtol=1e-4, atol=1e-5)
+    plain = EasePrior.of_parts(prepared, ["train"], L2).user_scores(np.arange(len(users)), codes)
+    assert np.abs(got - plain).max() > 1e-3  # the cells change the scores
+    rows = np.array([3, 0, 3, 7])
+    np.testing.assert_allclose(prior.pair_scores(rows, codes[:4]), got[rows, np.arange(4)], rtol=1e-5, atol=1e-6)
+    mine = train[train["user_id"] == users[3]]
+    my_codes = prepared.encoder.encode_movie_ids(mine["movie_id"].to_numpy())
+    stars = prior.cells(mine["rating"].to_numpy())
+    np.testing.assert_allclose(prior.scores_of_codes(my_codes, codes, stars), got[3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(prior.cells_of(3), stars[np.argsort(my_codes)])
+    assert np.abs(prior.scores_of_codes(my_codes, codes) - got[3]).max() > 1e-4  # cells of 1 are another person
+    with pytest.raises(ValueError, match="3 movie codes but 2 cells"):
+        prior.scores_of_codes(my_codes[:3], codes, stars[:2])
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"weight must be in \(0, 1\]"):
+            EasePrior.of_parts(prepared, ["train"], L2, disliked_weight=bad)
+    # A prior told another weight than its rows were made with would grade a visitor's stars otherwise: refused.
+    with pytest.raises(ValueError, match=r"hold cells \[0.5\], not 1 and the disliked weight 1.0"):
+        EasePrior.fit(prior.rated, L2)
+    for not_cells in ([5.0, 1.0, 1.0], [0.0, 1.0, 1.0], [float("nan"), 1.0, 1.0]):  # stars are not cells
+        with pytest.raises(ValueError, match=r"cells are in \(0, 1\]"):
+            prior.scores_of_codes(my_codes[:3], codes, not_cells)
+    with pytest.raises(ValueError, match="missing or not a number"):
+        prior.cells([4, float("nan")])
+
+
 def test_a_movie_rated_twice_counts_once_and_unknown_movies_are_left_out(prepared):
     frame = prepared.split.train.head(3)
     twice = frame.iloc[[0, 0, 1]].copy()
     twice.loc[twice.index[2], "movie_id"] = -5  # not a movie the encoder knows
     rated = rated_codes(twice, prepared.user_index, prepared.encoder)
     assert rated.nnz == 1 and rated.data.tolist() == [1.0]
+    # Graded, a movie rated twice keeps its later rating's cell.
+    for stars, cell in (((5, 2), 0.5), ((2, 5), 1.0)):
+        again = frame.iloc[[0, 0]].assign(rating=list(stars))
+        graded = rated_codes(again, prepared.user_index, prepared.encoder, disliked_weight=0.5)
+        assert graded.nnz == 1 and graded.data.tolist() == [cell]
     with pytest.raises(KeyError, match="user_id -1"):
         rated_codes(frame.assign(user_id=-1), prepared.user_index, prepared.encoder)
 
@@ -72,9 +114,12 @@ def test_no_training_row_reads_a_b_fitted_on_its_own_user(train_rated):
     assert not all(np.array_equal(again.weights[f], oof.weights[f]) for f in range(3) if f != fold)
 
 
-def test_the_graph_scorer_gives_each_person_every_candidates_prior_in_one_look_up(train_rated):
+@pytest.mark.parametrize("disliked_weight", [1.0, 0.5])
+def test_the_graph_scorer_gives_each_person_every_candidates_prior_in_one_look_up(prepared, disliked_weight):
     """A rated row and its negatives come as one person with several candidates: each cell is that pair's prior,
-    the same floats whether the pair comes alone or among others, and a person who rated nothing scores 0."""
+    the same floats whether the pair comes alone or among others, and a person who rated nothing scores 0.
+    Graded rows weight each movie rated by its cell in both."""
+    train_rated = rated_codes(prepared.split.train, prepared.user_index, prepared.encoder, disliked_weight)
     oof = OutOfFoldPrior.fit(train_rated, L2, folds=3)
     score = oof.graph_scorer()
     rng = np.random.default_rng(0)
@@ -148,6 +193,10 @@ def test_a_stored_b_is_read_back_and_a_damaged_one_is_fitted_again(train_rated, 
     np.testing.assert_array_equal(EasePrior.fit(train_rated, L2, store=tmp_path).weights, fitted)
     with pytest.raises(AssertionError, match="fitted again"):  # another l2 is another B
         EasePrior.fit(train_rated, L2 * 2, store=tmp_path)
+    graded = train_rated.copy()
+    graded.data[::2] = 0.5  # the same rated sets, other cells: another B
+    with pytest.raises(AssertionError, match="fitted again"):
+        EasePrior.fit(graded, L2, store=tmp_path)
     monkeypatch.undo()
 
     note_file = next(tmp_path.glob("*.json"))

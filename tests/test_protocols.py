@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from movierec import protocols
+from movierec import evaluation, protocols
 from movierec.cli import evaluate, train
 from movierec.features import FIELDS
 from movierec.prepared import prepare
@@ -68,7 +68,7 @@ def test_evaluate_trains_and_reports_each_protocol(shipped_tiny, ml1m_dir, tmp_p
     protocol = protocols.PROTOCOLS[name]
     assert saved["protocol"]["fields"] == list(protocol.fields)
     assert saved["protocol"]["published"] == protocol.published
-    assert set(saved["baselines"]) == {"popularity", "movie_mean", "item_knn", "ease"}
+    assert set(saved["baselines"]) == {"popularity", "movie_mean", "item_knn", "ease", "ease_graded"}
     assert 0 <= saved["auc"] <= 1 and saved["logloss"] > 0
     assert ("full_ndcg@10" in saved) == protocol.full_ranking
     # CTR protocols train the like output on rated rows; the ranking one keeps the shipped objective.
@@ -96,12 +96,14 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_
     assert list(saved["reveal"]) == ["5", "10", "20"]
     for entry in saved["reveal"].values():
         assert set(entry) == {"model", "baselines"}
-        assert set(entry["baselines"]) == {"popularity", "ease", "no_history"}
+        assert set(entry["baselines"]) == {"popularity", "ease", "ease_graded", "no_history"}
         for numbers in (entry["model"], *entry["baselines"].values()):
             assert 0 <= numbers["full_ndcg@10"] <= numbers["full_hit@10"] <= 1
             assert numbers["users"] == entry["model"]["users"] > 0  # the same people for every method
     settings = saved["settings"]
     assert settings["split"]["new_users"] == 6 and settings["ease_l2"] > 0
+    graded = settings["ease_graded"]  # chosen on the protocol's validation part, as EASE's l2 is
+    assert graded["l2"] in evaluation.GRADED_L2_GRID and graded["disliked_weight"] in evaluation.GRADED_DISLIKED_WEIGHTS
     # Every method measured on the validation people too, for choices between them: same methods, other people.
     on_validation = settings["validation_people"]
     assert list(on_validation) == list(saved["reveal"])

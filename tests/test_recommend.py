@@ -93,19 +93,21 @@ def test_bad_input_gets_a_specific_error(recommender, call, error, message):
         call(recommender)
 
 
-def test_a_stacked_model_ranks_with_the_ease_prior_of_every_rating_in_the_data(ml1m, prepared):
+@pytest.mark.parametrize("disliked_weight", [1.0, 0.5])
+def test_a_stacked_model_ranks_with_the_ease_prior_of_every_rating_in_the_data(ml1m, prepared, disliked_weight):
     from model_fixtures import log_ranked, randomised
 
     from movierec import baselines
 
     model = randomised(models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4,
                                      attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
-                                     ease_l2=30.0), seed=3)  # fmt: skip
+                                     ease_l2=30.0, ease_disliked_weight=disliked_weight), seed=3)  # fmt: skip
     rec = Recommender(model, prepared.encoder, ml1m)
     profile, year, month = rec.profile(3), *rec.latest
     prior = rec.prior_scores(profile)
-    # EASE fitted on every rating the app knows, scored for the user's whole rated set.
-    ease = baselines.EASE(ml1m.ratings, ml1m.users["user_id"].to_numpy(), ml1m.movies["movie_id"].to_numpy(), 30.0)
+    # EASE (graded as the model's prior is) fitted on every rating the app knows, scored for the user's rated set.
+    ease = baselines.EASE(ml1m.ratings, ml1m.users["user_id"].to_numpy(), ml1m.movies["movie_id"].to_numpy(), 30.0,
+                          disliked_weight)  # fmt: skip
     np.testing.assert_allclose(prior[0], ease.score_rows(np.array([2]))[0], rtol=1e-4, atol=1e-5)
     codes = rec.encoder.assemble(
         np.repeat(rec.encoder.encode_users(ml1m.users[ml1m.users["user_id"] == 3]), len(ml1m.movies), 0),
@@ -204,7 +206,8 @@ def stacked(ml1m, prepared):
 
     model = randomised(models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4,
                                      attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
-                                     history_length=6, history_pooling="attention", ease_l2=30.0), seed=5)  # fmt: skip
+                                     history_length=6, history_pooling="attention", ease_l2=30.0,
+                                     ease_disliked_weight=0.5), seed=5)  # fmt: skip
     return Recommender(model, prepared.encoder, ml1m)
 
 
@@ -224,10 +227,17 @@ def test_ratings_given_here_are_the_newest_history_join_the_prior_and_leave_the_
     after = rec.history_codes(added)[0]
     assert after[:2].tolist() == [code[unseen], code[again]]
     assert after[2:].tolist() == [c for c in before if c != code[again]][:4]
-    # The prior is EASE folded in on everything the person rated, in the data and here.
-    rated_codes = [code[m] for m in rec.stars(added)]
-    expected = rec._prior.scores_of_codes(rated_codes, rec.scorer.candidate_codes)
-    np.testing.assert_allclose(rec.prior_scores(added)[0], expected, rtol=1e-6)
+    # The prior is EASE folded in on everything the person rated, in the data and here, each movie by the cell of
+    # its latest stars (the model's prior counts a disliked movie half).
+    stars = rec.stars(added)
+    rated_codes, cells = [code[m] for m in stars], np.where(np.array(list(stars.values())) >= 4, 1.0, 0.5)
+    expected = rec._prior.scores_of_codes(rated_codes, rec.scorer.candidate_codes, cells)
+    np.testing.assert_allclose(rec.prior_scores(added)[0], expected, rtol=1e-5, atol=1e-6)
+    unweighted = rec._prior.scores_of_codes(rated_codes, rec.scorer.candidate_codes)
+    assert np.abs(rec.prior_scores(added)[0] - unweighted).max() > 1e-4  # the stars count
+    # A visitor's prior folds in their stars' cells too: a 2-star movie counts half a 5-star one.
+    two = rec._prior.scores_of_codes([code[movie_ids[4]], code[movie_ids[9]]], rec.scorer.candidate_codes, [1.0, 0.5])
+    np.testing.assert_allclose(rec.prior_scores(visitor)[0], two * rec._prior.profile_scale(2), rtol=1e-5, atol=1e-6)
     assert not np.allclose(rec.prior_scores(added), rec.prior_scores(user))
     assert rec.stars(added)[again] == 5  # a rating given here overrides the data's
     # What was rated here is never recommended, and the ranking follows the ratings.
@@ -252,6 +262,11 @@ def test_because_names_liked_movies_by_their_share_of_the_score(stacked, ml1m, p
     for pick, reasons in zip(picks, stacked.because(visitor, picks, year, month, k=3), strict=True):
         terms = {m: stacked._prior.weights[code[m], code[pick]] for m in liked}
         assert reasons == sorted((m for m in liked if terms[m] > 0), key=lambda m: -terms[m])  # never the 1-star one
+    # Counting every rating (min_stars 1), each movie's term is its cell times B: the 1-star one counts half.
+    cell = {movie_ids[0]: 1.0, movie_ids[1]: 0.5, movie_ids[2]: 1.0}
+    for pick, reasons in zip(picks, stacked.because(visitor, picks, year, month, k=3, min_stars=1), strict=True):
+        terms = {m: c * stacked._prior.weights[code[m], code[pick]] for m, c in cell.items()}
+        assert reasons == sorted((m for m in cell if terms[m] > 0), key=lambda m: -terms[m])
     attending = Recommender(
         randomised(models.create("autointp", prepared.encoder.vocab_sizes, seed=0, embedding_dim=4,
                                  attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],

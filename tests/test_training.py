@@ -89,25 +89,31 @@ def _row_users(prepared, codes: np.ndarray) -> np.ndarray:
     return prepared.user_index.get_indexer(vocabulary[codes[:, prepared.fields.index("user_id")] - 1])
 
 
-def test_training_rows_read_the_out_of_fold_prior_and_validation_rows_the_training_parts(prepared):
-    """The wiring of the stacking rule: a B that saw the row never scores it, end to end through training's data."""
+@pytest.mark.parametrize("weight", [1.0, 0.5])
+def test_training_rows_read_the_out_of_fold_prior_and_validation_rows_the_training_parts(prepared, weight):
+    """The wiring of the stacking rule: a B that saw the row never scores it, end to end through training's data;
+    a graded prior (disliked movies count ``weight``) is graded in training and validation alike."""
     from movierec.prior import EasePrior, OutOfFoldPrior
 
     l2, movie = 25.0, prepared.fields.index("movie_id")
-    model = models.create("autointp", prepared.vocab_sizes, seed=0, ease_l2=l2, rated_head=True, **json.loads(TINY))
+    model = models.create("autointp", prepared.vocab_sizes, seed=0, ease_l2=l2, ease_disliked_weight=weight,
+                          rated_head=True, **json.loads(TINY))  # fmt: skip
     settings = training.TrainSettings(batch_size=512, oov_rate=0.0, negatives=2)
     inputs, _ = next(iter(training.training_data(model, prepared, ("train",), settings)))
     codes, got = inputs["codes"].numpy(), inputs["prior"].numpy()
     users = _row_users(prepared, codes)
-    out_of_fold = OutOfFoldPrior.of_parts(prepared, ("train",), l2).pair_scores(users, codes[:, movie])
-    seen_all = EasePrior.of_parts(prepared, ("train",), l2).pair_scores(users, codes[:, movie])
+    out_of_fold = OutOfFoldPrior.of_parts(prepared, ("train",), l2, weight).pair_scores(users, codes[:, movie])
+    seen_all = EasePrior.of_parts(prepared, ("train",), l2, weight).pair_scores(users, codes[:, movie])
     np.testing.assert_allclose(got, out_of_fold, rtol=1e-4, atol=1e-5)
     assert not np.allclose(got, seen_all, rtol=1e-3, atol=1e-4)
+    other = OutOfFoldPrior.of_parts(prepared, ("train",), l2, 1.5 - weight).pair_scores(users, codes[:, movie])
+    assert not np.allclose(got, other, rtol=1e-3, atol=1e-4)  # the other weight's prior is another prior
 
     inputs, _ = next(iter(training.validation_data(model, prepared, settings)))
     codes, got = inputs["codes"].numpy(), inputs["prior"].numpy()
     users = _row_users(prepared, codes)
-    train_only = EasePrior.of_parts(prepared, ("train",), l2).pair_scores(users, codes[:, movie])
-    with_validation = EasePrior.of_parts(prepared, ("train", "validation"), l2).pair_scores(users, codes[:, movie])
+    train_only = EasePrior.of_parts(prepared, ("train",), l2, weight).pair_scores(users, codes[:, movie])
+    with_validation = EasePrior.of_parts(prepared, ("train", "validation"), l2, weight).pair_scores(
+        users, codes[:, movie])  # fmt: skip
     np.testing.assert_allclose(got, train_only, rtol=1e-4, atol=1e-5)
     assert not np.allclose(got, with_validation, rtol=1e-3, atol=1e-4)

@@ -6,8 +6,8 @@
 Prints a table and writes JSON whose top level holds the model's ``auc``,
 ``logloss``, ``seed_ndcg@10``, ``seed_hr@10`` and, for ranking protocols,
 ``full_ndcg@10`` and ``full_hit@10`` (and ``full_sample_...``, below), with
-the same metrics for the ``popularity``, ``movie_mean``, ``item_knn`` and
-``ease`` baselines under ``baselines`` (no log loss: they give no
+the same metrics for the ``popularity``, ``movie_mean``, ``item_knn``,
+``ease`` and ``ease_graded`` baselines under ``baselines`` (no log loss: they give no
 probabilities), plus the protocol's exact
 settings. ``seed`` and ``full`` evaluate the shipped artifacts; ``temporal``,
 ``paper`` and ``recbole`` first train the shipped configuration on their own
@@ -19,7 +19,7 @@ mean-pooled) and, for a stacked model, without its EASE prior; ranks with
 the shipped ranking rule; chooses a stacked model's ``prior_profile_power``
 under it on the validation people; and writes
 ``{"reveal": {"5": {"model": {...}, "baselines": {"popularity", "ease",
-"no_history", ...}}, "10": ..., "20": ...}, "settings": ...}``, where
+"ease_graded", "no_history", ...}}, "10": ..., "20": ...}, "settings": ...}``, where
 ``settings.validation_people`` holds the same table on the validation people
 (``movierec.newuser``), and ``settings.newcomer_network`` which trained
 network serves newcomers best there. ``--save-networks DIR`` keeps every
@@ -202,6 +202,8 @@ SAME_TRAINING = ("batch_size", "learning_rate", "negatives", "negative_sampling"
                  "seed")
 # What a manifest written before a training setting existed trained with (negatives' default was once 0: no entry).
 BEFORE_SETTING = {"hard_negative_share": 0.0}
+# What a manifest written before a hyperparameter existed was trained with.
+BEFORE_HYPERPARAMETER = {"ease_disliked_weight": 1.0}
 
 
 def configuration_differences(shipped: dict, other_hyperparameters: dict, other_training: dict, same=SAME_TRAINING):
@@ -209,7 +211,9 @@ def configuration_differences(shipped: dict, other_hyperparameters: dict, other_
     from movierec import artifacts
 
     mine, trained = artifacts.hyperparameters(shipped), shipped.get("training", {})
-    differ = sorted(k for k in {*mine, *other_hyperparameters} if mine.get(k) != other_hyperparameters.get(k))
+    before = BEFORE_HYPERPARAMETER.get
+    differ = sorted(k for k in {*mine, *other_hyperparameters}
+                    if mine.get(k, before(k)) != other_hyperparameters.get(k, before(k)))  # fmt: skip
     was = BEFORE_SETTING.get
     return differ + [k for k in same if other_training.get(k, was(k)) != trained.get(k, was(k))]
 
@@ -573,7 +577,8 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
             )  # fmt: skip
             trained[name]["saved"] = {"folder": str(folder.resolve()), "weights_sha256": sha256_file(paths.weights)}
     l2, _ = evaluation.ease_l2_on_validation(prepared)
-    measured, choices, on_validation = newuser.evaluate(prepared, fitted, l2)
+    graded, _ = evaluation.ease_on_validation(prepared, evaluation.GRADED_L2_GRID, evaluation.GRADED_DISLIKED_WEIGHTS)
+    measured, choices, on_validation = newuser.evaluate(prepared, fitted, l2, graded=graded)
     network, means = newuser.choose_network(on_validation, [n for n in fitted if n in newuser.MAY_SERVE_NEWCOMERS])
     serving = {"network": network, "chosen_by": "mean NDCG@10 over K on the validation people",
                "validation_mean_ndcg@10": means}  # fmt: skip
@@ -599,6 +604,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
             "protocol": protocol.describe(),
             "split": newuser.describe(prepared.split),
             "ease_l2": l2,
+            "ease_graded": {"l2": graded[0], "disliked_weight": graded[1]},
             "newcomers": choices,
             "newcomer_network": serving,
             # Every method on the validation people: what choosing between them (for newcomers) may read.
