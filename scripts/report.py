@@ -100,6 +100,17 @@ def main() -> None:
         for w in weights:
             print(f"| {w:g} | " + " | ".join(cell(cells.get((l2, w))) for l2 in l2s) + " |")
 
+    candidate = load(ROOT / "results" / "graded_prior_candidate.json")  # the manifest movierec.train wrote for it
+    if candidate:
+        ranking = candidate["serving"]["ranking"]
+        print(f"\n## AutoInt+ with the graded prior (candidate; ranked like^{ranking['like_exponent']:g}, prior "
+              f"x{ranking['prior_gain']:g}): validation, then test\n")
+        shipped_fit = manifests["autointp"].get("serving", {}).get("ranking", {}).get("fit_validation", {})
+        print(table({"candidate (validation)": candidate["validation"], "shipped configuration's fit": shipped_fit}))
+        print()
+        print(table({"candidate (test)": candidate["evaluation"], "autointp (shipped)": columns["autointp (shipped)"],
+                     **{b: full["baselines"][b] for b in ("ease", "ease_graded") if b in full.get("baselines", {})}}))
+
     for name, title in (("autointp", "AutoInt+"), ("autoint", "AutoInt")):
         ranking = manifests[name].get("serving", {}).get("ranking")
         if ranking:  # chosen by the training run, or by python -m movierec.evaluate --choose-ranking-rule

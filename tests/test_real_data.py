@@ -54,6 +54,10 @@ def test_baselines_match_the_reference_numbers(real_prepared):
     assert result["ease"]["l2"] == 2000
     assert result["ease"]["full_ndcg@10"] == pytest.approx(0.3687, abs=1e-3)
     assert result["ease"]["full_hit@10"] == pytest.approx(0.8718, abs=1e-3)
+    # Graded EASE (a disliked movie counts less), l2 and weight chosen on validation: README, "Graded EASE".
+    assert (result["ease_graded"]["l2"], result["ease_graded"]["disliked_weight"]) == (500, 0.5)
+    assert result["ease_graded"]["full_ndcg@10"] == pytest.approx(0.3902, abs=1e-3)
+    assert result["ease_graded"]["full_hit@10"] == pytest.approx(0.8792, abs=1e-3)
 
 
 @pytest.fixture(scope="module")
