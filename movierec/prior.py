@@ -189,8 +189,11 @@ class EasePrior:
 
     def __post_init__(self) -> None:
         rating_values([], self.disliked_weight)  # refuses a weight outside (0, 1]
-        stray = np.setdiff1d(np.unique(self.rated.data), [1.0, np.float32(self.disliked_weight)])
-        if len(stray):
+        # One pass, no sort: this runs at every start of the app and for every rescaled copy.
+        cells = self.rated.data
+        wrong = (cells != 1) & (cells != np.float32(self.disliked_weight))
+        if wrong.any():
+            stray = np.unique(cells[wrong])
             raise ValueError(f"the rated sets hold cells {stray[:3].tolist()}, not 1 and the disliked weight "
                              f"{self.disliked_weight}: fit it with the weight its rows were made with")  # fmt: skip
 
