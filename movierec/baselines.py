@@ -19,6 +19,8 @@ useful: a personalised model has to beat them to be worth serving.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 
@@ -139,12 +141,13 @@ class EASE(ItemItemModel):
         movie_ids: np.ndarray,
         l2: float = 500.0,
         disliked_weight: float = 1.0,
+        keep_gram: bool = False,
     ):
-        if not l2 > 0:
-            raise ValueError(f"l2 must be positive, got {l2}")
-        self.l2 = float(l2)
+        self.l2 = _positive_l2(l2)
         self.disliked_weight = float(disliked_weight)
         rating_values([], self.disliked_weight)  # refuses a weight outside (0, 1] before the fit
+        self.keep_gram = keep_gram
+        self.gram = None  # X'X of the rows, kept only with keep_gram (for ``with_l2``)
         super().__init__(rated, user_ids, movie_ids)
 
     def rated_rows(self, rated: pd.DataFrame):
@@ -155,15 +158,48 @@ class EASE(ItemItemModel):
         return last_cells(rows, columns, values, (len(self.user_index), len(self.movie_index)))
 
     def item_weights(self, matrix) -> np.ndarray:
-        return ease_weights(matrix, self.l2)
+        gram = gram_matrix(matrix)
+        if self.keep_gram:
+            self.gram = gram
+        return ease_from_gram(gram, self.l2)
+
+    def with_l2(self, l2: float) -> EASE:
+        """The same rows fitted at another ``l2``: bit for bit ``EASE(rated, ..., l2, disliked_weight)``.
+
+        An l2 only shifts the diagonal of X'X, so an l2 grid on the same rows
+        pays for X'X once and for one inverse per l2. Needs a model fitted
+        with ``keep_gram``; the refit keeps the same X'X.
+        """
+        if self.gram is None:
+            raise ValueError("with_l2 needs the Gram matrix: fit the first EASE with keep_gram=True")
+        refit = copy.copy(self)  # shares the rows and X'X, which neither changes
+        refit.l2 = _positive_l2(l2)
+        refit.weights = ease_from_gram(self.gram, refit.l2).astype(np.float32)
+        return refit
+
+
+def _positive_l2(l2: float) -> float:
+    if not l2 > 0:
+        raise ValueError(f"l2 must be positive, got {l2}")
+    return float(l2)
+
+
+def gram_matrix(matrix) -> np.ndarray:
+    """X'X (movies, movies) float64 of a sparse (people, movies) matrix."""
+    return (matrix.T @ matrix).toarray().astype(np.float64)
+
+
+def ease_from_gram(gram: np.ndarray, l2: float) -> np.ndarray:
+    """EASE's closed form ``B`` from X'X (left untouched) and ``l2``; ``diag(B) = 0``."""
+    shifted = gram.copy()
+    shifted[np.diag_indices_from(shifted)] += l2
+    inverse = np.linalg.inv(shifted)
+    weights = inverse / -np.diag(inverse)[None, :]
+    np.fill_diagonal(weights, 0.0)
+    return weights
 
 
 def ease_weights(matrix, l2: float) -> np.ndarray:
     """EASE's closed form ``B`` (movies, movies) for a sparse (people, movies) matrix of 0/1 or graded rows;
     ``diag(B) = 0``."""
-    gram = (matrix.T @ matrix).toarray().astype(np.float64)
-    gram[np.diag_indices_from(gram)] += l2
-    inverse = np.linalg.inv(gram)
-    weights = inverse / -np.diag(inverse)[None, :]
-    np.fill_diagonal(weights, 0.0)
-    return weights
+    return ease_from_gram(gram_matrix(matrix), l2)

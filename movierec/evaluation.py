@@ -261,8 +261,10 @@ def ease_on_validation(
     users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
     scores = {}
     for weight in disliked_weights:
-        for l2 in grid:
-            model = baselines.EASE(prepared.split.train, users, catalogue, l2, weight)
+        model = None
+        for l2 in grid:  # one X'X per weight (EASE.with_l2)
+            model = (baselines.EASE(prepared.split.train, users, catalogue, l2, weight, keep_gram=True)
+                     if model is None else model.with_l2(l2))  # fmt: skip
             scores[(float(l2), float(weight))] = full_ranking(prepared, model.score_rows, "validation")["ndcg@10"]
     order = list(scores)
     return max(order, key=lambda key: (scores[key], -key[0], -order.index(key))), scores

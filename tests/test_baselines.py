@@ -82,6 +82,31 @@ def test_graded_ease_is_the_ridge_regression_of_the_weighted_rows():
             baselines.EASE(rated, users, movies, l2=3.0, disliked_weight=bad)
 
 
+@pytest.mark.parametrize("disliked_weight", [1.0, 0.5])
+def test_an_l2_grid_sharing_one_gram_matrix_fits_what_each_fresh_fit_gives(disliked_weight):
+    """``with_l2`` refits the same rows at another l2 from the kept X'X, bit for bit a fresh fit at that l2."""
+    rng = np.random.default_rng(2)
+    users, movies = np.arange(1, 31), np.arange(10, 19)
+    mask = rng.random((len(users), len(movies))) < 0.5
+    rated = pd.DataFrame({"user_id": np.repeat(users, len(movies))[mask.ravel()],
+                          "movie_id": np.tile(movies, len(users))[mask.ravel()],
+                          "rating": rng.integers(1, 6, mask.sum())})  # fmt: skip
+    first = baselines.EASE(rated, users, movies, 2.0, disliked_weight, keep_gram=True)
+    before = first.weights.copy()
+    for l2 in (2.0, 7.0, 40.0):
+        refit = first.with_l2(l2)
+        fresh = baselines.EASE(rated, users, movies, l2, disliked_weight)
+        assert refit.l2 == l2 and refit.disliked_weight == disliked_weight
+        np.testing.assert_array_equal(refit.weights, fresh.weights)
+        np.testing.assert_array_equal(refit.score_rows(np.arange(len(users))), fresh.score_rows(np.arange(len(users))))
+    np.testing.assert_array_equal(first.weights, before)  # a refit leaves the model it came from alone
+    assert fresh.gram is None  # kept only when asked: it is as large as B
+    with pytest.raises(ValueError, match="keep_gram"):
+        fresh.with_l2(5.0)
+    with pytest.raises(ValueError, match="l2 must be positive"):
+        first.with_l2(0.0)
+
+
 def test_the_ease_penalty_is_chosen_on_validation(prepared):
     from movierec import evaluation
 
