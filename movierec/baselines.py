@@ -160,15 +160,17 @@ class EASE(ItemItemModel):
     def item_weights(self, matrix) -> np.ndarray:
         gram = gram_matrix(matrix)
         if self.keep_gram:
+            gram.setflags(write=False)  # shared by every refit (with_l2)
             self.gram = gram
-        return ease_from_gram(gram, self.l2)
+        return ease_from_gram(gram, self.l2, overwrite=not self.keep_gram)
 
     def with_l2(self, l2: float) -> EASE:
         """The same rows fitted at another ``l2``: bit for bit ``EASE(rated, ..., l2, disliked_weight)``.
 
         An l2 only shifts the diagonal of X'X, so an l2 grid on the same rows
         pays for X'X once and for one inverse per l2. Needs a model fitted
-        with ``keep_gram``; the refit keeps the same X'X.
+        with ``keep_gram``; the refit shares its X'X (read-only), so keeping
+        any model of the grid keeps X'X too.
         """
         if self.gram is None:
             raise ValueError("with_l2 needs the Gram matrix: fit the first EASE with keep_gram=True")
@@ -185,21 +187,23 @@ def _positive_l2(l2: float) -> float:
 
 
 def gram_matrix(matrix) -> np.ndarray:
-    """X'X (movies, movies) float64 of a sparse (people, movies) matrix."""
+    """X'X (movies, movies) of a sparse (people, movies) matrix, summed in the rows' dtype and returned as float64."""
     return (matrix.T @ matrix).toarray().astype(np.float64)
 
 
-def ease_from_gram(gram: np.ndarray, l2: float) -> np.ndarray:
-    """EASE's closed form ``B`` from X'X (left untouched) and ``l2``; ``diag(B) = 0``."""
-    shifted = gram.copy()
+def ease_from_gram(gram: np.ndarray, l2: float, overwrite: bool = False) -> np.ndarray:
+    """EASE's closed form ``B`` from X'X and ``l2``; ``diag(B) = 0``. X'X is left as it was unless ``overwrite``
+    (then its diagonal is shifted in place: one movies x movies matrix less at the peak)."""
+    shifted = gram if overwrite else gram.copy()
     shifted[np.diag_indices_from(shifted)] += l2
     inverse = np.linalg.inv(shifted)
-    weights = inverse / -np.diag(inverse)[None, :]
-    np.fill_diagonal(weights, 0.0)
-    return weights
+    del shifted
+    inverse /= -np.diag(inverse).copy()[None, :]  # in place, the same floats as a new quotient
+    np.fill_diagonal(inverse, 0.0)
+    return inverse
 
 
 def ease_weights(matrix, l2: float) -> np.ndarray:
     """EASE's closed form ``B`` (movies, movies) for a sparse (people, movies) matrix of 0/1 or graded rows;
     ``diag(B) = 0``."""
-    return ease_from_gram(gram_matrix(matrix), l2)
+    return ease_from_gram(gram_matrix(matrix), l2, overwrite=True)

@@ -92,15 +92,16 @@ def test_an_l2_grid_sharing_one_gram_matrix_fits_what_each_fresh_fit_gives(disli
                           "movie_id": np.tile(movies, len(users))[mask.ravel()],
                           "rating": rng.integers(1, 6, mask.sum())})  # fmt: skip
     first = baselines.EASE(rated, users, movies, 2.0, disliked_weight, keep_gram=True)
-    before = first.weights.copy()
+    before, refit = first.weights.copy(), first
     for l2 in (2.0, 7.0, 40.0):
-        refit = first.with_l2(l2)
+        refit = refit.with_l2(l2)  # chained, as the validation grid does
         fresh = baselines.EASE(rated, users, movies, l2, disliked_weight)
         assert refit.l2 == l2 and refit.disliked_weight == disliked_weight
         np.testing.assert_array_equal(refit.weights, fresh.weights)
         np.testing.assert_array_equal(refit.score_rows(np.arange(len(users))), fresh.score_rows(np.arange(len(users))))
     np.testing.assert_array_equal(first.weights, before)  # a refit leaves the model it came from alone
-    assert fresh.gram is None  # kept only when asked: it is as large as B
+    np.testing.assert_array_equal(first.gram, baselines.gram_matrix(fresh.matrix))  # no refit shifted X'X in place
+    assert fresh.gram is None  # kept only when asked: twice the size of B (float64)
     with pytest.raises(ValueError, match="keep_gram"):
         fresh.with_l2(5.0)
     with pytest.raises(ValueError, match="l2 must be positive"):
