@@ -17,6 +17,9 @@ BASELINES = ("popularity", "movie_mean", "item_knn", "ease", "ease_graded")
 # The committed runs of the new-user protocol, per model: python -m movierec.evaluate --protocol newuser --model
 # NAME --out results/FILE (tests/test_real_data.py checks the app serves newcomers as each chose).
 NEWUSER_RUNS = {"autointp": "newuser.json", "autoint": "newuser_autoint.json"}
+# The manifest of the AutoInt+ with the plain EASE prior, shipped until the graded one replaced it (its weights are
+# in git history: model/autointp-02d7554b6d9c.weights.h5).
+REPLACED_AUTOINTP = "autointp_plain_prior.json"
 
 
 def load(path: Path) -> dict:
@@ -65,7 +68,7 @@ def hard_negatives_table(run: dict) -> str:
 
     overall = best(grid)
     rows = {
-        "uniform (the shipped model's train-only fit)": best(run["uniform_negatives_validation"]),
+        "uniform (the plain-prior AutoInt+'s train-only fit)": best(run["uniform_negatives_validation"]),
         f"share {share:g} hard, ranked as trained": best(with_c(0.0)),
         f"share {share:g} hard, rated logit corrected for the sampling bias (c = 1)": best(with_c(1.0)),
         f"share {share:g} hard, the grid's best (c = {overall[0].rsplit(' c', 1)[1]})": overall,
@@ -100,19 +103,23 @@ def main() -> None:
         for w in weights:
             print(f"| {w:g} | " + " | ".join(cell(cells.get((l2, w))) for l2 in l2s) + " |")
 
-    candidate = load(ROOT / "results" / "graded_prior_candidate.json")  # the manifest movierec.train wrote for it
-    if candidate:
-        ranking = candidate["serving"]["ranking"]
-        print(f"\n## AutoInt+ with the graded prior (candidate; ranked like^{ranking['like_exponent']:g}, prior "
-              f"x{ranking['prior_gain']:g}): validation, then test\n")
-        shipped_fit = manifests["autointp"].get("serving", {}).get("ranking", {}).get("fit_validation", {})
-        print(table({"candidate (validation)": candidate["validation"], "shipped configuration's fit": shipped_fit}))
+    replaced = load(ROOT / "results" / REPLACED_AUTOINTP)  # the manifest of the AutoInt+ shipped before
+    if replaced and manifests["autointp"]:
+        ranking = manifests["autointp"].get("serving", {}).get("ranking", {})
+        rule = f"like^{ranking.get('like_exponent', 1):g}, prior x{ranking.get('prior_gain', 1):g}"
+        print(f"\n## AutoInt+ with the graded prior (shipped; ranked {rule}) against the plain-prior AutoInt+ it "
+              "replaced: validation, then test\n")
+        replaced_fit = replaced.get("serving", {}).get("ranking", {}).get("fit_validation", {})
+        print(table({"graded prior, train-only fit (training run)": manifests["autointp"].get("validation", {}),
+                     "plain prior, train-only fit (rule choice)": replaced_fit}))  # fmt: skip
         print()
-        print(table({"candidate (test)": candidate["evaluation"], "autointp (shipped)": columns["autointp (shipped)"],
-                     **{b: full["baselines"][b] for b in ("ease", "ease_graded") if b in full.get("baselines", {})}}))
+        linear = {b: full["baselines"][b] for b in ("ease", "ease_graded") if b in full.get("baselines", {})}
+        print(table({"autointp (shipped)": columns["autointp (shipped)"],
+                     "plain prior (replaced)": replaced["evaluation"], **linear}))  # fmt: skip
 
-    for name, title in (("autointp", "AutoInt+"), ("autoint", "AutoInt")):
-        ranking = manifests[name].get("serving", {}).get("ranking")
+    for manifest, title in ((manifests["autointp"], "AutoInt+"), (manifests["autoint"], "AutoInt"),
+                            (replaced, "Plain-prior AutoInt+ (replaced)")):  # fmt: skip
+        ranking = manifest.get("serving", {}).get("ranking")
         if ranking:  # chosen by the training run, or by python -m movierec.evaluate --choose-ranking-rule
             print(ranking_rule_table(ranking, title))
 
@@ -159,7 +166,9 @@ def print_newuser(run: dict, title: str) -> None:
     first = next(iter(run["reveal"].values()))["baselines"]
     stacked = "no_prior" in first
     power = run["settings"].get("newcomers", {}).get("model", {}).get("prior_profile_power")
-    names, heads = [], [f"{title} with history" + (" and EASE prior" if stacked else "")]
+    trained = run["settings"].get("trained", {}).get("model", {}).get("hyperparameters", {})
+    prior = "graded EASE prior" if trained.get("ease_disliked_weight", 1.0) != 1 else "plain EASE prior"
+    names, heads = [], [f"{title} with history" + (f" and {prior}" if stacked else "")]
     if power is not None:
         heads[0] += f" (prior power {power:g}, chosen on validation people)"
     rule = run["settings"].get("trained", {}).get("model", {}).get("ranking")
@@ -183,13 +192,17 @@ def print_newuser(run: dict, title: str) -> None:
         heads.append("network alone (history, no prior)")
         if serving and serving["network"] == "no_prior":
             heads[-1] += ", serves newcomers"
-    heads += ["without history", "popularity", "EASE fold-in"]
+    graded = "ease_graded" in first  # runs before graded EASE have no such column
+    heads += ["without history", "popularity", "plain EASE fold-in" if graded else "EASE fold-in"]
+    if graded:
+        heads.append("graded EASE fold-in")
     print("| K revealed | metric | " + " | ".join(heads) + " |")
     print("|---|---|" + "---|" * len(heads))
     for k, entry in run["reveal"].items():
         others = entry["baselines"]
         for metric in ("full_ndcg@10", "full_hit@10"):
-            values = [entry["model"], *(others[n] for n in [*names, "no_history", "popularity", "ease"])]
+            shown = [*names, "no_history", "popularity", "ease", *(["ease_graded"] if graded else [])]
+            values = [entry["model"], *(others[n] for n in shown)]
             print(f"| {k} | {metric} | " + " | ".join(cell(v[metric]) for v in values) + " |")
     print()
 
