@@ -257,17 +257,25 @@ def ease_on_validation(
     prepared: Prepared, grid=EASE_L2_GRID, disliked_weights=(1.0,)
 ) -> tuple[tuple[float, float], dict[tuple[float, float], float]]:
     """EASE's (l2, disliked weight) with the best validation full-ranking NDCG@10, fitted on the training part,
-    and every pair's score. Ties go to the smaller l2, then to the weight listed first."""
-    users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
-    scores = {}
-    for weight in disliked_weights:
-        model = None
-        for l2 in grid:  # one X'X per weight (EASE.with_l2)
-            model = (baselines.EASE(prepared.split.train, users, catalogue, l2, weight, keep_gram=True)
-                     if model is None else model.with_l2(l2))  # fmt: skip
-            scores[(float(l2), float(weight))] = full_ranking(prepared, model.score_rows, "validation")["ndcg@10"]
-    order = list(scores)
-    return max(order, key=lambda key: (scores[key], -key[0], -order.index(key))), scores
+    and every pair's score. Ties go to the smaller l2, then to the weight listed first.
+
+    A grid is ranked once per ``prepared`` (kept in ``prepared.memo``): the
+    baselines of both parts and the stacked model's prior all ask for it.
+    """
+    key = ("ease_on_validation", tuple(map(float, grid)), tuple(map(float, disliked_weights)))
+    if key not in prepared.memo:
+        users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
+        scores = {}
+        for weight in disliked_weights:
+            model = None
+            for l2 in grid:  # one X'X per weight (EASE.with_l2)
+                model = (baselines.EASE(prepared.split.train, users, catalogue, l2, weight, keep_gram=True)
+                         if model is None else model.with_l2(l2))  # fmt: skip
+                scores[(float(l2), float(weight))] = full_ranking(prepared, model.score_rows, "validation")["ndcg@10"]
+        order = list(scores)
+        prepared.memo[key] = max(order, key=lambda pair: (scores[pair], -pair[0], -order.index(pair))), scores
+    best, scores = prepared.memo[key]
+    return best, dict(scores)  # a copy: a caller's edits never reach the memo
 
 
 def prior_on_validation(prepared: Prepared) -> tuple[float, float]:

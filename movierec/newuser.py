@@ -206,26 +206,40 @@ def model_prior_key(model) -> tuple[float, float]:
     return float(getattr(model, "ease_l2", 0.0)), disliked_weight(model)
 
 
-def baseline_scores(
-    prepared: Prepared, onboarding: Onboarding, ease_l2: float, graded: tuple[float, float] | None = None
-) -> dict[str, Callable]:
-    """Popularity of the training part, and EASE fitted on it and folded in on the revealed movies; with
-    ``graded`` = (l2, disliked weight), graded EASE folded in on the revealed movies' cells too."""
-    catalogue = prepared.data.movies["movie_id"].to_numpy()
-    users = prepared.data.users["user_id"].to_numpy()
-    popularity = baselines.score(baselines.fit(prepared.split.train)["popularity"], catalogue)
-    ease = baselines.EASE(prepared.split.train, users, catalogue, ease_l2)
-    revealed = onboarding.revealed_matrix(len(catalogue))
-    scorers = {
-        "popularity": lambda people: np.broadcast_to(popularity, (len(people), len(popularity))),
-        "ease": lambda people: ease.score_matrix(revealed[people]),
-    }
-    if graded is not None:
-        graded_ease = baselines.EASE(prepared.split.train, users, catalogue, *graded)
-        cells = onboarding.revealed_matrix(len(catalogue), rating_values(
-            np.concatenate(onboarding.stars) if onboarding.stars else [], graded[1]))  # fmt: skip
-        scorers["ease_graded"] = lambda people: graded_ease.score_matrix(cells[people])
-    return scorers
+@dataclass(frozen=True)
+class Baselines:
+    """What the baselines learn from the training part, fitted once for every K and both groups of people:
+    popularity, EASE and, when asked, graded EASE. ``scorers`` folds them in on one onboarding's revealed movies."""
+
+    popularity: np.ndarray
+    ease: baselines.EASE
+    graded: baselines.EASE | None = None
+
+    @classmethod
+    def fit(cls, prepared: Prepared, ease_l2: float, graded: tuple[float, float] | None = None) -> Baselines:
+        """``graded`` = (l2, disliked weight) adds graded EASE."""
+        catalogue = prepared.data.movies["movie_id"].to_numpy()
+        users = prepared.data.users["user_id"].to_numpy()
+        train = prepared.split.train
+        return cls(
+            baselines.score(baselines.fit(train)["popularity"], catalogue),
+            baselines.EASE(train, users, catalogue, ease_l2),
+            None if graded is None else baselines.EASE(train, users, catalogue, *graded),
+        )
+
+    def scorers(self, onboarding: Onboarding) -> dict[str, Callable]:
+        """Popularity, and EASE folded in on the revealed movies (their 0/1 row); graded EASE on their cells."""
+        n_movies = len(self.popularity)
+        revealed = onboarding.revealed_matrix(n_movies)
+        scorers = {
+            "popularity": lambda people: np.broadcast_to(self.popularity, (len(people), n_movies)),
+            "ease": lambda people: self.ease.score_matrix(revealed[people]),
+        }
+        if self.graded is not None:
+            cells = onboarding.revealed_matrix(n_movies, rating_values(
+                np.concatenate(onboarding.stars) if onboarding.stars else [], self.graded.disliked_weight))  # fmt: skip
+            scorers["ease_graded"] = lambda people: self.graded.score_matrix(cells[people])
+        return scorers
 
 
 def training_median(release) -> float:
@@ -316,6 +330,7 @@ def evaluate(
         readers[name] = (model, prior.with_profile(power, prior.fitted_median))
         if power:
             readers[f"{name}_unscaled"] = (model, prior)
+    fitted_baselines = Baselines.fit(prepared, ease_l2, graded)
     measured = {}
     for people in ("validation", "test"):
         measured[people] = {}
@@ -323,6 +338,6 @@ def evaluate(
             onboarding = onboard(prepared, k, people)
             scorers = {name: model_scores(model, prepared, onboarding, prior)
                        for name, (model, prior) in readers.items()}  # fmt: skip
-            scorers.update(baseline_scores(prepared, onboarding, ease_l2, graded))
+            scorers.update(fitted_baselines.scorers(onboarding))
             measured[people][str(k)] = {name: rank(onboarding, score, n_movies) for name, score in scorers.items()}
     return measured["test"], choices, measured["validation"]

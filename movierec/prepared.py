@@ -42,6 +42,9 @@ class Prepared:
 
     ``fields`` are the model's input columns, a subset of the encoder's in
     ``FIELDS`` order (all of them unless a protocol leaves some out).
+    ``memo`` keeps what is costly and depends on nothing but these (EASE's
+    choices on validation), so the notebook's several readers compute it
+    once; ``dataclasses.replace`` starts a copy with an empty one.
     """
 
     data: MovieLens
@@ -49,6 +52,7 @@ class Prepared:
     encoder: FeatureEncoder
     parts: dict[str, EncodedPart] = field(repr=False)
     fields: tuple[str, ...] = FIELDS
+    memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def vocab_sizes(self) -> list[int]:

@@ -132,6 +132,32 @@ def test_the_ease_penalty_is_chosen_on_validation(prepared):
     assert graded["full_hit@10"] == pytest.approx(ranked["hit@10"])
 
 
+def test_an_ease_grid_is_ranked_once_per_prepared_split(prepared, monkeypatch):
+    import dataclasses
+
+    from movierec import evaluation
+
+    rankings = []
+    full_ranking = evaluation.full_ranking
+    monkeypatch.setattr(evaluation, "full_ranking", lambda *a, **k: rankings.append(a[2]) or full_ranking(*a, **k))
+    fresh = dataclasses.replace(prepared)  # an empty memo, whatever other tests ranked on the fixture
+    first = evaluation.ease_on_validation(fresh, (1.0, 50.0), (0.25, 1.0))
+    assert rankings == ["validation"] * 4
+    first[1].clear()  # a caller's edit does not reach the memo
+    again = evaluation.ease_on_validation(fresh, (1.0, 50.0), (0.25, 1.0))
+    assert rankings == ["validation"] * 4 and len(again[1]) == 4 and again[0] == first[0]
+    evaluation.ease_on_validation(fresh, (1.0, 50.0))  # another grid is another key
+    assert len(rankings) == 6
+    both_grids = len(evaluation.EASE_L2_GRID) + len(evaluation.GRADED_L2_GRID) * len(evaluation.GRADED_DISLIKED_WEIGHTS)
+    evaluation.prior_on_validation(fresh)
+    assert len(rankings) == 6 + both_grids
+    evaluation.evaluate_baselines(fresh, full=False)  # both grids already ranked: no ranking at all
+    evaluation.ease_l2_on_validation(fresh)
+    assert rankings == ["validation"] * (6 + both_grids)
+    # A copy with another split starts empty, so it never reads a choice made on this one.
+    assert dataclasses.replace(fresh, split=fresh.split).memo == {}
+
+
 def test_a_stacked_model_reads_the_better_of_plain_and_graded_ease_on_validation(prepared, monkeypatch):
     from movierec import evaluation
 

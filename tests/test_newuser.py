@@ -72,7 +72,7 @@ def test_the_ranking_leaves_the_revealed_movies_out_and_scores_a_perfect_ranker_
 
 def test_baselines_are_training_popularity_and_ease_folded_in_on_the_revealed_movies(prepared_new):
     onboarding = newuser.onboard(prepared_new, 5)
-    scorers = newuser.baseline_scores(prepared_new, onboarding, ease_l2=100.0)
+    scorers = newuser.Baselines.fit(prepared_new, ease_l2=100.0).scorers(onboarding)
     catalogue = prepared_new.data.movies["movie_id"].to_numpy()
     ease = baselines.EASE(prepared_new.split.train, prepared_new.data.users["user_id"].to_numpy(), catalogue, 100.0)
     got = scorers["ease"](np.arange(3))
@@ -83,7 +83,8 @@ def test_baselines_are_training_popularity_and_ease_folded_in_on_the_revealed_mo
     assert (np.argsort(-popularity[0], kind="stable")[:5] == np.argsort(-counts, kind="stable")[:5]).all()
     assert "ease_graded" not in scorers
     # Graded EASE folds in each revealed movie by its stars' cell: a disliked one counts the weight, a liked one 1.
-    graded = newuser.baseline_scores(prepared_new, onboarding, ease_l2=100.0, graded=(60.0, 0.25))["ease_graded"]
+    fitted = newuser.Baselines.fit(prepared_new, ease_l2=100.0, graded=(60.0, 0.25))
+    graded = fitted.scorers(onboarding)["ease_graded"]
     model = baselines.EASE(prepared_new.split.train, prepared_new.data.users["user_id"].to_numpy(), catalogue, 60.0,
                            0.25)  # fmt: skip
     stars = np.concatenate(onboarding.stars[:3])
@@ -92,6 +93,12 @@ def test_baselines_are_training_popularity_and_ease_folded_in_on_the_revealed_mo
     for i in range(3):
         cells = np.where(onboarding.stars[i] >= 4, 1.0, 0.25)
         np.testing.assert_allclose(got[i], cells @ model.weights[onboarding.revealed[i]], rtol=1e-5, atol=1e-6)
+    # Fitted once, they fold in any other onboarding (the protocol's every K and both groups of people).
+    later = newuser.onboard(prepared_new, 10, "validation")
+    got = fitted.scorers(later)["ease"](np.arange(3))
+    for i in range(3):
+        assert len(later.revealed[i]) == 10
+        np.testing.assert_allclose(got[i], ease.score_history(later.revealed[i]), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("pooling", ["mean", "attention"])
