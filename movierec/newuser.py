@@ -63,7 +63,7 @@ from movierec.history import Histories
 from movierec.interactions import last_cells, rated_matrix
 from movierec.prepared import Prepared
 from movierec.prior import EasePrior, disliked_weight
-from movierec.scoring import CandidateScorer
+from movierec.scoring import CandidateScorer, ranked_by
 from movierec.split import NEW_USER_SHARE, Split
 
 REVEAL = (5, 10, 20)
@@ -154,6 +154,28 @@ def rank(onboarding: Onboarding, score: Callable[[np.ndarray], np.ndarray], n_mo
     for start in range(0, len(onboarding.user_rows), PEOPLE_PER_CHUNK):
         people = np.arange(start, min(start + PEOPLE_PER_CHUNK, len(onboarding.user_rows)))
         accumulator.add(score(people), seen[people].toarray(), onboarding.relevant[people].toarray())
+    return _ranked(accumulator)
+
+
+def rank_rules(
+    onboarding: Onboarding, score_terms: Callable, rules: Sequence[tuple[float, float]], n_movies: int
+) -> dict[tuple[float, float], dict]:
+    """``rank`` under every ranking rule in ``rules`` at once: ``score_terms(person positions)`` gives the
+    network's and the prior's logits (``model_scores(...)(people, terms=True)``), computed once per person."""
+    seen = onboarding.revealed_matrix(n_movies)
+    accumulators = {rule: metrics.RankingAccumulator() for rule in rules}
+    for start in range(0, len(onboarding.user_rows), PEOPLE_PER_CHUNK):
+        people = np.arange(start, min(start + PEOPLE_PER_CHUNK, len(onboarding.user_rows)))
+        logit, prior_logit = score_terms(people)
+        outputs = logit.shape[-1]
+        flat, flat_prior = logit.reshape(-1, outputs), prior_logit.reshape(-1, outputs)
+        seen_people, relevant = seen[people].toarray(), onboarding.relevant[people].toarray()
+        for rule, accumulator in accumulators.items():
+            accumulator.add(ranked_by(flat, flat_prior, *rule).reshape(logit.shape[:2]), seen_people, relevant)
+    return {rule: _ranked(accumulator) for rule, accumulator in accumulators.items()}
+
+
+def _ranked(accumulator: metrics.RankingAccumulator) -> dict:
     ranked = accumulator.result()
     return {"full_ndcg@10": ranked["ndcg@10"], "full_hit@10": ranked["hit@10"], "users": ranked["users"]}
 
@@ -185,14 +207,13 @@ def model_scores(
     if getattr(model, "ease_l2", 0.0) and (prior is None or prior_key(prior) != model_prior_key(model)):
         prior = EasePrior.for_model(model, prepared, ["train"])  # the part the model was fitted on
 
-    def score(people):
+    def score(people, terms: bool = False):
         priors = None
         if getattr(model, "ease_l2", 0.0):
             priors = np.stack([prior.newcomer_scores(movie_codes[onboarding.revealed[p]], movie_codes,
                                                      prior.cells(onboarding.stars[p])) for p in people])  # fmt: skip
-        return scorer.score(
-            user_codes[people], context_codes[people], None if history is None else history[people], priors
-        )
+        method = scorer.score_terms if terms else scorer.score
+        return method(user_codes[people], context_codes[people], None if history is None else history[people], priors)
 
     return score
 

@@ -152,6 +152,29 @@ def test_a_stacked_model_reads_ease_fitted_on_train_and_folded_in_on_the_reveale
     np.testing.assert_allclose(got[0], log_ranked(np.asarray(direct)), rtol=1e-4, atol=1e-5)
 
 
+def test_every_ranking_rule_ranks_from_one_pass_as_a_model_with_that_rule_does(prepared_new):
+    from model_fixtures import randomised
+
+    from movierec.scoring import set_ranking_rule
+
+    model = randomised(models.create("autointp", prepared_new.vocab_sizes, seed=0, embedding_dim=4,
+                                     attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
+                                     history_length=8, history_pooling="attention", ease_l2=40.0,
+                                     ease_disliked_weight=0.5), seed=4)  # fmt: skip
+    onboarding, n_movies = newuser.onboard(prepared_new, 5, "validation"), len(prepared_new.data.movies)
+    rules = [(1.0, 1.0), (0.0, 6.0), (0.5, 0.0)]
+    score = newuser.model_scores(model, prepared_new, onboarding)
+    together = newuser.rank_rules(onboarding, lambda people: score(people, terms=True), rules, n_movies)
+    assert list(together) == rules
+    for rule in rules:
+        set_ranking_rule(model, rule)  # a scorer built now compiles this rule in
+        alone = newuser.rank(onboarding, newuser.model_scores(model, prepared_new, onboarding), n_movies)
+        assert together[rule]["users"] == alone["users"] > 0
+        assert together[rule]["full_ndcg@10"] == pytest.approx(alone["full_ndcg@10"], abs=1e-6)
+        assert together[rule]["full_hit@10"] == pytest.approx(alone["full_hit@10"], abs=1e-6)
+    assert len({round(r["full_ndcg@10"], 6) for r in together.values()}) > 1  # the rules rank differently here
+
+
 def test_the_power_is_chosen_on_the_validation_people_and_ties_go_to_the_prior_as_trained(prepared_new):
     from model_fixtures import randomised
 

@@ -1,0 +1,104 @@
+"""Newcomers under every ranking rule: the networks a new-user run saved, ranked on its validation people only.
+
+    python bench/newcomer_rule.py --data-dir ../shared/data [--run results/newuser.json] [--networks no_prior]
+
+The new-user protocol ranks each of its networks by the shipped ranking rule,
+which was chosen on the project's split, where people have whole profiles.
+A newcomer has 5 to 20 ratings. This asks whether another rule of the grid
+(``evaluation.ranking_rules``) would rank newcomers better, without reading a
+test person: each saved network (``--save-networks`` of the run, checked
+against the weights' checksum the run recorded) ranks the run's validation
+people after each K of reveal under every rule, from one pass of its logits
+per person. A stacked network reads its prior rescaled by the power the run
+chose for it. It prints NDCG@10 and Hit@10 by K and the mean NDCG@10 over K,
+the run's rule marked; ``--out`` keeps them as JSON. It chooses nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from functools import partial
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from movierec import artifacts, data, newuser
+from movierec.evaluation import ranking_rules, rule_name
+from movierec.files import sha256_file, write_json
+from movierec.prepared import prepare
+from movierec.prior import EasePrior
+from movierec.protocols import PROTOCOLS
+from movierec.scoring import ranking_rule
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def saved_network(run: dict, name: str):
+    """The network ``name`` the run saved, after checking its weights are the ones the run measured."""
+    saved = run["settings"]["trained"][name].get("saved")
+    if not saved:
+        raise SystemExit(f"the run saved no {name!r} network (run it with --save-networks)")
+    folder = Path(saved["folder"])
+    model, encoder, manifest = artifacts.load(run["model"], folder, folder)
+    got = sha256_file(folder / manifest["weights"]["file"])
+    if got != saved["weights_sha256"]:
+        raise SystemExit(f"{folder} holds other weights than the run measured ({got[:12]} against "
+                         f"{saved['weights_sha256'][:12]})")  # fmt: skip
+    return model, encoder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--run", type=Path, default=ROOT / "results" / "newuser.json")
+    parser.add_argument("--networks", nargs="+", default=list(newuser.MAY_SERVE_NEWCOMERS))
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    run = json.loads(args.run.read_text())
+    release = data.load("ml-1m", args.data_dir, download=False)
+    if release.fingerprint() != run["settings"]["data"]["fingerprint"]:
+        raise SystemExit(f"{args.run} was measured on other data than {release.name} here")
+    split = PROTOCOLS["newuser"].make_split(release.ratings)
+    results = {}
+    for name in args.networks:
+        started = time.perf_counter()
+        model, encoder = saved_network(run, name)
+        prepared = prepare(release, split=split, encoder=encoder)
+        prior = EasePrior.for_model(model, prepared, ["train"])
+        if prior is not None:  # rescaled for a newcomer as the run chose for this network
+            choice = run["settings"]["newcomers"].get(name, {})
+            prior = prior.with_profile(choice.get("prior_profile_power", 0.0), prior.fitted_median)
+        rules = ranking_rules(model)
+        by_k = {}
+        for k in newuser.REVEAL:
+            onboarding = newuser.onboard(prepared, k, "validation")
+            score = newuser.model_scores(model, prepared, onboarding, prior)
+            by_k[k] = newuser.rank_rules(onboarding, partial(score, terms=True), rules, len(prepared.data.movies))
+        table = {rule_name(rule): {**{f"{k}": by_k[k][rule] for k in newuser.REVEAL},
+                                   "mean_ndcg@10": float(np.mean([by_k[k][rule]["full_ndcg@10"] for k in by_k]))}
+                 for rule in rules}  # fmt: skip
+        exponent, gain = ranking_rule(model)
+        run_rule = rule_name((exponent, gain if prior is not None else 1.0))  # without a prior, no gain to apply
+        best = max(table, key=lambda rule: table[rule]["mean_ndcg@10"])
+        results[name] = {"run_rule": run_rule, "best": best, "rules": table,
+                         "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+        print(f"\n{name}: validation people, NDCG@10 (Hit@10) by K; * = the run's rule ({run_rule})")
+        print(f"{'rule':<22}" + "".join(f"{'K=' + str(k):>18}" for k in newuser.REVEAL) + f"{'mean NDCG':>12}")
+        for rule, row in table.items():
+            cells = "".join(f"{row[str(k)]['full_ndcg@10']:>10.4f} ({row[str(k)]['full_hit@10']:.4f})"
+                            for k in newuser.REVEAL)  # fmt: skip
+            print(f"{rule + (' *' if rule == run_rule else ''):<22}{cells}{row['mean_ndcg@10']:>12.4f}")
+        print(f"best mean: {best} ({table[best]['mean_ndcg@10']:.4f} against {table[run_rule]['mean_ndcg@10']:.4f}); "
+              f"{results[name]['seconds']:.0f} s")  # fmt: skip
+    if args.out:
+        write_json(args.out, {"run": str(args.run), "people": "validation", "networks": results})
+
+
+if __name__ == "__main__":
+    main()
