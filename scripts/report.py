@@ -17,9 +17,10 @@ BASELINES = ("popularity", "movie_mean", "item_knn", "ease", "ease_graded")
 # The committed runs of the new-user protocol, per model: python -m movierec.evaluate --protocol newuser --model
 # NAME --out results/FILE (tests/test_real_data.py checks the app serves newcomers as each chose).
 NEWUSER_RUNS = {"autointp": "newuser.json", "autoint": "newuser_autoint.json"}
-# The manifest of the AutoInt+ with the plain EASE prior, shipped until the graded one replaced it (its weights are
-# in git history: model/autointp-02d7554b6d9c.weights.h5).
-REPLACED_AUTOINTP = "autointp_plain_prior.json"
+# The manifests of the models with the plain EASE prior, shipped until graded ones replaced them (their weights are
+# in git history: model/autointp-02d7554b6d9c.weights.h5, model/autoint-54e7cfd7d47b.weights.h5).
+REPLACED = {"autointp": "autointp_plain_prior.json", "autoint": "autoint_plain_prior.json"}
+TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
 
 
 def load(path: Path) -> dict:
@@ -103,22 +104,25 @@ def main() -> None:
         for w in weights:
             print(f"| {w:g} | " + " | ".join(cell(cells.get((l2, w))) for l2 in l2s) + " |")
 
-    replaced = load(ROOT / "results" / REPLACED_AUTOINTP)  # the manifest of the AutoInt+ shipped before
-    if replaced and manifests["autointp"]:
-        ranking = manifests["autointp"].get("serving", {}).get("ranking", {})
+    replaced = {name: load(ROOT / "results" / file) for name, file in REPLACED.items()}
+    linear = {b: full["baselines"][b] for b in ("ease", "ease_graded") if b in full.get("baselines", {})}
+    for name, old in replaced.items():
+        if not (old and manifests[name]):
+            continue
+        ranking = manifests[name].get("serving", {}).get("ranking", {})
         rule = f"like^{ranking.get('like_exponent', 1):g}, prior x{ranking.get('prior_gain', 1):g}"
-        print(f"\n## AutoInt+ with the graded prior (shipped; ranked {rule}) against the plain-prior AutoInt+ it "
-              "replaced: validation, then test\n")
-        replaced_fit = replaced.get("serving", {}).get("ranking", {}).get("fit_validation", {})
-        print(table({"graded prior, train-only fit (training run)": manifests["autointp"].get("validation", {}),
+        print(f"\n## {TITLES[name]} with the graded prior (shipped; ranked {rule}) against the plain-prior "
+              f"{TITLES[name]} it replaced: validation, then test\n")
+        replaced_fit = old.get("serving", {}).get("ranking", {}).get("fit_validation", {})
+        print(table({"graded prior, train-only fit (training run)": manifests[name].get("validation", {}),
                      "plain prior, train-only fit (rule choice)": replaced_fit}))  # fmt: skip
         print()
-        linear = {b: full["baselines"][b] for b in ("ease", "ease_graded") if b in full.get("baselines", {})}
-        print(table({"autointp (shipped)": columns["autointp (shipped)"],
-                     "plain prior (replaced)": replaced["evaluation"], **linear}))  # fmt: skip
+        print(table({f"{name} (shipped)": columns[f"{name} (shipped)"], "plain prior (replaced)": old["evaluation"],
+                     **linear}))  # fmt: skip
 
-    for manifest, title in ((manifests["autointp"], "AutoInt+"), (manifests["autoint"], "AutoInt"),
-                            (replaced, "Plain-prior AutoInt+ (replaced)")):  # fmt: skip
+    shown = [(manifests[name], TITLES[name]) for name in ("autointp", "autoint")]
+    shown += [(old, f"Plain-prior {TITLES[name]} (replaced)") for name, old in replaced.items()]
+    for manifest, title in shown:
         ranking = manifest.get("serving", {}).get("ranking")
         if ranking:  # chosen by the training run, or by python -m movierec.evaluate --choose-ranking-rule
             print(ranking_rule_table(ranking, title))
