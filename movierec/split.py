@@ -31,9 +31,12 @@ def train_test_split(*arrays, **options):
     return split(*arrays, **options)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Split:
     """Rating rows to fit on (train), to choose with (validation) and to test on (test).
+
+    Frozen: what is computed from a split once (``Prepared.memo``) stays true
+    of it; ``dataclasses.replace`` makes another.
 
     ``new_validation`` is the new-user protocol's second group of people held
     out whole: newcomers on whom its serving choices are made, so the test

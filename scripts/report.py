@@ -17,8 +17,8 @@ BASELINES = ("popularity", "movie_mean", "item_knn", "ease", "ease_graded")
 # The committed runs of the new-user protocol, per model: python -m movierec.evaluate --protocol newuser --model
 # NAME --out results/FILE (tests/test_real_data.py checks the app serves newcomers as each chose).
 NEWUSER_RUNS = {"autointp": "newuser.json", "autoint": "newuser_autoint.json"}
-# The manifests of the models with the plain EASE prior, shipped until graded ones replaced them (their weights are
-# in git history: model/autointp-02d7554b6d9c.weights.h5, model/autoint-54e7cfd7d47b.weights.h5).
+# The manifest of each family's model with the plain EASE prior, kept here once one with the graded prior replaces it
+# (its weights stay in git history: the plain-prior AutoInt+'s are model/autointp-02d7554b6d9c.weights.h5).
 REPLACED = {"autointp": "autointp_plain_prior.json", "autoint": "autoint_plain_prior.json"}
 TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
 

@@ -154,8 +154,10 @@ def test_an_ease_grid_is_ranked_once_per_prepared_split(prepared, monkeypatch):
     evaluation.evaluate_baselines(fresh, full=False)  # both grids already ranked: no ranking at all
     evaluation.ease_l2_on_validation(fresh)
     assert rankings == ["validation"] * (6 + both_grids)
-    # A copy with another split starts empty, so it never reads a choice made on this one.
-    assert dataclasses.replace(fresh, split=fresh.split).memo == {}
+    # A copy with another split ranks its own grid, never reading a choice made on this one.
+    other = dataclasses.replace(fresh, split=dataclasses.replace(fresh.split, train=fresh.split.train.iloc[::2]))
+    evaluation.ease_on_validation(other, (1.0, 50.0))
+    assert len(rankings) == 6 + both_grids + 2
 
 
 def test_a_stacked_model_reads_the_better_of_plain_and_graded_ease_on_validation(prepared, monkeypatch):

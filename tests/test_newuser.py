@@ -95,10 +95,14 @@ def test_baselines_are_training_popularity_and_ease_folded_in_on_the_revealed_mo
         np.testing.assert_allclose(got[i], cells @ model.weights[onboarding.revealed[i]], rtol=1e-5, atol=1e-6)
     # Fitted once, they fold in any other onboarding (the protocol's every K and both groups of people).
     later = newuser.onboard(prepared_new, 10, "validation")
-    got = fitted.scorers(later)["ease"](np.arange(3))
+    scorers = fitted.scorers(later)
+    got, got_graded = scorers["ease"](np.arange(3)), scorers["ease_graded"](np.arange(3))
     for i in range(3):
         assert len(later.revealed[i]) == 10
         np.testing.assert_allclose(got[i], ease.score_history(later.revealed[i]), rtol=1e-5, atol=1e-6)
+        cells = np.where(later.stars[i] >= 4, 1.0, 0.25)
+        np.testing.assert_allclose(got_graded[i], cells @ model.weights[later.revealed[i]], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(scorers["popularity"](np.arange(2)), popularity)
 
 
 @pytest.mark.parametrize("pooling", ["mean", "attention"])
@@ -152,17 +156,18 @@ def test_a_stacked_model_reads_ease_fitted_on_train_and_folded_in_on_the_reveale
     np.testing.assert_allclose(got[0], log_ranked(np.asarray(direct)), rtol=1e-4, atol=1e-5)
 
 
-def test_every_ranking_rule_ranks_from_one_pass_as_a_model_with_that_rule_does(prepared_new):
+@pytest.mark.parametrize("ease_l2", [40.0, 0.0])  # a stacked network, and one without a prior (no_prior)
+def test_every_ranking_rule_ranks_from_one_pass_as_a_model_with_that_rule_does(prepared_new, ease_l2):
     from model_fixtures import randomised
 
     from movierec.scoring import set_ranking_rule
 
     model = randomised(models.create("autointp", prepared_new.vocab_sizes, seed=0, embedding_dim=4,
                                      attention_layers=1, num_heads=1, attention_dim=4, dnn_units=[8],
-                                     history_length=8, history_pooling="attention", ease_l2=40.0,
+                                     history_length=8, history_pooling="attention", ease_l2=ease_l2,
                                      ease_disliked_weight=0.5), seed=4)  # fmt: skip
     onboarding, n_movies = newuser.onboard(prepared_new, 5, "validation"), len(prepared_new.data.movies)
-    rules = [(1.0, 1.0), (0.0, 6.0), (0.5, 0.0)]
+    rules = [(1.0, 1.0), (0.0, 6.0), (0.5, 0.0)] if ease_l2 else [(1.0, 1.0), (0.0, 1.0), (0.5, 1.0)]
     score = newuser.model_scores(model, prepared_new, onboarding)
     together = newuser.rank_rules(onboarding, lambda people: score(people, terms=True), rules, n_movies)
     assert list(together) == rules
