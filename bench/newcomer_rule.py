@@ -107,7 +107,9 @@ def main() -> None:
         print(f"best mean: {best} ({table[best]['mean_ndcg@10']:.4f} against {table[run_rule]['mean_ndcg@10']:.4f}); "
               f"{results[name]['seconds']:.0f} s")  # fmt: skip
     if args.out:
-        write_json(args.out, {"run": str(args.run), "people": "validation", "networks": results})
+        run_file = args.run.resolve()
+        named = run_file.relative_to(ROOT) if run_file.is_relative_to(ROOT) else run_file
+        write_json(args.out, {"run": str(named), "people": "validation", "networks": results})
 
 
 if __name__ == "__main__":

@@ -155,8 +155,12 @@ def test_temporal_split_of_the_real_data_never_tests_on_the_past(real_data_dir):
     assert split.validation["timestamp"].max() <= split.test["timestamp"].min()
 
 
-def newuser_run(name: str) -> dict:
-    run = json.loads((ROOT / "results" / NEWUSER_RUNS[name]).read_text())
+def newuser_run(name: str) -> dict | None:
+    """The committed new-user run of the shipped ``name``; None until one is made for it (after a retrain)."""
+    path = ROOT / "results" / NEWUSER_RUNS[name]
+    if not path.exists():
+        return None
+    run = json.loads(path.read_text())
     assert run["model"] == name
     return run
 
@@ -164,10 +168,15 @@ def newuser_run(name: str) -> dict:
 @pytest.mark.parametrize("name", list(NEWUSER_RUNS))
 def test_the_shipped_manifest_serves_newcomers_as_its_new_user_run_chose(name):
     """The apply step recorded this run (results/newuser*.json): its prior power, and a network of the run's own
-    exactly when the run chose one over the shipped kind."""
+    exactly when the run chose one over the shipped kind. Without a run, newcomers get the shipped network with its
+    prior as trained, and the manifest claims no choice."""
     run = newuser_run(name)
     manifest = artifacts.read_manifest(artifacts.manifest_path(name))
     newcomers = manifest.get("serving", {}).get("newcomers")
+    if run is None:
+        assert newcomers is None and artifacts.newcomer_folders(name) is None
+        assert manifest["config"].get("prior_profile_power", 0.0) == 0.0
+        return
     apply = f"python -m movierec.evaluate --model {name} --apply-newuser-choice results/{NEWUSER_RUNS[name]}"
     assert newcomers, f"{name}'s manifest records no new-user choice: run {apply}"
     power = run["settings"]["newcomers"]["model"]["prior_profile_power"]
@@ -189,6 +198,8 @@ def test_the_network_serving_newcomers_is_the_one_the_new_user_run_measured(real
     from movierec.split import new_user_split
 
     run = newuser_run(name)
+    if run is None:
+        pytest.skip(f"no new-user run for the shipped {name} yet: no network of a run's serves its newcomers")
     chosen = run["settings"]["newcomer_network"]["network"]
     if chosen == "model":
         pytest.skip(f"{name}'s run chose the shipped network for newcomers: no network of the run's serves them")
