@@ -20,7 +20,7 @@ NEWUSER_RUNS = {"autointp": "newuser.json", "autoint": "newuser_autoint.json"}
 # Runs made for a model since replaced: kept on record, printed as such, no longer what serves newcomers.
 REPLACED_NEWUSER_RUNS = {"autoint": "newuser_autoint_plain_prior.json"}
 # The manifest of each family's model with the plain EASE prior, kept here once one with the graded prior replaces it
-# (its weights stay in git history: the plain-prior AutoInt+'s are model/autointp-02d7554b6d9c.weights.h5).
+# (its weights stay in git history: model/autointp-02d7554b6d9c.weights.h5, model/autoint-54e7cfd7d47b.weights.h5).
 REPLACED = {"autointp": "autointp_plain_prior.json", "autoint": "autoint_plain_prior.json"}
 TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
 
