@@ -257,25 +257,83 @@ def ease_on_validation(
     prepared: Prepared, grid=EASE_L2_GRID, disliked_weights=(1.0,)
 ) -> tuple[tuple[float, float], dict[tuple[float, float], float]]:
     """EASE's (l2, disliked weight) with the best validation full-ranking NDCG@10, fitted on the training part,
-    and every pair's score. Ties go to the smaller l2, then to the weight listed first.
+    and every pair's score. Ties go to the smaller l2, then to the pair scored first.
+
+    The grid grows where its best sits on an edge: a best at the largest (or
+    smallest) of two or more l2s adds the next l2 of the 1-2-5 series beyond it
+    for every weight, and a best at the smallest (largest) of two or more
+    weights adds the weight halfway to 0 (to 1) for every l2, until the best is
+    inside the grid or ``GRID_GROWTHS`` values were added past that edge. A
+    best on an edge is then a limit of the search, not of the grid someone
+    wrote down, so a baseline is not held back by it. The scores of every pair
+    tried come back; an axis given one value stays fixed.
 
     A grid is ranked once per ``prepared`` (kept in ``prepared.memo``): the
     baselines of both parts and the stacked model's prior all ask for it.
     """
     key = ("ease_on_validation", tuple(map(float, grid)), tuple(map(float, disliked_weights)))
     if key not in prepared.memo:
-        users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
-        scores = {}
-        for weight in disliked_weights:
-            model = None
-            for l2 in grid:  # one X'X per weight (EASE.with_l2)
-                model = (baselines.EASE(prepared.split.train, users, catalogue, l2, weight, keep_gram=True)
-                         if model is None else model.with_l2(l2))  # fmt: skip
-                scores[(float(l2), float(weight))] = full_ranking(prepared, model.score_rows, "validation")["ndcg@10"]
-        order = list(scores)
-        prepared.memo[key] = max(order, key=lambda pair: (scores[pair], -pair[0], -order.index(pair))), scores
+        prepared.memo[key] = _grown_ease_grid(prepared, list(map(float, grid)), list(map(float, disliked_weights)))
     best, scores = prepared.memo[key]
     return best, dict(scores)  # a copy: a caller's edits never reach the memo
+
+
+# How many values ``ease_on_validation`` adds past each edge of an EASE grid at most.
+GRID_GROWTHS = 3
+
+
+def _grown_ease_grid(prepared: Prepared, l2s: list[float], weights: list[float]):
+    users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
+    fitted: dict[float, baselines.EASE] = {}  # one X'X per weight, refitted per l2 (EASE.with_l2)
+    scores: dict[tuple[float, float], float] = {}
+
+    def score(l2: float, weight: float) -> None:
+        model = fitted.get(weight)
+        model = (baselines.EASE(prepared.split.train, users, catalogue, l2, weight, keep_gram=True)
+                 if model is None else model.with_l2(l2))  # fmt: skip
+        fitted[weight] = model
+        scores[(l2, weight)] = full_ranking(prepared, model.score_rows, "validation")["ndcg@10"]
+
+    def best() -> tuple[float, float]:
+        order = list(scores)
+        return max(order, key=lambda pair: (scores[pair], -pair[0], -order.index(pair)))
+
+    for weight in weights:
+        for l2 in l2s:
+            score(l2, weight)
+    grown = {"l2 up": 0, "l2 down": 0, "weight up": 0, "weight down": 0}
+    while True:
+        l2, weight = best()
+        new_l2 = new_weight = None
+        if len(l2s) > 1 and l2 in (max(l2s), min(l2s)):
+            edge = "l2 up" if l2 == max(l2s) else "l2 down"
+            if grown[edge] < GRID_GROWTHS:
+                grown[edge] += 1
+                new_l2 = _series_beyond(l2, up=edge == "l2 up")
+        if len(weights) > 1 and weight in (max(weights), min(weights)):
+            edge = "weight up" if weight == max(weights) else "weight down"
+            if grown[edge] < GRID_GROWTHS:
+                grown[edge] += 1
+                new_weight = (weight + 1.0) / 2 if edge == "weight up" else weight / 2
+        if new_l2 is None and new_weight is None:
+            return (l2, weight), scores
+        if new_l2 is not None:
+            l2s.append(new_l2)
+            for each in weights:
+                score(new_l2, each)
+        if new_weight is not None:
+            weights.append(new_weight)
+            for each in l2s:
+                score(each, new_weight)
+
+
+def _series_beyond(value: float, up: bool) -> float:
+    """The next value of the 1-2-5 series (..., 100, 200, 500, 1000, ...) above (below) ``value``."""
+    decade = 10.0 ** np.floor(np.log10(value))
+    steps = [decade * m for m in (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)]
+    if up:
+        return float(min(step for step in steps if step > value * (1 + 1e-9)))
+    return float(max(step for step in steps if step < value * (1 - 1e-9)))
 
 
 def prior_on_validation(prepared: Prepared) -> tuple[float, float]:

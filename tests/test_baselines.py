@@ -112,17 +112,19 @@ def test_the_ease_penalty_is_chosen_on_validation(prepared):
     from movierec import evaluation
 
     l2, scores = evaluation.ease_l2_on_validation(prepared, grid=(1.0, 50.0, 5000.0))
-    assert set(scores) == {1.0, 50.0, 5000.0}
+    assert {1.0, 50.0, 5000.0} <= set(scores)  # and whatever the grid grew past its edges
     assert scores[l2] == max(scores.values())
     (l2, weight), scores = evaluation.ease_on_validation(prepared, (1.0, 50.0), (0.25, 1.0))
-    assert set(scores) == {(1.0, 0.25), (50.0, 0.25), (1.0, 1.0), (50.0, 1.0)}
+    assert {(1.0, 0.25), (50.0, 0.25), (1.0, 1.0), (50.0, 1.0)} <= set(scores)
     assert scores[(l2, weight)] == max(scores.values())
     result = evaluation.evaluate_baselines(prepared, full=True)
-    assert result["ease"]["l2"] in evaluation.EASE_L2_GRID
+    assert result["ease"]["l2"] == evaluation.ease_l2_on_validation(prepared)[0]
     assert 0 < result["ease"]["full_ndcg@10"] <= 1
     graded = result["ease_graded"]
-    assert graded["l2"] in evaluation.GRADED_L2_GRID and graded["disliked_weight"] in evaluation.GRADED_DISLIKED_WEIGHTS
-    assert len(graded["validation_ndcg@10"]) == len(evaluation.GRADED_L2_GRID) * len(evaluation.GRADED_DISLIKED_WEIGHTS)
+    graded_grid = (evaluation.GRADED_L2_GRID, evaluation.GRADED_DISLIKED_WEIGHTS)
+    choice, grid = evaluation.ease_on_validation(prepared, *graded_grid)
+    assert (graded["l2"], graded["disliked_weight"]) == choice
+    assert graded["validation_ndcg@10"] == {f"l2 {l2:g}, disliked {w:g}": score for (l2, w), score in grid.items()}
     # The entry is graded EASE at the chosen pair, fitted on train + validation: the same numbers measured directly.
     rated = prepared.frame("train", "validation")
     users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
@@ -142,22 +144,64 @@ def test_an_ease_grid_is_ranked_once_per_prepared_split(prepared, monkeypatch):
     monkeypatch.setattr(evaluation, "full_ranking", lambda *a, **k: rankings.append(a[2]) or full_ranking(*a, **k))
     fresh = dataclasses.replace(prepared)  # an empty memo, whatever other tests ranked on the fixture
     first = evaluation.ease_on_validation(fresh, (1.0, 50.0), (0.25, 1.0))
-    assert rankings == ["validation"] * 4
+    first_grid = len(first[1])  # 4, or more where the grid grew past an edge
+    assert first_grid >= 4 and rankings == ["validation"] * first_grid
     first[1].clear()  # a caller's edit does not reach the memo
     again = evaluation.ease_on_validation(fresh, (1.0, 50.0), (0.25, 1.0))
-    assert rankings == ["validation"] * 4 and len(again[1]) == 4 and again[0] == first[0]
-    evaluation.ease_on_validation(fresh, (1.0, 50.0))  # another grid is another key
-    assert len(rankings) == 6
-    both_grids = len(evaluation.EASE_L2_GRID) + len(evaluation.GRADED_L2_GRID) * len(evaluation.GRADED_DISLIKED_WEIGHTS)
+    assert len(rankings) == first_grid and len(again[1]) == first_grid and again[0] == first[0]
+    second_grid = len(evaluation.ease_on_validation(fresh, (1.0, 50.0))[1])  # another grid is another key
+    assert len(rankings) == first_grid + second_grid
+    ranked = len(rankings)
     evaluation.prior_on_validation(fresh)
-    assert len(rankings) == 6 + both_grids
+    both_grids = len(evaluation.ease_on_validation(fresh)[1]) + len(
+        evaluation.ease_on_validation(fresh, evaluation.GRADED_L2_GRID, evaluation.GRADED_DISLIKED_WEIGHTS)[1]
+    )
+    assert len(rankings) == ranked + both_grids
     evaluation.evaluate_baselines(fresh, full=False)  # both grids already ranked: no ranking at all
     evaluation.ease_l2_on_validation(fresh)
-    assert rankings == ["validation"] * (6 + both_grids)
+    assert rankings == ["validation"] * (ranked + both_grids)
     # A copy with another split ranks its own grid, never reading a choice made on this one.
     other = dataclasses.replace(fresh, split=dataclasses.replace(fresh.split, train=fresh.split.train.iloc[::2]))
     evaluation.ease_on_validation(other, (1.0, 50.0))
-    assert len(rankings) == 6 + both_grids + 2
+    assert len(rankings) > ranked + both_grids
+
+
+@pytest.mark.parametrize(
+    ("peak", "chosen", "tried"),
+    [
+        # Inside the grid: nothing is added.
+        ((500.0, 0.5), (500.0, 0.5), {(l2, w) for l2 in (200.0, 500.0, 1000.0) for w in (0.25, 0.5, 0.75)}),
+        # Past the largest l2 and below the smallest weight: both axes grow until the peak is inside.
+        ((5000.0, 0.125), (5000.0, 0.125),
+         {(l2, w) for l2 in (200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0) for w in (0.25, 0.5, 0.75, 0.125, 0.0625)}),
+        # Beyond what the growth allows (GRID_GROWTHS = 3 past an edge): the search stops at its limit.
+        ((1e6, 0.99), (1e4, 0.96875), {(l2, w) for l2 in (200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0)
+                                     for w in (0.25, 0.5, 0.75, 0.875, 0.9375, 0.96875)}),
+        # Below the smallest l2: the series continues downwards.
+        ((50.0, 0.5), (50.0, 0.5), {(l2, w) for l2 in (200.0, 500.0, 1000.0, 100.0, 50.0, 20.0)
+                                    for w in (0.25, 0.5, 0.75)}),
+    ],
+)  # fmt: skip
+def test_an_ease_grid_grows_past_the_edge_its_best_sits_on(prepared, monkeypatch, peak, chosen, tried):
+    import dataclasses
+
+    from movierec import evaluation
+
+    assert evaluation.GRID_GROWTHS == 3  # the limit the third case reaches
+
+    def full_ranking(prepared, score_rows, part, *args, **kwargs):  # a validation score peaked at ``peak``
+        model = score_rows.__self__
+        assert part == "validation"
+        distance = abs(np.log(model.l2 / peak[0])) + abs(np.log(model.disliked_weight / peak[1]))
+        return {"ndcg@10": 1.0 / (1.0 + distance)}
+
+    monkeypatch.setattr(evaluation, "full_ranking", full_ranking)
+    grid = ((200.0, 500.0, 1000.0), (0.25, 0.5, 0.75))
+    best, scores = evaluation.ease_on_validation(dataclasses.replace(prepared), *grid)
+    assert best == chosen
+    assert set(scores) == tried
+    fixed, scores = evaluation.ease_on_validation(dataclasses.replace(prepared), (1000.0,), (0.25,))
+    assert fixed == (1000.0, 0.25) and set(scores) == {(1000.0, 0.25)}  # an axis of one value never grows
 
 
 def test_a_stacked_model_reads_the_better_of_plain_and_graded_ease_on_validation(prepared, monkeypatch):

@@ -93,6 +93,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="newuser: save every network the protocol trains as a set in DIR/<name> (weights, encoder, manifest), "
         "so that the one chosen for newcomers can be served (--apply-newuser-choice)",
     )  # fmt: skip
+    parser.add_argument(
+        "--refresh-baselines", type=Path, default=None, metavar="RESULTS_JSON",
+        help="measure the baselines again on the split of an earlier run of this --protocol (the file its --out "
+        "wrote, on the same data) and write them into it (or into --out), leaving the model's numbers as they "
+        "were: the model reads no baseline, so rerunning the protocol would reproduce them; trains nothing",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
@@ -117,6 +123,9 @@ def run(args: argparse.Namespace) -> dict:
                      "--protocol, --out, --epochs or --no-full-ranking")  # fmt: skip
     if sum(writers.values()) > 1:
         cli.fail(f"give {' and '.join(o for o, given in writers.items() if given)} one at a time")
+    if args.refresh_baselines is not None and (any(writers.values()) or args.epochs is not None
+                                               or args.no_full_ranking or args.save_networks is not None):  # fmt: skip
+        cli.fail("--refresh-baselines measures baselines only: give it with --protocol (and --out) alone")
     if args.train_only_fit is not None and not args.choose_ranking_rule:
         cli.fail("--train-only-fit goes with --choose-ranking-rule")
     if args.save_networks is not None and (args.protocol != "newuser" or args.out is None):
@@ -135,6 +144,8 @@ def run(args: argparse.Namespace) -> dict:
             cli.fail(f"--save-networks {args.save_networks} would save a network into {clash[0]}, where the shipped "
                      "artifacts are; give a folder of its own")
     release = cli.load_release(args)
+    if args.refresh_baselines is not None:
+        return refresh_baselines(args, protocol, release, encoder)
     if protocol.name == "newuser":
         return run_new_users(args, protocol, release, model, manifest)
     if args.apply_newuser_choice is not None:
@@ -195,6 +206,51 @@ def run(args: argparse.Namespace) -> dict:
         write_json(args.out, payload)
         print(f"wrote {args.out}")
     return payload
+
+
+def refresh_baselines(args: argparse.Namespace, protocol, release, encoder) -> dict:
+    """The baselines of an earlier run of ``protocol`` measured again on its split, written into its results.
+
+    For a baseline that changed after the run (a wider grid, say): the split
+    is rebuilt from the same data by the same seeded rule and must have the
+    recorded rows, and the model's numbers stay as they were, because
+    nothing the model was trained or ranked with reads a baseline.
+    """
+    from movierec import evaluation
+    from movierec.files import write_json
+    from movierec.prepared import prepare
+
+    path = args.refresh_baselines
+    if protocol.name == "newuser":
+        cli.fail("--refresh-baselines: the new-user protocol measures its baselines per K beside the networks it "
+                 "trains; run it again instead")  # fmt: skip
+    try:
+        written = json.loads(path.read_text())
+        recorded = (written["protocol"]["name"], written["data"]["fingerprint"], written["data"]["rows"],
+                    written["baselines"])  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        cli.fail(f"{path} holds no protocol run ({type(err).__name__}: {err}); write one with "
+                 f"python -m movierec.evaluate --protocol {protocol.name} --data-dir DIR --out FILE")  # fmt: skip
+    name, fingerprint, rows, before = recorded
+    if name != protocol.name:
+        cli.fail(f"{path} is a run of the {name} protocol, not {protocol.name}: give --protocol {name}")
+    if fingerprint != release.fingerprint():
+        cli.fail(f"{path} was measured on other data than {release.path} holds (fingerprint differs)")
+    if protocol.trains:
+        prepared = prepare(release, split=protocol.make_split(release.ratings), fields=protocol.fields)
+    else:
+        prepared = prepare(release, encoder=encoder)
+    if prepared.split.rows() != rows:
+        cli.fail(f"the {protocol.name} split has {prepared.split.rows()} rows, not the {rows} {path} records")
+    written["baselines"] = evaluation.evaluate_baselines(prepared, full="full_ndcg@10" in written)
+    print(f"protocol {protocol.name}: baselines measured again on the split of {path}; before:")
+    print(evaluation.table(before))
+    print("now:")
+    print(evaluation.table(written["baselines"]))
+    out = args.out or path
+    write_json(out, written)
+    print(f"wrote {out}")
+    return written
 
 
 # Training settings a choice made with one fit carries over to another fit under (epochs aside: a protocol caps them).
