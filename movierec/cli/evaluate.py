@@ -33,6 +33,11 @@ Every full ranking also gives its numbers over a fixed eighth of the people
 records in the manifest and the real-data checks re-rank at an eighth of the
 cost; ``--record-sample`` adds them to a set saved before, once everyone's
 numbers have come out as its manifest records them.
+
+``--refresh-baselines FILE`` measures the baselines of an earlier run of
+``--protocol`` again on its own split (rebuilt from the same data, its rows
+checked) and writes them into the file, leaving the model's numbers: for a
+baseline that changed after the run.
 """
 
 from __future__ import annotations
