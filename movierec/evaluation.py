@@ -30,7 +30,8 @@ USERS_PER_CHUNK = 64
 # on a wrong model, weights or metric (tests/test_real_data.py) at an eighth of the cost.
 SAMPLE_EVERY = 8
 EASE_L2_GRID = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
-# Graded EASE (``baselines.EASE`` with ``disliked_weight`` < 1) chooses its weight and l2 on validation from these.
+# Graded EASE (``baselines.EASE`` with ``disliked_weight`` < 1) chooses its weight and l2 on validation from these
+# (grown past an edge its best sits on: ``ease_on_validation``).
 GRADED_DISLIKED_WEIGHTS = (0.25, 0.5, 0.75)
 GRADED_L2_GRID = (200.0, 500.0, 1000.0, 2000.0)
 # The ranking rules a two-output model chooses from on validation (``ranking_rule_on_validation``):
@@ -247,7 +248,7 @@ RANKING_KEYS = ("ndcg@10", "hit@10", "users", "sample_ndcg@10", "sample_hit@10",
 def ease_l2_on_validation(prepared: Prepared, grid=EASE_L2_GRID) -> tuple[float, dict[float, float]]:
     """EASE's l2 with the best validation full-ranking NDCG@10 (fitted on the training part), and every score.
 
-    Ties go to the smaller l2, the first in the grid.
+    Ties go to the smaller l2. The grid grows past an edge its best sits on (``ease_on_validation``).
     """
     (l2, _), scores = ease_on_validation(prepared, grid)
     return l2, {l2: score for (l2, _), score in scores.items()}
@@ -257,16 +258,19 @@ def ease_on_validation(
     prepared: Prepared, grid=EASE_L2_GRID, disliked_weights=(1.0,)
 ) -> tuple[tuple[float, float], dict[tuple[float, float], float]]:
     """EASE's (l2, disliked weight) with the best validation full-ranking NDCG@10, fitted on the training part,
-    and every pair's score. Ties go to the smaller l2, then to the pair scored first.
+    and every pair's score. Ties go to the smaller l2, then to the pair scored first (for the grid as given:
+    the weight listed first).
 
     The grid grows where its best sits on an edge: a best at the largest (or
     smallest) of two or more l2s adds the next l2 of the 1-2-5 series beyond it
     for every weight, and a best at the smallest (largest) of two or more
     weights adds the weight halfway to 0 (to 1) for every l2, until the best is
-    inside the grid or ``GRID_GROWTHS`` values were added past that edge. A
-    best on an edge is then a limit of the search, not of the grid someone
-    wrote down, so a baseline is not held back by it. The scores of every pair
-    tried come back; an axis given one value stays fixed.
+    inside the grid or ``GRID_GROWTHS`` values were added past that edge (a
+    weight of 1, plain EASE, is an edge of its own). Both limits are smooth:
+    a large l2 ranks like co-occurrence counts and a weight near 0 like liked
+    movies alone, so six steps (l2 x 100, a weight of 1/64 of the smallest)
+    come close to either. The scores of every pair tried come back; an axis
+    given one value stays fixed.
 
     A grid is ranked once per ``prepared`` (kept in ``prepared.memo``): the
     baselines of both parts and the stacked model's prior all ask for it.
@@ -279,7 +283,7 @@ def ease_on_validation(
 
 
 # How many values ``ease_on_validation`` adds past each edge of an EASE grid at most.
-GRID_GROWTHS = 3
+GRID_GROWTHS = 6
 
 
 def _grown_ease_grid(prepared: Prepared, l2s: list[float], weights: list[float]):
@@ -310,7 +314,7 @@ def _grown_ease_grid(prepared: Prepared, l2s: list[float], weights: list[float])
             if grown[edge] < GRID_GROWTHS:
                 grown[edge] += 1
                 new_l2 = _series_beyond(l2, up=edge == "l2 up")
-        if len(weights) > 1 and weight in (max(weights), min(weights)):
+        if len(weights) > 1 and weight in (max(weights), min(weights)) and weight < 1.0:
             edge = "weight up" if weight == max(weights) else "weight down"
             if grown[edge] < GRID_GROWTHS:
                 grown[edge] += 1
@@ -364,7 +368,7 @@ def evaluate_baselines(prepared: Prepared, full: bool = True, part: str = "test"
             baselines.score(fitted, held_out["movie_id"].to_numpy()),
             lambda rows, s=catalogue_scores: np.broadcast_to(s, (len(rows), len(s))),
         )
-    l2, _ = ease_l2_on_validation(prepared)
+    l2, plain_grid = ease_l2_on_validation(prepared)
     (graded_l2, weight), graded_grid = ease_on_validation(prepared, GRADED_L2_GRID, GRADED_DISLIKED_WEIGHTS)
     for name, model in (("item_knn", baselines.ItemKNN(rated, users, catalogue)),
                         ("ease", baselines.EASE(rated, users, catalogue, l2)),
@@ -380,7 +384,8 @@ def evaluate_baselines(prepared: Prepared, full: bool = True, part: str = "test"
             ranked = full_ranking(prepared, score_users, part)
             entry.update({"full_ndcg@10": ranked["ndcg@10"], "full_hit@10": ranked["hit@10"]})
         results[name] = entry
-    results["ease"]["l2"] = l2
+    results["ease"].update({"l2": l2, "validation_ndcg@10": {
+        f"l2 {each:g}": score for each, score in plain_grid.items()}})  # fmt: skip
     results["ease_graded"].update({"l2": graded_l2, "disliked_weight": weight, "validation_ndcg@10": {
         f"l2 {pair[0]:g}, disliked {pair[1]:g}": score for pair, score in graded_grid.items()}})  # fmt: skip
     return results

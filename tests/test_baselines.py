@@ -118,12 +118,14 @@ def test_the_ease_penalty_is_chosen_on_validation(prepared):
     assert {(1.0, 0.25), (50.0, 0.25), (1.0, 1.0), (50.0, 1.0)} <= set(scores)
     assert scores[(l2, weight)] == max(scores.values())
     result = evaluation.evaluate_baselines(prepared, full=True)
+    plain = result["ease"]["validation_ndcg@10"]  # every l2 tried, the chosen one best
     assert result["ease"]["l2"] == evaluation.ease_l2_on_validation(prepared)[0]
+    assert plain[f"l2 {result['ease']['l2']:g}"] == max(plain.values()) and len(plain) >= len(evaluation.EASE_L2_GRID)
     assert 0 < result["ease"]["full_ndcg@10"] <= 1
     graded = result["ease_graded"]
     graded_grid = (evaluation.GRADED_L2_GRID, evaluation.GRADED_DISLIKED_WEIGHTS)
     choice, grid = evaluation.ease_on_validation(prepared, *graded_grid)
-    assert (graded["l2"], graded["disliked_weight"]) == choice
+    assert (graded["l2"], graded["disliked_weight"]) == choice and grid[choice] == max(grid.values())
     assert graded["validation_ndcg@10"] == {f"l2 {l2:g}, disliked {w:g}": score for (l2, w), score in grid.items()}
     # The entry is graded EASE at the chosen pair, fitted on train + validation: the same numbers measured directly.
     rated = prepared.frame("train", "validation")
@@ -162,8 +164,33 @@ def test_an_ease_grid_is_ranked_once_per_prepared_split(prepared, monkeypatch):
     assert rankings == ["validation"] * (ranked + both_grids)
     # A copy with another split ranks its own grid, never reading a choice made on this one.
     other = dataclasses.replace(fresh, split=dataclasses.replace(fresh.split, train=fresh.split.train.iloc[::2]))
-    evaluation.ease_on_validation(other, (1.0, 50.0))
-    assert len(rankings) > ranked + both_grids
+    other_grid = len(evaluation.ease_on_validation(other, (1.0, 50.0))[1])
+    assert len(rankings) == ranked + both_grids + other_grid
+
+
+def _validation_peaked_at(peak: tuple[float, float]):
+    """A stand-in for ``full_ranking`` whose validation NDCG@10 falls with the log distance from ``peak``."""
+
+    def full_ranking(prepared, score_rows, part, *args, **kwargs):
+        model = score_rows.__self__
+        assert part == "validation"
+        distance = abs(np.log(model.l2 / peak[0])) + abs(np.log(model.disliked_weight / peak[1]))
+        return {"ndcg@10": 1.0 / (1.0 + distance)}
+
+    return full_ranking
+
+
+def test_plain_ease_grows_its_l2_only_and_a_weight_of_one_is_an_edge_of_its_own(prepared, monkeypatch):
+    import dataclasses
+
+    from movierec import evaluation
+
+    monkeypatch.setattr(evaluation, "full_ranking", _validation_peaked_at((5000.0, 1.0)))
+    l2s = (200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0)
+    best, scores = evaluation.ease_on_validation(dataclasses.replace(prepared), (200.0, 500.0, 1000.0), (1.0,))
+    assert best == (5000.0, 1.0) and set(scores) == {(l2, 1.0) for l2 in l2s}
+    best, scores = evaluation.ease_on_validation(dataclasses.replace(prepared), (200.0, 500.0, 1000.0), (0.25, 1.0))
+    assert best == (5000.0, 1.0) and set(scores) == {(l2, w) for l2 in l2s for w in (0.25, 1.0)}  # no weight past 1
 
 
 @pytest.mark.parametrize(
@@ -174,9 +201,10 @@ def test_an_ease_grid_is_ranked_once_per_prepared_split(prepared, monkeypatch):
         # Past the largest l2 and below the smallest weight: both axes grow until the peak is inside.
         ((5000.0, 0.125), (5000.0, 0.125),
          {(l2, w) for l2 in (200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0) for w in (0.25, 0.5, 0.75, 0.125, 0.0625)}),
-        # Beyond what the growth allows (GRID_GROWTHS = 3 past an edge): the search stops at its limit.
-        ((1e6, 0.99), (1e4, 0.96875), {(l2, w) for l2 in (200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0)
-                                     for w in (0.25, 0.5, 0.75, 0.875, 0.9375, 0.96875)}),
+        # Beyond what the growth allows (GRID_GROWTHS = 6 past an edge): the search stops at its limit.
+        ((1e9, 0.999), (1e5, 0.99609375),
+         {(l2, w) for l2 in (200.0, 500.0, 1000.0, 2000.0, 5000.0, 1e4, 2e4, 5e4, 1e5)
+          for w in (0.25, 0.5, 0.75, 0.875, 0.9375, 0.96875, 0.984375, 0.9921875, 0.99609375)}),
         # Below the smallest l2: the series continues downwards.
         ((50.0, 0.5), (50.0, 0.5), {(l2, w) for l2 in (200.0, 500.0, 1000.0, 100.0, 50.0, 20.0)
                                     for w in (0.25, 0.5, 0.75)}),
@@ -187,15 +215,9 @@ def test_an_ease_grid_grows_past_the_edge_its_best_sits_on(prepared, monkeypatch
 
     from movierec import evaluation
 
-    assert evaluation.GRID_GROWTHS == 3  # the limit the third case reaches
+    assert evaluation.GRID_GROWTHS == 6  # the limit the third case reaches
 
-    def full_ranking(prepared, score_rows, part, *args, **kwargs):  # a validation score peaked at ``peak``
-        model = score_rows.__self__
-        assert part == "validation"
-        distance = abs(np.log(model.l2 / peak[0])) + abs(np.log(model.disliked_weight / peak[1]))
-        return {"ndcg@10": 1.0 / (1.0 + distance)}
-
-    monkeypatch.setattr(evaluation, "full_ranking", full_ranking)
+    monkeypatch.setattr(evaluation, "full_ranking", _validation_peaked_at(peak))
     grid = ((200.0, 500.0, 1000.0), (0.25, 0.5, 0.75))
     best, scores = evaluation.ease_on_validation(dataclasses.replace(prepared), *grid)
     assert best == chosen

@@ -87,8 +87,13 @@ def test_evaluate_trains_and_reports_each_protocol(shipped_tiny, ml1m_dir, tmp_p
               str(shipped_tiny), "--quiet"]  # fmt: skip
     stale = tmp_path / "stale.json"
     stale.write_text(json.dumps({**saved, "baselines": {"popularity": {"auc": 0.5}}}))
+    elsewhere = tmp_path / "refreshed.json"
+    evaluate.main(["--protocol", name, *common, "--refresh-baselines", str(stale), "--out", str(elsewhere)])
+    assert json.loads(stale.read_text())["baselines"] == {"popularity": {"auc": 0.5}}  # --out: the run's file stays
     evaluate.main(["--protocol", name, *common, "--refresh-baselines", str(stale)])
     refreshed = json.loads(stale.read_text())
+    assert refreshed == json.loads(elsewhere.read_text())
+    assert refreshed.pop("baselines_refreshed").startswith("the baselines were measured again after the run")
     assert refreshed == saved  # the same code measures the same numbers; nothing else in the file moved
 
 
@@ -99,7 +104,10 @@ def test_evaluate_trains_and_reports_each_protocol(shipped_tiny, ml1m_dir, tmp_p
         (lambda run: run["data"].update(fingerprint="0" * 64), [], "other data"),
         (lambda run: run["data"]["rows"].update(test=1), [], "split has"),
         (lambda run: run.pop("baselines"), [], "holds no protocol run"),
+        (lambda run: run.update(baselines=[0.5]), [], "holds no protocol run"),
+        (lambda run: run.update(baselines={"ease": 0.5}), [], "holds no protocol run"),
         (None, ["--epochs", "1"], "baselines only"),
+        (None, ["--allow-other-data"], "baselines only"),
     ],
 )  # fmt: skip
 def test_refreshing_baselines_refuses_a_run_of_another_split_and_leaves_the_file_alone(
@@ -129,6 +137,7 @@ def test_refreshing_baselines_refuses_a_run_of_another_split_and_leaves_the_file
         evaluate.main(["--protocol", "temporal", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir",
                        str(shipped_tiny), "--encoder-dir", str(shipped_tiny), "--refresh-baselines", str(path)])
     assert "holds no protocol run" in capsys.readouterr().err
+    assert path.read_text() == '{"protocol": {"na'
     with pytest.raises(SystemExit):
         evaluate.main(["--protocol", "newuser", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir",
                        str(shipped_tiny), "--encoder-dir", str(shipped_tiny), "--refresh-baselines", str(path)])

@@ -102,7 +102,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--refresh-baselines", type=Path, default=None, metavar="RESULTS_JSON",
         help="measure the baselines again on the split of an earlier run of this --protocol (the file its --out "
         "wrote, on the same data) and write them into it (or into --out), leaving the model's numbers as they "
-        "were: the model reads no baseline, so rerunning the protocol would reproduce them; trains nothing",
+        "were (nothing the model trains or ranks with reads a baseline); trains nothing",
     )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
@@ -129,7 +129,8 @@ def run(args: argparse.Namespace) -> dict:
     if sum(writers.values()) > 1:
         cli.fail(f"give {' and '.join(o for o, given in writers.items() if given)} one at a time")
     if args.refresh_baselines is not None and (any(writers.values()) or args.epochs is not None
-                                               or args.no_full_ranking or args.save_networks is not None):  # fmt: skip
+                                               or args.no_full_ranking or args.save_networks is not None
+                                               or args.allow_other_data):  # fmt: skip
         cli.fail("--refresh-baselines measures baselines only: give it with --protocol (and --out) alone")
     if args.train_only_fit is not None and not args.choose_ranking_rule:
         cli.fail("--train-only-fit goes with --choose-ranking-rule")
@@ -233,7 +234,9 @@ def refresh_baselines(args: argparse.Namespace, protocol, release, encoder) -> d
         written = json.loads(path.read_text())
         recorded = (written["protocol"]["name"], written["data"]["fingerprint"], written["data"]["rows"],
                     written["baselines"])  # fmt: skip
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        if not all(isinstance(numbers, dict) for numbers in recorded[3].values()):
+            raise TypeError("its baselines are not a table of numbers per baseline")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         cli.fail(f"{path} holds no protocol run ({type(err).__name__}: {err}); write one with "
                  f"python -m movierec.evaluate --protocol {protocol.name} --data-dir DIR --out FILE")  # fmt: skip
     name, fingerprint, rows, before = recorded
@@ -248,10 +251,14 @@ def refresh_baselines(args: argparse.Namespace, protocol, release, encoder) -> d
     if prepared.split.rows() != rows:
         cli.fail(f"the {protocol.name} split has {prepared.split.rows()} rows, not the {rows} {path} records")
     written["baselines"] = evaluation.evaluate_baselines(prepared, full="full_ndcg@10" in written)
-    print(f"protocol {protocol.name}: baselines measured again on the split of {path}; before:")
-    print(evaluation.table(before))
-    print("now:")
-    print(evaluation.table(written["baselines"]))
+    written["baselines_refreshed"] = ("the baselines were measured again after the run (evaluate "
+                                      "--refresh-baselines), on its split rebuilt from the same data; the model's "
+                                      "numbers are the run's")  # fmt: skip
+    if not args.quiet:
+        print(f"protocol {protocol.name}: baselines measured again on the split of {path}; before:")
+        print(evaluation.table(before))
+        print("now:")
+        print(evaluation.table(written["baselines"]))
     out = args.out or path
     write_json(out, written)
     print(f"wrote {out}")
