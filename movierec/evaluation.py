@@ -288,23 +288,24 @@ GRID_GROWTHS = 6
 
 def _grown_ease_grid(prepared: Prepared, l2s: list[float], weights: list[float]):
     users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
-    fitted: dict[float, baselines.EASE] = {}  # one X'X per weight, refitted per l2 (EASE.with_l2)
     scores: dict[tuple[float, float], float] = {}
 
-    def score(l2: float, weight: float) -> None:
-        model = fitted.get(weight)
-        model = (baselines.EASE(prepared.split.train, users, catalogue, l2, weight, keep_gram=True)
-                 if model is None else model.with_l2(l2))  # fmt: skip
-        fitted[weight] = model
-        scores[(l2, weight)] = full_ranking(prepared, model.score_rows, "validation")["ndcg@10"]
+    def score(pairs: list[tuple[float, float]]) -> None:
+        by_weight: dict[float, list[float]] = {}
+        for l2, weight in pairs:
+            by_weight.setdefault(weight, []).append(l2)
+        for weight, weight_l2s in by_weight.items():
+            model = None  # one X'X per weight, refitted per l2 (EASE.with_l2), and one weight's at a time in memory
+            for l2 in weight_l2s:
+                model = (baselines.EASE(prepared.split.train, users, catalogue, l2, weight, keep_gram=True)
+                         if model is None else model.with_l2(l2))  # fmt: skip
+                scores[(l2, weight)] = full_ranking(prepared, model.score_rows, "validation")["ndcg@10"]
 
     def best() -> tuple[float, float]:
         order = list(scores)
         return max(order, key=lambda pair: (scores[pair], -pair[0], -order.index(pair)))
 
-    for weight in weights:
-        for l2 in l2s:
-            score(l2, weight)
+    score([(l2, weight) for weight in weights for l2 in l2s])
     grown = {"l2 up": 0, "l2 down": 0, "weight up": 0, "weight down": 0}
     while True:
         l2, weight = best()
@@ -323,12 +324,10 @@ def _grown_ease_grid(prepared: Prepared, l2s: list[float], weights: list[float])
             return (l2, weight), scores
         if new_l2 is not None:
             l2s.append(new_l2)
-            for each in weights:
-                score(new_l2, each)
+            score([(new_l2, each) for each in weights])
         if new_weight is not None:
             weights.append(new_weight)
-            for each in l2s:
-                score(each, new_weight)
+            score([(each, new_weight) for each in l2s])
 
 
 def _series_beyond(value: float, up: bool) -> float:
@@ -385,9 +384,9 @@ def evaluate_baselines(prepared: Prepared, full: bool = True, part: str = "test"
             entry.update({"full_ndcg@10": ranked["ndcg@10"], "full_hit@10": ranked["hit@10"]})
         results[name] = entry
     results["ease"].update({"l2": l2, "validation_ndcg@10": {
-        f"l2 {each:g}": score for each, score in plain_grid.items()}})  # fmt: skip
+        f"l2 {each:.10g}": score for each, score in plain_grid.items()}})  # fmt: skip
     results["ease_graded"].update({"l2": graded_l2, "disliked_weight": weight, "validation_ndcg@10": {
-        f"l2 {pair[0]:g}, disliked {pair[1]:g}": score for pair, score in graded_grid.items()}})  # fmt: skip
+        f"l2 {pair[0]:.10g}, disliked {pair[1]:.10g}": score for pair, score in graded_grid.items()}})  # fmt: skip
     return results
 
 

@@ -102,6 +102,7 @@ def test_evaluate_trains_and_reports_each_protocol(shipped_tiny, ml1m_dir, tmp_p
     [
         (lambda run: run["protocol"].update(name="paper"), [], "run of the paper protocol, not temporal"),
         (lambda run: run["data"].update(fingerprint="0" * 64), [], "other data"),
+        (lambda run: run["protocol"].update(dropped_ratings=[3]), [], "dropped_ratings differ"),
         (lambda run: run["data"]["rows"].update(test=1), [], "split has"),
         (lambda run: run.pop("baselines"), [], "holds no protocol run"),
         (lambda run: run.update(baselines=[0.5]), [], "holds no protocol run"),

@@ -242,6 +242,10 @@ def refresh_baselines(args: argparse.Namespace, protocol, release, encoder) -> d
     name, fingerprint, rows, before = recorded
     if name != protocol.name:
         cli.fail(f"{path} is a run of the {name} protocol, not {protocol.name}: give --protocol {name}")
+    rules = ("split", "dropped_ratings", "label", "fields")  # what makes the split and its labels
+    changed = [rule for rule in rules if written["protocol"].get(rule) != protocol.describe()[rule]]
+    if changed:
+        cli.fail(f"{path} was run under other {protocol.name} rules ({', '.join(changed)} differ): run it again")
     if fingerprint != release.fingerprint():
         cli.fail(f"{path} was measured on other data than {release.path} holds (fingerprint differs)")
     if protocol.trains:
