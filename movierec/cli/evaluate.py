@@ -232,18 +232,18 @@ def refresh_baselines(args: argparse.Namespace, protocol, release, encoder) -> d
                  "trains; run it again instead")  # fmt: skip
     try:
         written = json.loads(path.read_text())
-        recorded = (written["protocol"]["name"], written["data"]["fingerprint"], written["data"]["rows"],
-                    written["baselines"])  # fmt: skip
-        if not all(isinstance(numbers, dict) for numbers in recorded[3].values()):
+        run_protocol, fingerprint, rows = written["protocol"], written["data"]["fingerprint"], written["data"]["rows"]
+        name, before = run_protocol["name"], written["baselines"]
+        if not all(isinstance(numbers, dict) for numbers in before.values()):
             raise TypeError("its baselines are not a table of numbers per baseline")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         cli.fail(f"{path} holds no protocol run ({type(err).__name__}: {err}); write one with "
                  f"python -m movierec.evaluate --protocol {protocol.name} --data-dir DIR --out FILE")  # fmt: skip
-    name, fingerprint, rows, before = recorded
     if name != protocol.name:
         cli.fail(f"{path} is a run of the {name} protocol, not {protocol.name}: give --protocol {name}")
-    rules = ("split", "dropped_ratings", "label", "fields")  # what makes the split and its labels
-    changed = [rule for rule in rules if written["protocol"].get(rule) != protocol.describe()[rule]]
+    rules = protocol.describe()
+    changed = [rule for rule in ("split", "dropped_ratings", "label", "fields")  # what makes the split and labels
+               if run_protocol.get(rule) != rules[rule]]  # fmt: skip
     if changed:
         cli.fail(f"{path} was run under other {protocol.name} rules ({', '.join(changed)} differ): run it again")
     if fingerprint != release.fingerprint():
