@@ -64,11 +64,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--run", type=Path, default=ROOT / "results" / "newuser.json")
-    parser.add_argument("--networks", nargs="+", default=list(newuser.MAY_SERVE_NEWCOMERS))
+    parser.add_argument("--networks", nargs="+", default=None, help="default: every network the run trained "
+                        "that may serve newcomers")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
     run = json.loads(args.run.read_text())
+    trained = run["settings"]["trained"]
+    args.networks = args.networks or [n for n in newuser.MAY_SERVE_NEWCOMERS if n in trained]
     release = data.load("ml-1m", args.data_dir, download=False)
     if release.fingerprint() != run["settings"]["data"]["fingerprint"]:
         raise SystemExit(f"{args.run} was measured on other data than {release.name} here")

@@ -25,9 +25,14 @@ rating was kept away from fitting:
   chosen from ``PROFILE_POWERS`` by the validation people's NDCG@10,
   averaged over K, under the inherited rule; the test people are then
   ranked once with it. Then which network serves newcomers
-  (``choose_network``: the stacked model at that power, or the network
-  without the prior; the one without a history ignores their ratings) is
-  chosen the same way, on the same validation people. The stacked model's
+  (``choose_network``: the stacked model at that power, the network
+  without the prior, or the ``newcomer`` network; the one without a history
+  ignores their ratings) is chosen the same way, on the same validation
+  people. The ``newcomer`` network is the one without the prior, trained
+  with ``NEWCOMER_SHARE`` of its rated rows as a newcomer is served: the
+  unknown user and only the oldest 1-20 movies of the person's history. A
+  network fitted on full profiles alone meets a 5-movie history and an
+  unknown user together for the first time when serving. The stacked model's
   mean there is the best of its power grid, a selection that favours it
   slightly: any switch away from it is made against that bias.
 * **What they reveal**: each new person's first K ratings by timestamp
@@ -43,8 +48,9 @@ rating was kept away from fitting:
 Same run, same people, same revealed ratings: the popularity ranking of the
 training part, EASE folded in on the revealed movies (their 0/1 row times
 B), graded EASE if asked (the revealed movies' cells by their stars), the
-same network without a history or prior, and, for a stacked model, the
-network with its history but without the EASE prior, and the stacked model
+same network without a history or prior, the ``newcomer`` network, and,
+for a stacked model, the network with its history but without the EASE
+prior, and the stacked model
 with its prior as trained (``model_unscaled``) when the chosen power is not
 0.
 """
@@ -71,10 +77,14 @@ PEOPLE_PER_CHUNK = 64
 # 0 leaves the prior as trained; > 0 raises a few ratings' prior towards a typical profile's; < 0 lowers it.
 PROFILE_POWERS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
 PEOPLE = {"test": "test", "validation": "new_validation"}
-# The networks the protocol trains: the shipped kind, the same without its EASE prior, and without anything the
-# person rated. Only the first two may serve newcomers: the app promises a list that follows their ratings.
-NETWORKS = ("model", "no_prior", "no_history")
-MAY_SERVE_NEWCOMERS = ("model", "no_prior")
+# The networks the protocol trains: the shipped kind, the same without its EASE prior, that one trained for
+# newcomers too, and the shipped kind without anything the person rated. Only the first three may serve newcomers:
+# the app promises a list that follows their ratings.
+NETWORKS = ("model", "no_prior", "newcomer", "no_history")
+MAY_SERVE_NEWCOMERS = ("model", "no_prior", "newcomer")
+# The "newcomer" network trains this share of its rated rows as a newcomer is served: the unknown user and the
+# oldest 1-20 movies of the history (``training.TrainSettings.newcomer_share``, ``movierec.pipeline``).
+NEWCOMER_SHARE = 0.5
 
 
 def describe(split: Split) -> dict:

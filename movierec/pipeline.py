@@ -26,7 +26,11 @@ OOV_FIELDS = ("user_id", "movie_id", "zip")
 PREFETCH_BATCHES = 2  # batches the input pipeline prepares ahead of the training step
 # Each random op draws from its own stream, seeded at these offsets from the pipeline's seed: TensorFlow
 # ops of one graph that share a seed repeat each other's numbers, which coupled the negatives with the mask.
-SEED_OFFSETS = {"negatives": 1, "redraws": 2, "unknown_codes": 3, "hard_negatives": 4}
+SEED_OFFSETS = {"negatives": 1, "redraws": 2, "unknown_codes": 3, "hard_negatives": 4, "newcomers": 5,
+                "newcomer_ratings": 6}
+# A rated row trained as a newcomer keeps the oldest 1 to this many movies of its history, as many as the
+# new-user protocol's largest reveal (``movierec.newuser.REVEAL``) and a few more than the app's onboarding asks for.
+NEWCOMER_RATINGS = 20
 
 
 def make_dataset(
@@ -41,6 +45,7 @@ def make_dataset(
     history: tuple[np.ndarray, np.ndarray] | None = None,
     prior: tuple[OutOfFoldPrior, np.ndarray] | None = None,
     shared_history: bool = False,
+    newcomer_share: float = 0.0,
 ):
     """A ``tf.data`` pipeline of (codes, target) batches.
 
@@ -90,14 +95,38 @@ def make_dataset(
     movie_column = list(fields).index("movie_id") if "movie_id" in fields else None
     if history is not None:
         histories, history_users = (tf.convert_to_tensor(a.astype(np.int32)) for a in history)
+    if not 0 <= newcomer_share <= 1:  # NaN fails too
+        raise ValueError(f"newcomer_share must be in [0, 1], got {newcomer_share}")
+    if newcomer_share and prior is not None:
+        raise ValueError("rows trained as newcomers cannot read an EASE prior: it is folded in on the whole rated set")
+    if newcomer_share and "user_id" not in fields:
+        raise ValueError("a row trained as a newcomer has an unknown user_id: that field must be an input")
+    user_column = list(fields).index("user_id") if "user_id" in fields else None
     if prior is not None:
         score_prior, prior_users = prior[0].graph_scorer(), tf.convert_to_tensor(prior[1].astype(np.int32))
+
+    def as_newcomers(rows, past):
+        """Rows chosen at ``newcomer_share`` with the unknown user and (if any) their oldest k history movies."""
+        chosen = tf.random.uniform(tf.shape(rows)[:1], seed=seed + SEED_OFFSETS["newcomers"]) < newcomer_share
+        user = tf.one_hot(user_column, tf.shape(rows)[1], on_value=True, off_value=False)
+        rows = tf.where(chosen[:, None] & user[None], tf.zeros_like(rows), rows)
+        if past is None:
+            return rows, None
+        kept = tf.random.uniform(tf.shape(rows)[:1], 1, NEWCOMER_RATINGS + 1, dtype=tf.int32,
+                                 seed=seed + SEED_OFFSETS["newcomer_ratings"])  # fmt: skip
+        # A history is newest first: a slot's movie is among the oldest k when fewer than k filled slots follow it.
+        filled = tf.cast(tf.not_equal(past, 0), tf.int32)
+        older = tf.cumsum(filled, axis=1, exclusive=True, reverse=True)
+        keep = ~chosen[:, None] | (older < kept[:, None])
+        return rows, tf.where(keep, past, tf.zeros_like(past))
 
     def gather(batch):
         rows, targets = tf.gather(x, batch), tf.gather(y, batch)
         if history is not None:
             past = tf.gather(histories, tf.gather(history_users, batch))
             past = tf.where(tf.equal(past, rows[:, movie_column : movie_column + 1]), tf.zeros_like(past), past)
+        if newcomer_share:  # before the negatives are built, which copy the rated row's user and history
+            rows, past = as_newcomers(rows, past if history is not None else None)
         if prior is not None:
             people = tf.gather(prior_users, batch)
         if negatives is not None:

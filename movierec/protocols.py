@@ -133,26 +133,20 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
-def train_for_protocol(
+def protocol_setup(
     protocol: Protocol,
-    prepared,
     manifest: dict,
-    verbose: int | str = 0,
     epochs: int | None = None,
     overrides: dict | None = None,
+    settings_overrides: dict | None = None,
 ):
-    """A fresh model of the shipped family and hyperparameters (with ``overrides``), trained on the protocol's split.
-
-    CTR protocols (``ranking_objective=False``) train the like output on rated
-    rows only, as the published models did, with no history and no EASE prior; ranking
-    protocols keep the shipped model's sampled negatives and rated head. No
-    refit: these protocols fix their own validation part.
-    """
-    from movierec import artifacts, models, training
+    """The configuration and training settings ``train_for_protocol`` trains with, without training."""
+    from movierec import artifacts, training
 
     config = {**artifacts.hyperparameters(manifest), "seed": manifest["config"].get("seed"), **(overrides or {})}
     settings = training.TrainSettings.from_dict(manifest.get("training", {}))
-    settings = dataclasses.replace(settings, refit=False, **({} if epochs is None else {"epochs": epochs}))
+    settings = dataclasses.replace(settings, refit=False, **({} if epochs is None else {"epochs": epochs}),
+                                   **(settings_overrides or {}))  # fmt: skip
     if not protocol.ranking_objective:
         config["rated_head"] = False
         config["history_length"] = 0
@@ -160,6 +154,31 @@ def train_for_protocol(
         settings.negatives = 0
     if not (config.get("ease_l2") and settings.negatives):  # drawn by the prior: a variant without one has none
         settings.hard_negative_share = 0.0
+    return config, settings
+
+
+def train_for_protocol(
+    protocol: Protocol,
+    prepared,
+    manifest: dict,
+    verbose: int | str = 0,
+    epochs: int | None = None,
+    overrides: dict | None = None,
+    settings_overrides: dict | None = None,
+):
+    """A fresh model of the shipped family and hyperparameters (with ``overrides``), trained on the protocol's split.
+
+    ``settings_overrides`` replace training settings of the shipped model's
+    (``training.TrainSettings``), such as ``newcomer_share``.
+
+    CTR protocols (``ranking_objective=False``) train the like output on rated
+    rows only, as the published models did, with no history and no EASE prior; ranking
+    protocols keep the shipped model's sampled negatives and rated head. No
+    refit: these protocols fix their own validation part.
+    """
+    from movierec import models, training
+
+    config, settings = protocol_setup(protocol, manifest, epochs, overrides, settings_overrides)
     model = models.MODELS[manifest["model"]].built(prepared.vocab_sizes, **config)
     history = training.fit(model, prepared, settings, verbose=verbose)
     return model, settings, history

@@ -44,6 +44,9 @@ class TrainSettings:
     # Share of the negatives drawn from the user's best-scored unrated movies by the EASE prior (a prior model).
     # An experiment that lost to uniform negatives on validation (bench/hard_negatives.py); not served.
     hard_negative_share: float = 0.0
+    # Share of rated rows trained as a newcomer (unknown user, the oldest 1-20 movies of the history; see
+    # ``movierec.pipeline``), for a network that serves people with a handful of ratings. 0 for the shipped models.
+    newcomer_share: float = 0.0
 
     def __post_init__(self) -> None:
         for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0)):
@@ -61,6 +64,8 @@ class TrainSettings:
             raise ValueError(f"negative_sampling must be one of {SAMPLING}, got {self.negative_sampling!r}")
         if not 0 <= self.hard_negative_share <= 1:  # NaN fails too
             raise ValueError(f"hard_negative_share must be in [0, 1], got {self.hard_negative_share}")
+        if not 0 <= self.newcomer_share <= 1:
+            raise ValueError(f"newcomer_share must be in [0, 1], got {self.newcomer_share}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -146,6 +151,9 @@ def training_data(
         raise ValueError("hard negatives are a share of the sampled negatives: they need negatives > 0")
     if settings.hard_negative_share and not l2:
         raise ValueError("hard negatives are drawn by the EASE prior: they need a model that reads one (ease_l2 > 0)")
+    if settings.newcomer_share and l2:
+        raise ValueError("rows trained as newcomers cannot read an EASE prior (it is folded in on the whole rated "
+                         "set): newcomer_share needs a model without one (ease_l2 = 0)")  # fmt: skip
     fitted = OutOfFoldPrior.of_parts(prepared, parts, l2, disliked_weight(model)) if l2 else None
     negatives = None
     if settings.negatives:
@@ -166,6 +174,7 @@ def training_data(
     return make_dataset(
         prepared.codes(*parts), targets(model, frame), settings.batch_size, True, settings.seed, settings.oov_rate,
         negatives, prepared.fields, None if past is None else (past.codes, user_rows), prior, shared_history,
+        settings.newcomer_share,
     )  # fmt: skip
 
 

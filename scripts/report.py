@@ -198,7 +198,7 @@ def print_newuser(run: dict, title: str, replaced: bool = False) -> None:
     serving = run["settings"].get("newcomer_network")
     if serving:  # runs before the choice was recorded made none
         label = {"model": "the stacked model", "no_prior": "the network alone (history, no prior)",
-                 "no_history": "the network without history"}  # fmt: skip
+                 "newcomer": "the network trained for newcomers", "no_history": "the network without history"}
         means = ", ".join(f"{label.get(n, n)} {v:.4f}" + (" (not a candidate: it ignores their ratings)"
                                                              if n == "no_history" else "")
                           for n, v in serving["validation_mean_ndcg@10"].items())  # fmt: skip
@@ -211,8 +211,12 @@ def print_newuser(run: dict, title: str, replaced: bool = False) -> None:
     if stacked:
         names.append("no_prior")
         heads.append("network alone (history, no prior)")
-        if serving and serving["network"] == "no_prior":
-            heads[-1] += ", served newcomers" if replaced else ", serves newcomers"
+    if "newcomer" in first:  # runs before it was trained have no such column
+        names.append("newcomer")
+        heads.append("network trained for newcomers (history, no prior)")
+    for column, name in enumerate(names, start=1):  # heads[0] is the model's
+        if serving and serving["network"] == name:
+            heads[column] += ", served newcomers" if replaced else ", serves newcomers"
     graded = "ease_graded" in first  # runs before graded EASE have no such column
     heads += ["without history", "popularity", "plain EASE fold-in" if graded else "EASE fold-in"]
     if graded:

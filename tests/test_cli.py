@@ -404,11 +404,11 @@ def test_choosing_the_ranking_rule_refuses_what_it_cannot_trust(shipped_and_fit,
 
 
 def test_a_training_setting_a_manifest_predates_counts_as_its_default():
-    """Manifests written before ``hard_negative_share`` existed trained without hard negatives."""
+    """Manifests written before ``hard_negative_share`` or ``newcomer_share`` existed trained with neither."""
     shipped = {"config": {}, "training": {"negatives": 4}}
-    assert evaluate.configuration_differences(shipped, {}, {"negatives": 4, "hard_negative_share": 0.0}) == []
-    assert evaluate.configuration_differences(shipped, {}, {"negatives": 4, "hard_negative_share": 0.5}) == [
-        "hard_negative_share"]  # fmt: skip
+    for setting in ("hard_negative_share", "newcomer_share"):
+        assert evaluate.configuration_differences(shipped, {}, {"negatives": 4, setting: 0.0}) == []
+        assert evaluate.configuration_differences(shipped, {}, {"negatives": 4, setting: 0.5}) == [setting]
     # A setting with no entry there is not assumed: a manifest without it differs from any value of it.
     assert evaluate.configuration_differences({"config": {}, "training": {}}, {}, {"negatives": 4}) == ["negatives"]
 

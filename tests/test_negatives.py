@@ -173,6 +173,22 @@ def test_hard_negatives_refuse_a_share_out_of_range_or_a_prior_fitted_on_other_r
     training.training_data(NoPrior(), prepared, ("train",), training.TrainSettings())  # the default draws none
 
 
+def test_rows_trained_as_newcomers_need_a_model_without_a_prior(prepared):
+    """A prior is folded in on the whole rated set, which a row trained as a newcomer must not see."""
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"newcomer_share must be in \[0, 1\], got"):
+            training.TrainSettings(newcomer_share=bad)
+
+    class Reader:
+        objective = RatingObjective(ordinal=True, rated_head=True)
+        history_length, ease_l2 = 0, 20.0
+
+    with pytest.raises(ValueError, match="newcomer_share needs a model without one"):
+        training.training_data(Reader(), prepared, ("train",), training.TrainSettings(newcomer_share=0.5))
+    Reader.ease_l2 = 0.0
+    training.training_data(Reader(), prepared, ("train",), training.TrainSettings(newcomer_share=0.5))
+
+
 def test_training_rows_get_hard_negatives_from_their_users_pool(prepared, train_prior, monkeypatch):
     """Through ``training_data``: a model that reads a prior, every negative from its user's pool at share 1."""
     monkeypatch.setattr(negatives, "HARD_POOL", POOL)

@@ -236,6 +236,6 @@ def test_the_network_for_newcomers_is_chosen_on_the_validation_table_alone():
     mixed["10"]["model"]["full_ndcg@10"] = 0.50  # the mean over K decides, not one K
     chosen, means = newuser.choose_network(mixed, ["model", "no_prior"])
     assert chosen == "model" and means == pytest.approx({"model": 0.40, "no_prior": 0.35})
-    assert newuser.MAY_SERVE_NEWCOMERS == ("model", "no_prior")  # a network that ignores ratings never serves them
+    assert newuser.MAY_SERVE_NEWCOMERS == ("model", "no_prior", "newcomer")  # one that ignores ratings never serves
     with pytest.raises(ValueError, match="no network"):
         newuser.choose_network(mixed, [])

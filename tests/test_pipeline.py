@@ -80,3 +80,63 @@ def test_no_row_sees_its_own_movie_in_its_history_and_negatives_carry_their_rate
     assert not (original == codes[:, movie][:, None]).any()
     removed = (past.codes[users] != 0).sum(axis=1) - (original != 0).sum(axis=1)
     assert set(np.unique(removed)) <= {0, 1} and removed.sum() > 0
+
+
+def test_rows_trained_as_newcomers_have_the_unknown_user_and_only_their_oldest_movies(prepared):
+    """``newcomer_share``: a rated row and its negatives get the unknown user and the person's oldest 1-20 movies."""
+    from movierec.history import HISTORY_PER_PERSON, Histories
+    from movierec.negatives import NegativeSampler
+
+    k, movie, user = 2, FIELDS.index("movie_id"), FIELDS.index("user_id")
+    frame = prepared.split.train
+    users = prepared.user_index.get_indexer(frame["user_id"])
+    past = Histories.of_parts(prepared, ("train",), length=50)
+    codes = prepared.codes("train")
+    original = past.for_rows(users, codes[:, movie])  # each row's history, own movie removed
+    assert ((original != 0).sum(axis=1) > pipeline.NEWCOMER_RATINGS).mean() > 0.3  # long histories get cut
+    sampler = NegativeSampler.for_rows(prepared, frame, "uniform")
+    dataset = pipeline.make_dataset(
+        codes, np.ones(len(frame), np.float32), 256, seed=5, negatives=(sampler, users, k),
+        history=(past.codes, users), shared_history=True, newcomer_share=0.5,
+    )  # fmt: skip
+    start, chosen, kept_sizes = 0, [], []
+    for inputs, targets in dataset:
+        rows, history = inputs["codes"].numpy(), inputs[HISTORY_PER_PERSON].numpy()
+        rated = int(targets.numpy().sum())
+        newcomer = rows[:rated, user] == 0  # no unknown-code dropout here: 0 means trained as a newcomer
+        # The negatives follow their rated rows, k each, and carry the same user code.
+        np.testing.assert_array_equal(rows[rated:, user].reshape(rated, k), np.repeat(rows[:rated, user, None], k, 1))
+        assert (rows[:rated, user][~newcomer] == codes[start : start + rated, user][~newcomer]).all()
+        for j in range(rated):
+            before, after = original[start + j], history[j]
+            if not newcomer[j]:
+                np.testing.assert_array_equal(after, before)
+                continue
+            filled = before[before != 0]  # newest first
+            size = int((after != 0).sum())
+            assert 1 <= size <= min(pipeline.NEWCOMER_RATINGS, len(filled)) or len(filled) == 0
+            # The kept movies are the oldest of the history, in their slots; the rest are emptied.
+            assert sorted(after[after != 0]) == sorted(filled[len(filled) - size :])
+            assert ((after == before) | (after == 0)).all()
+            kept_sizes.append(size) if len(filled) >= pipeline.NEWCOMER_RATINGS else None
+        chosen.append(newcomer)
+        start += rated
+    assert start == len(frame)
+    share = np.concatenate(chosen).mean()
+    assert 0.45 < share < 0.55
+    assert min(kept_sizes) == 1 and max(kept_sizes) == pipeline.NEWCOMER_RATINGS  # k spans 1..20
+
+
+def test_newcomer_share_is_checked():
+    import pytest
+
+    from movierec.prior import OutOfFoldPrior
+
+    x, y = np.ones((4, len(FIELDS)), np.int32), np.ones(4, np.float32)
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"newcomer_share must be in \[0, 1\]"):
+            pipeline.make_dataset(x, y, 2, newcomer_share=bad)
+    with pytest.raises(ValueError, match="cannot read an EASE prior"):
+        pipeline.make_dataset(x, y, 2, newcomer_share=0.5, prior=(OutOfFoldPrior.__new__(OutOfFoldPrior), np.zeros(4)))
+    with pytest.raises(ValueError, match="unknown user_id: that field must be an input"):
+        pipeline.make_dataset(x[:, :3], y, 2, fields=("movie_id", "gender", "age"), newcomer_share=0.5)

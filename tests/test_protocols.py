@@ -145,8 +145,11 @@ def test_refreshing_baselines_refuses_a_run_of_another_split_and_leaves_the_file
     assert "run it again instead" in capsys.readouterr().err
 
 
-def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_tiny, ml1m_dir, tmp_path):
-    from movierec import artifacts
+def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
+    shipped_tiny, ml1m_dir, tmp_path, monkeypatch, capsys
+):
+    from movierec import artifacts, training
+    from movierec.newuser import NEWCOMER_SHARE
 
     out, networks = tmp_path / "newuser.json", tmp_path / "networks"
     evaluate.main(
@@ -157,7 +160,7 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_
     assert list(saved["reveal"]) == ["5", "10", "20"]
     for entry in saved["reveal"].values():
         assert set(entry) == {"model", "baselines"}
-        assert set(entry["baselines"]) == {"popularity", "ease", "ease_graded", "no_history"}
+        assert set(entry["baselines"]) == {"popularity", "ease", "ease_graded", "no_history", "newcomer"}
         for numbers in (entry["model"], *entry["baselines"].values()):
             assert 0 <= numbers["full_ndcg@10"] <= numbers["full_hit@10"] <= 1
             assert numbers["users"] == entry["model"]["users"] > 0  # the same people for every method
@@ -173,10 +176,16 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_
         assert 0 < entry["model"]["users"] <= settings["split"]["validation_people"]
     assert settings["trained"]["model"]["overrides"]["history_length"] > 0
     assert settings["trained"]["no_history"]["overrides"] == {"history_length": 0, "ease_l2": 0.0}
+    # The network trained for newcomers: the shipped kind's history, no prior, a share of rows as a newcomer's.
+    newcomer = settings["trained"]["newcomer"]
+    assert newcomer["overrides"] == {**settings["trained"]["model"]["overrides"], "ease_l2": 0.0}
+    assert newcomer["settings"]["newcomer_share"] == NEWCOMER_SHARE
+    assert settings["trained"]["model"]["settings"]["newcomer_share"] == 0.0
     # Which network serves newcomers is chosen on the validation people's numbers, never the test people's.
     serving = settings["newcomer_network"]
     # (the network without a history ignores a newcomer's ratings: it is measured, never a candidate)
-    assert set(serving["validation_mean_ndcg@10"]) == {"model"} and set(settings["trained"]) == {"model", "no_history"}
+    assert set(serving["validation_mean_ndcg@10"]) == {"model", "newcomer"}
+    assert set(settings["trained"]) == {"model", "newcomer", "no_history"}
     for name, mean in serving["validation_mean_ndcg@10"].items():
         rows = [entry["model"] if name == "model" else entry["baselines"][name] for entry in on_validation.values()]
         assert mean == pytest.approx(np.mean([row["full_ndcg@10"] for row in rows]))
@@ -190,6 +199,48 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(shipped_
         # the new people are not in the set's vocabularies: they encode as the unknown user
         known = 60 - settings["split"]["new_users"] - settings["split"]["validation_people"]
         assert 0 < len(encoder.vocabularies["user_id"]) <= known
+
+    # Run again reusing the saved networks: nothing is trained, and every number comes out the same.
+    def run_again(earlier, out):
+        evaluate.main(["--protocol", "newuser", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir",
+                       str(shipped_tiny), "--encoder-dir", str(shipped_tiny), "--out", str(out), "--quiet",
+                       "--reuse-networks", str(earlier)])  # fmt: skip
+        return json.loads(out.read_text())
+
+    fits = []
+    monkeypatch.setattr(training, "fit", lambda model, *a, **k: fits.append(model) or {"auc": [0.5]})
+    again = run_again(out, tmp_path / "again.json")
+    assert fits == [] and again["reveal"] == saved["reveal"]
+    assert again["settings"]["validation_people"] == settings["validation_people"]
+    for name, trained in again["settings"]["trained"].items():
+        assert trained["reused_from"] == {"run": str(out), **settings["trained"][name]["saved"]}
+        assert trained["saved"] == settings["trained"][name]["saved"]
+        assert trained["history"] == settings["trained"][name]["history"]
+    # A network the earlier run trained otherwise is trained again, and only it.
+    otherwise = json.loads(out.read_text())
+    otherwise["settings"]["trained"]["newcomer"]["settings"]["newcomer_share"] = 0.25
+    (tmp_path / "otherwise.json").write_text(json.dumps(otherwise))
+    capsys.readouterr()
+    retrained = run_again(tmp_path / "otherwise.json", tmp_path / "retrained.json")["settings"]["trained"]
+    assert len(fits) == 1 and fits[0].history_length > 0 and fits[0].ease_l2 == 0.0
+    assert "reused_from" not in retrained["newcomer"] and "reused_from" in retrained["model"]
+    assert "trained otherwise (in ['newcomer_share'])" in capsys.readouterr().out
+    # Another model's run, other rows, or weights that are not the ones measured stop the run before it trains.
+    bad_runs = {
+        "not a new-user run of": lambda run: run.update(model="autoint"),
+        "other data or another split": lambda run: run["settings"]["split"]["rows"].update(train=1),
+        "holds no new-user run": lambda run: run.pop("settings"),
+        "holds other weights than the 'no_history' network": lambda run: run["settings"]["trained"]["no_history"][
+            "saved"].update(weights_sha256="0" * 64),
+    }  # fmt: skip
+    for reason, edit in bad_runs.items():
+        run = json.loads(out.read_text())
+        edit(run)
+        (tmp_path / "bad.json").write_text(json.dumps(run))
+        with pytest.raises(SystemExit):
+            run_again(tmp_path / "bad.json", tmp_path / "never.json")
+        assert reason in capsys.readouterr().err and not (tmp_path / "never.json").exists()
+    assert len(fits) == 1
 
 
 def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_validation_people(
@@ -236,7 +287,7 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
         assert entry["model"]["full_ndcg@10"] == pytest.approx(grid[str(choice["prior_profile_power"])][k], abs=1e-9)
     for entry in saved["reveal"].values():
         names = set(entry["baselines"])
-        assert {"popularity", "ease", "no_history", "no_prior"} <= names
+        assert {"popularity", "ease", "no_history", "no_prior", "newcomer"} <= names
         # the prior as trained is reported beside the chosen power whenever the two differ
         assert ("model_unscaled" in names) == (choice["prior_profile_power"] != 0)
     assert choice["prior_profile_reference"] > 0
@@ -358,3 +409,20 @@ def test_hard_negatives_go_only_to_a_protocols_models_that_read_a_prior_and_samp
                 "training": {"negatives": 4, "hard_negative_share": 0.5}}  # fmt: skip
     protocols.train_for_protocol(protocols.PROTOCOLS[protocol], prepared, manifest, overrides=overrides)
     assert trained[0].hard_negative_share == share
+
+
+def test_a_protocol_trains_with_settings_of_its_own_on_top_of_the_shipped_ones(prepared, monkeypatch):
+    from movierec import training
+
+    trained = []
+    monkeypatch.setattr(training, "fit", lambda model, prepared, settings, verbose=0: trained.append(settings) or {})
+    manifest = {"model": "autoint", "config": {"embedding_dim": 4, "attention_layers": 1, "num_heads": 1,
+                                               "attention_dim": 4, "seed": 0},
+                "training": {"negatives": 4, "oov_rate": 0.02}}  # fmt: skip
+    protocols.train_for_protocol(protocols.PROTOCOLS["newuser"], prepared, manifest, epochs=3,
+                                 settings_overrides={"newcomer_share": 0.5})  # fmt: skip
+    settings = trained[0]
+    assert (settings.newcomer_share, settings.oov_rate, settings.epochs, settings.refit) == (0.5, 0.02, 3, False)
+    with pytest.raises(ValueError, match="newcomer_share must be in"):
+        protocols.train_for_protocol(protocols.PROTOCOLS["newuser"], prepared, manifest,
+                                     settings_overrides={"newcomer_share": 2.0})  # fmt: skip

@@ -15,7 +15,9 @@ split (see ``movierec.protocols``).
 
 ``newuser`` trains the shipped configuration on the known people, with and
 without a history (the shipped one's, else ``HISTORY_LENGTH`` movies,
-mean-pooled) and, for a stacked model, without its EASE prior; ranks with
+mean-pooled), with the history but no prior and half its rows trained as a
+newcomer's (``newcomer``, ``movierec.newuser``) and, for a stacked model,
+without its EASE prior; ranks with
 the shipped ranking rule; chooses a stacked model's ``prior_profile_power``
 under it on the validation people; and writes
 ``{"reveal": {"5": {"model": {...}, "baselines": {"popularity", "ease",
@@ -23,7 +25,10 @@ under it on the validation people; and writes
 ``settings.validation_people`` holds the same table on the validation people
 (``movierec.newuser``), and ``settings.newcomer_network`` which trained
 network serves newcomers best there. ``--save-networks DIR`` keeps every
-network it trains; ``--apply-newuser-choice`` then serves the chosen power
+network it trains; ``--reuse-networks FILE`` loads, instead of training
+again, the saved networks of an earlier run that were trained exactly as
+this run would train them (training is seeded and reproducible);
+``--apply-newuser-choice`` then serves the chosen power
 and, if another network won, copies it beside the shipped set
 (``artifacts.newcomer_folders``), where the app and ``movierec.recommend``
 use it for new people.
@@ -104,6 +109,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "wrote, on the same data) and write them into it (or into --out), leaving the model's numbers as they "
         "were (nothing the model trains or ranks with reads a baseline); trains nothing",
     )  # fmt: skip
+    parser.add_argument(
+        "--reuse-networks", type=Path, default=None, metavar="RESULTS_JSON",
+        help="with --protocol newuser: load, instead of training again, every network an earlier run (the file its "
+        "--out wrote, on the same data, with --save-networks) trained exactly as this one would",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
@@ -134,6 +144,8 @@ def run(args: argparse.Namespace) -> dict:
         cli.fail("--refresh-baselines measures baselines only: give it with --protocol (and --out) alone")
     if args.train_only_fit is not None and not args.choose_ranking_rule:
         cli.fail("--train-only-fit goes with --choose-ranking-rule")
+    if args.reuse_networks is not None and args.protocol != "newuser":
+        cli.fail("--reuse-networks goes with --protocol newuser")
     if args.save_networks is not None and (args.protocol != "newuser" or args.out is None):
         cli.fail("--save-networks goes with --protocol newuser and --out (the file that records what it saved)")
     try:
@@ -271,9 +283,9 @@ def refresh_baselines(args: argparse.Namespace, protocol, release, encoder) -> d
 
 # Training settings a choice made with one fit carries over to another fit under (epochs aside: a protocol caps them).
 SAME_TRAINING = ("batch_size", "learning_rate", "negatives", "negative_sampling", "hard_negative_share", "oov_rate",
-                 "seed")
+                 "seed", "newcomer_share")
 # What a manifest written before a training setting existed trained with (negatives' default was once 0: no entry).
-BEFORE_SETTING = {"hard_negative_share": 0.0}
+BEFORE_SETTING = {"hard_negative_share": 0.0, "newcomer_share": 0.0}
 # What a manifest written before a hyperparameter existed was trained with.
 BEFORE_HYPERPARAMETER = {"ease_disliked_weight": 1.0}
 
@@ -607,6 +619,66 @@ def reused_train_only_fit(args: argparse.Namespace, release, manifest: dict):
     return fitted, prepare(release, encoder=encoder), record
 
 
+def earlier_networks(args: argparse.Namespace, release, prepared) -> dict[str, dict]:
+    """What an earlier new-user run (``--reuse-networks``) trained, by network, after checking it was made for the
+    same model family on the same data and split; a one-line error otherwise."""
+    from movierec import newuser
+
+    path = args.reuse_networks
+    try:
+        earlier = json.loads(path.read_text())
+        settings = earlier["settings"]
+        trained, protocol = dict(settings["trained"]), settings["protocol"]["name"]
+        fingerprint, rows = settings["data"]["fingerprint"], settings["split"]["rows"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        cli.fail(f"--reuse-networks {path} holds no new-user run ({type(err).__name__}: {err})")
+    if protocol != "newuser" or earlier.get("model") != args.model:
+        cli.fail(f"--reuse-networks {path} is a {protocol!r} run of {earlier.get('model')!r}, not a new-user run of "
+                 f"{args.model!r}")  # fmt: skip
+    if fingerprint != release.fingerprint() or rows != newuser.describe(prepared.split)["rows"]:
+        cli.fail(f"--reuse-networks {path} was made on other data or another split than this run's")
+    return trained
+
+
+def reused_network(args: argparse.Namespace, record, name: str, configuration: dict, settings, encoder):
+    """(network, training history, source) of an earlier run's ``name`` network if it was trained exactly as this
+    run would train it and saved, else None (it is trained here).
+
+    Training is seeded and reproducible (README, "Results on MovieLens 1M"),
+    so such a network is the one this run would train: loading it saves the
+    hours. Its weights must be the ones the run measured and its encoder
+    this split's, or the command stops.
+    """
+    from movierec import artifacts
+    from movierec.files import sha256_file
+
+    if not isinstance(record, dict) or not isinstance(record.get("saved"), dict):
+        return None
+    before, was = BEFORE_HYPERPARAMETER.get, BEFORE_SETTING.get
+    theirs, mine = record.get("hyperparameters") or {}, json.loads(json.dumps(configuration))
+    differ = sorted(k for k in {*theirs, *mine} if theirs.get(k, before(k)) != mine.get(k, before(k)))
+    recorded = record.get("settings") or {}
+    differ += [k for k, value in settings.to_dict().items() if recorded.get(k, was(k)) != value]
+    if differ:
+        print(f"training {name!r}: the one {args.reuse_networks} saved was trained otherwise (in {differ})")
+        return None
+    try:
+        folder, expected = Path(record["saved"]["folder"]), str(record["saved"]["weights_sha256"])
+        network, their_encoder, manifest = artifacts.load(args.model, folder, folder)
+        got = sha256_file(folder / manifest["weights"]["file"])
+    except (KeyError, TypeError, OSError, artifacts.ArtifactError) as err:
+        cli.fail(f"--reuse-networks: the {name!r} network {args.reuse_networks} saved cannot be loaded "
+                 f"({type(err).__name__}: {err})")  # fmt: skip
+    if got != expected:
+        cli.fail(f"--reuse-networks: {folder} holds other weights than the {name!r} network "
+                 f"{args.reuse_networks} measured")  # fmt: skip
+    if their_encoder.to_json() != encoder.to_json():
+        cli.fail(f"--reuse-networks: the {name!r} network in {folder} encodes the data otherwise than this split")
+    print(f"{name!r}: reusing the network {args.reuse_networks} trained and saved in {folder}")
+    source = {"run": str(args.reuse_networks), "folder": str(folder.resolve()), "weights_sha256": expected}
+    return network, record.get("history", {}), source
+
+
 def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: dict) -> dict:
     """The new-user protocol: fresh models of the shipped kind (with and without a history and, for a stacked model,
     without its prior), the choice of a stacked model's newcomer rescaling, and the baselines, on the same people."""
@@ -620,24 +692,36 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     shipped = manifest["config"]
     with_history = {k: shipped[k] for k in ("history_length", "history_pooling") if shipped.get("history_length")}
     with_history = with_history or {"history_length": HISTORY_LENGTH, "history_pooling": "mean"}
+    alone = {**with_history, "ease_l2": 0.0}  # the history without the EASE prior, which a newcomer row cannot read
     # The shipped kind without anything a person rated: no history and no EASE prior.
-    variants = {"model": with_history, "no_history": {"history_length": 0, "ease_l2": 0.0}}
+    no_history = {"history_length": 0, "ease_l2": 0.0}
+    variants = {"model": with_history, "newcomer": alone, "no_history": no_history}
     if shipped.get("ease_l2"):  # a stacked model is also reported as the network alone
-        variants = {"model": {**with_history, "ease_l2": shipped["ease_l2"]},
-                    "no_prior": {**with_history, "ease_l2": 0.0}, "no_history": variants["no_history"]}  # fmt: skip
+        variants = {"model": {**with_history, "ease_l2": shipped["ease_l2"]}, "no_prior": alone, "newcomer": alone,
+                    "no_history": no_history}  # fmt: skip
+    trained_as = {"newcomer": {"newcomer_share": newuser.NEWCOMER_SHARE}}
+    earlier = {} if args.reuse_networks is None else earlier_networks(args, release, prepared)
     # Every network ranks by the shipped ranking rule, inherited as the hyperparameters are, so that the newcomer
     # rescaling is chosen under the rule it will be served with (a weak, stated leak: movierec/newuser.py).
     shipped_rule = ranking_rule(model)
     rule = dict(zip(RANKING_OPTIONS, shipped_rule, strict=True))
     fitted, trained = {}, {}
     for name, overrides in variants.items():
-        fitted[name], settings, history = protocols.train_for_protocol(
-            protocol, prepared, manifest, verbose=0 if args.quiet else 2, epochs=args.epochs, overrides=overrides
-        )
-        set_ranking_rule(fitted[name], shipped_rule)
         configuration = {**artifacts.hyperparameters(manifest), **overrides}
+        _, settings = protocols.protocol_setup(protocol, manifest, args.epochs, overrides, trained_as.get(name))
+        reused = reused_network(args, earlier.get(name), name, configuration, settings, prepared.encoder)
+        if reused is None:
+            fitted[name], settings, history = protocols.train_for_protocol(
+                protocol, prepared, manifest, verbose=0 if args.quiet else 2, epochs=args.epochs, overrides=overrides,
+                settings_overrides=trained_as.get(name),
+            )  # fmt: skip
+        else:
+            fitted[name], history, source = reused
+        set_ranking_rule(fitted[name], shipped_rule)
         trained[name] = {"overrides": overrides, "hyperparameters": configuration, "settings": settings.to_dict(),
                          "ranking": rule, "history": history}  # fmt: skip
+        if reused is not None:
+            trained[name].update(reused_from=source, saved={k: source[k] for k in ("folder", "weights_sha256")})
         if args.save_networks is not None:
             folder = args.save_networks / name
             paths = artifacts.save(
