@@ -104,6 +104,14 @@ def manifest_path(name: str, model_dir: str | Path | None = None) -> Path:
     return set_folders(model_dir, None)[0] / f"{name}.manifest.json"
 
 
+def library_versions() -> dict[str, str]:
+    """The Keras and TensorFlow versions a manifest records its set was saved with."""
+    import keras
+    import tensorflow as tf
+
+    return {"keras": keras.__version__, "tensorflow": tf.__version__}
+
+
 def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections) -> ArtifactPaths:
     """Save a model and its encoder as a new set; the previous set stays loadable until the manifest is replaced.
 
@@ -111,7 +119,6 @@ def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections
     ``serving``) go into the manifest as they are and must be JSON-serialisable objects.
     """
     import keras
-    import tensorflow as tf
 
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
@@ -135,7 +142,7 @@ def save(model, encoder, name: str, model_dir=None, encoder_dir=None, **sections
         "weights": {"file": os.path.relpath(weights, manifest.parent), "sha256": sha256_file(weights)},
         "encoder": {"file": os.path.relpath(encoder_file, manifest.parent), "sha256": sha256_file(encoder_file)},
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "versions": {"keras": keras.__version__, "tensorflow": tf.__version__},
+        "versions": library_versions(),
         "cut_points": CUT_POINTS,
         **sections,
     }

@@ -74,6 +74,16 @@ def make_dataset(
     included, unlike the history: diag(B) = 0 keeps a movie out of its own
     score). A row whose movie code is made unknown gets 0, as an unknown
     movie does when serving.
+
+    ``newcomer_share`` of the rated rows are trained as a newcomer is served
+    (``movierec.newuser``): their ``user_id`` becomes the unknown code and
+    their history (own movie already removed) keeps only its oldest k movies,
+    k uniform in 1..``NEWCOMER_RATINGS``, as an onboarding page collects a
+    person's first ratings. The history is the person's most recent
+    ``length`` rated movies (``movierec.history``), so for someone with more
+    than that these are not their very first ratings. Their negatives, built
+    from the rated row, carry both. It cannot go with a prior, which is
+    folded in on the whole rated set.
     """
     import tensorflow as tf
 

@@ -44,7 +44,7 @@ class TrainSettings:
     # Share of the negatives drawn from the user's best-scored unrated movies by the EASE prior (a prior model).
     # An experiment that lost to uniform negatives on validation (bench/hard_negatives.py); not served.
     hard_negative_share: float = 0.0
-    # Share of rated rows trained as a newcomer (unknown user, the oldest 1-20 movies of the history; see
+    # Share of rated rows trained as a newcomer (unknown user, the oldest 1-20 movies of its history; see
     # ``movierec.pipeline``), for a network that serves people with a handful of ratings. 0 for the shipped models.
     newcomer_share: float = 0.0
 
@@ -142,7 +142,9 @@ def training_data(
     default when the model reads a history and its distribution strategy
     has one replica). With ``hard_negative_share``, that share of the
     negatives comes from each user's best-scored unrated movies by the same
-    out-of-fold prior (``movierec.negatives``; an experiment).
+    out-of-fold prior (``movierec.negatives``; an experiment). With
+    ``newcomer_share``, that share of rated rows is trained with the unknown
+    user and the oldest 1-20 movies of its history (``movierec.pipeline``).
     """
     frame = prepared.frame(*parts)
     user_rows = prepared.user_index.get_indexer(frame["user_id"])

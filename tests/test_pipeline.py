@@ -122,6 +122,16 @@ def test_rows_trained_as_newcomers_have_the_unknown_user_and_only_their_oldest_m
         chosen.append(newcomer)
         start += rated
     assert start == len(frame)
+    # Without a shared history every row carries a copy: a negative gets its rated row's cut history and user.
+    copied = pipeline.make_dataset(
+        codes, np.ones(len(frame), np.float32), 256, seed=5, negatives=(sampler, users, k),
+        history=(past.codes, users), shared_history=False, newcomer_share=0.5,
+    )  # fmt: skip
+    for (inputs, targets), (mine, _) in zip(dataset.take(2), copied.take(2), strict=True):
+        rated = int(targets.numpy().sum())
+        person = np.concatenate([np.arange(rated), np.repeat(np.arange(rated), k)])
+        np.testing.assert_array_equal(mine["history"].numpy(), inputs[HISTORY_PER_PERSON].numpy()[person])
+        np.testing.assert_array_equal(mine["codes"].numpy(), inputs["codes"].numpy())
     share = np.concatenate(chosen).mean()
     assert 0.45 < share < 0.55
     assert min(kept_sizes) == 1 and max(kept_sizes) == pipeline.NEWCOMER_RATINGS  # k spans 1..20

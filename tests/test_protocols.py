@@ -207,8 +207,8 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
                        "--reuse-networks", str(earlier)])  # fmt: skip
         return json.loads(out.read_text())
 
-    fits = []
-    monkeypatch.setattr(training, "fit", lambda model, *a, **k: fits.append(model) or {"auc": [0.5]})
+    fits = []  # (model, settings) of every fit
+    monkeypatch.setattr(training, "fit", lambda model, prepared, settings, **k: fits.append((model, settings)) or {})
     again = run_again(out, tmp_path / "again.json")
     assert fits == [] and again["reveal"] == saved["reveal"]
     assert again["settings"]["validation_people"] == settings["validation_people"]
@@ -222,7 +222,8 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
     (tmp_path / "otherwise.json").write_text(json.dumps(otherwise))
     capsys.readouterr()
     retrained = run_again(tmp_path / "otherwise.json", tmp_path / "retrained.json")["settings"]["trained"]
-    assert len(fits) == 1 and fits[0].history_length > 0 and fits[0].ease_l2 == 0.0
+    (network, trained_with), = fits
+    assert network.history_length > 0 and network.ease_l2 == 0.0 and trained_with.newcomer_share == NEWCOMER_SHARE
     assert "reused_from" not in retrained["newcomer"] and "reused_from" in retrained["model"]
     assert "trained otherwise (in ['newcomer_share'])" in capsys.readouterr().out
     # Another model's run, other rows, or weights that are not the ones measured stop the run before it trains.
@@ -240,7 +241,13 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
         with pytest.raises(SystemExit):
             run_again(tmp_path / "bad.json", tmp_path / "never.json")
         assert reason in capsys.readouterr().err and not (tmp_path / "never.json").exists()
-    assert len(fits) == 1
+    # Saving a reused network over the folder it is reused from would break the earlier run's file.
+    with pytest.raises(SystemExit):
+        evaluate.main(["--protocol", "newuser", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir",
+                       str(shipped_tiny), "--encoder-dir", str(shipped_tiny), "--out", str(tmp_path / "never.json"),
+                       "--quiet", "--reuse-networks", str(out), "--save-networks", str(networks)])  # fmt: skip
+    assert "over the folder it is reused from" in capsys.readouterr().err
+    assert len(fits) == 1 and not (tmp_path / "never.json").exists()
 
 
 def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_validation_people(
@@ -363,7 +370,9 @@ def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_valid
     before = artifacts.read_manifest(artifacts.manifest_path("autointp", root))
     chose_no_prior = tmp_path / "no-prior.json"
     run = json.loads(out.read_text())
-    run["settings"]["newcomer_network"]["network"] = "no_prior"
+    run["settings"]["newcomer_network"]["network"] = "no_prior"  # with the best mean, as the apply step asks
+    means = run["settings"]["newcomer_network"]["validation_mean_ndcg@10"]
+    means["no_prior"] = max(means.values()) + 0.01
     chose_no_prior.write_text(json.dumps(run))
     ignores_ratings = tmp_path / "no-history.json"
     run["settings"]["newcomer_network"]["network"] = "no_history"

@@ -621,7 +621,7 @@ def reused_train_only_fit(args: argparse.Namespace, release, manifest: dict):
 
 def earlier_networks(args: argparse.Namespace, release, prepared) -> dict[str, dict]:
     """What an earlier new-user run (``--reuse-networks``) trained, by network, after checking it was made for the
-    same model family on the same data and split; a one-line error otherwise."""
+    same model family on the same data and split (its whole recorded description); a one-line error otherwise."""
     from movierec import newuser
 
     path = args.reuse_networks
@@ -629,34 +629,45 @@ def earlier_networks(args: argparse.Namespace, release, prepared) -> dict[str, d
         earlier = json.loads(path.read_text())
         settings = earlier["settings"]
         trained, protocol = dict(settings["trained"]), settings["protocol"]["name"]
-        fingerprint, rows = settings["data"]["fingerprint"], settings["split"]["rows"]
+        fingerprint, split = settings["data"]["fingerprint"], settings["split"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         cli.fail(f"--reuse-networks {path} holds no new-user run ({type(err).__name__}: {err})")
     if protocol != "newuser" or earlier.get("model") != args.model:
         cli.fail(f"--reuse-networks {path} is a {protocol!r} run of {earlier.get('model')!r}, not a new-user run of "
                  f"{args.model!r}")  # fmt: skip
-    if fingerprint != release.fingerprint() or rows != newuser.describe(prepared.split)["rows"]:
+    if fingerprint != release.fingerprint() or split != json.loads(json.dumps(newuser.describe(prepared.split))):
         cli.fail(f"--reuse-networks {path} was made on other data or another split than this run's")
     return trained
 
 
-def reused_network(args: argparse.Namespace, record, name: str, configuration: dict, settings, encoder):
+def reused_network(args: argparse.Namespace, record, name: str, configuration: dict, settings, shipped: dict,
+                   encoder):  # fmt: skip
     """(network, training history, source) of an earlier run's ``name`` network if it was trained exactly as this
-    run would train it and saved, else None (it is trained here).
+    run would train it and saved, else None (it is trained here; a line says why).
 
     Training is seeded and reproducible (README, "Results on MovieLens 1M"),
-    so such a network is the one this run would train: loading it saves the
-    hours. Its weights must be the ones the run measured and its encoder
-    this split's, or the command stops.
+    so such a network is the one this run would train with the same code and
+    libraries: loading it saves the hours. Same means the hyperparameters
+    (as the run recorded them and as the saved manifest has them), the model
+    seed, the training settings and the Keras and TensorFlow versions. Its
+    weights must be the ones the run measured and its encoder this split's,
+    or the command stops (before anything is trained: every network is
+    checked first).
     """
     from movierec import artifacts
     from movierec.files import sha256_file
 
     if not isinstance(record, dict) or not isinstance(record.get("saved"), dict):
+        print(f"training {name!r}: {args.reuse_networks} " + ("saved no such network" if isinstance(record, dict)
+                                                                else "trained no such network"))  # fmt: skip
         return None
     before, was = BEFORE_HYPERPARAMETER.get, BEFORE_SETTING.get
-    theirs, mine = record.get("hyperparameters") or {}, json.loads(json.dumps(configuration))
-    differ = sorted(k for k in {*theirs, *mine} if theirs.get(k, before(k)) != mine.get(k, before(k)))
+    mine = json.loads(json.dumps(configuration))
+
+    def differences(theirs: dict) -> list[str]:
+        return sorted(k for k in {*theirs, *mine} if theirs.get(k, before(k)) != mine.get(k, before(k)))
+
+    differ = differences(record.get("hyperparameters") or {})
     recorded = record.get("settings") or {}
     differ += [k for k, value in settings.to_dict().items() if recorded.get(k, was(k)) != value]
     if differ:
@@ -674,14 +685,25 @@ def reused_network(args: argparse.Namespace, record, name: str, configuration: d
                  f"{args.reuse_networks} measured")  # fmt: skip
     if their_encoder.to_json() != encoder.to_json():
         cli.fail(f"--reuse-networks: the {name!r} network in {folder} encodes the data otherwise than this split")
+    differ = differences(artifacts.hyperparameters(manifest))
+    differ += ["seed"] if manifest["config"].get("seed") != shipped["config"].get("seed") else []
+    differ += ["versions"] if manifest.get("versions") != artifacts.library_versions() else []
+    if differ:
+        print(f"training {name!r}: the network saved in {folder} was trained otherwise (in {differ})")
+        return None
+    if args.save_networks is not None and (args.save_networks / name).resolve() == folder.resolve():
+        cli.fail(f"--save-networks {args.save_networks} would save the {name!r} network over the folder it is "
+                 "reused from, which the earlier run's file names; give a folder of its own")  # fmt: skip
     print(f"{name!r}: reusing the network {args.reuse_networks} trained and saved in {folder}")
     source = {"run": str(args.reuse_networks), "folder": str(folder.resolve()), "weights_sha256": expected}
     return network, record.get("history", {}), source
 
 
 def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: dict) -> dict:
-    """The new-user protocol: fresh models of the shipped kind (with and without a history and, for a stacked model,
-    without its prior), the choice of a stacked model's newcomer rescaling, and the baselines, on the same people."""
+    """The new-user protocol: fresh models of the shipped kind (with and without a history, with the history but no
+    EASE prior and half its rows trained as a newcomer's and, for a stacked model, without its EASE prior), the
+    choice of a stacked model's newcomer rescaling and of the network for newcomers, and the baselines, on the same
+    people. ``--reuse-networks`` loads the networks an earlier run trained exactly so instead of training them."""
     from movierec import artifacts, evaluation, newuser, protocols
     from movierec.files import sha256_file, write_json
     from movierec.history import HISTORY_LENGTH
@@ -706,10 +728,15 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     shipped_rule = ranking_rule(model)
     rule = dict(zip(RANKING_OPTIONS, shipped_rule, strict=True))
     fitted, trained = {}, {}
+    # What each network is trained with here; every earlier network is checked before anything is trained, so a
+    # bad one stops the run at once.
+    planned = {name: ({**artifacts.hyperparameters(manifest), **overrides},
+                      protocols.protocol_setup(protocol, manifest, args.epochs, overrides, trained_as.get(name))[1])
+               for name, overrides in variants.items()}  # fmt: skip
+    reusable = {name: reused_network(args, earlier.get(name), name, *planned[name], manifest, prepared.encoder)
+                for name in variants if args.reuse_networks is not None}  # fmt: skip
     for name, overrides in variants.items():
-        configuration = {**artifacts.hyperparameters(manifest), **overrides}
-        _, settings = protocols.protocol_setup(protocol, manifest, args.epochs, overrides, trained_as.get(name))
-        reused = reused_network(args, earlier.get(name), name, configuration, settings, prepared.encoder)
+        (configuration, settings), reused = planned[name], reusable.get(name)
         if reused is None:
             fitted[name], settings, history = protocols.train_for_protocol(
                 protocol, prepared, manifest, verbose=0 if args.quiet else 2, epochs=args.epochs, overrides=overrides,
