@@ -294,12 +294,16 @@ def configuration_differences(shipped: dict, other_hyperparameters: dict, other_
     """Hyperparameters and training settings (``same``) in which another fit differs from the shipped ``manifest``."""
     from movierec import artifacts
 
-    mine, trained = artifacts.hyperparameters(shipped), shipped.get("training", {})
-    before = BEFORE_HYPERPARAMETER.get
-    differ = sorted(k for k in {*mine, *other_hyperparameters}
-                    if mine.get(k, before(k)) != other_hyperparameters.get(k, before(k)))  # fmt: skip
-    was = BEFORE_SETTING.get
-    return differ + [k for k in same if other_training.get(k, was(k)) != trained.get(k, was(k))]
+    trained = shipped.get("training", {})
+    differ = differing(artifacts.hyperparameters(shipped), other_hyperparameters, BEFORE_HYPERPARAMETER)
+    return differ + differing(trained, other_training, BEFORE_SETTING, keys=same)
+
+
+def differing(mine: dict, theirs: dict, before: dict, keys=None) -> list[str]:
+    """The keys (``keys``, else every key of either) whose values differ, a missing key counting as its value in
+    ``before`` (what was used before the key was recorded), in ``keys``' order or sorted."""
+    keys = sorted({*mine, *theirs}) if keys is None else keys
+    return [k for k in keys if mine.get(k, before.get(k)) != theirs.get(k, before.get(k))]
 
 
 def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dict) -> dict:
@@ -661,15 +665,9 @@ def reused_network(args: argparse.Namespace, record, name: str, configuration: d
         print(f"training {name!r}: {args.reuse_networks} " + ("saved no such network" if isinstance(record, dict)
                                                                 else "trained no such network"))  # fmt: skip
         return None
-    before, was = BEFORE_HYPERPARAMETER.get, BEFORE_SETTING.get
-    mine = json.loads(json.dumps(configuration))
-
-    def differences(theirs: dict) -> list[str]:
-        return sorted(k for k in {*theirs, *mine} if theirs.get(k, before(k)) != mine.get(k, before(k)))
-
-    differ = differences(record.get("hyperparameters") or {})
-    recorded = record.get("settings") or {}
-    differ += [k for k, value in settings.to_dict().items() if recorded.get(k, was(k)) != value]
+    mine, planned = json.loads(json.dumps(configuration)), settings.to_dict()
+    differ = differing(mine, record.get("hyperparameters") or {}, BEFORE_HYPERPARAMETER)
+    differ += differing(planned, record.get("settings") or {}, BEFORE_SETTING, keys=list(planned))
     if differ:
         print(f"training {name!r}: the one {args.reuse_networks} saved was trained otherwise (in {differ})")
         return None
@@ -685,7 +683,7 @@ def reused_network(args: argparse.Namespace, record, name: str, configuration: d
                  f"{args.reuse_networks} measured")  # fmt: skip
     if their_encoder.to_json() != encoder.to_json():
         cli.fail(f"--reuse-networks: the {name!r} network in {folder} encodes the data otherwise than this split")
-    differ = differences(artifacts.hyperparameters(manifest))
+    differ = differing(mine, artifacts.hyperparameters(manifest), BEFORE_HYPERPARAMETER)
     differ += ["seed"] if manifest["config"].get("seed") != shipped["config"].get("seed") else []
     differ += ["versions"] if manifest.get("versions") != artifacts.library_versions() else []
     if differ:
