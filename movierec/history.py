@@ -82,29 +82,23 @@ class Histories:
         every user in it must be in ``user_index``. Users without ratings get
         an all-empty row. One sort of all ratings, no loop over users.
         """
-        if length < 1:
-            raise ValueError(f"a history holds at least one movie, got length {length}")
-        users = user_index.get_indexer(rated["user_id"].to_numpy())
-        if (users < 0).any():
-            raise KeyError(f"user_id {rated['user_id'].to_numpy()[users < 0][0]} of the ratings is not in user_index")
-        movie_ids = rated["movie_id"].to_numpy()
-        movies = encoder.encode_movie_ids(movie_ids)
-        known = movies != EMPTY
-        users, movies = users[known], movies[known]
-        timestamps, movie_ids = rated["timestamp"].to_numpy()[known], movie_ids[known]
-        order = newest_first_by_user(users, timestamps, movie_ids)
-        users, movies = users[order], movies[order]
-        counts = np.bincount(users, minlength=len(user_index))
-        rank = np.arange(len(users)) - (np.cumsum(counts) - counts)[users]  # position within the user's ratings
-        kept = rank < length
-        out = np.zeros((len(user_index), length), dtype=np.int32)
-        out[users[kept], rank[kept]] = movies[kept]
-        return cls(out)
+        return cls(_per_user(rated, user_index, encoder, length, oldest_first=False))
 
     @classmethod
     def of_parts(cls, prepared: Prepared, parts: Sequence[str], length: int = HISTORY_LENGTH) -> Histories:
         """The histories of every user of ``prepared`` from the ratings of ``parts`` of its split."""
         return cls.from_ratings(prepared.frame(*parts), prepared.user_index, prepared.encoder, length)
+
+    @staticmethod
+    def first_rated(rated: pd.DataFrame, user_index: pd.Index, encoder: FeatureEncoder, count: int) -> np.ndarray:
+        """Each user's first ``count`` rated movies, (users, count) codes, oldest first, zero-padded.
+
+        The histories' rule the other way round: by timestamp, ties broken by
+        the lower movie id first (as the new-user protocol reveals a
+        newcomer's first ratings), unknown movies dropped. A row trained as a
+        newcomer reads its person's (``movierec.pipeline``).
+        """
+        return _per_user(rated, user_index, encoder, count, oldest_first=True)
 
     @classmethod
     def for_model(cls, model, prepared: Prepared, parts: Sequence[str]) -> Histories | None:
@@ -136,3 +130,28 @@ class Histories:
         out = np.zeros(length, dtype=np.int32)
         out[: len(newest_first)] = newest_first
         return out
+
+
+def _per_user(rated: pd.DataFrame, user_index: pd.Index, encoder: FeatureEncoder, length: int,
+              oldest_first: bool) -> np.ndarray:  # fmt: skip
+    """(users, length) movie codes of each user's ``length`` most recent (or oldest) ratings, in that order."""
+    if length < 1:
+        raise ValueError(f"a history holds at least one movie, got length {length}")
+    users = user_index.get_indexer(rated["user_id"].to_numpy())
+    if (users < 0).any():
+        raise KeyError(f"user_id {rated['user_id'].to_numpy()[users < 0][0]} of the ratings is not in user_index")
+    movie_ids = rated["movie_id"].to_numpy()
+    movies = encoder.encode_movie_ids(movie_ids)
+    known = movies != EMPTY
+    users, movies = users[known], movies[known]
+    timestamps, movie_ids = rated["timestamp"].to_numpy()[known], movie_ids[known]
+    if oldest_first:  # newest first of the negated keys: the oldest first, then the lower movie id first
+        timestamps, movie_ids = -np.asarray(timestamps, np.int64), -np.asarray(movie_ids, np.int64)
+    order = newest_first_by_user(users, timestamps, movie_ids)
+    users, movies = users[order], movies[order]
+    counts = np.bincount(users, minlength=len(user_index))
+    rank = np.arange(len(users)) - (np.cumsum(counts) - counts)[users]  # position within the user's ratings
+    kept = rank < length
+    out = np.zeros((len(user_index), length), dtype=np.int32)
+    out[users[kept], rank[kept]] = movies[kept]
+    return out

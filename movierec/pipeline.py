@@ -28,9 +28,12 @@ PREFETCH_BATCHES = 2  # batches the input pipeline prepares ahead of the trainin
 # ops of one graph that share a seed repeat each other's numbers, which coupled the negatives with the mask.
 SEED_OFFSETS = {"negatives": 1, "redraws": 2, "unknown_codes": 3, "hard_negatives": 4, "newcomers": 5,
                 "newcomer_ratings": 6}
-# A rated row trained as a newcomer keeps the oldest 1 to this many movies of its history, as many as the
-# new-user protocol's largest reveal (``movierec.newuser.REVEAL``) and a few more than the app's onboarding asks for.
+# A rated row trained as a newcomer keeps 1 to this many of its person's movies, as many as the new-user
+# protocol's largest reveal (``movierec.newuser.REVEAL``) and a few more than the app's onboarding asks for.
 NEWCOMER_RATINGS = 20
+# Which movies those are: the person's first ratings, as an onboarding page collects them (its own movie left
+# out), or, as the first newcomer networks were trained, the oldest of the row's capped history.
+NEWCOMER_HISTORIES = ("first_ratings", "oldest_kept")
 
 
 def make_dataset(
@@ -46,6 +49,7 @@ def make_dataset(
     prior: tuple[OutOfFoldPrior, np.ndarray] | None = None,
     shared_history: bool = False,
     newcomer_share: float = 0.0,
+    first_ratings: np.ndarray | None = None,
 ):
     """A ``tf.data`` pipeline of (codes, target) batches.
 
@@ -77,13 +81,17 @@ def make_dataset(
 
     ``newcomer_share`` of the rated rows are trained as a newcomer is served
     (``movierec.newuser``): their ``user_id`` becomes the unknown code and
-    their history (own movie already removed) keeps only its oldest k movies,
-    k uniform in 1..``NEWCOMER_RATINGS``, as an onboarding page collects a
-    person's first ratings. The history is the person's most recent
-    ``length`` rated movies (``movierec.history``), so for someone with more
-    than that these are not their very first ratings. Their negatives, built
-    from the rated row, carry both. It cannot go with a prior, which is
-    folded in on the whole rated set.
+    their history holds k movies, k uniform in 1..``NEWCOMER_RATINGS``, the
+    person's first k ratings without the row's own movie, as an onboarding
+    page collects them, written as a newcomer's history is served (newest
+    first, the newest ``length`` if k is more). These come from
+    ``first_ratings``, (users, more than ``NEWCOMER_RATINGS``) codes, oldest
+    first (``Histories.first_rated``), the rows of ``history``'s users. Without
+    it, the history (own movie already removed) keeps its oldest k movies,
+    which for someone with more than ``length`` ratings are not their first
+    ones (the "oldest_kept" rule of the first newcomer networks). Their
+    negatives, built from the rated row, carry both. It cannot go with a
+    prior, which is folded in on the whole rated set.
     """
     import tensorflow as tf
 
@@ -105,6 +113,7 @@ def make_dataset(
     movie_column = list(fields).index("movie_id") if "movie_id" in fields else None
     if history is not None:
         histories, history_users = (tf.convert_to_tensor(a.astype(np.int32)) for a in history)
+        length = history[0].shape[1]
     if not 0 <= newcomer_share <= 1:  # NaN fails too
         raise ValueError(f"newcomer_share must be in [0, 1], got {newcomer_share}")
     if newcomer_share and prior is not None:
@@ -112,11 +121,20 @@ def make_dataset(
     if newcomer_share and "user_id" not in fields:
         raise ValueError("a row trained as a newcomer has an unknown user_id: that field must be an input")
     user_column = list(fields).index("user_id") if "user_id" in fields else None
+    if first_ratings is not None:
+        if history is None or not newcomer_share:
+            raise ValueError("first_ratings are the history of rows trained as newcomers: they need a history and "
+                             "a newcomer_share")  # fmt: skip
+        if first_ratings.shape[1] <= NEWCOMER_RATINGS:
+            raise ValueError(f"a newcomer keeps up to {NEWCOMER_RATINGS} of their first ratings besides the row's own "
+                             f"movie: first_ratings need more than {NEWCOMER_RATINGS} columns, got "
+                             f"{first_ratings.shape[1]}")  # fmt: skip
+        firsts = tf.convert_to_tensor(first_ratings.astype(np.int32))
     if prior is not None:
         score_prior, prior_users = prior[0].graph_scorer(), tf.convert_to_tensor(prior[1].astype(np.int32))
 
-    def as_newcomers(rows, past):
-        """Rows chosen at ``newcomer_share`` with the unknown user and (if any) their oldest k history movies."""
+    def as_newcomers(rows, past, history_rows):
+        """Rows chosen at ``newcomer_share`` with the unknown user and (if any) k of their first movies."""
         chosen = tf.random.uniform(tf.shape(rows)[:1], seed=seed + SEED_OFFSETS["newcomers"]) < newcomer_share
         user = tf.one_hot(user_column, tf.shape(rows)[1], on_value=True, off_value=False)
         rows = tf.where(chosen[:, None] & user[None], tf.zeros_like(rows), rows)
@@ -124,19 +142,33 @@ def make_dataset(
             return rows, None
         kept = tf.random.uniform(tf.shape(rows)[:1], 1, NEWCOMER_RATINGS + 1, dtype=tf.int32,
                                  seed=seed + SEED_OFFSETS["newcomer_ratings"])  # fmt: skip
-        # A history is newest first: a slot's movie is among the oldest k when fewer than k filled slots follow it.
-        filled = tf.cast(tf.not_equal(past, 0), tf.int32)
-        older = tf.cumsum(filled, axis=1, exclusive=True, reverse=True)
-        keep = ~chosen[:, None] | (older < kept[:, None])
-        return rows, tf.where(keep, past, tf.zeros_like(past))
+        if first_ratings is None:
+            # A history is newest first: a slot's movie is among the oldest k when fewer than k filled slots follow.
+            filled = tf.cast(tf.not_equal(past, 0), tf.int32)
+            older = tf.cumsum(filled, axis=1, exclusive=True, reverse=True)
+            keep = ~chosen[:, None] | (older < kept[:, None])
+            return rows, tf.where(keep, past, tf.zeros_like(past))
+        first = tf.gather(firsts, history_rows)
+        first = tf.where(tf.equal(first, rows[:, movie_column : movie_column + 1]), tf.zeros_like(first), first)
+        filled = tf.cast(tf.not_equal(first, 0), tf.int32)
+        first = tf.where(tf.cumsum(filled, axis=1, exclusive=True) < kept[:, None], first, tf.zeros_like(first))
+        # As a newcomer's history is served (``Histories.for_movie_codes``): newest first from slot 0, the
+        # newest ``length`` if k is more.
+        newest = tf.reverse(first, axis=[1])
+        newest = tf.gather(newest, tf.argsort(tf.cast(tf.equal(newest, 0), tf.int32), axis=1, stable=True),
+                           batch_dims=1)[:, :length]  # fmt: skip
+        first = tf.pad(newest, [[0, 0], [0, length - min(length, first_ratings.shape[1])]])
+        return rows, tf.where(chosen[:, None], first, past)
 
     def gather(batch):
         rows, targets = tf.gather(x, batch), tf.gather(y, batch)
+        past = history_rows = None
         if history is not None:
-            past = tf.gather(histories, tf.gather(history_users, batch))
+            history_rows = tf.gather(history_users, batch)
+            past = tf.gather(histories, history_rows)
             past = tf.where(tf.equal(past, rows[:, movie_column : movie_column + 1]), tf.zeros_like(past), past)
         if newcomer_share:  # before the negatives are built, which copy the rated row's user and history
-            rows, past = as_newcomers(rows, past if history is not None else None)
+            rows, past = as_newcomers(rows, past, history_rows)
         if prior is not None:
             people = tf.gather(prior_users, batch)
         if negatives is not None:

@@ -22,11 +22,13 @@ from movierec.features import FIELDS
 from movierec.history import Histories
 from movierec.negatives import SAMPLING, NegativeSampler
 from movierec.objectives import ranking_scores
-from movierec.pipeline import make_dataset
+from movierec.pipeline import NEWCOMER_HISTORIES, NEWCOMER_RATINGS, make_dataset
 from movierec.prepared import Prepared, history_parts
 from movierec.prior import EasePrior, OutOfFoldPrior, disliked_weight
 
 STRATEGIES = ("default", "mirrored", "multiworker")
+# What training did before a setting was recorded: a record without it was trained so.
+BEFORE = {"hard_negative_share": 0.0, "newcomer_share": 0.0, "newcomer_history": "oldest_kept"}
 
 
 @dataclass
@@ -44,9 +46,12 @@ class TrainSettings:
     # Share of the negatives drawn from the user's best-scored unrated movies by the EASE prior (a prior model).
     # An experiment that lost to uniform negatives on validation (bench/hard_negatives.py); not served.
     hard_negative_share: float = 0.0
-    # Share of rated rows trained as a newcomer (unknown user, the oldest 1-20 movies of its history; see
+    # Share of rated rows trained as a newcomer (unknown user, 1-20 of the person's first ratings; see
     # ``movierec.pipeline``), for a network that serves people with a handful of ratings. 0 for the shipped models.
     newcomer_share: float = 0.0
+    # Which movies a newcomer row keeps: "first_ratings", or "oldest_kept" (the oldest of its capped history), the
+    # rule of the networks trained before this setting (``pipeline.NEWCOMER_HISTORIES``).
+    newcomer_history: str = "first_ratings"
 
     def __post_init__(self) -> None:
         for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0)):
@@ -66,14 +71,25 @@ class TrainSettings:
             raise ValueError(f"hard_negative_share must be in [0, 1], got {self.hard_negative_share}")
         if not 0 <= self.newcomer_share <= 1:
             raise ValueError(f"newcomer_share must be in [0, 1], got {self.newcomer_share}")
+        if self.newcomer_history not in NEWCOMER_HISTORIES:
+            raise ValueError(f"newcomer_history must be one of {NEWCOMER_HISTORIES}, got {self.newcomer_history!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, stored: dict) -> TrainSettings:
-        """Settings from a manifest's ``training`` section; keys this code does not know are ignored."""
-        return cls(**{k: stored[k] for k in cls.__dataclass_fields__ if k in stored})
+        """Settings from a manifest's ``training`` section; keys this code does not know are ignored.
+
+        A setting the manifest did not record yet is what training did then
+        (``BEFORE``); which movies newcomer rows keep only where there were
+        any, so that settings read from a shipped model train a newcomer
+        network by today's rule.
+        """
+        before = {**BEFORE}
+        if not stored.get("newcomer_share", BEFORE["newcomer_share"]):
+            del before["newcomer_history"]
+        return cls(**{k: stored.get(k, before.get(k)) for k in cls.__dataclass_fields__ if k in stored or k in before})
 
 
 @functools.cache  # one strategy per process: TensorFlow allows a single multi-worker setup
@@ -144,7 +160,9 @@ def training_data(
     negatives comes from each user's best-scored unrated movies by the same
     out-of-fold prior (``movierec.negatives``; an experiment). With
     ``newcomer_share``, that share of rated rows is trained with the unknown
-    user and the oldest 1-20 movies of its history (``movierec.pipeline``).
+    user and 1-20 of the person's first ratings in ``parts`` (or, with
+    ``newcomer_history="oldest_kept"``, the oldest of its history; see
+    ``movierec.pipeline``).
     """
     frame = prepared.frame(*parts)
     user_rows = prepared.user_index.get_indexer(frame["user_id"])
@@ -169,6 +187,10 @@ def training_data(
         raise ValueError(f"the model matches histories against field {model.history_field}, the data's movie_id is "
                          f"field {prepared.fields.index('movie_id')}")  # fmt: skip
     prior = None if fitted is None else (fitted, user_rows)
+    first = None
+    if past is not None and settings.newcomer_share and settings.newcomer_history == "first_ratings":
+        # one more than a newcomer row keeps: the row's own movie may be among them
+        first = Histories.first_rated(frame, prepared.user_index, prepared.encoder, NEWCOMER_RATINGS + 1)
     # Several replicas each take a slice of every input of a batch, which would part a shared history
     # from its negatives: they get a copy per row.
     if shared_history is None:  # the model's own strategy: keras-tuner fits outside the scope it built in
@@ -176,7 +198,7 @@ def training_data(
     return make_dataset(
         prepared.codes(*parts), targets(model, frame), settings.batch_size, True, settings.seed, settings.oov_rate,
         negatives, prepared.fields, None if past is None else (past.codes, user_rows), prior, shared_history,
-        settings.newcomer_share,
+        settings.newcomer_share, first,
     )  # fmt: skip
 
 

@@ -406,11 +406,24 @@ def test_choosing_the_ranking_rule_refuses_what_it_cannot_trust(shipped_and_fit,
 def test_a_training_setting_a_manifest_predates_counts_as_its_default():
     """Manifests written before ``hard_negative_share`` or ``newcomer_share`` existed trained with neither."""
     shipped = {"config": {}, "training": {"negatives": 4}}
-    for setting in ("hard_negative_share", "newcomer_share"):
+    for setting, differ in (("hard_negative_share", []), ("newcomer_share", ["newcomer_history"])):
         assert evaluate.configuration_differences(shipped, {}, {"negatives": 4, setting: 0.0}) == []
-        assert evaluate.configuration_differences(shipped, {}, {"negatives": 4, setting: 0.5}) == [setting]
+        # (newcomer rows without a record of which movies they kept kept the oldest of the capped history)
+        assert evaluate.configuration_differences(shipped, {}, {"negatives": 4, setting: 0.5}) == [setting, *differ]
     # A setting with no entry there is not assumed: a manifest without it differs from any value of it.
     assert evaluate.configuration_differences({"config": {}, "training": {}}, {}, {"negatives": 4}) == ["negatives"]
+
+
+def test_which_movies_newcomer_rows_kept_counts_only_where_there_were_newcomer_rows():
+    """Newcomer networks trained before ``newcomer_history`` kept the oldest of the capped history."""
+    earlier = {"config": {}, "training": {"negatives": 4, "newcomer_share": 0.5}}
+    now = {"negatives": 4, "newcomer_share": 0.5, "newcomer_history": "first_ratings"}
+    assert evaluate.configuration_differences(earlier, {}, now) == ["newcomer_history"]
+    assert evaluate.configuration_differences(earlier, {}, {**now, "newcomer_history": "oldest_kept"}) == []
+    # without newcomer rows the rule shaped nothing, whatever either record says
+    shipped = {"config": {}, "training": {"negatives": 4}}
+    assert evaluate.configuration_differences(shipped, {}, {**now, "newcomer_share": 0.0}) == []
+    assert evaluate.configuration_differences(shipped, {}, now) == ["newcomer_share", "newcomer_history"]
 
 
 def test_a_hyperparameter_a_manifest_predates_counts_as_its_default():

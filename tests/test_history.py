@@ -60,28 +60,39 @@ def test_the_default_length_and_the_memory_is_users_times_length():
     assert histories.codes.nbytes == len(USERS) * 4 * HISTORY_LENGTH
 
 
-def slow_reference(rated: pd.DataFrame, users: pd.Index, movie_ids: list[int], length: int) -> np.ndarray:
-    """One user at a time, straight from the rule."""
+def slow_reference(rated: pd.DataFrame, users: pd.Index, movie_ids: list[int], length: int, oldest_first=False):
+    """One user at a time, straight from the rule: newest first, ties to the higher id (or oldest, lower id)."""
     codes = {m: i + 1 for i, m in enumerate(movie_ids)}
     out = np.zeros((len(users), length), dtype=np.int32)
+    sign = 1 if oldest_first else -1
     for row, user in enumerate(users):
         mine = [(t, m) for u, m, t in rated.itertuples(index=False) if u == user and m in codes]
-        newest = sorted(mine, key=lambda tm: (-tm[0], -tm[1]))[:length]
-        out[row, : len(newest)] = [codes[m] for _, m in newest]
+        kept = sorted(mine, key=lambda tm: (sign * tm[0], sign * tm[1]))[:length]
+        out[row, : len(kept)] = [codes[m] for _, m in kept]
     return out
 
 
+@pytest.mark.parametrize("oldest_first", [False, True], ids=["histories", "first_rated"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_vectorised_construction_equals_the_slow_reference(seed):
+def test_the_vectorised_construction_equals_the_slow_reference(seed, oldest_first):
     rng = np.random.default_rng(seed)
     movie_ids = sorted(rng.choice(np.arange(1, 100), 60, replace=False).tolist())
     users = pd.Index(rng.permutation(np.arange(100, 140)))
     pairs = {(int(rng.choice(users[:35])), int(rng.integers(1, 100))) for _ in range(600)}  # unique (user, movie)
     rated = ratings([(u, m, int(rng.integers(0, 20))) for u, m in sorted(pairs)])  # few timestamps: many ties
     rated = rated.sample(frac=1.0, random_state=seed)
-    got = Histories.from_ratings(rated, users, encoder(movie_ids), length=8).codes
-    np.testing.assert_array_equal(got, slow_reference(rated, users, movie_ids, 8))
+    if oldest_first:
+        got = Histories.first_rated(rated, users, encoder(movie_ids), 8)
+    else:
+        got = Histories.from_ratings(rated, users, encoder(movie_ids), length=8).codes
+    np.testing.assert_array_equal(got, slow_reference(rated, users, movie_ids, 8, oldest_first))
     assert got[:, -1].any() and not got[:, 0].all()  # some histories are capped, some users have none
+
+
+def test_first_rated_is_oldest_first_ties_to_the_lower_movie_id_without_unknowns():
+    rated = ratings([(7, 30, 300), (7, 10, 100), (7, UNKNOWN_MOVIE, 1), (7, 20, 200), (8, 60, 50), (8, 40, 50)])
+    np.testing.assert_array_equal(Histories.first_rated(rated, USERS, encoder(), 2),
+                                  [[code(10), code(20)], [code(40), code(60)], [0, 0]])  # fmt: skip
 
 
 def test_for_rows_removes_each_rows_own_movie_and_keeps_the_rest():

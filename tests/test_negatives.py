@@ -189,6 +189,33 @@ def test_rows_trained_as_newcomers_need_a_model_without_a_prior(prepared):
     training.training_data(Reader(), prepared, ("train",), training.TrainSettings(newcomer_share=0.5))
 
 
+def test_newcomer_rows_read_the_first_ratings_of_the_parts_they_train_on(prepared, monkeypatch):
+    """``newcomer_history``: the person's first ratings (the default), or the first networks' oldest-kept rule."""
+    from movierec.history import Histories
+    from movierec.pipeline import NEWCOMER_RATINGS
+
+    with pytest.raises(ValueError, match="newcomer_history must be one of"):
+        training.TrainSettings(newcomer_history="last_ratings")
+
+    class Reader:
+        objective = RatingObjective(ordinal=True, rated_head=True)
+        history_length, history_field, ease_l2 = 25, FIELD_POSITION["movie_id"], 0.0
+
+    given = []
+    monkeypatch.setattr(training, "make_dataset", lambda *args: given.append(args[-1]))
+    for settings in (training.TrainSettings(newcomer_share=0.5), training.TrainSettings(newcomer_share=0.0),
+                     training.TrainSettings(newcomer_share=0.5, newcomer_history="oldest_kept")):  # fmt: skip
+        training.training_data(Reader(), prepared, ("train", "validation"), settings, shared_history=True)
+    frame = prepared.frame("train", "validation")
+    expected = Histories.first_rated(frame, prepared.user_index, prepared.encoder, NEWCOMER_RATINGS + 1)
+    np.testing.assert_array_equal(given[0], expected)
+    assert given[1:] == [None, None]
+    # Settings read from a manifest: one written before the setting, with newcomer rows, kept the oldest ones;
+    # without newcomer rows, nothing was kept, and a newcomer network trained from it takes today's rule.
+    assert training.TrainSettings.from_dict({"newcomer_share": 0.5}).newcomer_history == "oldest_kept"
+    assert training.TrainSettings.from_dict({"negatives": 4}).newcomer_history == "first_ratings"
+
+
 def test_training_rows_get_hard_negatives_from_their_users_pool(prepared, train_prior, monkeypatch):
     """Through ``training_data``: a model that reads a prior, every negative from its user's pool at share 1."""
     monkeypatch.setattr(negatives, "HARD_POOL", POOL)

@@ -82,8 +82,9 @@ def test_no_row_sees_its_own_movie_in_its_history_and_negatives_carry_their_rate
     assert set(np.unique(removed)) <= {0, 1} and removed.sum() > 0
 
 
-def test_rows_trained_as_newcomers_have_the_unknown_user_and_only_their_oldest_movies(prepared):
-    """``newcomer_share``: a rated row and its negatives get the unknown user and the person's oldest 1-20 movies."""
+def test_rows_trained_as_newcomers_by_the_oldest_kept_rule_have_the_unknown_user_and_their_oldest_movies(prepared):
+    """``newcomer_share`` without first ratings (the first newcomer networks' rule): a rated row and its negatives
+    get the unknown user and the oldest 1-20 movies of its capped history."""
     from movierec.history import HISTORY_PER_PERSON, Histories
     from movierec.negatives import NegativeSampler
 
@@ -137,6 +138,60 @@ def test_rows_trained_as_newcomers_have_the_unknown_user_and_only_their_oldest_m
     assert min(kept_sizes) == 1 and max(kept_sizes) == pipeline.NEWCOMER_RATINGS  # k spans 1..20
 
 
+def test_rows_trained_as_newcomers_have_their_persons_first_ratings_without_their_own_movie(prepared):
+    """With ``first_ratings``, a newcomer row's history is the person's first k ratings, k in 1..20, own movie
+    left out, as the new-user protocol reveals them; other rows keep their whole history, negatives share it."""
+    from movierec.history import HISTORY_PER_PERSON, Histories
+    from movierec.negatives import NegativeSampler
+
+    k, movie, user = 2, FIELDS.index("movie_id"), FIELDS.index("user_id")
+    frame = prepared.split.train
+    users = prepared.user_index.get_indexer(frame["user_id"])
+    past = Histories.of_parts(prepared, ("train",), length=24)
+    first = Histories.first_rated(frame, prepared.user_index, prepared.encoder, pipeline.NEWCOMER_RATINGS + 1)
+    codes = prepared.codes("train")
+    original = past.for_rows(users, codes[:, movie])
+    # the first ratings are not the oldest of a capped history for long histories: the two rules differ here
+    assert (first[users, -1] != 0).mean() > 0.3 and (past.codes[users, -1] != 0).mean() > 0.3
+    sampler = NegativeSampler.for_rows(prepared, frame, "uniform")
+    made = {share: pipeline.make_dataset(
+        codes, np.ones(len(frame), np.float32), 256, seed=5, negatives=(sampler, users, k),
+        history=(past.codes, users), shared_history=share, newcomer_share=0.5, first_ratings=first,
+    ) for share in (True, False)}  # fmt: skip
+    start, chosen, kept_sizes, not_oldest_kept = 0, [], [], 0
+    for inputs, targets in made[True]:
+        rows, history = inputs["codes"].numpy(), inputs[HISTORY_PER_PERSON].numpy()
+        rated = int(targets.numpy().sum())
+        newcomer = rows[:rated, user] == 0
+        np.testing.assert_array_equal(rows[rated:, user].reshape(rated, k), np.repeat(rows[:rated, user, None], k, 1))
+        for j in range(rated):
+            row = start + j
+            if not newcomer[j]:
+                np.testing.assert_array_equal(history[j], original[row])
+                continue
+            own = codes[row, movie]
+            firsts = first[users[row]]
+            firsts = firsts[(firsts != 0) & (firsts != own)]  # oldest first, own movie out
+            got = history[j][history[j] != 0]
+            assert own not in got and 1 <= len(got) <= pipeline.NEWCOMER_RATINGS or len(firsts) == 0
+            np.testing.assert_array_equal(got, firsts[: len(got)][::-1])  # the first k, newest first, at the front
+            assert not history[j][len(got) :].any()
+            oldest = original[row][original[row] != 0][::-1][: len(got)]
+            not_oldest_kept += sorted(got) != sorted(oldest)
+            kept_sizes.append(len(got)) if len(firsts) >= pipeline.NEWCOMER_RATINGS else None
+        chosen.append(newcomer)
+        start += rated
+    assert start == len(frame)
+    assert 0.45 < np.concatenate(chosen).mean() < 0.55
+    assert min(kept_sizes) == 1 and max(kept_sizes) == pipeline.NEWCOMER_RATINGS  # k spans 1..20
+    assert not_oldest_kept > 0  # the rule changed something
+    for (inputs, targets), (mine, _) in zip(made[True].take(2), made[False].take(2), strict=True):
+        rated = int(targets.numpy().sum())
+        person = np.concatenate([np.arange(rated), np.repeat(np.arange(rated), k)])
+        np.testing.assert_array_equal(mine["history"].numpy(), inputs[HISTORY_PER_PERSON].numpy()[person])
+        np.testing.assert_array_equal(mine["codes"].numpy(), inputs["codes"].numpy())
+
+
 def test_newcomer_share_is_checked():
     import pytest
 
@@ -150,3 +205,33 @@ def test_newcomer_share_is_checked():
         pipeline.make_dataset(x, y, 2, newcomer_share=0.5, prior=(OutOfFoldPrior.__new__(OutOfFoldPrior), np.zeros(4)))
     with pytest.raises(ValueError, match="unknown user_id: that field must be an input"):
         pipeline.make_dataset(x[:, :3], y, 2, fields=("movie_id", "gender", "age"), newcomer_share=0.5)
+    users, wide = np.zeros(4, np.int32), np.zeros((1, pipeline.NEWCOMER_RATINGS + 1), np.int32)
+    with pytest.raises(ValueError, match="need a history and a newcomer_share"):
+        pipeline.make_dataset(x, y, 2, newcomer_share=0.5, first_ratings=wide)
+    with pytest.raises(ValueError, match="need a history and a newcomer_share"):
+        pipeline.make_dataset(x, y, 2, history=(wide, users), first_ratings=wide)
+    with pytest.raises(ValueError, match=f"keeps up to {pipeline.NEWCOMER_RATINGS} of their first ratings"):
+        pipeline.make_dataset(x, y, 2, newcomer_share=0.5, history=(wide, users), first_ratings=wide[:, :-1])
+
+
+def test_a_newcomer_row_of_a_short_history_keeps_the_newest_of_its_first_ratings():
+    """A history narrower than the first ratings kept holds the newest of them, as a newcomer's is served."""
+    from movierec.history import Histories
+
+    movie, rows = FIELDS.index("movie_id"), 400
+    x = np.ones((rows, len(FIELDS)), np.int32)
+    x[:, movie] = 99  # not among the person's first ratings
+    first = np.zeros((1, pipeline.NEWCOMER_RATINGS + 1), np.int32)
+    first[0] = np.arange(1, pipeline.NEWCOMER_RATINGS + 2)  # oldest first
+    histories = np.zeros((1, 3), np.int32)
+    dataset = pipeline.make_dataset(x, np.ones(rows, np.float32), rows, seed=1, history=(histories, np.zeros(rows)),
+                                    newcomer_share=1.0, first_ratings=first)  # fmt: skip
+    inputs, _ = next(iter(dataset))
+    assert not inputs["codes"].numpy()[:, FIELDS.index("user_id")].any()
+    seen = set()
+    for got in inputs["history"].numpy():
+        k = int(got.max())  # the k first ratings are codes 1..k: the newest is k
+        served = Histories.for_movie_codes(first[0, :k], length=3)
+        np.testing.assert_array_equal(got, served)
+        seen.add(k)
+    assert {1, 2, 3, pipeline.NEWCOMER_RATINGS} <= seen

@@ -180,6 +180,7 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
     newcomer = settings["trained"]["newcomer"]
     assert newcomer["overrides"] == {**settings["trained"]["model"]["overrides"], "ease_l2": 0.0}
     assert newcomer["settings"]["newcomer_share"] == NEWCOMER_SHARE
+    assert newcomer["settings"]["newcomer_history"] == "first_ratings"
     assert settings["trained"]["model"]["settings"]["newcomer_share"] == 0.0
     # Which network serves newcomers is chosen on the validation people's numbers, never the test people's.
     serving = settings["newcomer_network"]
@@ -218,14 +219,15 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
         assert trained["history"] == settings["trained"][name]["history"]
     # A network the earlier run trained otherwise is trained again, and only it.
     otherwise = json.loads(out.read_text())
-    otherwise["settings"]["trained"]["newcomer"]["settings"]["newcomer_share"] = 0.25
+    # (an earlier run's newcomer network, trained before newcomer rows kept the person's first ratings)
+    del otherwise["settings"]["trained"]["newcomer"]["settings"]["newcomer_history"]
     (tmp_path / "otherwise.json").write_text(json.dumps(otherwise))
     capsys.readouterr()
     retrained = run_again(tmp_path / "otherwise.json", tmp_path / "retrained.json")["settings"]["trained"]
     (network, trained_with), = fits
     assert network.history_length > 0 and network.ease_l2 == 0.0 and trained_with.newcomer_share == NEWCOMER_SHARE
     assert "reused_from" not in retrained["newcomer"] and "reused_from" in retrained["model"]
-    assert "trained otherwise (in ['newcomer_share'])" in capsys.readouterr().out
+    assert "trained otherwise (in ['newcomer_history'])" in capsys.readouterr().out
     # Another model's run, other rows, or weights that are not the ones measured stop the run before it trains.
     bad_runs = {
         "not a new-user run of": lambda run: run.update(model="autoint"),

@@ -283,9 +283,7 @@ def refresh_baselines(args: argparse.Namespace, protocol, release, encoder) -> d
 
 # Training settings a choice made with one fit carries over to another fit under (epochs aside: a protocol caps them).
 SAME_TRAINING = ("batch_size", "learning_rate", "negatives", "negative_sampling", "hard_negative_share", "oov_rate",
-                 "seed", "newcomer_share")
-# What a manifest written before a training setting existed trained with (negatives' default was once 0: no entry).
-BEFORE_SETTING = {"hard_negative_share": 0.0, "newcomer_share": 0.0}
+                 "seed", "newcomer_share", "newcomer_history")
 # What a manifest written before a hyperparameter existed was trained with.
 BEFORE_HYPERPARAMETER = {"ease_disliked_weight": 1.0}
 
@@ -296,7 +294,19 @@ def configuration_differences(shipped: dict, other_hyperparameters: dict, other_
 
     trained = shipped.get("training", {})
     differ = differing(artifacts.hyperparameters(shipped), other_hyperparameters, BEFORE_HYPERPARAMETER)
-    return differ + differing(trained, other_training, BEFORE_SETTING, keys=same)
+    return differ + differing_settings(trained, other_training, same)
+
+
+def differing_settings(mine: dict, theirs: dict, keys) -> list[str]:
+    """The training settings (``keys``) two records differ in, as they shaped the training: a setting missing from
+    a record as what was used before it was recorded, which movies newcomer rows keep only if there were any."""
+    from movierec.training import BEFORE
+
+    def as_trained(settings: dict) -> dict:
+        newcomers = settings.get("newcomer_share", BEFORE["newcomer_share"])
+        return settings if newcomers else {**settings, "newcomer_history": None}
+
+    return differing(as_trained(mine), as_trained(theirs), BEFORE, keys=keys)
 
 
 def differing(mine: dict, theirs: dict, before: dict, keys=None) -> list[str]:
@@ -667,7 +677,7 @@ def reused_network(args: argparse.Namespace, record, name: str, configuration: d
         return None
     mine, planned = json.loads(json.dumps(configuration)), settings.to_dict()
     differ = differing(mine, record.get("hyperparameters") or {}, BEFORE_HYPERPARAMETER)
-    differ += differing(planned, record.get("settings") or {}, BEFORE_SETTING, keys=list(planned))
+    differ += differing_settings(planned, record.get("settings") or {}, keys=list(planned))
     if differ:
         print(f"training {name!r}: the one {args.reuse_networks} saved was trained otherwise (in {differ})")
         return None
