@@ -30,7 +30,9 @@ rating was kept away from fitting:
   ignores their ratings) is chosen the same way, on the same validation
   people. The ``newcomer`` network is the one without the prior, trained
   with ``NEWCOMER_SHARE`` of its rated rows as a newcomer is served: the
-  unknown user and only the oldest 1-20 movies of the person's history. A
+  unknown user and only 1-20 of the person's first ratings (the oldest
+  1-20 of the capped history for the networks trained before
+  ``TrainSettings.newcomer_history``). A
   network fitted on full profiles alone meets a 5-movie history and an
   unknown user together for the first time when serving. The stacked model's
   mean there is the best of its power grid, a selection that favours it
@@ -82,8 +84,8 @@ PEOPLE = {"test": "test", "validation": "new_validation"}
 # the app promises a list that follows their ratings.
 NETWORKS = ("model", "no_prior", "newcomer", "no_history")
 MAY_SERVE_NEWCOMERS = ("model", "no_prior", "newcomer")
-# The "newcomer" network trains this share of its rated rows as a newcomer is served: the unknown user and the
-# oldest 1-20 movies of the history (``training.TrainSettings.newcomer_share``, ``movierec.pipeline``).
+# The "newcomer" network trains this share of its rated rows as a newcomer is served: the unknown user and 1-20
+# of the person's first ratings (``training.TrainSettings.newcomer_share``, ``newcomer_history``; ``pipeline``).
 NEWCOMER_SHARE = 0.5
 
 

@@ -173,7 +173,8 @@ def test_rows_trained_as_newcomers_have_their_persons_first_ratings_without_thei
             firsts = first[users[row]]
             firsts = firsts[(firsts != 0) & (firsts != own)]  # oldest first, own movie out
             got = history[j][history[j] != 0]
-            assert own not in got and 1 <= len(got) <= pipeline.NEWCOMER_RATINGS or len(firsts) == 0
+            assert own not in got
+            assert 1 <= len(got) <= pipeline.NEWCOMER_RATINGS or len(firsts) == 0
             np.testing.assert_array_equal(got, firsts[: len(got)][::-1])  # the first k, newest first, at the front
             assert not history[j][len(got) :].any()
             oldest = original[row][original[row] != 0][::-1][: len(got)]
