@@ -86,10 +86,14 @@ def make_dataset(
     page collects them, written as a newcomer's history is served (newest
     first, the newest ``length`` if k is more). These come from
     ``first_ratings``, (users, more than ``NEWCOMER_RATINGS``) codes, oldest
-    first (``Histories.first_rated``), the rows of ``history``'s users. Without
-    it, the history (own movie already removed) keeps its oldest k movies,
-    which for someone with more than ``length`` ratings are not their first
-    ones (the "oldest_kept" rule of the first newcomer networks). Their
+    first (``Histories.first_rated``), the rows of ``history``'s users.
+    Unlike a served newcomer, whose movies to find all come after those
+    revealed, a row among the person's first ratings trains with some that
+    came after it (its own movie is still left out). Without
+    ``first_ratings``, the history (own movie already removed) keeps its
+    oldest k movies, which for someone with more than ``length`` ratings are
+    not their first ones (the "oldest_kept" rule of the first newcomer
+    networks). Their
     negatives, built from the rated row, carry both. It cannot go with a
     prior, which is folded in on the whole rated set.
     """
@@ -125,6 +129,9 @@ def make_dataset(
         if history is None or not newcomer_share:
             raise ValueError("first_ratings are the history of rows trained as newcomers: they need a history and "
                              "a newcomer_share")  # fmt: skip
+        if first_ratings.ndim != 2 or len(first_ratings) != len(history[0]):
+            raise ValueError(f"first_ratings are one row per user of the histories ({len(history[0])}), got shape "
+                             f"{first_ratings.shape}")  # fmt: skip
         if first_ratings.shape[1] <= NEWCOMER_RATINGS:
             raise ValueError(f"a newcomer keeps up to {NEWCOMER_RATINGS} of their first ratings besides the row's own "
                              f"movie: first_ratings need more than {NEWCOMER_RATINGS} columns, got "

@@ -213,6 +213,8 @@ def test_newcomer_share_is_checked():
         pipeline.make_dataset(x, y, 2, history=(wide, users), first_ratings=wide)
     with pytest.raises(ValueError, match=f"keeps up to {pipeline.NEWCOMER_RATINGS} of their first ratings"):
         pipeline.make_dataset(x, y, 2, newcomer_share=0.5, history=(wide, users), first_ratings=wide[:, :-1])
+    with pytest.raises(ValueError, match=r"one row per user of the histories \(1\), got shape \(2, 21\)"):
+        pipeline.make_dataset(x, y, 2, newcomer_share=0.5, history=(wide, users), first_ratings=np.vstack([wide] * 2))
 
 
 def test_a_newcomer_row_of_a_short_history_keeps_the_newest_of_its_first_ratings():

@@ -219,14 +219,18 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
         assert trained["history"] == settings["trained"][name]["history"]
     # A network the earlier run trained otherwise is trained again, and only it.
     otherwise = json.loads(out.read_text())
-    # (an earlier run's newcomer network, trained before newcomer rows kept the person's first ratings)
-    del otherwise["settings"]["trained"]["newcomer"]["settings"]["newcomer_history"]
+    # (an earlier run's, recorded before the setting of which movies newcomer rows keep: its newcomer network kept
+    # the oldest of the history; the others had no newcomer rows, so the rule shaped nothing and they are reused)
+    for record in otherwise["settings"]["trained"].values():
+        del record["settings"]["newcomer_history"]
     (tmp_path / "otherwise.json").write_text(json.dumps(otherwise))
     capsys.readouterr()
     retrained = run_again(tmp_path / "otherwise.json", tmp_path / "retrained.json")["settings"]["trained"]
     (network, trained_with), = fits
     assert network.history_length > 0 and network.ease_l2 == 0.0 and trained_with.newcomer_share == NEWCOMER_SHARE
-    assert "reused_from" not in retrained["newcomer"] and "reused_from" in retrained["model"]
+    assert "reused_from" not in retrained["newcomer"]
+    assert all("reused_from" in retrained[name] for name in retrained if name != "newcomer")
+    assert trained_with.newcomer_history == "first_ratings"
     assert "trained otherwise (in ['newcomer_history'])" in capsys.readouterr().out
     # Another model's run, other rows, or weights that are not the ones measured stop the run before it trains.
     bad_runs = {
@@ -434,6 +438,8 @@ def test_a_protocol_trains_with_settings_of_its_own_on_top_of_the_shipped_ones(p
                                  settings_overrides={"newcomer_share": 0.5})  # fmt: skip
     settings = trained[0]
     assert (settings.newcomer_share, settings.oov_rate, settings.epochs, settings.refit) == (0.5, 0.02, 3, False)
+    # the manifest predates which movies newcomer rows keep, and had none: the newcomer network takes today's rule
+    assert settings.newcomer_history == "first_ratings"
     with pytest.raises(ValueError, match="newcomer_share must be in"):
         protocols.train_for_protocol(protocols.PROTOCOLS["newuser"], prepared, manifest,
                                      settings_overrides={"newcomer_share": 2.0})  # fmt: skip
