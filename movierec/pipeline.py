@@ -93,9 +93,8 @@ def make_dataset(
     ``first_ratings``, the history (own movie already removed) keeps its
     oldest k movies, which for someone with more than ``length`` ratings are
     not their first ones (the "oldest_kept" rule of the first newcomer
-    networks). Their
-    negatives, built from the rated row, carry both. It cannot go with a
-    prior, which is folded in on the whole rated set.
+    networks). Their negatives, built from the rated row, carry both. It
+    cannot go with a prior, which is folded in on the whole rated set.
     """
     import tensorflow as tf
 
