@@ -79,17 +79,19 @@ class TrainSettings:
 
     @classmethod
     def from_dict(cls, stored: dict) -> TrainSettings:
-        """Settings from a manifest's ``training`` section; keys this code does not know are ignored.
+        """Settings from a manifest's ``training`` section (``as_recorded_then``); keys this code does not know are
+        ignored, so that settings read from a shipped model train a newcomer network by today's rule."""
+        filled = as_recorded_then(stored)
+        return cls(**{k: filled[k] for k in cls.__dataclass_fields__ if k in filled})
 
-        A setting the manifest did not record yet is what training did then
-        (``BEFORE``); which movies newcomer rows keep only where there were
-        any, so that settings read from a shipped model train a newcomer
-        network by today's rule.
-        """
-        before = {**BEFORE}
-        if not stored.get("newcomer_share", BEFORE["newcomer_share"]):
-            del before["newcomer_history"]
-        return cls(**{k: stored.get(k, before.get(k)) for k in cls.__dataclass_fields__ if k in stored or k in before})
+
+def as_recorded_then(stored: dict) -> dict:
+    """A ``training`` record with the settings it predates filled in as training did then (``BEFORE``); which
+    movies newcomer rows kept only where there were any."""
+    filled = {**BEFORE, **stored}
+    if not filled["newcomer_share"] and "newcomer_history" not in stored:
+        del filled["newcomer_history"]
+    return filled
 
 
 @functools.cache  # one strategy per process: TensorFlow allows a single multi-worker setup

@@ -300,13 +300,13 @@ def configuration_differences(shipped: dict, other_hyperparameters: dict, other_
 def differing_settings(mine: dict, theirs: dict, keys) -> list[str]:
     """The training settings (``keys``) two records differ in, as they shaped the training: a setting missing from
     a record as what was used before it was recorded, which movies newcomer rows keep only if there were any."""
-    from movierec.training import BEFORE
+    from movierec.training import as_recorded_then
 
     def as_trained(settings: dict) -> dict:
-        newcomers = settings.get("newcomer_share", BEFORE["newcomer_share"])
-        return settings if newcomers else {**settings, "newcomer_history": None}
+        filled = as_recorded_then(settings)
+        return filled if filled["newcomer_share"] else {**filled, "newcomer_history": None}
 
-    return differing(as_trained(mine), as_trained(theirs), BEFORE, keys=keys)
+    return differing(as_trained(mine), as_trained(theirs), {}, keys=keys)
 
 
 def differing(mine: dict, theirs: dict, before: dict, keys=None) -> list[str]:
