@@ -31,9 +31,10 @@ SEED_OFFSETS = {"negatives": 1, "redraws": 2, "unknown_codes": 3, "hard_negative
 # A rated row trained as a newcomer keeps 1 to this many of its person's movies, as many as the new-user
 # protocol's largest reveal (``movierec.newuser.REVEAL``) and a few more than the app's onboarding asks for.
 NEWCOMER_RATINGS = 20
-# Which movies those are: the person's first ratings, as an onboarding page collects them (its own movie left
-# out), or, as the first newcomer networks were trained, the oldest of the row's capped history.
-NEWCOMER_HISTORIES = ("first_ratings", "oldest_kept")
+# Which movies those are (``training.TrainSettings.newcomer_history``): as the first newcomer networks were
+# trained, the oldest of the row's capped history; the person's first ratings, as an onboarding page collects them
+# (the row's own movie left out); or those, with only rows rated after them trained as newcomers, as one is served.
+NEWCOMER_HISTORIES = ("oldest_kept", "first_ratings", "first_ratings_later_rows")
 
 
 def make_dataset(
@@ -50,6 +51,7 @@ def make_dataset(
     shared_history: bool = False,
     newcomer_share: float = 0.0,
     first_ratings: np.ndarray | None = None,
+    later_rows_only: bool = False,
 ):
     """A ``tf.data`` pipeline of (codes, target) batches.
 
@@ -89,7 +91,11 @@ def make_dataset(
     first (``Histories.first_rated``), the rows of ``history``'s users.
     Unlike a served newcomer, whose movies to find all come after those
     revealed, a row among the person's first ratings trains with some that
-    came after it (its own movie is still left out). Without
+    came after it (its own movie is still left out), unless
+    ``later_rows_only``: then a row drawn as a newcomer stays a whole
+    person's row if its movie is among the k first ratings it would keep, so
+    every newcomer row's movie was rated after its k movies, as a served
+    newcomer's are (the share of newcomer rows falls a little). Without
     ``first_ratings``, the history (own movie already removed) keeps its
     oldest k movies, which for someone with more than ``length`` ratings are
     not their first ones (the "oldest_kept" rule of the first newcomer
@@ -136,6 +142,8 @@ def make_dataset(
                              f"movie: first_ratings need more than {NEWCOMER_RATINGS} columns, got "
                              f"{first_ratings.shape[1]}")  # fmt: skip
         firsts = tf.convert_to_tensor(first_ratings.astype(np.int32))
+    elif later_rows_only:
+        raise ValueError("later_rows_only picks newcomer rows rated after their first ratings: it needs first_ratings")
     if prior is not None:
         score_prior, prior_users = prior[0].graph_scorer(), tf.convert_to_tensor(prior[1].astype(np.int32))
 
@@ -143,11 +151,14 @@ def make_dataset(
         """Rows chosen at ``newcomer_share`` with the unknown user and (if any) k of their first movies."""
         chosen = tf.random.uniform(tf.shape(rows)[:1], seed=seed + SEED_OFFSETS["newcomers"]) < newcomer_share
         user = tf.one_hot(user_column, tf.shape(rows)[1], on_value=True, off_value=False)
-        rows = tf.where(chosen[:, None] & user[None], tf.zeros_like(rows), rows)
         if past is None:
-            return rows, None
+            return tf.where(chosen[:, None] & user[None], tf.zeros_like(rows), rows), None
         kept = tf.random.uniform(tf.shape(rows)[:1], 1, NEWCOMER_RATINGS + 1, dtype=tf.int32,
                                  seed=seed + SEED_OFFSETS["newcomer_ratings"])  # fmt: skip
+        if later_rows_only:  # a row among the k first ratings it would keep stays its whole person's
+            own = tf.equal(tf.gather(firsts, history_rows), rows[:, movie_column : movie_column + 1])
+            chosen &= ~tf.reduce_any(own & (tf.range(tf.shape(own)[1])[None] < kept[:, None]), axis=1)
+        rows = tf.where(chosen[:, None] & user[None], tf.zeros_like(rows), rows)
         if first_ratings is None:
             # A history is newest first: a slot's movie is among the oldest k when fewer than k filled slots follow.
             filled = tf.cast(tf.not_equal(past, 0), tf.int32)

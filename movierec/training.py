@@ -46,12 +46,12 @@ class TrainSettings:
     # Share of the negatives drawn from the user's best-scored unrated movies by the EASE prior (a prior model).
     # An experiment that lost to uniform negatives on validation (bench/hard_negatives.py); not served.
     hard_negative_share: float = 0.0
-    # Share of rated rows trained as a newcomer (unknown user, 1-20 of the person's first ratings; see
+    # Share of rated rows trained as a newcomer (unknown user, 1-20 of the person's movies, ``newcomer_history``; see
     # ``movierec.pipeline``), for a network that serves people with a handful of ratings. 0 for the shipped models.
     newcomer_share: float = 0.0
-    # Which movies a newcomer row keeps: "first_ratings", or "oldest_kept" (the oldest of its capped history), the
-    # rule of the networks trained before this setting (``pipeline.NEWCOMER_HISTORIES``).
-    newcomer_history: str = "first_ratings"
+    # Which movies a newcomer row keeps (``pipeline.NEWCOMER_HISTORIES``): "oldest_kept", the oldest of its capped
+    # history, chosen on the new-user protocol's validation people over "first_ratings" (README, "New users").
+    newcomer_history: str = "oldest_kept"
 
     def __post_init__(self) -> None:
         for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0)):
@@ -162,9 +162,10 @@ def training_data(
     negatives comes from each user's best-scored unrated movies by the same
     out-of-fold prior (``movierec.negatives``; an experiment). With
     ``newcomer_share``, that share of rated rows is trained with the unknown
-    user and 1-20 of the person's first ratings in ``parts`` (or, with
-    ``newcomer_history="oldest_kept"``, the oldest of its history; see
-    ``movierec.pipeline``).
+    user and 1-20 of the oldest movies of its history (``newcomer_history``
+    "oldest_kept"), or of the person's first ratings in ``parts``
+    ("first_ratings"; "first_ratings_later_rows" makes only rows rated after
+    them newcomers; see ``movierec.pipeline``).
     """
     frame = prepared.frame(*parts)
     user_rows = prepared.user_index.get_indexer(frame["user_id"])
@@ -190,7 +191,7 @@ def training_data(
                          f"field {prepared.fields.index('movie_id')}")  # fmt: skip
     prior = None if fitted is None else (fitted, user_rows)
     first = None
-    if past is not None and settings.newcomer_share and settings.newcomer_history == "first_ratings":
+    if past is not None and settings.newcomer_share and settings.newcomer_history != "oldest_kept":
         # one more than a newcomer row keeps: the row's own movie may be among them
         first = Histories.first_rated(frame, prepared.user_index, prepared.encoder, NEWCOMER_RATINGS + 1)
     # Several replicas each take a slice of every input of a batch, which would part a shared history
@@ -200,7 +201,7 @@ def training_data(
     return make_dataset(
         prepared.codes(*parts), targets(model, frame), settings.batch_size, True, settings.seed, settings.oov_rate,
         negatives, prepared.fields, None if past is None else (past.codes, user_rows), prior, shared_history,
-        settings.newcomer_share, first,
+        settings.newcomer_share, first, settings.newcomer_history == "first_ratings_later_rows",
     )  # fmt: skip
 
 

@@ -190,7 +190,8 @@ def test_rows_trained_as_newcomers_need_a_model_without_a_prior(prepared):
 
 
 def test_newcomer_rows_read_the_first_ratings_of_the_parts_they_train_on(prepared, monkeypatch):
-    """``newcomer_history``: the person's first ratings (the default), or the first networks' oldest-kept rule."""
+    """``newcomer_history``: the first networks' oldest-kept rule (the default), or the person's first ratings, for
+    every newcomer row or only for those rated after them."""
     from movierec.history import Histories
     from movierec.pipeline import NEWCOMER_RATINGS
 
@@ -202,18 +203,24 @@ def test_newcomer_rows_read_the_first_ratings_of_the_parts_they_train_on(prepare
         history_length, history_field, ease_l2 = 25, FIELD_POSITION["movie_id"], 0.0
 
     given = []
-    monkeypatch.setattr(training, "make_dataset", lambda *args: given.append(args[-1]))
-    for settings in (training.TrainSettings(newcomer_share=0.5), training.TrainSettings(newcomer_share=0.0),
-                     training.TrainSettings(newcomer_share=0.5, newcomer_history="oldest_kept")):  # fmt: skip
+    monkeypatch.setattr(training, "make_dataset", lambda *args: given.append(args[-2:]))
+    for settings in (training.TrainSettings(newcomer_share=0.5, newcomer_history="first_ratings"),
+                     training.TrainSettings(newcomer_share=0.5, newcomer_history="first_ratings_later_rows"),
+                     training.TrainSettings(newcomer_share=0.0, newcomer_history="first_ratings"),
+                     training.TrainSettings(newcomer_share=0.5)):  # fmt: skip
         training.training_data(Reader(), prepared, ("train", "validation"), settings, shared_history=True)
     frame = prepared.frame("train", "validation")
     expected = Histories.first_rated(frame, prepared.user_index, prepared.encoder, NEWCOMER_RATINGS + 1)
-    np.testing.assert_array_equal(given[0], expected)
-    assert given[1:] == [None, None]
+    for (first, later_rows_only), later in zip(given[:2], (False, True), strict=True):
+        np.testing.assert_array_equal(first, expected)
+        assert later_rows_only is later
+    assert given[2:] == [(None, False), (None, False)]
+    assert training.TrainSettings().newcomer_history == "oldest_kept"
     # Settings read from a manifest: one written before the setting, with newcomer rows, kept the oldest ones;
     # without newcomer rows, nothing was kept, and a newcomer network trained from it takes today's rule.
     assert training.TrainSettings.from_dict({"newcomer_share": 0.5}).newcomer_history == "oldest_kept"
-    assert training.TrainSettings.from_dict({"negatives": 4}).newcomer_history == "first_ratings"
+    stored = {"negatives": 4, "newcomer_history": "first_ratings"}
+    assert training.TrainSettings.from_dict(stored).newcomer_history == "first_ratings"
 
 
 def test_training_rows_get_hard_negatives_from_their_users_pool(prepared, train_prior, monkeypatch):

@@ -217,6 +217,38 @@ def test_newcomer_share_is_checked():
         pipeline.make_dataset(x, y, 2, newcomer_share=0.5, history=(wide, users), first_ratings=np.vstack([wide] * 2))
 
 
+def test_with_later_rows_only_a_newcomer_rows_movie_was_rated_after_the_first_ratings_it_keeps():
+    """As a served newcomer's movies to find all come after those revealed: a row drawn as a newcomer whose own
+    movie is among the first k ratings it would keep stays its whole person's row, history and user unchanged."""
+    import pytest
+
+    movie, user, rows = FIELDS.index("movie_id"), FIELDS.index("user_id"), 4000
+    first = np.arange(1, pipeline.NEWCOMER_RATINGS + 2, dtype=np.int32)[None]  # codes 1..21, oldest first
+    whole = np.arange(100, 124, dtype=np.int32)[None]  # the person's capped history, none of the first ratings
+    x = np.ones((rows, len(FIELDS)), np.int32)
+    x[:, movie] = np.resize(np.append(first[0], 99), rows)  # every first rating, and a later movie
+    users = np.zeros(rows, np.int32)
+    made = pipeline.make_dataset(x, np.ones(rows, np.float32), rows, seed=3, history=(whole, users),
+                                 newcomer_share=0.5, first_ratings=first, later_rows_only=True)  # fmt: skip
+    inputs, _ = next(iter(made))
+    codes, history = inputs["codes"].numpy(), inputs["history"].numpy()
+    newcomer = codes[:, user] == 0
+    for own, is_newcomer, got in zip(codes[:, movie], newcomer, history, strict=True):
+        if not is_newcomer:
+            np.testing.assert_array_equal(got, whole[0])
+            continue
+        kept = got[got != 0]
+        np.testing.assert_array_equal(kept, np.arange(len(kept), 0, -1))  # the first k, newest first
+        assert own > len(kept)  # rated after every one of them (99: after all 21)
+    by_movie = {m: newcomer[codes[:, movie] == m].mean() for m in (1, 11, 21, 99)}
+    assert by_movie[1] == 0  # the first rating comes before any k >= 1
+    assert 0.4 < by_movie[99] < 0.6  # a later movie is drawn at the share
+    assert 0 < by_movie[11] < by_movie[99]  # only where k < its position: about half of the draws for k in 1..20
+    with pytest.raises(ValueError, match=r"later_rows_only .* needs first_ratings"):
+        pipeline.make_dataset(x, np.ones(rows, np.float32), 2, history=(whole, users), newcomer_share=0.5,
+                              later_rows_only=True)  # fmt: skip
+
+
 def test_a_newcomer_row_of_a_short_history_keeps_the_newest_of_its_first_ratings():
     """A history narrower than the first ratings kept holds the newest of them, as a newcomer's is served."""
     from movierec.history import Histories

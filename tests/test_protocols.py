@@ -180,7 +180,7 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
     newcomer = settings["trained"]["newcomer"]
     assert newcomer["overrides"] == {**settings["trained"]["model"]["overrides"], "ease_l2": 0.0}
     assert newcomer["settings"]["newcomer_share"] == NEWCOMER_SHARE
-    assert newcomer["settings"]["newcomer_history"] == "first_ratings"
+    assert newcomer["settings"]["newcomer_history"] == "oldest_kept"
     assert settings["trained"]["model"]["settings"]["newcomer_share"] == 0.0
     # Which network serves newcomers is chosen on the validation people's numbers, never the test people's.
     serving = settings["newcomer_network"]
@@ -202,10 +202,10 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
         assert 0 < len(encoder.vocabularies["user_id"]) <= known
 
     # Run again reusing the saved networks: nothing is trained, and every number comes out the same.
-    def run_again(earlier, out):
+    def run_again(earlier, out, *options):
         evaluate.main(["--protocol", "newuser", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir",
                        str(shipped_tiny), "--encoder-dir", str(shipped_tiny), "--out", str(out), "--quiet",
-                       "--reuse-networks", str(earlier)])  # fmt: skip
+                       "--reuse-networks", str(earlier), *options])  # fmt: skip
         return json.loads(out.read_text())
 
     fits = []  # (model, settings) of every fit
@@ -219,10 +219,11 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
         assert trained["history"] == settings["trained"][name]["history"]
     # A network the earlier run trained otherwise is trained again, and only it.
     otherwise = json.loads(out.read_text())
-    # (an earlier run's, recorded before the setting of which movies newcomer rows keep: its newcomer network kept
-    # the oldest of the history; the others had no newcomer rows, so the rule shaped nothing and they are reused)
+    # (records made before the setting of which movies newcomer rows keep count as the oldest-kept rule, today's
+    # default, so they are reused; a newcomer network trained by another rule is not)
     for record in otherwise["settings"]["trained"].values():
         del record["settings"]["newcomer_history"]
+    otherwise["settings"]["trained"]["newcomer"]["settings"]["newcomer_history"] = "first_ratings"
     (tmp_path / "otherwise.json").write_text(json.dumps(otherwise))
     capsys.readouterr()
     retrained = run_again(tmp_path / "otherwise.json", tmp_path / "retrained.json")["settings"]["trained"]
@@ -230,8 +231,34 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
     assert network.history_length > 0 and network.ease_l2 == 0.0 and trained_with.newcomer_share == NEWCOMER_SHARE
     assert "reused_from" not in retrained["newcomer"]
     assert all("reused_from" in retrained[name] for name in retrained if name != "newcomer")
-    assert trained_with.newcomer_history == "first_ratings"
+    assert trained_with.newcomer_history == "oldest_kept"
     assert "trained otherwise (in ['newcomer_history'])" in capsys.readouterr().out
+    # A partial run (--networks) trains and measures only the networks named, by the newcomer rule asked for,
+    # beside the same baselines, and chooses nothing: --apply-newuser-choice refuses it.
+    fits.clear()
+    partial = run_again(out, tmp_path / "partial.json", "--networks", "newcomer,no_history", "--newcomer-history",
+                        "first_ratings_later_rows")  # fmt: skip
+    (network, trained_with), = fits
+    assert trained_with.newcomer_history == "first_ratings_later_rows" and trained_with.newcomer_share > 0
+    assert set(partial["settings"]["trained"]) == {"newcomer", "no_history"}
+    assert "reused_from" in partial["settings"]["trained"]["no_history"]
+    assert partial["settings"]["partial"]["networks"] == ["newcomer", "no_history"]
+    assert "newcomer_network" not in partial["settings"]
+    for k, entry in partial["reveal"].items():
+        assert set(entry) == {"baselines"}
+        assert set(entry["baselines"]) == {"popularity", "ease", "ease_graded", "no_history", "newcomer"}
+        for name in ("popularity", "ease", "ease_graded", "no_history"):  # the same people, the same numbers
+            assert entry["baselines"][name] == saved["reveal"][k]["baselines"][name]
+    assert "chooses no network for newcomers" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        evaluate.main(["--apply-newuser-choice", str(tmp_path / "partial.json"), "--data-dir", str(ml1m_dir),
+                       "--no-download", "--model-dir", str(shipped_tiny), "--encoder-dir", str(shipped_tiny)])
+    assert "partial new-user run" in capsys.readouterr().err
+    for options, reason in ((["--networks", "stacked"], "not ['stacked']"), (["--networks", ","], "trains")):
+        with pytest.raises(SystemExit):
+            run_again(out, tmp_path / "never.json", *options)
+        assert reason in capsys.readouterr().err and not (tmp_path / "never.json").exists()
+    fits.clear()
     # Another model's run, other rows, or weights that are not the ones measured stop the run before it trains.
     bad_runs = {
         "not a new-user run of": lambda run: run.update(model="autoint"),
@@ -253,7 +280,7 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
                        str(shipped_tiny), "--encoder-dir", str(shipped_tiny), "--out", str(tmp_path / "never.json"),
                        "--quiet", "--reuse-networks", str(out), "--save-networks", str(networks)])  # fmt: skip
     assert "over the folder it is reused from" in capsys.readouterr().err
-    assert len(fits) == 1 and not (tmp_path / "never.json").exists()
+    assert fits == [] and not (tmp_path / "never.json").exists()
 
 
 def test_the_new_user_protocol_chooses_a_stacked_models_prior_power_on_the_validation_people(
@@ -439,7 +466,7 @@ def test_a_protocol_trains_with_settings_of_its_own_on_top_of_the_shipped_ones(p
     settings = trained[0]
     assert (settings.newcomer_share, settings.oov_rate, settings.epochs, settings.refit) == (0.5, 0.02, 3, False)
     # the manifest predates which movies newcomer rows keep, and had none: the newcomer network takes today's rule
-    assert settings.newcomer_history == "first_ratings"
+    assert settings.newcomer_history == "oldest_kept"
     with pytest.raises(ValueError, match="newcomer_share must be in"):
         protocols.train_for_protocol(protocols.PROTOCOLS["newuser"], prepared, manifest,
                                      settings_overrides={"newcomer_share": 2.0})  # fmt: skip

@@ -28,6 +28,9 @@ network serves newcomers best there. ``--save-networks DIR`` keeps every
 network it trains; ``--reuse-networks FILE`` loads, instead of training
 again, the saved networks of an earlier run that were trained exactly as
 this run would train them (training is seeded and reproducible);
+``--networks NAMES`` trains and measures only those networks (a partial
+run, for an experiment such as ``--newcomer-history RULE``, the rows the
+newcomer network trains on: it chooses nothing);
 ``--apply-newuser-choice`` then serves the chosen power
 and, if another network won, copies it beside the shipped set
 (``artifacts.newcomer_folders``), where the app and ``movierec.recommend``
@@ -55,6 +58,7 @@ from movierec import cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from movierec.pipeline import NEWCOMER_HISTORIES
     from movierec.protocols import PROTOCOLS
 
     parser = cli.tool_parser("python -m movierec.evaluate", __doc__)
@@ -114,6 +118,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="with --protocol newuser: load, instead of training again, every network an earlier run (the file its "
         "--out wrote, on the same data, with --save-networks) trained exactly as this one would",
     )  # fmt: skip
+    parser.add_argument(
+        "--networks", default=None, metavar="NAMES",
+        help="with --protocol newuser: train and measure only these of its networks (comma-separated: "
+        "model, no_prior, newcomer, no_history), beside the baselines on the same people; such a partial run "
+        "chooses no network for newcomers, and --apply-newuser-choice refuses it",
+    )  # fmt: skip
+    parser.add_argument(
+        "--newcomer-history", default=None, choices=NEWCOMER_HISTORIES,
+        help="with --protocol newuser: which movies the rows of the network trained for newcomers keep "
+        "(TrainSettings.newcomer_history; by default the shipped model's training settings')",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
@@ -144,8 +159,9 @@ def run(args: argparse.Namespace) -> dict:
         cli.fail("--refresh-baselines measures baselines only: give it with --protocol (and --out) alone")
     if args.train_only_fit is not None and not args.choose_ranking_rule:
         cli.fail("--train-only-fit goes with --choose-ranking-rule")
-    if args.reuse_networks is not None and args.protocol != "newuser":
-        cli.fail("--reuse-networks goes with --protocol newuser")
+    for option in ("reuse_networks", "networks", "newcomer_history"):
+        if getattr(args, option) is not None and args.protocol != "newuser":
+            cli.fail(f"--{option.replace('_', '-')} goes with --protocol newuser")
     if args.save_networks is not None and (args.protocol != "newuser" or args.out is None):
         cli.fail("--save-networks goes with --protocol newuser and --out (the file that records what it saved)")
     try:
@@ -335,6 +351,8 @@ def apply_newuser_choice(args: argparse.Namespace, release, model, manifest: dic
     try:
         written = json.loads(path.read_text())
         settings = written["settings"]
+        if "partial" in settings:
+            cli.fail(f"{path} is a partial new-user run (made with --networks): it chose nothing to apply")
         choice = settings["newcomers"]["model"]
         power = float(choice["prior_profile_power"])
         reference = choice.get("prior_profile_reference")
@@ -729,7 +747,15 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     if shipped.get("ease_l2"):  # a stacked model is also reported as the network alone
         variants = {"model": {**with_history, "ease_l2": shipped["ease_l2"]}, "no_prior": alone, "newcomer": alone,
                     "no_history": no_history}  # fmt: skip
-    trained_as = {"newcomer": {"newcomer_share": newuser.NEWCOMER_SHARE}}
+    if args.networks is not None:
+        asked = [name.strip() for name in args.networks.split(",") if name.strip()]
+        unknown = [name for name in asked if name not in variants]
+        if unknown or not asked:
+            cli.fail(f"--networks {args.networks!r}: the new-user protocol trains {list(variants)} for the shipped "
+                     f"{args.model}" + (f", not {unknown}" if unknown else ""))  # fmt: skip
+        variants = {name: overrides for name, overrides in variants.items() if name in asked}
+    trained_as = {"newcomer": {"newcomer_share": newuser.NEWCOMER_SHARE,
+                               **({"newcomer_history": args.newcomer_history} if args.newcomer_history else {})}}
     earlier = {} if args.reuse_networks is None else earlier_networks(args, release, prepared)
     # Every network ranks by the shipped ranking rule, inherited as the hyperparameters are, so that the newcomer
     # rescaling is chosen under the rule it will be served with (a weak, stated leak: movierec/newuser.py).
@@ -770,12 +796,16 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     l2, _ = evaluation.ease_l2_on_validation(prepared)
     graded, _ = evaluation.ease_on_validation(prepared, evaluation.GRADED_L2_GRID, evaluation.GRADED_DISLIKED_WEIGHTS)
     measured, choices, on_validation = newuser.evaluate(prepared, fitted, l2, graded=graded)
-    network, means = newuser.choose_network(on_validation, [n for n in fitted if n in newuser.MAY_SERVE_NEWCOMERS])
-    serving = {"network": network, "chosen_by": "mean NDCG@10 over K on the validation people",
-               "validation_mean_ndcg@10": means}  # fmt: skip
+    candidates = [n for n in fitted if n in newuser.MAY_SERVE_NEWCOMERS]
+    serving = None
+    if args.networks is None:  # a partial run has not every candidate to choose from
+        network, means = newuser.choose_network(on_validation, candidates)
+        serving = {"network": network, "chosen_by": "mean NDCG@10 over K on the validation people",
+                   "validation_mean_ndcg@10": means}  # fmt: skip
 
     def by_k(table: dict) -> dict:
-        return {k: {"model": rows["model"], "baselines": {n: r for n, r in rows.items() if n != "model"}}
+        return {k: {**({"model": rows["model"]} if "model" in rows else {}),
+                    "baselines": {n: r for n, r in rows.items() if n != "model"}}
                 for k, rows in table.items()}  # fmt: skip
 
     reveal, validation_reveal = by_k(measured), by_k(on_validation)
@@ -783,8 +813,14 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     for name, choice in choices.items():
         print(f"{name}: prior_profile_power {choice['prior_profile_power']} chosen on the validation people; "
               "NDCG@10 there by power and K: " + json.dumps(choice["validation_ndcg@10"]))  # fmt: skip
-    print(f"for newcomers the validation people chose {network!r}, by mean NDCG@10 over K: "
-          + ", ".join(f"{name} {mean:.4f}" for name, mean in means.items()))  # fmt: skip
+    if serving is None:
+        means = {n: sum(rows[n]["full_ndcg@10"] for rows in on_validation.values()) / len(on_validation)
+                 for n in candidates}  # fmt: skip
+        print(f"a partial run (--networks {args.networks}) chooses no network for newcomers; mean NDCG@10 over K "
+              "on the validation people: " + ", ".join(f"{name} {mean:.4f}" for name, mean in means.items()))
+    else:
+        print(f"for newcomers the validation people chose {serving['network']!r}, by mean NDCG@10 over K: "
+              + ", ".join(f"{name} {mean:.4f}" for name, mean in serving["validation_mean_ndcg@10"].items()))
     for k, rows in measured.items():
         print(f"K = {k}: " + ", ".join(f"{name} NDCG@10 {r['full_ndcg@10']:.4f} Hit@10 {r['full_hit@10']:.4f}"
                                        for name, r in rows.items()))  # fmt: skip
@@ -797,7 +833,8 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
             "ease_l2": l2,
             "ease_graded": {"l2": graded[0], "disliked_weight": graded[1]},
             "newcomers": choices,
-            "newcomer_network": serving,
+            **({"newcomer_network": serving} if serving else {"partial": {"networks": list(variants), "note": (
+                "--networks: only these networks were trained; no network was chosen for newcomers")}}),
             # Every method on the validation people: what choosing between them (for newcomers) may read.
             "validation_people": validation_reveal,
             "data": {"release": release.name, "fingerprint": release.fingerprint()},
