@@ -50,7 +50,7 @@ class TrainSettings:
     # ``movierec.pipeline``), for a network that serves people with a handful of ratings. 0 for the shipped models.
     newcomer_share: float = 0.0
     # Which movies a newcomer row keeps (``pipeline.NEWCOMER_HISTORIES``): "oldest_kept", the oldest of its capped
-    # history, chosen on the new-user protocol's validation people over "first_ratings" (README, "New users").
+    # history, chosen on the new-user protocol's validation people (README, "The person's own movies as input").
     newcomer_history: str = "oldest_kept"
 
     def __post_init__(self) -> None:
