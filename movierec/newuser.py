@@ -30,9 +30,10 @@ rating was kept away from fitting:
   ignores their ratings) is chosen the same way, on the same validation
   people. The ``newcomer`` network is the one without the prior, trained
   with ``NEWCOMER_SHARE`` of its rated rows as a newcomer is served: the
-  unknown user and only 1-20 of the person's first ratings (the oldest
-  1-20 of the capped history for the networks trained before
-  ``TrainSettings.newcomer_history``). A
+  unknown user and only 1-20 of the person's movies, by default the oldest
+  of the capped history (``TrainSettings.newcomer_history``, whose rules
+  following the onboarding page's first ratings lost on the validation
+  people). A
   network fitted on full profiles alone meets a 5-movie history and an
   unknown user together for the first time when serving. The stacked model's
   mean there is the best of its power grid, a selection that favours it
@@ -85,7 +86,7 @@ PEOPLE = {"test": "test", "validation": "new_validation"}
 NETWORKS = ("model", "no_prior", "newcomer", "no_history")
 MAY_SERVE_NEWCOMERS = ("model", "no_prior", "newcomer")
 # The "newcomer" network trains this share of its rated rows as a newcomer is served: the unknown user and 1-20
-# of the person's first ratings (``training.TrainSettings.newcomer_share``, ``newcomer_history``; ``pipeline``).
+# of the person's movies (``training.TrainSettings.newcomer_share``, ``newcomer_history``; ``pipeline``).
 NEWCOMER_SHARE = 0.5
 
 
