@@ -83,23 +83,22 @@ def make_dataset(
 
     ``newcomer_share`` of the rated rows are trained as a newcomer is served
     (``movierec.newuser``): their ``user_id`` becomes the unknown code and
-    their history holds k movies, k uniform in 1..``NEWCOMER_RATINGS``, the
-    person's first k ratings without the row's own movie, as an onboarding
-    page collects them, written as a newcomer's history is served (newest
-    first, the newest ``length`` if k is more). These come from
-    ``first_ratings``, (users, more than ``NEWCOMER_RATINGS``) codes, oldest
-    first (``Histories.first_rated``), the rows of ``history``'s users.
-    Unlike a served newcomer, whose movies to find all come after those
-    revealed, a row among the person's first ratings trains with some that
-    came after it (its own movie is still left out), unless
-    ``later_rows_only``: then a row drawn as a newcomer stays a whole
-    person's row if its movie is among the k first ratings it would keep, so
-    every newcomer row's movie was rated after its k movies, as a served
-    newcomer's are (the share of newcomer rows falls a little). Without
-    ``first_ratings``, the history (own movie already removed) keeps its
-    oldest k movies, which for someone with more than ``length`` ratings are
-    not their first ones (the "oldest_kept" rule of the first newcomer
-    networks). Their negatives, built from the rated row, carry both. It
+    their history holds k movies, k uniform in 1..``NEWCOMER_RATINGS``. By
+    default (the "oldest_kept" rule, which the new-user protocol's validation
+    people preferred) these are the oldest k of the row's history (own movie
+    already removed), which for someone with more than ``length`` ratings are
+    not their first ones. With ``first_ratings``, (users, more than
+    ``NEWCOMER_RATINGS``) codes, oldest first (``Histories.first_rated``), the
+    rows of ``history``'s users, they are the person's first k ratings
+    without the row's own movie, as an onboarding page collects them,
+    written as a newcomer's history is served (newest first, the newest
+    ``length`` if k is more). Unlike a served newcomer, whose movies to find
+    all come after those revealed, a row among the person's first ratings
+    then trains with some that came after it, unless ``later_rows_only``: a
+    row drawn as a newcomer stays a whole person's row if its movie is among
+    the k first ratings it would keep, so every newcomer row's movie was
+    rated after its k movies (the share of newcomer rows falls a little).
+    Their negatives, built from the rated row, carry both user and history. It
     cannot go with a prior, which is folded in on the whole rated set.
     """
     import tensorflow as tf
@@ -148,7 +147,8 @@ def make_dataset(
         score_prior, prior_users = prior[0].graph_scorer(), tf.convert_to_tensor(prior[1].astype(np.int32))
 
     def as_newcomers(rows, past, history_rows):
-        """Rows chosen at ``newcomer_share`` with the unknown user and (if any) k of their first movies."""
+        """Rows chosen at ``newcomer_share`` (fewer with ``later_rows_only``) with the unknown user and, with a
+        history, k of the person's movies by the rule the arguments set."""
         chosen = tf.random.uniform(tf.shape(rows)[:1], seed=seed + SEED_OFFSETS["newcomers"]) < newcomer_share
         user = tf.one_hot(user_column, tf.shape(rows)[1], on_value=True, off_value=False)
         if past is None:

@@ -50,7 +50,7 @@ class TrainSettings:
     # ``movierec.pipeline``), for a network that serves people with a handful of ratings. 0 for the shipped models.
     newcomer_share: float = 0.0
     # Which movies a newcomer row keeps (``pipeline.NEWCOMER_HISTORIES``): "oldest_kept", the oldest of its capped
-    # history, chosen on the new-user protocol's validation people (README, "The person's own movies as input").
+    # history, chosen on the new-user protocol's validation people (README, "Other protocols and published numbers").
     newcomer_history: str = "oldest_kept"
 
     def __post_init__(self) -> None:
@@ -87,9 +87,10 @@ class TrainSettings:
 
 def as_recorded_then(stored: dict) -> dict:
     """A ``training`` record with the settings it predates filled in as training did then (``BEFORE``); which
-    movies newcomer rows kept only where there were any."""
+    movies newcomer rows kept only where there were any (without them the rule shaped nothing, so a newcomer
+    network trained from such a record takes today's rule)."""
     filled = {**BEFORE, **stored}
-    if not filled["newcomer_share"] and "newcomer_history" not in stored:
+    if not filled["newcomer_share"]:
         del filled["newcomer_history"]
     return filled
 
@@ -201,7 +202,7 @@ def training_data(
     return make_dataset(
         prepared.codes(*parts), targets(model, frame), settings.batch_size, True, settings.seed, settings.oov_rate,
         negatives, prepared.fields, None if past is None else (past.codes, user_rows), prior, shared_history,
-        settings.newcomer_share, first, settings.newcomer_history == "first_ratings_later_rows",
+        settings.newcomer_share, first, first is not None and settings.newcomer_history == "first_ratings_later_rows",
     )  # fmt: skip
 
 

@@ -207,6 +207,7 @@ def test_newcomer_rows_read_the_first_ratings_of_the_parts_they_train_on(prepare
     for settings in (training.TrainSettings(newcomer_share=0.5, newcomer_history="first_ratings"),
                      training.TrainSettings(newcomer_share=0.5, newcomer_history="first_ratings_later_rows"),
                      training.TrainSettings(newcomer_share=0.0, newcomer_history="first_ratings"),
+                     training.TrainSettings(newcomer_share=0.0, newcomer_history="first_ratings_later_rows"),
                      training.TrainSettings(newcomer_share=0.5)):  # fmt: skip
         training.training_data(Reader(), prepared, ("train", "validation"), settings, shared_history=True)
     frame = prepared.frame("train", "validation")
@@ -214,12 +215,14 @@ def test_newcomer_rows_read_the_first_ratings_of_the_parts_they_train_on(prepare
     for (first, later_rows_only), later in zip(given[:2], (False, True), strict=True):
         np.testing.assert_array_equal(first, expected)
         assert later_rows_only is later
-    assert given[2:] == [(None, False), (None, False)]
+    assert given[2:] == [(None, False)] * 3  # without newcomer rows no rule applies
     assert training.TrainSettings().newcomer_history == "oldest_kept"
     # Settings read from a manifest: one written before the setting, with newcomer rows, kept the oldest ones;
     # without newcomer rows, nothing was kept, and a newcomer network trained from it takes today's rule.
     assert training.TrainSettings.from_dict({"newcomer_share": 0.5}).newcomer_history == "oldest_kept"
-    stored = {"negatives": 4, "newcomer_history": "first_ratings"}
+    stored = {"negatives": 4, "newcomer_history": "first_ratings"}  # recorded where it shaped nothing
+    assert training.TrainSettings.from_dict(stored).newcomer_history == "oldest_kept"
+    stored["newcomer_share"] = 0.5
     assert training.TrainSettings.from_dict(stored).newcomer_history == "first_ratings"
 
 

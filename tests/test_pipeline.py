@@ -240,6 +240,12 @@ def test_with_later_rows_only_a_newcomer_rows_movie_was_rated_after_the_first_ra
         kept = got[got != 0]
         np.testing.assert_array_equal(kept, np.arange(len(kept), 0, -1))  # the first k, newest first
         assert own > len(kept)  # rated after every one of them (99: after all 21)
+    # The draw of every newcomer row by the first-ratings rule, less those rows: same rows, same k otherwise.
+    every, _ = next(iter(pipeline.make_dataset(x, np.ones(rows, np.float32), rows, seed=3, history=(whole, users),
+                                               newcomer_share=0.5, first_ratings=first)))  # fmt: skip
+    drawn = every["codes"].numpy()[:, user] == 0
+    assert (newcomer <= drawn).all() and (newcomer < drawn).any()
+    np.testing.assert_array_equal(history[newcomer], every["history"].numpy()[newcomer])
     by_movie = {m: newcomer[codes[:, movie] == m].mean() for m in (1, 11, 21, 99)}
     assert by_movie[1] == 0  # the first rating comes before any k >= 1
     assert 0.4 < by_movie[99] < 0.6  # a later movie is drawn at the share

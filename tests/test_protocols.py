@@ -236,6 +236,9 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
     # A partial run (--networks) trains and measures only the networks named, by the newcomer rule asked for,
     # beside the same baselines, and chooses nothing: --apply-newuser-choice refuses it.
     fits.clear()
+    with pytest.raises(SystemExit):  # a partial run's file over a whole run's
+        run_again(out, tmp_path / "retrained.json", "--networks", "newcomer")
+    assert "holds a whole new-user run" in capsys.readouterr().err and fits == []
     partial = run_again(out, tmp_path / "partial.json", "--networks", "newcomer,no_history", "--newcomer-history",
                         "first_ratings_later_rows")  # fmt: skip
     (network, trained_with), = fits
@@ -254,7 +257,9 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
         evaluate.main(["--apply-newuser-choice", str(tmp_path / "partial.json"), "--data-dir", str(ml1m_dir),
                        "--no-download", "--model-dir", str(shipped_tiny), "--encoder-dir", str(shipped_tiny)])
     assert "partial new-user run" in capsys.readouterr().err
-    for options, reason in ((["--networks", "stacked"], "not ['stacked']"), (["--networks", ","], "trains")):
+    bad_options = {("--networks", "stacked"): "not ['stacked']", ("--networks", ","): "trains",
+                   ("--networks", "model", "--newcomer-history", "first_ratings"): "leaves out"}  # fmt: skip
+    for options, reason in bad_options.items():
         with pytest.raises(SystemExit):
             run_again(out, tmp_path / "never.json", *options)
         assert reason in capsys.readouterr().err and not (tmp_path / "never.json").exists()
@@ -460,12 +465,12 @@ def test_a_protocol_trains_with_settings_of_its_own_on_top_of_the_shipped_ones(p
     monkeypatch.setattr(training, "fit", lambda model, prepared, settings, verbose=0: trained.append(settings) or {})
     manifest = {"model": "autoint", "config": {"embedding_dim": 4, "attention_layers": 1, "num_heads": 1,
                                                "attention_dim": 4, "seed": 0},
-                "training": {"negatives": 4, "oov_rate": 0.02}}  # fmt: skip
+                "training": {"negatives": 4, "oov_rate": 0.02, "newcomer_history": "first_ratings"}}  # fmt: skip
     protocols.train_for_protocol(protocols.PROTOCOLS["newuser"], prepared, manifest, epochs=3,
                                  settings_overrides={"newcomer_share": 0.5})  # fmt: skip
     settings = trained[0]
     assert (settings.newcomer_share, settings.oov_rate, settings.epochs, settings.refit) == (0.5, 0.02, 3, False)
-    # the manifest predates which movies newcomer rows keep, and had none: the newcomer network takes today's rule
+    # the manifest had no newcomer rows, so the rule it records shaped nothing: the newcomer network takes today's
     assert settings.newcomer_history == "oldest_kept"
     with pytest.raises(ValueError, match="newcomer_share must be in"):
         protocols.train_for_protocol(protocols.PROTOCOLS["newuser"], prepared, manifest,

@@ -30,7 +30,9 @@ again, the saved networks of an earlier run that were trained exactly as
 this run would train them (training is seeded and reproducible);
 ``--networks NAMES`` trains and measures only those networks (a partial
 run, for an experiment such as ``--newcomer-history RULE``, the rows the
-newcomer network trains on: it chooses nothing);
+newcomer network trains on): it chooses nothing, so its file has
+``settings.partial`` instead of ``settings.newcomer_network``, and a
+``model`` entry per K only if that network was named;
 ``--apply-newuser-choice`` then serves the chosen power
 and, if another network won, copies it beside the shipped set
 (``artifacts.newcomer_folders``), where the app and ``movierec.recommend``
@@ -177,11 +179,12 @@ def run(args: argparse.Namespace) -> dict:
         if clash:
             cli.fail(f"--save-networks {args.save_networks} would save a network into {clash[0]}, where the shipped "
                      "artifacts are; give a folder of its own")
+    asked = partial_networks(args, manifest) if protocol.name == "newuser" else None  # checked before any work
     release = cli.load_release(args)
     if args.refresh_baselines is not None:
         return refresh_baselines(args, protocol, release, encoder)
     if protocol.name == "newuser":
-        return run_new_users(args, protocol, release, model, manifest)
+        return run_new_users(args, protocol, release, model, manifest, asked)
     if args.apply_newuser_choice is not None:
         return apply_newuser_choice(args, release, model, manifest)
     if args.choose_ranking_rule:
@@ -725,11 +728,48 @@ def reused_network(args: argparse.Namespace, record, name: str, configuration: d
     return network, record.get("history", {}), source
 
 
-def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: dict) -> dict:
+def new_user_networks(manifest: dict) -> tuple[str, ...]:
+    """The networks the new-user protocol trains for a shipped model: the network without the prior only for a
+    stacked model (``newuser.NETWORKS``)."""
+    from movierec.newuser import NETWORKS
+
+    return tuple(n for n in NETWORKS if n != "no_prior" or manifest["config"].get("ease_l2"))
+
+
+def partial_networks(args: argparse.Namespace, manifest: dict) -> list[str] | None:
+    """The networks ``--networks`` names, in the protocol's order, or None for a whole run (no option, or every
+    network named); a one-line error for an unknown name, a newcomer rule without the newcomer network, or a
+    partial run's ``--out`` over a whole run's file."""
+    every = new_user_networks(manifest)
+    if args.networks is None:
+        return None
+    asked = [name.strip() for name in args.networks.split(",") if name.strip()]
+    unknown = [name for name in asked if name not in every]
+    if unknown or not asked:
+        cli.fail(f"--networks {args.networks!r}: the new-user protocol trains {list(every)} for the shipped "
+                 f"{args.model}" + (f", not {unknown}" if unknown else ""))  # fmt: skip
+    if args.newcomer_history is not None and "newcomer" not in asked:
+        cli.fail(f"--newcomer-history shapes the 'newcomer' network, which --networks {args.networks!r} leaves out")
+    if set(asked) == set(every):
+        return None
+    try:
+        earlier = json.loads(args.out.read_text()) if args.out is not None and args.out.exists() else None
+    except (OSError, ValueError):
+        earlier = None  # not a run's file: written over as any --out is
+    if isinstance(earlier, dict) and isinstance(earlier.get("settings"), dict) and "trained" in earlier["settings"] \
+            and "partial" not in earlier["settings"]:  # fmt: skip
+        cli.fail(f"--out {args.out} holds a whole new-user run, which a partial run (--networks) would replace; "
+                 "give another file")  # fmt: skip
+    return [name for name in every if name in asked]
+
+
+def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: dict,
+                  partial: list[str] | None = None) -> dict:  # fmt: skip
     """The new-user protocol: fresh models of the shipped kind (with and without a history, with the history but no
     EASE prior and half its rows trained as a newcomer's and, for a stacked model, without its EASE prior), the
     choice of a stacked model's newcomer rescaling and of the network for newcomers, and the baselines, on the same
-    people. ``--reuse-networks`` loads the networks an earlier run trained exactly so instead of training them."""
+    people. ``--reuse-networks`` loads the networks an earlier run trained exactly so instead of training them;
+    ``partial`` (``--networks``) trains and measures only those networks, and chooses nothing."""
     from movierec import artifacts, evaluation, newuser, protocols
     from movierec.files import sha256_file, write_json
     from movierec.history import HISTORY_LENGTH
@@ -747,13 +787,9 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     if shipped.get("ease_l2"):  # a stacked model is also reported as the network alone
         variants = {"model": {**with_history, "ease_l2": shipped["ease_l2"]}, "no_prior": alone, "newcomer": alone,
                     "no_history": no_history}  # fmt: skip
-    if args.networks is not None:
-        asked = [name.strip() for name in args.networks.split(",") if name.strip()]
-        unknown = [name for name in asked if name not in variants]
-        if unknown or not asked:
-            cli.fail(f"--networks {args.networks!r}: the new-user protocol trains {list(variants)} for the shipped "
-                     f"{args.model}" + (f", not {unknown}" if unknown else ""))  # fmt: skip
-        variants = {name: overrides for name, overrides in variants.items() if name in asked}
+    assert tuple(variants) == new_user_networks(manifest)
+    if partial is not None:
+        variants = {name: variants[name] for name in partial}
     trained_as = {"newcomer": {"newcomer_share": newuser.NEWCOMER_SHARE,
                                **({"newcomer_history": args.newcomer_history} if args.newcomer_history else {})}}
     earlier = {} if args.reuse_networks is None else earlier_networks(args, release, prepared)
@@ -798,7 +834,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     measured, choices, on_validation = newuser.evaluate(prepared, fitted, l2, graded=graded)
     candidates = [n for n in fitted if n in newuser.MAY_SERVE_NEWCOMERS]
     serving = None
-    if args.networks is None:  # a partial run has not every candidate to choose from
+    if partial is None:  # a partial run has not every candidate to choose from
         network, means = newuser.choose_network(on_validation, candidates)
         serving = {"network": network, "chosen_by": "mean NDCG@10 over K on the validation people",
                    "validation_mean_ndcg@10": means}  # fmt: skip
