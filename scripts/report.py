@@ -26,6 +26,12 @@ REPLACED_NEWUSER_RUNS = {"autoint": "newuser_autoint_plain_prior.json"}
 # (its weights stay in git history: model/autointp-02d7554b6d9c.weights.h5, model/autoint-54e7cfd7d47b.weights.h5).
 REPLACED = {"autointp": "autointp_plain_prior.json", "autoint": "autoint_plain_prior.json"}
 TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
+# The runs whose newcomer network kept other movies (``TrainSettings.newcomer_history``), per rule and model; the
+# default rule's network is the one in NEWUSER_RUNS.
+NEWCOMER_RULE_RUNS = {
+    "first_ratings": {"autointp": "newuser_first_ratings.json", "autoint": "newuser_autoint_first_ratings.json"},
+    "first_ratings_later_rows": {"autointp": "newuser_later_rows.json", "autoint": "newuser_autoint_later_rows.json"},
+}
 
 
 def load(path: Path) -> dict:
@@ -167,6 +173,9 @@ def main() -> None:
     for name, run in runs.items():
         if run and run.get("model") != name:
             raise SystemExit(f"results/{NEWUSER_RUNS[name]} holds a run for {run.get('model')!r}, not {name!r}")
+    if any(runs.values()):
+        print("### newuser, the network trained for newcomers by which movies its rows keep\n")
+        print(newcomer_rule_table() + "\n")
     for name, run in runs.items():
         if run:
             print_newuser(run, TITLES[name])
@@ -179,8 +188,38 @@ def main() -> None:
             print_newuser(run, TITLES[name], replaced=True)
 
 
+def newcomer_rule_table() -> str:
+    """The newcomer network by the rule its rows kept movies by: validation people's mean NDCG@10 over K (what
+    chooses the rule) with each K, and the test people's NDCG@10 by K, for every model with a run."""
+
+    def numbers(run: dict) -> tuple[str, str]:
+        on = {k: e["baselines"]["newcomer"]["full_ndcg@10"] for k, e in run["settings"]["validation_people"].items()}
+        test = ", ".join(f"{e['baselines']['newcomer']['full_ndcg@10']:.4f}" for e in run["reveal"].values())
+        return f"{sum(on.values()) / len(on):.4f} (" + ", ".join(f"{v:.4f}" for v in on.values()) + ")", test
+
+    heads, rows = [], {}
+    for name, file in NEWUSER_RUNS.items():
+        whole = load(ROOT / "results" / file)
+        if not whole:
+            continue
+        rule = whole["settings"]["trained"]["newcomer"]["settings"].get("newcomer_history", "oldest_kept")
+        heads += [f"{TITLES[name]}: validation mean (K = 5, 10, 20)", f"{TITLES[name]}: test, K = 5, 10, 20"]
+        rows.setdefault(rule, []).extend([numbers(whole)[0], f"in {TITLES[name]}'s table below"])
+        for other, files in NEWCOMER_RULE_RUNS.items():
+            run = load(ROOT / "results" / files[name])
+            got = run["settings"]["trained"]["newcomer"]["settings"]["newcomer_history"] if run else None
+            if run and got != other:
+                raise SystemExit(f"results/{files[name]} trained its newcomer network by {got!r}, not {other!r}")
+            rows.setdefault(other, []).extend(numbers(run) if run else ["—", "—"])
+    lines = ["| newcomer rows keep | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
+    lines += [f"| `{rule}` | " + " | ".join(cells) + " |" for rule, cells in rows.items()]
+    return "\n".join(lines)
+
+
 def print_newuser(run: dict, title: str, replaced: bool = False) -> None:
     """One new-user run: the networks, popularity and EASE fold-in for people held out whole, per K revealed."""
+    if "partial" in run["settings"]:  # --networks: a network or two, no model column, no choice to report
+        raise SystemExit(f"report: the {title} new-user file is a partial run (evaluate --networks), not a whole one")
     heading = f"plain-prior {title} (replaced)" if replaced else title
     print(f"### newuser, {heading}: full ranking for people held out whole, after they reveal K ratings\n")
     first = next(iter(run["reveal"].values()))["baselines"]
