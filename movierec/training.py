@@ -79,8 +79,9 @@ class TrainSettings:
 
     @classmethod
     def from_dict(cls, stored: dict) -> TrainSettings:
-        """Settings from a manifest's ``training`` section (``as_recorded_then``); keys this code does not know are
-        ignored, so that settings read from a shipped model train a newcomer network by today's rule."""
+        """Settings from a manifest's ``training`` section, filled in by ``as_recorded_then`` (which drops a
+        newcomer rule recorded without newcomer rows, so a newcomer network trained from a shipped model's settings
+        takes today's rule); keys this code does not know are ignored."""
         filled = as_recorded_then(stored)
         return cls(**{k: filled[k] for k in cls.__dataclass_fields__ if k in filled})
 

@@ -175,7 +175,7 @@ def main() -> None:
             raise SystemExit(f"results/{NEWUSER_RUNS[name]} holds a run for {run.get('model')!r}, not {name!r}")
     if any(runs.values()):
         print("### newuser, the network trained for newcomers by which movies its rows keep\n")
-        print(newcomer_rule_table() + "\n")
+        print(newcomer_rule_table(runs) + "\n")
     for name, run in runs.items():
         if run:
             print_newuser(run, TITLES[name])
@@ -188,31 +188,40 @@ def main() -> None:
             print_newuser(run, TITLES[name], replaced=True)
 
 
-def newcomer_rule_table() -> str:
+def newcomer_rule_table(runs: dict[str, dict]) -> str:
     """The newcomer network by the rule its rows kept movies by: validation people's mean NDCG@10 over K (what
-    chooses the rule) with each K, and the test people's NDCG@10 by K, for every model with a run."""
+    chooses the rule) with each K, and the test people's NDCG@10 by K, for every model whose whole run (``runs``)
+    trained one. A rule's run must be of the same model, data and split as the whole run."""
 
-    def numbers(run: dict) -> tuple[str, str]:
+    def numbers(run: dict) -> list[str]:
         on = {k: e["baselines"]["newcomer"]["full_ndcg@10"] for k, e in run["settings"]["validation_people"].items()}
         test = ", ".join(f"{e['baselines']['newcomer']['full_ndcg@10']:.4f}" for e in run["reveal"].values())
-        return f"{sum(on.values()) / len(on):.4f} (" + ", ".join(f"{v:.4f}" for v in on.values()) + ")", test
+        return [f"{sum(on.values()) / len(on):.4f} (" + ", ".join(f"{v:.4f}" for v in on.values()) + ")", test]
 
-    heads, rows = [], {}
-    for name, file in NEWUSER_RUNS.items():
-        whole = load(ROOT / "results" / file)
-        if not whole:
-            continue
-        rule = whole["settings"]["trained"]["newcomer"]["settings"].get("newcomer_history", "oldest_kept")
-        heads += [f"{TITLES[name]}: validation mean (K = 5, 10, 20)", f"{TITLES[name]}: test, K = 5, 10, 20"]
-        rows.setdefault(rule, []).extend([numbers(whole)[0], f"in {TITLES[name]}'s table below"])
+    def rule(run: dict) -> str:  # runs before the setting kept the oldest of the history
+        return run["settings"]["trained"]["newcomer"]["settings"].get("newcomer_history", "oldest_kept")
+
+    models = [name for name, run in runs.items() if "newcomer" in run.get("settings", {}).get("trained", {})]
+    rules = list(dict.fromkeys([*(rule(runs[name]) for name in models), *NEWCOMER_RULE_RUNS]))
+    cells = {(r, name): ["—", "—"] for r in rules for name in models}
+    for name in models:
+        whole = runs[name]
+        cells[(rule(whole), name)] = [numbers(whole)[0], f"in {TITLES[name]}'s table below"]
         for other, files in NEWCOMER_RULE_RUNS.items():
             run = load(ROOT / "results" / files[name])
-            got = run["settings"]["trained"]["newcomer"]["settings"]["newcomer_history"] if run else None
-            if run and got != other:
-                raise SystemExit(f"results/{files[name]} trained its newcomer network by {got!r}, not {other!r}")
-            rows.setdefault(other, []).extend(numbers(run) if run else ["—", "—"])
+            if not run:
+                continue
+            same = (run.get("model"), run["settings"]["split"], run["settings"]["data"]["fingerprint"])
+            if same != (name, whole["settings"]["split"], whole["settings"]["data"]["fingerprint"]):
+                raise SystemExit(f"results/{files[name]} is not a run of {name!r} on its whole run's data and split")
+            if rule(run) != other or other == rule(whole):
+                raise SystemExit(f"results/{files[name]} trained its newcomer network by {rule(run)!r}, which is "
+                                 f"not {other!r} or is the whole run's own")  # fmt: skip
+            cells[(other, name)] = numbers(run)
+    heads = [h for name in models for h in (f"{TITLES[name]}: validation mean (K = 5, 10, 20)",
+                                            f"{TITLES[name]}: test, K = 5, 10, 20")]  # fmt: skip
     lines = ["| newcomer rows keep | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
-    lines += [f"| `{rule}` | " + " | ".join(cells) + " |" for rule, cells in rows.items()]
+    lines += [f"| `{r}` | " + " | ".join(c for name in models for c in cells[(r, name)]) + " |" for r in rules]
     return "\n".join(lines)
 
 

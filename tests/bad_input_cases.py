@@ -380,6 +380,12 @@ CASES: list[Case] = [
     Case("CLI evaluate", "--newcomer-history for a partial run without the newcomer network",
          r"^error: --newcomer-history shapes the 'newcomer' network, which --networks 'model' leaves out$",
          _cli("evaluate", ["--protocol", "newuser", "--networks", "model", "--newcomer-history", "first_ratings"])),
+    Case("CLI evaluate", "--refresh-baselines of the new-user protocol",
+         r"^error: --refresh-baselines: the new-user protocol measures its baselines per K beside the networks it "
+         r"trains; run it again instead$",
+         _cli("evaluate", ["--protocol", "newuser", "--refresh-baselines", "/x/newuser.json"])),
+    Case("CLI evaluate", "--out naming a folder", r"^error: --out /tmp is a folder: give the file to write the results "
+         r"to$", _cli("evaluate", ["--out", "/tmp"])),
     Case("CLI tune", "--trials two", r"^error: argument --trials: must be a whole number >= 1, got 'two'",
          _cli("tune", ["--trials", "two"])),
     Case("app", "zip code 12a45", r"“12a45” is not a zip code \(5 digits", _app(typed_zip="12a45")),

@@ -494,3 +494,48 @@ def test_a_first_choice_on_a_set_train_gave_a_rule_records_that_rule_with_its_nu
     assert note["evaluation_before"] == before["evaluation"]
     assert note["evaluation_before_rule"] == [before["config"]["ranking_like_exponent"],
                                               before["config"]["ranking_prior_gain"]]  # fmt: skip
+
+
+def test_networks_names_a_partial_new_user_run_checked_before_any_work(tmp_path, capsys):
+    """``--networks``: the protocol's order, every network named is a whole run, and bad names, a newcomer rule
+    without the newcomer network or an --out holding a whole run stop the command."""
+    import argparse
+
+    stacked, plain = {"config": {"ease_l2": 500.0}}, {"config": {}}
+
+    def asked(networks, manifest=stacked, out=None, newcomer_history=None):
+        args = argparse.Namespace(networks=networks, newcomer_history=newcomer_history, out=out, model="autoint")
+        return evaluate.partial_networks(args, manifest)
+
+    assert asked(None) is None
+    assert asked("no_history, newcomer") == ["newcomer", "no_history"]
+    assert asked("model,no_prior,newcomer,no_history") is None  # a whole run
+    assert asked("model,newcomer,no_history", manifest=plain) is None
+    whole, partial = tmp_path / "whole.json", tmp_path / "partial.json"
+    whole.write_text(json.dumps({"settings": {"trained": {}}}))
+    partial.write_text(json.dumps({"settings": {"trained": {}, "partial": {}}}))
+    assert asked("newcomer", out=partial, newcomer_history="first_ratings") == ["newcomer"]
+    bad = [(("no_prior", plain, None, None), "trains ['model', 'newcomer', 'no_history'] for the shipped autoint, "
+                                             "not ['no_prior']"),
+           ((" , ", stacked, None, None), "the new-user protocol trains"),
+           (("model", stacked, None, "first_ratings"), "which --networks 'model' leaves out"),
+           (("newcomer", stacked, whole, None), "holds a whole new-user run")]  # fmt: skip
+    for (networks, manifest, out, rule), message in bad:
+        with pytest.raises(SystemExit):
+            asked(networks, manifest, out, rule)
+        assert message in capsys.readouterr().err
+
+
+def test_the_readme_gives_the_protocol_tables_scripts_report_prints(capsys):
+    """The new-user and other protocols' tables are printed from results/*.json; the README holds them as printed."""
+    from pathlib import Path
+
+    from scripts import report
+
+    report.main()
+    printed = capsys.readouterr().out
+    tables = re.findall(r"((?:^\|.*\|\n)+)", printed[printed.index("## Protocols"):], re.M)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert len(tables) >= 3  # the rules' table and a new-user table per model at least
+    for table in tables:
+        assert table in readme, f"README lacks this table of scripts/report.py:\n{table}"

@@ -258,7 +258,10 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
                        "--no-download", "--model-dir", str(shipped_tiny), "--encoder-dir", str(shipped_tiny)])
     assert "partial new-user run" in capsys.readouterr().err
     bad_options = {("--networks", "stacked"): "not ['stacked']", ("--networks", ","): "trains",
-                   ("--networks", "model", "--newcomer-history", "first_ratings"): "leaves out"}  # fmt: skip
+                   ("--networks", "model", "--newcomer-history", "first_ratings"): "leaves out",
+                   # a network trained here saved over one the earlier run names would stop that run's loading
+                   ("--networks", "newcomer", "--newcomer-history", "first_ratings", "--save-networks",
+                    str(networks)): "over the folder " + str(out) + " names for its 'newcomer' network"}  # fmt: skip
     for options, reason in bad_options.items():
         with pytest.raises(SystemExit):
             run_again(out, tmp_path / "never.json", *options)

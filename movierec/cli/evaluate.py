@@ -124,12 +124,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--networks", default=None, metavar="NAMES",
         help="with --protocol newuser: train and measure only these of its networks (comma-separated: "
         "model, no_prior, newcomer, no_history), beside the baselines on the same people; such a partial run "
-        "chooses no network for newcomers, and --apply-newuser-choice refuses it",
+        "chooses no network for newcomers, and --apply-newuser-choice refuses it (naming every network is a "
+        "whole run)",
     )  # fmt: skip
     parser.add_argument(
         "--newcomer-history", default=None, choices=NEWCOMER_HISTORIES,
         help="with --protocol newuser: which movies the rows of the network trained for newcomers keep "
-        "(TrainSettings.newcomer_history; by default the shipped model's training settings')",
+        "(TrainSettings.newcomer_history; by default oldest_kept: a rule a model without newcomer rows recorded "
+        "shaped nothing and is ignored)",
     )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
@@ -155,10 +157,15 @@ def run(args: argparse.Namespace) -> dict:
                      "--protocol, --out, --epochs or --no-full-ranking")  # fmt: skip
     if sum(writers.values()) > 1:
         cli.fail(f"give {' and '.join(o for o, given in writers.items() if given)} one at a time")
+    if args.refresh_baselines is not None and args.protocol == "newuser":
+        cli.fail("--refresh-baselines: the new-user protocol measures its baselines per K beside the networks it "
+                 "trains; run it again instead")  # fmt: skip
     if args.refresh_baselines is not None and (any(writers.values()) or args.epochs is not None
                                                or args.no_full_ranking or args.save_networks is not None
                                                or args.allow_other_data):  # fmt: skip
         cli.fail("--refresh-baselines measures baselines only: give it with --protocol (and --out) alone")
+    if args.out is not None and args.out.is_dir():
+        cli.fail(f"--out {args.out} is a folder: give the file to write the results to")
     if args.train_only_fit is not None and not args.choose_ranking_rule:
         cli.fail("--train-only-fit goes with --choose-ranking-rule")
     for option in ("reuse_networks", "networks", "newcomer_history"):
@@ -258,9 +265,6 @@ def refresh_baselines(args: argparse.Namespace, protocol, release, encoder) -> d
     from movierec.prepared import prepare
 
     path = args.refresh_baselines
-    if protocol.name == "newuser":
-        cli.fail("--refresh-baselines: the new-user protocol measures its baselines per K beside the networks it "
-                 "trains; run it again instead")  # fmt: skip
     try:
         written = json.loads(path.read_text())
         run_protocol, fingerprint, rows = written["protocol"], written["data"]["fingerprint"], written["data"]["rows"]
@@ -805,6 +809,14 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
                for name, overrides in variants.items()}  # fmt: skip
     reusable = {name: reused_network(args, earlier.get(name), name, *planned[name], manifest, prepared.encoder)
                 for name in variants if args.reuse_networks is not None}  # fmt: skip
+    # A network trained here must not be saved over one the earlier run's file names, which would stop loading.
+    named = {Path(str(record["saved"].get("folder"))).resolve(): name for name, record in earlier.items()
+             if isinstance(record, dict) and isinstance(record.get("saved"), dict)}  # fmt: skip
+    for name in variants:
+        if args.save_networks is not None and (args.save_networks / name).resolve() in named:
+            cli.fail(f"--save-networks {args.save_networks} would save the {name!r} network over the folder "
+                     f"{args.reuse_networks} names for its {named[(args.save_networks / name).resolve()]!r} "
+                     "network; give a folder of its own")  # fmt: skip
     for name, overrides in variants.items():
         (configuration, settings), reused = planned[name], reusable.get(name)
         if reused is None:
