@@ -386,6 +386,8 @@ CASES: list[Case] = [
          _cli("evaluate", ["--protocol", "newuser", "--refresh-baselines", "/x/newuser.json"])),
     Case("CLI evaluate", "--out naming a folder", r"^error: --out /tmp is a folder: give the file to write the results "
          r"to$", _cli("evaluate", ["--out", "/tmp"])),
+    Case("CLI evaluate", "--newcomer-share 1.5", r"^error: argument --newcomer-share: must be a number in \(0, 1\], "
+         r"got '1\.5'", _cli("evaluate", ["--protocol", "newuser", "--newcomer-share", "1.5"])),
     Case("CLI tune", "--trials two", r"^error: argument --trials: must be a whole number >= 1, got 'two'",
          _cli("tune", ["--trials", "two"])),
     Case("app", "zip code 12a45", r"“12a45” is not a zip code \(5 digits", _app(typed_zip="12a45")),

@@ -524,6 +524,11 @@ def test_networks_names_a_partial_new_user_run_checked_before_any_work(tmp_path,
         with pytest.raises(SystemExit):
             asked(networks, manifest, out, rule)
         assert message in capsys.readouterr().err
+    shared = argparse.Namespace(networks="no_history", newcomer_history=None, newcomer_share=0.8, out=None,
+                                model="autoint")  # fmt: skip
+    with pytest.raises(SystemExit):
+        evaluate.partial_networks(shared, stacked)
+    assert "--newcomer-share shapes the 'newcomer' network" in capsys.readouterr().err
 
 
 def test_the_readme_gives_the_protocol_tables_scripts_report_prints(capsys):

@@ -240,9 +240,9 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
         run_again(out, tmp_path / "retrained.json", "--networks", "newcomer")
     assert "holds a whole new-user run" in capsys.readouterr().err and fits == []
     partial = run_again(out, tmp_path / "partial.json", "--networks", "newcomer,no_history", "--newcomer-history",
-                        "first_ratings_later_rows")  # fmt: skip
+                        "first_ratings_later_rows", "--newcomer-share", "0.8")  # fmt: skip
     (network, trained_with), = fits
-    assert trained_with.newcomer_history == "first_ratings_later_rows" and trained_with.newcomer_share > 0
+    assert trained_with.newcomer_history == "first_ratings_later_rows" and trained_with.newcomer_share == 0.8
     assert set(partial["settings"]["trained"]) == {"newcomer", "no_history"}
     assert "reused_from" in partial["settings"]["trained"]["no_history"]
     assert partial["settings"]["partial"]["networks"] == ["newcomer", "no_history"]

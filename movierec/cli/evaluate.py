@@ -133,6 +133,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "(TrainSettings.newcomer_history; by default oldest_kept: a rule a model without newcomer rows recorded "
         "shaped nothing and is ignored)",
     )  # fmt: skip
+    parser.add_argument(
+        "--newcomer-share", type=cli.share, default=None, metavar="SHARE",
+        help="with --protocol newuser: the share of rated rows the network trained for newcomers trains as "
+        "newcomers (TrainSettings.newcomer_share; by default newuser.NEWCOMER_SHARE, 0.5)",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
@@ -168,7 +173,7 @@ def run(args: argparse.Namespace) -> dict:
         cli.fail(f"--out {args.out} is a folder: give the file to write the results to")
     if args.train_only_fit is not None and not args.choose_ranking_rule:
         cli.fail("--train-only-fit goes with --choose-ranking-rule")
-    for option in ("reuse_networks", "networks", "newcomer_history"):
+    for option in ("reuse_networks", "networks", "newcomer_history", "newcomer_share"):
         if getattr(args, option) is not None and args.protocol != "newuser":
             cli.fail(f"--{option.replace('_', '-')} goes with --protocol newuser")
     if args.save_networks is not None and (args.protocol != "newuser" or args.out is None):
@@ -752,8 +757,10 @@ def partial_networks(args: argparse.Namespace, manifest: dict) -> list[str] | No
     if unknown or not asked:
         cli.fail(f"--networks {args.networks!r}: the new-user protocol trains {list(every)} for the shipped "
                  f"{args.model}" + (f", not {unknown}" if unknown else ""))  # fmt: skip
-    if args.newcomer_history is not None and "newcomer" not in asked:
-        cli.fail(f"--newcomer-history shapes the 'newcomer' network, which --networks {args.networks!r} leaves out")
+    for option in ("newcomer_history", "newcomer_share"):
+        if getattr(args, option, None) is not None and "newcomer" not in asked:
+            cli.fail(f"--{option.replace('_', '-')} shapes the 'newcomer' network, which --networks "
+                     f"{args.networks!r} leaves out")  # fmt: skip
     if set(asked) == set(every):
         return None
     try:
@@ -794,7 +801,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     assert tuple(variants) == new_user_networks(manifest)
     if partial is not None:
         variants = {name: variants[name] for name in partial}
-    trained_as = {"newcomer": {"newcomer_share": newuser.NEWCOMER_SHARE,
+    trained_as = {"newcomer": {"newcomer_share": args.newcomer_share or newuser.NEWCOMER_SHARE,
                                **({"newcomer_history": args.newcomer_history} if args.newcomer_history else {})}}
     earlier = {} if args.reuse_networks is None else earlier_networks(args, release, prepared)
     # Every network ranks by the shipped ranking rule, inherited as the hyperparameters are, so that the newcomer
