@@ -29,8 +29,9 @@ network it trains; ``--reuse-networks FILE`` loads, instead of training
 again, the saved networks of an earlier run that were trained exactly as
 this run would train them (training is seeded and reproducible);
 ``--networks NAMES`` trains and measures only those networks (a partial
-run, for an experiment such as ``--newcomer-history RULE``, the rows the
-newcomer network trains on): it chooses nothing, so its file has
+run, for an experiment such as ``--newcomer-history RULE`` or
+``--newcomer-share S``, the rows the newcomer network trains on): it
+chooses nothing, so its file has
 ``settings.partial`` instead of ``settings.newcomer_network``, and a
 ``model`` entry per K only if that network was named;
 ``--apply-newuser-choice`` then serves the chosen power
