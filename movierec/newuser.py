@@ -316,6 +316,12 @@ def choose_profile_power(
     return chosen, measured
 
 
+def validation_means(validation: dict[str, dict[str, dict]], names: Sequence[str]) -> dict[str, float]:
+    """Each named method's NDCG@10 on ``evaluate``'s validation table (``{"K": {name: metrics}}``), averaged over K."""
+    return {name: float(np.mean([by_name[name]["full_ndcg@10"] for by_name in validation.values()]))
+            for name in names}  # fmt: skip
+
+
 def choose_network(validation: dict[str, dict[str, dict]], names: Sequence[str]) -> tuple[str, dict[str, float]]:
     """Which trained network serves newcomers: the highest NDCG@10 on the validation people, averaged over K.
 
@@ -326,8 +332,7 @@ def choose_network(validation: dict[str, dict[str, dict]], names: Sequence[str])
     """
     if not names:
         raise ValueError("no network to choose from")
-    means = {name: float(np.mean([by_name[name]["full_ndcg@10"] for by_name in validation.values()]))
-             for name in names}  # fmt: skip
+    means = validation_means(validation, names)
     best = max(means.values())
     return min((n for n in names if means[n] == best), key=lambda n: (n != "model", n)), means
 

@@ -2,8 +2,10 @@
 
     python scripts/report.py
 
-Nothing is computed here: every number comes from a file that one command
-wrote (see the README for which), so the tables can be checked and refreshed.
+Nothing is measured here: every number comes from a file that one command
+wrote (see the README for which), so the tables can be checked and refreshed;
+the one figure derived is the newcomer rule table's mean over K of the
+recorded NDCG@10s (what ``newuser.validation_means`` chooses by).
 """
 
 from __future__ import annotations

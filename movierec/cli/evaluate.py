@@ -331,11 +331,7 @@ def differing_settings(mine: dict, theirs: dict, keys) -> list[str]:
     a record as what was used before it was recorded, which movies newcomer rows keep only if there were any."""
     from movierec.training import as_recorded_then
 
-    def as_trained(settings: dict) -> dict:
-        filled = as_recorded_then(settings)
-        return filled if filled["newcomer_share"] else {**filled, "newcomer_history": None}
-
-    return differing(as_trained(mine), as_trained(theirs), {}, keys=keys)
+    return differing(as_recorded_then(mine), as_recorded_then(theirs), {}, keys=keys)
 
 
 def differing(mine: dict, theirs: dict, before: dict, keys=None) -> list[str]:
@@ -738,25 +734,34 @@ def reused_network(args: argparse.Namespace, record, name: str, configuration: d
     return network, record.get("history", {}), source
 
 
-def new_user_networks(manifest: dict) -> tuple[str, ...]:
-    """The networks the new-user protocol trains for a shipped model: the network without the prior only for a
-    stacked model (``newuser.NETWORKS``)."""
-    from movierec.newuser import NETWORKS
+def new_user_variants(manifest: dict) -> dict[str, dict]:
+    """The networks the new-user protocol trains for a shipped model, by name (``newuser.NETWORKS``), each as its
+    hyperparameters' overrides of the shipped ones: the shipped kind, the network trained for newcomers (the
+    history without the EASE prior, which a newcomer row cannot read), the shipped kind without anything a person
+    rated and, for a stacked model only, the same network without its prior."""
+    from movierec.history import HISTORY_LENGTH
 
-    return tuple(n for n in NETWORKS if n != "no_prior" or manifest["config"].get("ease_l2"))
+    shipped = manifest["config"]
+    with_history = {k: shipped[k] for k in ("history_length", "history_pooling") if shipped.get("history_length")}
+    with_history = with_history or {"history_length": HISTORY_LENGTH, "history_pooling": "mean"}
+    alone, no_history = {**with_history, "ease_l2": 0.0}, {"history_length": 0, "ease_l2": 0.0}
+    if shipped.get("ease_l2"):  # a stacked model is also reported as the network alone
+        return {"model": {**with_history, "ease_l2": shipped["ease_l2"]}, "no_prior": alone, "newcomer": alone,
+                "no_history": no_history}  # fmt: skip
+    return {"model": with_history, "newcomer": alone, "no_history": no_history}
 
 
 def partial_networks(args: argparse.Namespace, manifest: dict) -> list[str] | None:
     """The networks ``--networks`` names, in the protocol's order, or None for a whole run (no option, or every
     network named); a one-line error for an unknown name, a newcomer rule without the newcomer network, or a
     partial run's ``--out`` over a whole run's file."""
-    every = new_user_networks(manifest)
+    every = list(new_user_variants(manifest))
     if args.networks is None:
         return None
     asked = [name.strip() for name in args.networks.split(",") if name.strip()]
     unknown = [name for name in asked if name not in every]
     if unknown or not asked:
-        cli.fail(f"--networks {args.networks!r}: the new-user protocol trains {list(every)} for the shipped "
+        cli.fail(f"--networks {args.networks!r}: the new-user protocol trains {every} for the shipped "
                  f"{args.model}" + (f", not {unknown}" if unknown else ""))  # fmt: skip
     for option in ("newcomer_history", "newcomer_share"):
         if getattr(args, option, None) is not None and "newcomer" not in asked:
@@ -784,22 +789,11 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     ``partial`` (``--networks``) trains and measures only those networks, and chooses nothing."""
     from movierec import artifacts, evaluation, newuser, protocols
     from movierec.files import sha256_file, write_json
-    from movierec.history import HISTORY_LENGTH
     from movierec.prepared import prepare
     from movierec.scoring import RANKING_OPTIONS, ranking_rule, set_ranking_rule
 
     prepared = prepare(release, split=protocol.make_split(release.ratings))
-    shipped = manifest["config"]
-    with_history = {k: shipped[k] for k in ("history_length", "history_pooling") if shipped.get("history_length")}
-    with_history = with_history or {"history_length": HISTORY_LENGTH, "history_pooling": "mean"}
-    alone = {**with_history, "ease_l2": 0.0}  # the history without the EASE prior, which a newcomer row cannot read
-    # The shipped kind without anything a person rated: no history and no EASE prior.
-    no_history = {"history_length": 0, "ease_l2": 0.0}
-    variants = {"model": with_history, "newcomer": alone, "no_history": no_history}
-    if shipped.get("ease_l2"):  # a stacked model is also reported as the network alone
-        variants = {"model": {**with_history, "ease_l2": shipped["ease_l2"]}, "no_prior": alone, "newcomer": alone,
-                    "no_history": no_history}  # fmt: skip
-    assert tuple(variants) == new_user_networks(manifest)
+    variants = new_user_variants(manifest)
     if partial is not None:
         variants = {name: variants[name] for name in partial}
     trained_as = {"newcomer": {"newcomer_share": args.newcomer_share or newuser.NEWCOMER_SHARE,
@@ -870,8 +864,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
         print(f"{name}: prior_profile_power {choice['prior_profile_power']} chosen on the validation people; "
               "NDCG@10 there by power and K: " + json.dumps(choice["validation_ndcg@10"]))  # fmt: skip
     if serving is None:
-        means = {n: sum(rows[n]["full_ndcg@10"] for rows in on_validation.values()) / len(on_validation)
-                 for n in candidates}  # fmt: skip
+        means = newuser.validation_means(on_validation, candidates)
         print(f"a partial run (--networks {args.networks}) chooses no network for newcomers; mean NDCG@10 over K "
               "on the validation people: " + ", ".join(f"{name} {mean:.4f}" for name, mean in means.items()))
     else:
