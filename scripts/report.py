@@ -4,7 +4,7 @@
 
 Nothing is measured here: every number comes from a file that one command
 wrote (see the README for which), so the tables can be checked and refreshed;
-the one figure derived is the newcomer rule table's mean over K of the
+the one figure derived is the newcomer table's mean over K of the
 recorded NDCG@10s (what ``newuser.validation_means`` chooses by).
 """
 
@@ -28,11 +28,14 @@ REPLACED_NEWUSER_RUNS = {"autoint": "newuser_autoint_plain_prior.json"}
 # (its weights stay in git history: model/autointp-02d7554b6d9c.weights.h5, model/autoint-54e7cfd7d47b.weights.h5).
 REPLACED = {"autointp": "autointp_plain_prior.json", "autoint": "autoint_plain_prior.json"}
 TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
-# The runs whose newcomer network kept other movies (``TrainSettings.newcomer_history``), per rule and model; the
-# default rule's network is the one in NEWUSER_RUNS.
-NEWCOMER_RULE_RUNS = {
-    "first_ratings": {"autointp": "newuser_first_ratings.json", "autoint": "newuser_autoint_first_ratings.json"},
-    "first_ratings_later_rows": {"autointp": "newuser_later_rows.json", "autoint": "newuser_autoint_later_rows.json"},
+# The runs whose newcomer network was trained otherwise than in the model's whole run (NEWUSER_RUNS): which
+# movies its rows keep (``TrainSettings.newcomer_history``) or how many rows train as newcomers'
+# (``newcomer_share``), per model. Each file's own record says which; a whole run may stand here once another
+# replaces it in NEWUSER_RUNS.
+NEWCOMER_VARIANT_RUNS = {
+    "autointp": ["newuser_first_ratings.json", "newuser_later_rows.json"],
+    "autoint": ["newuser_autoint_newcomer_share_0.5.json", "newuser_autoint_first_ratings.json",
+                "newuser_autoint_later_rows.json"],
 }
 
 
@@ -176,8 +179,11 @@ def main() -> None:
         if run and run.get("model") != name:
             raise SystemExit(f"results/{NEWUSER_RUNS[name]} holds a run for {run.get('model')!r}, not {name!r}")
     if any(runs.values()):
-        print("### newuser, the network trained for newcomers by which movies its rows keep\n")
-        print(newcomer_rule_table(runs) + "\n")
+        variants = {name: {file: load(ROOT / "results" / file) for file in files}
+                    for name, files in NEWCOMER_VARIANT_RUNS.items()}  # fmt: skip
+        variants = {name: {file: run for file, run in files.items() if run} for name, files in variants.items()}
+        print("### newuser, the network trained for newcomers by which movies its rows keep and how many\n")
+        print(newcomer_variant_table(runs, variants) + "\n")
     for name, run in runs.items():
         if run:
             print_newuser(run, TITLES[name])
@@ -190,40 +196,44 @@ def main() -> None:
             print_newuser(run, TITLES[name], replaced=True)
 
 
-def newcomer_rule_table(runs: dict[str, dict]) -> str:
-    """The newcomer network by the rule its rows kept movies by: validation people's mean NDCG@10 over K (what
-    chooses the rule) with each K, and the test people's NDCG@10 by K, for every model whose whole run (``runs``)
-    trained one. A rule's run must be of the same model, data and split as the whole run."""
+def newcomer_training(run: dict) -> tuple[str, float]:
+    """How a run's newcomer network was trained: (which movies its rows keep, the share of rows trained so); runs
+    before the rule was recorded kept the oldest of the history."""
+    settings = run["settings"]["trained"]["newcomer"]["settings"]
+    return settings.get("newcomer_history", "oldest_kept"), float(settings["newcomer_share"])
+
+
+def newcomer_variant_table(runs: dict[str, dict], variants: dict[str, dict[str, dict]]) -> str:
+    """The network trained for newcomers by how it was trained (a row per rule and share): the validation people's
+    mean NDCG@10 over K (what chooses) with each K, and the test people's NDCG@10 by K, for every model whose whole
+    run (``runs``) trained one. ``variants`` holds, per model, the runs (by file name) that trained it otherwise;
+    each must be of the whole run's model, data and split, and no two may train it alike."""
+    from movierec.pipeline import NEWCOMER_HISTORIES
 
     def numbers(run: dict) -> list[str]:
         on = {k: e["baselines"]["newcomer"]["full_ndcg@10"] for k, e in run["settings"]["validation_people"].items()}
         test = ", ".join(f"{e['baselines']['newcomer']['full_ndcg@10']:.4f}" for e in run["reveal"].values())
         return [f"{sum(on.values()) / len(on):.4f} (" + ", ".join(f"{v:.4f}" for v in on.values()) + ")", test]
 
-    def rule(run: dict) -> str:  # runs before the setting kept the oldest of the history
-        return run["settings"]["trained"]["newcomer"]["settings"].get("newcomer_history", "oldest_kept")
-
     models = [name for name, run in runs.items() if "newcomer" in run.get("settings", {}).get("trained", {})]
-    rules = list(dict.fromkeys([*(rule(runs[name]) for name in models), *NEWCOMER_RULE_RUNS]))
-    cells = {(r, name): ["—", "—"] for r in rules for name in models}
+    cells: dict[tuple[str, float], dict[str, list[str]]] = {}
     for name in models:
         whole = runs[name]
-        cells[(rule(whole), name)] = [numbers(whole)[0], f"in {TITLES[name]}'s table below"]
-        for other, files in NEWCOMER_RULE_RUNS.items():
-            run = load(ROOT / "results" / files[name])
-            if not run:
-                continue
+        cells.setdefault(newcomer_training(whole), {})[name] = [numbers(whole)[0], f"in {TITLES[name]}'s table below"]
+        for file, run in variants.get(name, {}).items():
             same = (run.get("model"), run["settings"]["split"], run["settings"]["data"]["fingerprint"])
             if same != (name, whole["settings"]["split"], whole["settings"]["data"]["fingerprint"]):
-                raise SystemExit(f"results/{files[name]} is not a run of {name!r} on its whole run's data and split")
-            if rule(run) != other or other == rule(whole):
-                raise SystemExit(f"results/{files[name]} trained its newcomer network by {rule(run)!r}, which is "
-                                 f"not {other!r} or is the whole run's own")  # fmt: skip
-            cells[(other, name)] = numbers(run)
+                raise SystemExit(f"results/{file} is not a run of {name!r} on its whole run's data and split")
+            trained = newcomer_training(run)
+            if name in cells.get(trained, {}):
+                raise SystemExit(f"results/{file} trained {name}'s newcomer network as another run did {trained}")
+            cells.setdefault(trained, {})[name] = numbers(run)
+    order = sorted(cells, key=lambda key: (NEWCOMER_HISTORIES.index(key[0]), key[1]))
     heads = [h for name in models for h in (f"{TITLES[name]}: validation mean (K = 5, 10, 20)",
                                             f"{TITLES[name]}: test, K = 5, 10, 20")]  # fmt: skip
-    lines = ["| newcomer rows keep | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
-    lines += [f"| `{r}` | " + " | ".join(c for name in models for c in cells[(r, name)]) + " |" for r in rules]
+    lines = ["| newcomer rows keep | share of rows | " + " | ".join(heads) + " |", "|---" * (len(heads) + 2) + "|"]
+    lines += [f"| `{rule}` | {share:g} | " + " | ".join(c for name in models for c in cells[(rule, share)].get(
+        name, ["—", "—"])) + " |" for rule, share in order]  # fmt: skip
     return "\n".join(lines)
 
 

@@ -1,0 +1,46 @@
+"""scripts/report.py: the newcomer network's table across runs that trained it otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.report import newcomer_variant_table
+
+
+def run(model: str, ndcg: float, share: float = 0.5, rule: str | None = None, split: str = "s") -> dict:
+    """A new-user run's file, cut to what the table reads: the newcomer network's NDCG@10 by K (test = validation
+    + 0.1, so a column mix-up shows) and how the network was trained."""
+    settings = {"newcomer_share": share, **({"newcomer_history": rule} if rule else {})}
+    by_k = {k: {"baselines": {"newcomer": {"full_ndcg@10": ndcg + step}}} for k, step in
+            (("5", 0.02), ("10", 0.01), ("20", 0.0))}  # fmt: skip
+    test = {k: {"baselines": {"newcomer": {"full_ndcg@10": e["baselines"]["newcomer"]["full_ndcg@10"] + 0.1}}}
+            for k, e in by_k.items()}  # fmt: skip
+    return {"model": model, "reveal": test, "settings": {
+        "split": split, "data": {"fingerprint": "f"}, "validation_people": by_k,
+        "trained": {"newcomer": {"settings": settings}}}}  # fmt: skip
+
+
+def test_a_row_per_rule_and_share_in_the_rules_order_with_each_model_where_it_was_measured():
+    runs = {"autointp": run("autointp", 0.30), "autoint": run("autoint", 0.20, share=0.8)}
+    variants = {"autoint": {"a.json": run("autoint", 0.21), "b.json": run("autoint", 0.22, rule="first_ratings")}}
+    lines = newcomer_variant_table(runs, variants).splitlines()
+    assert lines[0].startswith("| newcomer rows keep | share of rows | AutoInt+: validation mean")
+    assert [line.split(" | ")[:2] for line in lines[2:]] == [
+        ["| `oldest_kept`", "0.5"], ["| `oldest_kept`", "0.8"], ["| `first_ratings`", "0.5"]]  # fmt: skip
+    assert lines[2].split(" | ")[2:] == ["0.3100 (0.3200, 0.3100, 0.3000)", "in AutoInt+'s table below",
+                                          "0.2200 (0.2300, 0.2200, 0.2100)", "0.3300, 0.3200, 0.3100 |"]  # fmt: skip
+    assert lines[3].split(" | ")[2:] == ["—", "—", "0.2100 (0.2200, 0.2100, 0.2000)", "in AutoInt's table below |"]
+    assert lines[4].split(" | ")[2:] == ["—", "—", "0.2300 (0.2400, 0.2300, 0.2200)", "0.3400, 0.3300, 0.3200 |"]
+
+
+@pytest.mark.parametrize(
+    "variant, says",
+    [
+        (run("autoint", 0.21, split="other"), "not a run of 'autoint' on its whole run's data and split"),
+        (run("autointp", 0.21), "not a run of 'autoint'"),
+        (run("autoint", 0.21, rule="oldest_kept"), "trained autoint's newcomer network as another run did"),
+    ],
+)
+def test_a_run_of_another_split_or_model_or_a_second_of_one_training_is_refused(variant, says):
+    with pytest.raises(SystemExit, match=says):
+        newcomer_variant_table({"autoint": run("autoint", 0.20)}, {"autoint": {"x.json": variant}})
