@@ -30,8 +30,8 @@ REPLACED = {"autointp": "autointp_plain_prior.json", "autoint": "autoint_plain_p
 TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
 # The runs whose newcomer network was trained otherwise than in the model's whole run (NEWUSER_RUNS): which
 # movies its rows keep (``TrainSettings.newcomer_history``) or how many rows train as newcomers'
-# (``newcomer_share``), per model. Each file's own record says which; a whole run may stand here once another
-# replaces it in NEWUSER_RUNS.
+# (``newcomer_share``), per model. Each file's own record says which. A whole run stands here, renamed, once a newer
+# whole run takes its file name in NEWUSER_RUNS.
 NEWCOMER_VARIANT_RUNS = {
     "autointp": ["newuser_first_ratings.json", "newuser_later_rows.json"],
     "autoint": ["newuser_autoint_newcomer_share_0.5.json", "newuser_autoint_first_ratings.json",
@@ -203,11 +203,22 @@ def newcomer_training(run: dict) -> tuple[str, float]:
     return settings.get("newcomer_history", "oldest_kept"), float(settings["newcomer_share"])
 
 
+def trained_alike(run: dict) -> dict:
+    """A run's newcomer network's hyperparameters and training settings but the two a variant may change."""
+    record = run["settings"]["trained"]["newcomer"]
+    settings = {k: v for k, v in record["settings"].items() if k not in ("newcomer_history", "newcomer_share")}
+    return {"hyperparameters": record.get("hyperparameters"), "settings": settings}
+
+
 def newcomer_variant_table(runs: dict[str, dict], variants: dict[str, dict[str, dict]]) -> str:
     """The network trained for newcomers by how it was trained (a row per rule and share): the validation people's
     mean NDCG@10 over K (what chooses) with each K, and the test people's NDCG@10 by K, for every model whose whole
     run (``runs``) trained one. ``variants`` holds, per model, the runs (by file name) that trained it otherwise;
-    each must be of the whole run's model, data and split, and no two may train it alike."""
+    each must be of the whole run's model, data and split, train the network as the whole run did in all else, and
+    no two may train it alike."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))  # a clone's own package, installed or not
     from movierec.pipeline import NEWCOMER_HISTORIES
 
     def numbers(run: dict) -> list[str]:
@@ -220,18 +231,25 @@ def newcomer_variant_table(runs: dict[str, dict], variants: dict[str, dict[str, 
     for name in models:
         whole = runs[name]
         cells.setdefault(newcomer_training(whole), {})[name] = [numbers(whole)[0], f"in {TITLES[name]}'s table below"]
+        source = {newcomer_training(whole): f"its whole run, results/{NEWUSER_RUNS.get(name, '?')}"}
         for file, run in variants.get(name, {}).items():
             same = (run.get("model"), run["settings"]["split"], run["settings"]["data"]["fingerprint"])
             if same != (name, whole["settings"]["split"], whole["settings"]["data"]["fingerprint"]):
                 raise SystemExit(f"results/{file} is not a run of {name!r} on its whole run's data and split")
+            if trained_alike(run) != trained_alike(whole):
+                raise SystemExit(f"results/{file} trained {name}'s newcomer network otherwise than its whole run in "
+                                 "more than which movies its rows keep and how many rows train so")  # fmt: skip
             trained = newcomer_training(run)
-            if name in cells.get(trained, {}):
-                raise SystemExit(f"results/{file} trained {name}'s newcomer network as another run did {trained}")
-            cells.setdefault(trained, {})[name] = numbers(run)
+            if trained in source:
+                rule, share = trained
+                raise SystemExit(f"results/{file} trained {name}'s newcomer network as {source[trained]} did "
+                                 f"({rule}, share {share:g})")  # fmt: skip
+            cells.setdefault(trained, {})[name], source[trained] = numbers(run), f"results/{file}"
     order = sorted(cells, key=lambda key: (NEWCOMER_HISTORIES.index(key[0]), key[1]))
     heads = [h for name in models for h in (f"{TITLES[name]}: validation mean (K = 5, 10, 20)",
                                             f"{TITLES[name]}: test, K = 5, 10, 20")]  # fmt: skip
-    lines = ["| newcomer rows keep | share of rows | " + " | ".join(heads) + " |", "|---" * (len(heads) + 2) + "|"]
+    lines = ["| newcomer rows keep | share of rows trained as newcomers' | " + " | ".join(heads) + " |",
+             "|---" * (len(heads) + 2) + "|"]  # fmt: skip
     lines += [f"| `{rule}` | {share:g} | " + " | ".join(c for name in models for c in cells[(rule, share)].get(
         name, ["—", "—"])) + " |" for rule, share in order]  # fmt: skip
     return "\n".join(lines)

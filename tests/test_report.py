@@ -7,16 +7,17 @@ import pytest
 from scripts.report import newcomer_variant_table
 
 
-def run(model: str, ndcg: float, share: float = 0.5, rule: str | None = None, split: str = "s") -> dict:
+def run(model: str, ndcg: float, share: float = 0.5, rule: str | None = None, split: str = "s",
+        fingerprint: str = "f", epochs: int = 8) -> dict:  # fmt: skip
     """A new-user run's file, cut to what the table reads: the newcomer network's NDCG@10 by K (test = validation
     + 0.1, so a column mix-up shows) and how the network was trained."""
-    settings = {"newcomer_share": share, **({"newcomer_history": rule} if rule else {})}
+    settings = {"epochs": epochs, "newcomer_share": share, **({"newcomer_history": rule} if rule else {})}
     by_k = {k: {"baselines": {"newcomer": {"full_ndcg@10": ndcg + step}}} for k, step in
             (("5", 0.02), ("10", 0.01), ("20", 0.0))}  # fmt: skip
     test = {k: {"baselines": {"newcomer": {"full_ndcg@10": e["baselines"]["newcomer"]["full_ndcg@10"] + 0.1}}}
             for k, e in by_k.items()}  # fmt: skip
     return {"model": model, "reveal": test, "settings": {
-        "split": split, "data": {"fingerprint": "f"}, "validation_people": by_k,
+        "split": split, "data": {"fingerprint": fingerprint}, "validation_people": by_k,
         "trained": {"newcomer": {"settings": settings}}}}  # fmt: skip
 
 
@@ -24,7 +25,8 @@ def test_a_row_per_rule_and_share_in_the_rules_order_with_each_model_where_it_wa
     runs = {"autointp": run("autointp", 0.30), "autoint": run("autoint", 0.20, share=0.8)}
     variants = {"autoint": {"a.json": run("autoint", 0.21), "b.json": run("autoint", 0.22, rule="first_ratings")}}
     lines = newcomer_variant_table(runs, variants).splitlines()
-    assert lines[0].startswith("| newcomer rows keep | share of rows | AutoInt+: validation mean")
+    assert lines[0].startswith("| newcomer rows keep | share of rows trained as newcomers' | AutoInt+: validation")
+    assert lines[1] == "|---" * 6 + "|"  # the header's cells, as Markdown wants
     assert [line.split(" | ")[:2] for line in lines[2:]] == [
         ["| `oldest_kept`", "0.5"], ["| `oldest_kept`", "0.8"], ["| `first_ratings`", "0.5"]]  # fmt: skip
     assert lines[2].split(" | ")[2:] == ["0.3100 (0.3200, 0.3100, 0.3000)", "in AutoInt+'s table below",
@@ -37,10 +39,18 @@ def test_a_row_per_rule_and_share_in_the_rules_order_with_each_model_where_it_wa
     "variant, says",
     [
         (run("autoint", 0.21, split="other"), "not a run of 'autoint' on its whole run's data and split"),
+        (run("autoint", 0.21, fingerprint="other"), "not a run of 'autoint' on its whole run's data and split"),
         (run("autointp", 0.21), "not a run of 'autoint'"),
-        (run("autoint", 0.21, rule="oldest_kept"), "trained autoint's newcomer network as another run did"),
+        (run("autoint", 0.21, share=0.8, epochs=4), "otherwise than its whole run in more than which movies"),
+        (run("autoint", 0.21, rule="oldest_kept"), r"as its whole run, results/newuser_autoint.json did \(oldest_k"),
     ],
 )
-def test_a_run_of_another_split_or_model_or_a_second_of_one_training_is_refused(variant, says):
+def test_a_run_of_other_data_split_model_or_training_or_a_second_of_one_training_is_refused(variant, says):
     with pytest.raises(SystemExit, match=says):
         newcomer_variant_table({"autoint": run("autoint", 0.20)}, {"autoint": {"x.json": variant}})
+
+
+def test_two_variant_runs_trained_alike_are_refused_naming_the_first():
+    variants = {"autoint": {"a.json": run("autoint", 0.21, share=0.8), "b.json": run("autoint", 0.22, share=0.8)}}
+    with pytest.raises(SystemExit, match=r"results/b.json trained autoint's newcomer network as results/a.json did"):
+        newcomer_variant_table({"autoint": run("autoint", 0.20)}, variants)
