@@ -216,9 +216,6 @@ def newcomer_variant_table(runs: dict[str, dict], variants: dict[str, dict[str, 
     run (``runs``) trained one. ``variants`` holds, per model, the runs (by file name) that trained it otherwise;
     each must be of the whole run's model, data and split, train the network as the whole run did in all else, and
     no two may train it alike."""
-    import sys
-
-    sys.path.insert(0, str(ROOT))  # a clone's own package, installed or not
     from movierec.pipeline import NEWCOMER_HISTORIES
 
     def numbers(run: dict) -> list[str]:
@@ -311,4 +308,7 @@ def print_newuser(run: dict, title: str, replaced: bool = False) -> None:
 
 
 if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(ROOT))  # a clone's own package, installed or not
     main()

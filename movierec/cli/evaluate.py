@@ -15,8 +15,8 @@ split (see ``movierec.protocols``).
 
 ``newuser`` trains the shipped configuration on the known people, with and
 without a history (the shipped one's, else ``HISTORY_LENGTH`` movies,
-mean-pooled), with the history but no prior and half its rows trained as a
-newcomer's (``newcomer``, ``movierec.newuser``) and, for a stacked model,
+mean-pooled), with the history but no prior and ``newuser.NEWCOMER_SHARE`` of its
+rows (``--newcomer-share``) trained as a newcomer's (``newcomer``) and, for a stacked model,
 without its EASE prior; ranks with
 the shipped ranking rule; chooses a stacked model's ``prior_profile_power``
 under it on the validation people; and writes
@@ -783,7 +783,7 @@ def partial_networks(args: argparse.Namespace, manifest: dict) -> list[str] | No
 def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: dict,
                   partial: list[str] | None = None) -> dict:  # fmt: skip
     """The new-user protocol: fresh models of the shipped kind (with and without a history, with the history but no
-    EASE prior and half its rows trained as a newcomer's and, for a stacked model, without its EASE prior), the
+    EASE prior and a share of its rows trained as a newcomer's and, for a stacked model, without its EASE prior), the
     choice of a stacked model's newcomer rescaling and of the network for newcomers, and the baselines, on the same
     people. ``--reuse-networks`` loads the networks an earlier run trained exactly so instead of training them;
     ``partial`` (``--networks``) trains and measures only those networks, and chooses nothing."""
