@@ -33,7 +33,7 @@ TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
 # (``newcomer_share``), per model. Each file's own record says which. A whole run stands here, renamed, once a newer
 # whole run takes its file name in NEWUSER_RUNS.
 NEWCOMER_VARIANT_RUNS = {
-    "autointp": ["newuser_first_ratings.json", "newuser_later_rows.json"],
+    "autointp": ["newuser_first_ratings.json", "newuser_later_rows.json", "newuser_newcomer_share_0.8.json"],
     "autoint": ["newuser_autoint_newcomer_share_0.5.json", "newuser_autoint_first_ratings.json",
                 "newuser_autoint_later_rows.json"],
 }
