@@ -15,11 +15,11 @@ split (see ``movierec.protocols``).
 
 ``newuser`` trains the shipped configuration on the known people, with and
 without a history (the shipped one's, else ``HISTORY_LENGTH`` movies,
-mean-pooled), with the history but no prior and ``newuser.NEWCOMER_SHARE`` of its
-rows (``--newcomer-share``) trained as a newcomer's (``newcomer``) and, for a stacked model,
-without its EASE prior; ranks with
-the shipped ranking rule; chooses a stacked model's ``prior_profile_power``
-under it on the validation people; and writes
+mean-pooled), with the history but no prior and ``newuser.NEWCOMER_SHARE``
+of its rows (``--newcomer-share``) trained as a newcomer's (``newcomer``)
+and, for a stacked model, without its EASE prior; ranks with the shipped
+ranking rule; chooses a stacked model's ``prior_profile_power`` under it on
+the validation people; and writes
 ``{"reveal": {"5": {"model": {...}, "baselines": {"popularity", "ease",
 "ease_graded", "no_history", ...}}, "10": ..., "20": ...}, "settings": ...}``, where
 ``settings.validation_people`` holds the same table on the validation people
