@@ -36,9 +36,13 @@ GRADED_DISLIKED_WEIGHTS = (0.25, 0.5, 0.75)
 GRADED_L2_GRID = (200.0, 500.0, 1000.0, 2000.0)
 # The ranking rules a two-output model chooses from on validation (``ranking_rule_on_validation``):
 # P(rated) x P(like | rated) ** exponent, the prior's share of the logits times the gain. The model's
-# own product, (1, 1), comes first, so it stays unless another rule ranks validation better.
+# own product, (1, 1), comes first, so it stays unless another rule ranks validation better. The exponents
+# span their whole range (0: P(rated) alone; 1: the product as trained); the gains grow past an edge their
+# best sits on, as EASE's grids do.
 LIKE_EXPONENTS = (1.0, 0.75, 0.5, 0.25, 0.0)
 PRIOR_GAINS = (1.0, 0.5, 1.5, 2.0, 3.0, 4.0, 6.0)
+# How many values a grid grows past each of its edges at most (EASE's grids, the ranking rule's gains).
+GRID_GROWTHS = 6
 
 
 def full_ranking(
@@ -143,26 +147,57 @@ def ranking_rule_on_validation(
     chosen rule's full ranking (``full_ranking``'s keys and its seconds), which ``evaluate_model`` can take.
 
     The model must have been fitted on the training part alone. Each person's
-    logits are computed once and every rule of ``ranking_rules`` ranked from
-    them; ties go to the rule listed first, the model's own.
+    logits are computed once for every rule of ``ranking_rules`` and ranked
+    under all of them; ties go to the rule listed first, the model's own.
+
+    The prior's gain grows where the best rule's sits on an edge of two or
+    more gains, as EASE's grids do (``ease_on_validation``): a best at the
+    largest gain adds the next value of the 1-2-5 series above it (10, 20,
+    50, ...) for every exponent, a best at the smallest the next below it
+    (0.2, 0.1, ...), each a pass over validation of its own, until the best
+    is inside the grid or ``GRID_GROWTHS`` values were added past that edge.
+    Both limits are smooth: a large gain ranks like the prior alone, a small
+    one like the network without it. The grid's numbers then include every
+    gain tried, in the order tried.
     """
     started = time.perf_counter()
     rules = ranking_rules(model)
-    names = [rule_name(rule) for rule in rules]
+    exponents = list(dict.fromkeys(exponent for exponent, _ in rules))
+    gains = list(dict.fromkeys(gain for _, gain in rules))
     score_terms = model_scorer(model, prepared, "validation")
+    ranked: dict[tuple[float, float], dict] = {}
 
-    def score(rows):
-        logit, prior_logit = score_terms(rows, terms=True)
-        users, movies, outputs = logit.shape
-        logit, prior_logit = logit.reshape(-1, outputs), prior_logit.reshape(-1, outputs)
-        return {name: ranked_by(logit, prior_logit, *rule).reshape(users, movies)
-                for name, rule in zip(names, rules, strict=True)}  # fmt: skip
+    def rank(new_rules: list[tuple[float, float]]) -> None:
+        names = [rule_name(rule) for rule in new_rules]
 
-    ranked = full_rankings(prepared, score, names, "validation", progress=progress)
-    best = max(range(len(rules)), key=lambda i: (ranked[names[i]]["ndcg@10"], -i))
-    grid = {name: {"full_ndcg@10": ranked[name]["ndcg@10"], "full_hit@10": ranked[name]["hit@10"]} for name in names}
+        def score(rows):
+            logit, prior_logit = score_terms(rows, terms=True)
+            users, movies, outputs = logit.shape
+            logit, prior_logit = logit.reshape(-1, outputs), prior_logit.reshape(-1, outputs)
+            return {name: ranked_by(logit, prior_logit, *rule).reshape(users, movies)
+                    for name, rule in zip(names, new_rules, strict=True)}  # fmt: skip
+
+        results = full_rankings(prepared, score, names, "validation", progress=progress)
+        ranked.update((rule, results[name]) for rule, name in zip(new_rules, names, strict=True))
+
+    def best() -> tuple[float, float]:
+        order = list(ranked)
+        return max(order, key=lambda rule: (ranked[rule]["ndcg@10"], -order.index(rule)))
+
+    rank(rules)
+    grown = {"up": 0, "down": 0}
+    while len(gains) > 1 and (gain := best()[1]) in (max(gains), min(gains)):
+        edge = "up" if gain == max(gains) else "down"
+        if grown[edge] == GRID_GROWTHS:
+            break
+        grown[edge] += 1
+        gains.append(_series_beyond(gain, up=edge == "up"))
+        rank([(exponent, gains[-1]) for exponent in exponents])
+    chosen = best()
+    grid = {rule_name(rule): {"full_ndcg@10": result["ndcg@10"], "full_hit@10": result["hit@10"]}
+            for rule, result in ranked.items()}  # fmt: skip
     seconds = time.perf_counter() - started
-    return rules[best], grid, {**ranked[names[best]], "part": "validation", "rule": rules[best], "seconds": seconds}
+    return chosen, grid, {**ranked[chosen], "part": "validation", "rule": chosen, "seconds": seconds}
 
 
 def _own_rows(frame, scores: np.ndarray, liked: np.ndarray) -> dict:
@@ -280,10 +315,6 @@ def ease_on_validation(
         prepared.memo[key] = _grown_ease_grid(prepared, list(map(float, grid)), list(map(float, disliked_weights)))
     best, scores = prepared.memo[key]
     return best, dict(scores)  # a copy: a caller's edits never reach the memo
-
-
-# How many values ``ease_on_validation`` adds past each edge of an EASE grid at most.
-GRID_GROWTHS = 6
 
 
 def _grown_ease_grid(prepared: Prepared, l2s: list[float], weights: list[float]):

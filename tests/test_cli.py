@@ -297,7 +297,7 @@ def test_choosing_the_ranking_rule_serves_and_tests_the_shipped_model_with_it(
     after = artifacts.read_manifest(root / "model" / "autointp.manifest.json")
     note = after["serving"]["ranking"]
     rule = (note["like_exponent"], note["prior_gain"])
-    assert rule in evaluation.ranking_rules(artifacts.load("autointp", root / "model", root / "data")[0])
+    assert evaluation.rule_name(rule) in note["validation"]  # one of the rules tried (a gain may have grown)
     assert (after["config"]["ranking_like_exponent"], after["config"]["ranking_prior_gain"]) == rule
     assert max(v["full_ndcg@10"] for v in note["validation"].values()) == note["validation"][
         evaluation.rule_name(rule)]["full_ndcg@10"]  # fmt: skip

@@ -126,3 +126,63 @@ def test_a_stacked_models_prior_is_fitted_on_the_parts_before_the_one_measured(p
     result = evaluation.evaluate_model(model, prepared, part=part)
     assert asked == [fitted_on]  # once, shared by the seed rows and the full ranking
     assert 0 <= result["full_ndcg@10"] <= 1
+
+
+def _rules_peaked_at(peak: tuple[float, float], passes: list):
+    """A stand-in for ``full_rankings`` whose NDCG@10 falls with a rule's distance from ``peak`` (log gain)."""
+    import math
+
+    def full_rankings(prepared, score_users, names, part, progress=False):
+        assert part == "validation"
+        passes.append(list(names))
+        results = {}
+        for name in names:
+            exponent, gain = (float(value) for value in name.removeprefix("like^").split(" prior x"))
+            distance = abs(exponent - peak[0]) + abs(math.log(gain) - math.log(peak[1]))
+            results[name] = {"ndcg@10": 1.0 / (1.0 + distance), "hit@10": 0.5, "users": 3}
+        return results
+
+    return full_rankings
+
+
+@pytest.mark.parametrize(
+    ("peak", "chosen", "grown"),
+    [
+        ((0.5, 3.0), (0.5, 3.0), []),  # inside the grid: one pass, nothing added
+        ((0.0, 20.0), (0.0, 20.0), [10.0, 20.0, 50.0]),  # past the largest gain: 1-2-5 upwards until inside
+        ((1.0, 0.1), (1.0, 0.1), [0.2, 0.1, 0.05]),  # below the smallest: the series continues downwards
+        # Beyond what the growth allows: it stops at GRID_GROWTHS past the edge, the best of what was tried chosen.
+        ((0.25, 1e9), (0.25, 500.0), [10.0, 20.0, 50.0, 100.0, 200.0, 500.0]),
+    ],
+)
+def test_the_ranking_rule_grows_its_prior_gain_past_the_edge_its_best_sits_on(monkeypatch, peak, chosen, grown):
+    from types import SimpleNamespace
+
+    assert evaluation.GRID_GROWTHS == 6  # the limit the last case reaches
+    passes = []
+    monkeypatch.setattr(evaluation, "full_rankings", _rules_peaked_at(peak, passes))
+    monkeypatch.setattr(evaluation, "model_scorer", lambda model, prepared, part: None)
+    stacked = SimpleNamespace(num_outputs=2, prior_logit=object())  # what ranking_rules reads: both knobs
+    rule, grid, ranked = evaluation.ranking_rule_on_validation(stacked, prepared=None)
+    assert rule == chosen and ranked["rule"] == chosen and ranked["part"] == "validation"
+    first = [evaluation.rule_name(each) for each in evaluation.ranking_rules(stacked)]
+    assert passes[0] == first  # the written grid first, in its order (the model's own product first)
+    # then one pass per gain added, every exponent at it, each gain beyond the last
+    assert passes[1:] == [[evaluation.rule_name((e, g)) for e in evaluation.LIKE_EXPONENTS] for g in grown]
+    assert list(grid) == [name for names in passes for name in names]
+    assert grid[evaluation.rule_name(chosen)]["full_ndcg@10"] == max(v["full_ndcg@10"] for v in grid.values())
+
+
+def test_a_single_gain_never_grows(monkeypatch):
+    """A model without a prior (one gain, 1) or a grid of one gain is an axis that stays fixed."""
+    from types import SimpleNamespace
+
+    passes = []
+    monkeypatch.setattr(evaluation, "full_rankings", _rules_peaked_at((0.0, 50.0), passes))
+    monkeypatch.setattr(evaluation, "model_scorer", lambda model, prepared, part: None)
+    rule, grid, _ = evaluation.ranking_rule_on_validation(SimpleNamespace(num_outputs=2, prior_logit=None), None)
+    assert rule == (0.0, 1.0) and len(passes) == 1 and len(grid) == len(evaluation.LIKE_EXPONENTS)
+    monkeypatch.setattr(evaluation, "PRIOR_GAINS", (3.0,))
+    passes.clear()
+    rule, _, _ = evaluation.ranking_rule_on_validation(SimpleNamespace(num_outputs=2, prior_logit=object()), None)
+    assert rule == (0.0, 3.0) and len(passes) == 1
