@@ -28,6 +28,10 @@ REPLACED_NEWUSER_RUNS = {"autoint": "newuser_autoint_plain_prior.json"}
 # (its weights stay in git history: model/autointp-02d7554b6d9c.weights.h5, model/autoint-54e7cfd7d47b.weights.h5).
 REPLACED = {"autointp": "autointp_plain_prior.json", "autoint": "autoint_plain_prior.json"}
 TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
+# A shipped model's ranking rule chosen again with the prior gain's grid grown past its edge, measured on a copy of
+# the shipped set (``evaluate --choose-ranking-rule``) and not installed yet: it would withdraw the newcomers' serving,
+# which only a new-user run under the new rule can choose again. Each file says how it was made.
+GROWN_RULES = {"autointp": "autointp_rule_grown.json"}
 # The runs whose newcomer network was trained otherwise than in the model's whole run (NEWUSER_RUNS): which
 # movies its rows keep (``TrainSettings.newcomer_history``) or how many rows train as newcomers'
 # (``newcomer_share``), per model. Each file's own record says which. A whole run stands here, renamed, once a newer
@@ -71,6 +75,18 @@ def ranking_rule_table(ranking: dict, title: str) -> str:
     for e in exponents:
         lines.append(f"| {e:g} | " + " | ".join(cell(cells.get((e, g))) for g in gains) + " |")
     return "\n".join(lines)
+
+
+def grown_rule_tables(name: str, file: str, grown: dict, manifest: dict) -> str:
+    """A ``GROWN_RULES`` record's rule grid, and the shipped weights' test numbers under the served rule and it."""
+    if grown.get("weights") != manifest.get("weights"):
+        raise SystemExit(f"results/{file} measured other weights than the shipped {name}'s")
+    served = manifest.get("serving", {}).get("ranking", {})
+    columns = {f"like^{ranking.get('like_exponent', 1):g}, prior x{ranking.get('prior_gain', 1):g} ({what})": numbers
+               for ranking, numbers, what in ((served, manifest.get("evaluation", {}), "served"),
+                                              (grown["ranking"], grown["evaluation"], "grown grid"))}  # fmt: skip
+    return "\n".join([ranking_rule_table(grown["ranking"], f"{TITLES[name]} (gain grid grown; not installed)"),
+                      f"\nTest, the shipped weights under each rule (results/{file}):\n", table(columns)])
 
 
 def hard_negatives_table(run: dict) -> str:
@@ -145,6 +161,10 @@ def main() -> None:
         ranking = manifest.get("serving", {}).get("ranking")
         if ranking:  # chosen by the training run, or by python -m movierec.evaluate --choose-ranking-rule
             print(ranking_rule_table(ranking, title))
+    for name, file in GROWN_RULES.items():
+        grown = load(ROOT / "results" / file)
+        if grown:
+            print(grown_rule_tables(name, file, grown, manifests[name]))
 
     objectives = load(ROOT / "results" / "objectives.json")
     if objectives:

@@ -54,3 +54,19 @@ def test_two_variant_runs_trained_alike_are_refused_naming_the_first():
     variants = {"autoint": {"a.json": run("autoint", 0.21, share=0.8), "b.json": run("autoint", 0.22, share=0.8)}}
     with pytest.raises(SystemExit, match=r"results/b.json trained autoint's newcomer network as results/a.json did"):
         newcomer_variant_table({"autoint": run("autoint", 0.20)}, variants)
+
+
+def test_a_grown_rule_is_shown_beside_the_served_one_and_only_for_the_shipped_weights():
+    from scripts.report import grown_rule_tables
+
+    grid = {"like^0 prior x6": {"full_ndcg@10": 0.18}, "like^0 prior x10": {"full_ndcg@10": 0.19}}
+    grown = {"weights": {"sha256": "a"}, "ranking": {"like_exponent": 0.0, "prior_gain": 10.0, "validation": grid},
+             "evaluation": {"full_ndcg@10": 0.39}}  # fmt: skip
+    shipped = {"weights": {"sha256": "a"}, "serving": {"ranking": {"like_exponent": 0.0, "prior_gain": 6.0}},
+               "evaluation": {"full_ndcg@10": 0.40}}  # fmt: skip
+    lines = grown_rule_tables("autointp", "g.json", grown, shipped).splitlines()
+    assert "| 0 | 0.1800 | 0.1900 |" in lines  # the grid: gains 6 and 10 as columns
+    assert "| | like^0, prior x6 (served) | like^0, prior x10 (grown grid) |" in lines
+    assert "| full_ndcg@10 | 0.4000 | 0.3900 |" in lines
+    with pytest.raises(SystemExit, match=r"results/g\.json measured other weights than the shipped autointp.s"):
+        grown_rule_tables("autointp", "g.json", grown, {**shipped, "weights": {"sha256": "b"}})
