@@ -60,6 +60,12 @@ def saved_network(run: dict, name: str):
     return model, encoder
 
 
+def run_rule(model, prior) -> tuple[float, float]:
+    """The rule the run ranked ``model`` by, without the knobs it lacks (they are left out of its grid)."""
+    exponent, gain = ranking_rule(model)
+    return (exponent if getattr(model, "num_outputs", 1) == 2 else 1.0, gain if prior is not None else 1.0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=None)
@@ -86,7 +92,9 @@ def main() -> None:
         if prior is not None:  # rescaled for a newcomer as the run chose for this network
             choice = run["settings"]["newcomers"].get(name, {})
             prior = prior.with_profile(choice.get("prior_profile_power", 0.0), prior.fitted_median)
-        rules = ranking_rules(model)
+        ran_by = run_rule(model, prior)
+        # The written grid, and the rule the run ranked by if its grid grew to it (a gain past an edge).
+        rules = list(dict.fromkeys([*ranking_rules(model), ran_by]))
         by_k = {}
         for k in newuser.REVEAL:
             onboarding = newuser.onboard(prepared, k, "validation")
@@ -95,19 +103,17 @@ def main() -> None:
         table = {rule_name(rule): {**{f"{k}": by_k[k][rule] for k in newuser.REVEAL},
                                    "mean_ndcg@10": float(np.mean([by_k[k][rule]["full_ndcg@10"] for k in by_k]))}
                  for rule in rules}  # fmt: skip
-        exponent, gain = ranking_rule(model)  # a knob the network lacks is left out of its grid, so out of this
-        run_rule = rule_name((exponent if getattr(model, "num_outputs", 1) == 2 else 1.0,
-                              gain if prior is not None else 1.0))  # fmt: skip
+        ran_by = rule_name(ran_by)
         best = max(table, key=lambda rule: table[rule]["mean_ndcg@10"])
-        results[name] = {"run_rule": run_rule, "best": best, "rules": table,
+        results[name] = {"run_rule": ran_by, "best": best, "rules": table,
                          "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
-        print(f"\n{name}: validation people, NDCG@10 (Hit@10) by K; * = the run's rule ({run_rule})")
+        print(f"\n{name}: validation people, NDCG@10 (Hit@10) by K; * = the run's rule ({ran_by})")
         print(f"{'rule':<22}" + "".join(f"{'K=' + str(k):>18}" for k in newuser.REVEAL) + f"{'mean NDCG':>12}")
         for rule, row in table.items():
             cells = "".join(f"{row[str(k)]['full_ndcg@10']:>10.4f} ({row[str(k)]['full_hit@10']:.4f})"
                             for k in newuser.REVEAL)  # fmt: skip
-            print(f"{rule + (' *' if rule == run_rule else ''):<22}{cells}{row['mean_ndcg@10']:>12.4f}")
-        print(f"best mean: {best} ({table[best]['mean_ndcg@10']:.4f} against {table[run_rule]['mean_ndcg@10']:.4f}); "
+            print(f"{rule + (' *' if rule == ran_by else ''):<22}{cells}{row['mean_ndcg@10']:>12.4f}")
+        print(f"best mean: {best} ({table[best]['mean_ndcg@10']:.4f} against {table[ran_by]['mean_ndcg@10']:.4f}); "
               f"{results[name]['seconds']:.0f} s")  # fmt: skip
     if args.out:
         run_file = args.run.resolve()

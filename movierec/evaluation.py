@@ -130,7 +130,8 @@ def model_scorer(
 
 
 def ranking_rules(model) -> list[tuple[float, float]]:
-    """The (like exponent, prior gain) rules a model can choose from: only the knobs it has."""
+    """The (like exponent, prior gain) rules a model's choice starts from, only the knobs it has (the gains may
+    grow past an edge: ``ranking_rule_on_validation``)."""
     exponents = LIKE_EXPONENTS if getattr(model, "num_outputs", 1) == 2 else (1.0,)
     gains = PRIOR_GAINS if getattr(model, "prior_logit", None) is not None else (1.0,)
     return [(exponent, gain) for exponent in exponents for gain in gains]
@@ -149,16 +150,18 @@ def ranking_rule_on_validation(
     The model must have been fitted on the training part alone. Each person's
     logits are computed once for every rule of ``ranking_rules`` and ranked
     under all of them; ties go to the rule listed first, the model's own.
+    Each gain added below costs one more such pass.
 
     The prior's gain grows where the best rule's sits on an edge of two or
     more gains, as EASE's grids do (``ease_on_validation``): a best at the
     largest gain adds the next value of the 1-2-5 series above it (10, 20,
     50, ...) for every exponent, a best at the smallest the next below it
     (0.2, 0.1, ...), each a pass over validation of its own, until the best
-    is inside the grid or ``GRID_GROWTHS`` values were added past that edge.
-    Both limits are smooth: a large gain ranks like the prior alone, a small
-    one like the network without it. The grid's numbers then include every
-    gain tried, in the order tried.
+    is inside the grid or ``GRID_GROWTHS`` values were added past that edge
+    (a gain of 0, the network alone, is an edge of its own). Both limits are
+    smooth: a large gain ranks like the prior alone, a small one like the
+    network without it. The grid's numbers then include every gain tried, in
+    the order tried.
     """
     started = time.perf_counter()
     rules = ranking_rules(model)
@@ -188,7 +191,7 @@ def ranking_rule_on_validation(
     grown = {"up": 0, "down": 0}
     while len(gains) > 1 and (gain := best()[1]) in (max(gains), min(gains)):
         edge = "up" if gain == max(gains) else "down"
-        if grown[edge] == GRID_GROWTHS:
+        if grown[edge] == GRID_GROWTHS or gain == 0.0:
             break
         grown[edge] += 1
         gains.append(_series_beyond(gain, up=edge == "up"))

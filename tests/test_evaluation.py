@@ -138,7 +138,7 @@ def _rules_peaked_at(peak: tuple[float, float], passes: list):
         results = {}
         for name in names:
             exponent, gain = (float(value) for value in name.removeprefix("like^").split(" prior x"))
-            distance = abs(exponent - peak[0]) + abs(math.log(gain) - math.log(peak[1]))
+            distance = abs(exponent - peak[0]) + abs(math.log(max(gain, 1e-12)) - math.log(peak[1]))
             results[name] = {"ndcg@10": 1.0 / (1.0 + distance), "hit@10": 0.5, "users": 3}
         return results
 
@@ -186,3 +186,44 @@ def test_a_single_gain_never_grows(monkeypatch):
     passes.clear()
     rule, _, _ = evaluation.ranking_rule_on_validation(SimpleNamespace(num_outputs=2, prior_logit=object()), None)
     assert rule == (0.0, 3.0) and len(passes) == 1
+
+
+def test_a_tie_keeps_the_rule_listed_first_and_stops_the_growth(monkeypatch):
+    """A plateau from gain 6 on: x10 ties x6, so x6 (listed first) stays chosen and nothing more is added."""
+    from types import SimpleNamespace
+
+    passes = []
+
+    def plateau(prepared, score_users, names, part, progress=False):
+        passes.append(list(names))
+        return {name: {"ndcg@10": 0.2 if name.startswith("like^0.5 ") and float(name.split(" prior x")[1]) >= 6
+                       else 0.1, "hit@10": 0.5, "users": 3} for name in names}  # fmt: skip
+
+    monkeypatch.setattr(evaluation, "full_rankings", plateau)
+    monkeypatch.setattr(evaluation, "model_scorer", lambda model, prepared, part: None)
+    rule, _, _ = evaluation.ranking_rule_on_validation(SimpleNamespace(num_outputs=2, prior_logit=object()), None)
+    assert rule == (0.5, 6.0) and len(passes) == 2  # the grid, then x10 once
+    # A grid all alike: the model's own product, first, is kept, and no gain is added past the smallest either.
+    passes.clear()
+    monkeypatch.setattr(evaluation, "full_rankings", _rules_peaked_at((1.0, 1.0), passes))
+    monkeypatch.setattr(evaluation, "PRIOR_GAINS", (1.0, 0.5, 2.0))
+    rule, _, _ = evaluation.ranking_rule_on_validation(SimpleNamespace(num_outputs=2, prior_logit=object()), None)
+    assert rule == (1.0, 1.0) and len(passes) == 1
+
+
+def test_a_one_output_model_grows_its_gain_alone_and_a_gain_of_zero_is_an_edge(monkeypatch):
+    from types import SimpleNamespace
+
+    passes = []
+    monkeypatch.setattr(evaluation, "full_rankings", _rules_peaked_at((1.0, 1e-9), passes))
+    monkeypatch.setattr(evaluation, "model_scorer", lambda model, prepared, part: None)
+    one_output = SimpleNamespace(num_outputs=1, prior_logit=object())
+    rule, grid, _ = evaluation.ranking_rule_on_validation(one_output, None)
+    assert len(grid) == len(evaluation.PRIOR_GAINS) + evaluation.GRID_GROWTHS
+    assert rule == (1.0, 0.005) and len(passes) == 1 + evaluation.GRID_GROWTHS  # 0.2, 0.1, ..., 0.005: the limit
+    assert all(len(names) == 1 for names in passes[1:])  # one exponent, so one rule per gain added
+    passes.clear()
+    monkeypatch.setattr(evaluation, "PRIOR_GAINS", (0.0, 1.0))
+    monkeypatch.setattr(evaluation, "full_rankings", _rules_peaked_at((1.0, 1e-9), passes))
+    rule, _, _ = evaluation.ranking_rule_on_validation(one_output, None)
+    assert rule == (1.0, 0.0) and len(passes) == 1  # nothing below a gain of 0

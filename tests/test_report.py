@@ -70,3 +70,6 @@ def test_a_grown_rule_is_shown_beside_the_served_one_and_only_for_the_shipped_we
     assert "| full_ndcg@10 | 0.4000 | 0.3900 |" in lines
     with pytest.raises(SystemExit, match=r"results/g\.json measured other weights than the shipped autointp.s"):
         grown_rule_tables("autointp", "g.json", grown, {**shipped, "weights": {"sha256": "b"}})
+    installed = {**shipped, "serving": {"ranking": {"like_exponent": 0.0, "prior_gain": 10.0}}}
+    with pytest.raises(SystemExit, match=r"serves the rule of results/g\.json: take it out of GROWN_RULES"):
+        grown_rule_tables("autointp", "g.json", grown, installed)
