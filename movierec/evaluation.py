@@ -183,9 +183,8 @@ def ranking_rule_on_validation(
         results = full_rankings(prepared, score, names, "validation", progress=progress)
         ranked.update((rule, results[name]) for rule, name in zip(new_rules, names, strict=True))
 
-    def best() -> tuple[float, float]:
-        order = list(ranked)
-        return max(order, key=lambda rule: (ranked[rule]["ndcg@10"], -order.index(rule)))
+    def best() -> tuple[float, float]:  # max keeps the first of equals: the rule tried first
+        return max(ranked, key=lambda rule: ranked[rule]["ndcg@10"])
 
     rank(rules)
     grown = {"up": 0, "down": 0}

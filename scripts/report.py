@@ -82,8 +82,8 @@ def grown_rule_tables(name: str, file: str, grown: dict, manifest: dict) -> str:
     if grown.get("weights") != manifest.get("weights"):
         raise SystemExit(f"results/{file} measured other weights than the shipped {name}'s")
     served = manifest.get("serving", {}).get("ranking", {})
-    if [served.get(k) for k in ("like_exponent", "prior_gain")] == [grown["ranking"][k] for k in ("like_exponent",
-                                                                                                 "prior_gain")]:
+    rule = lambda ranking: (ranking.get("like_exponent"), ranking.get("prior_gain"))  # noqa: E731
+    if rule(served) == rule(grown["ranking"]):
         raise SystemExit(f"the shipped {name} serves the rule of results/{file}: take it out of GROWN_RULES")
     columns = {f"like^{ranking.get('like_exponent', 1):g}, prior x{ranking.get('prior_gain', 1):g} ({what})": numbers
                for ranking, numbers, what in ((served, manifest.get("evaluation", {}), "served"),
