@@ -28,16 +28,12 @@ REPLACED_NEWUSER_RUNS = {"autoint": "newuser_autoint_plain_prior.json"}
 # (its weights stay in git history: model/autointp-02d7554b6d9c.weights.h5, model/autoint-54e7cfd7d47b.weights.h5).
 REPLACED = {"autointp": "autointp_plain_prior.json", "autoint": "autoint_plain_prior.json"}
 TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
-# A shipped model's ranking rule chosen again with the prior gain's grid grown past its edge, measured on a copy of
-# the shipped set (``evaluate --choose-ranking-rule``) and not installed yet: it would withdraw the newcomers' serving,
-# which only a new-user run under the new rule can choose again. Each file says how it was made.
-GROWN_RULES = {"autointp": "autointp_rule_grown.json"}
 # The runs whose newcomer network was trained otherwise than in the model's whole run (NEWUSER_RUNS): which
 # movies its rows keep (``TrainSettings.newcomer_history``) or how many rows train as newcomers'
 # (``newcomer_share``), per model. Each file's own record says which. A whole run stands here, renamed, once a newer
 # whole run takes its file name in NEWUSER_RUNS.
 NEWCOMER_VARIANT_RUNS = {
-    "autointp": ["newuser_first_ratings.json", "newuser_later_rows.json", "newuser_newcomer_share_0.8.json"],
+    "autointp": ["newuser_newcomer_share_0.5.json", "newuser_first_ratings.json", "newuser_later_rows.json"],
     "autoint": ["newuser_autoint_newcomer_share_0.5.json", "newuser_autoint_first_ratings.json",
                 "newuser_autoint_later_rows.json"],
 }
@@ -77,19 +73,15 @@ def ranking_rule_table(ranking: dict, title: str) -> str:
     return "\n".join(lines)
 
 
-def grown_rule_tables(name: str, file: str, grown: dict, manifest: dict) -> str:
-    """A ``GROWN_RULES`` record's rule grid, and the shipped weights' test numbers under the served rule and it."""
-    if grown.get("weights") != manifest.get("weights"):
-        raise SystemExit(f"results/{file} measured other weights than the shipped {name}'s")
-    served = manifest.get("serving", {}).get("ranking", {})
-    rule = lambda ranking: (ranking.get("like_exponent"), ranking.get("prior_gain"))  # noqa: E731
-    if rule(served) == rule(grown["ranking"]):
-        raise SystemExit(f"the shipped {name} serves the rule of results/{file}: take it out of GROWN_RULES")
-    columns = {f"like^{ranking.get('like_exponent', 1):g}, prior x{ranking.get('prior_gain', 1):g} ({what})": numbers
-               for ranking, numbers, what in ((served, manifest.get("evaluation", {}), "served"),
-                                              (grown["ranking"], grown["evaluation"], "grown grid"))}  # fmt: skip
-    return "\n".join([ranking_rule_table(grown["ranking"], f"{TITLES[name]} (gain grid grown; not installed)"),
-                      f"\nTest, the shipped weights under each rule (results/{file}):\n", table(columns)])
+def rule_change_table(ranking: dict, evaluation: dict) -> str:
+    """Test, the same weights under the rule their first test numbers were measured with and under the served one,
+    for a rule chosen again (``evaluate --choose-ranking-rule`` keeps the first numbers); "" for any other."""
+    if "evaluation_before" not in ranking:
+        return ""
+    before = ranking.get("evaluation_before_rule", [1.0, 1.0])
+    columns = {f"like^{before[0]:g}, prior x{before[1]:g} (first tested)": ranking["evaluation_before"],
+               f"like^{ranking['like_exponent']:g}, prior x{ranking['prior_gain']:g} (served)": evaluation}
+    return "\nTest, the same weights under each rule:\n\n" + table(columns)
 
 
 def hard_negatives_table(run: dict) -> str:
@@ -164,10 +156,8 @@ def main() -> None:
         ranking = manifest.get("serving", {}).get("ranking")
         if ranking:  # chosen by the training run, or by python -m movierec.evaluate --choose-ranking-rule
             print(ranking_rule_table(ranking, title))
-    for name, file in GROWN_RULES.items():
-        grown = load(ROOT / "results" / file)
-        if grown:
-            print(grown_rule_tables(name, file, grown, manifests[name]))
+            if changed := rule_change_table(ranking, manifest.get("evaluation", {})):
+                print(changed)
 
     objectives = load(ROOT / "results" / "objectives.json")
     if objectives:

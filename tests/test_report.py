@@ -56,20 +56,15 @@ def test_two_variant_runs_trained_alike_are_refused_naming_the_first():
         newcomer_variant_table({"autoint": run("autoint", 0.20)}, variants)
 
 
-def test_a_grown_rule_is_shown_beside_the_served_one_and_only_for_the_shipped_weights():
-    from scripts.report import grown_rule_tables
+def test_a_rule_chosen_again_shows_the_first_test_numbers_beside_the_served_ones():
+    from scripts.report import rule_change_table
 
-    grid = {"like^0 prior x6": {"full_ndcg@10": 0.18}, "like^0 prior x10": {"full_ndcg@10": 0.19}}
-    grown = {"weights": {"sha256": "a"}, "ranking": {"like_exponent": 0.0, "prior_gain": 10.0, "validation": grid},
-             "evaluation": {"full_ndcg@10": 0.39}}  # fmt: skip
-    shipped = {"weights": {"sha256": "a"}, "serving": {"ranking": {"like_exponent": 0.0, "prior_gain": 6.0}},
-               "evaluation": {"full_ndcg@10": 0.40}}  # fmt: skip
-    lines = grown_rule_tables("autointp", "g.json", grown, shipped).splitlines()
-    assert "| 0 | 0.1800 | 0.1900 |" in lines  # the grid: gains 6 and 10 as columns
-    assert "| | like^0, prior x6 (served) | like^0, prior x10 (grown grid) |" in lines
+    ranking = {"like_exponent": 0.0, "prior_gain": 10.0, "evaluation_before": {"full_ndcg@10": 0.40},
+               "evaluation_before_rule": [0.0, 6.0]}  # fmt: skip
+    lines = rule_change_table(ranking, {"full_ndcg@10": 0.39}).splitlines()
+    assert "| | like^0, prior x6 (first tested) | like^0, prior x10 (served) |" in lines
     assert "| full_ndcg@10 | 0.4000 | 0.3900 |" in lines
-    with pytest.raises(SystemExit, match=r"results/g\.json measured other weights than the shipped autointp.s"):
-        grown_rule_tables("autointp", "g.json", grown, {**shipped, "weights": {"sha256": "b"}})
-    installed = {**shipped, "serving": {"ranking": {"like_exponent": 0.0, "prior_gain": 10.0}}}
-    with pytest.raises(SystemExit, match=r"serves the rule of results/g\.json: take it out of GROWN_RULES"):
-        grown_rule_tables("autointp", "g.json", grown, installed)
+    # A set saved before rules existed was first tested under the plain product.
+    plain = {key: value for key, value in ranking.items() if key != "evaluation_before_rule"}
+    assert "| | like^1, prior x1 (first tested) | like^0, prior x10 (served) |" in rule_change_table(plain, {})
+    assert rule_change_table({"like_exponent": 0.0, "prior_gain": 10.0}, {}) == ""  # chosen by its training run

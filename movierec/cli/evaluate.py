@@ -137,7 +137,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--newcomer-share", type=cli.share, default=None, metavar="SHARE",
         help="with --protocol newuser: the share of rated rows the network trained for newcomers trains as "
-        "newcomers (TrainSettings.newcomer_share; by default newuser.NEWCOMER_SHARE, 0.5)",
+        "newcomers (TrainSettings.newcomer_share; by default newuser.NEWCOMER_SHARE, 0.8)",
     )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
