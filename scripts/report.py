@@ -110,6 +110,13 @@ def hard_negatives_table(run: dict) -> str:
     return "\n".join(lines)
 
 
+def train_only_fit(manifest: dict) -> tuple[dict, str]:
+    """A manifest's validation numbers under its served rule, and where they come from: a rule chosen after the
+    training run ranked its own train-only fit; else the training run's numbers hold."""
+    chosen_again = manifest.get("serving", {}).get("ranking", {}).get("fit_validation")
+    return (chosen_again, "rule choice") if chosen_again else (manifest.get("validation", {}), "training run")
+
+
 def main() -> None:
     manifests = {name: load(ROOT / "model" / f"{name}.manifest.json") for name in ("autointp", "autoint")}
     full = load(ROOT / "results" / "full.json")  # python -m movierec.evaluate --model autointp --out ...
@@ -140,11 +147,8 @@ def main() -> None:
         rule = f"like^{ranking.get('like_exponent', 1):g}, prior x{ranking.get('prior_gain', 1):g}"
         print(f"\n## {TITLES[name]} with the graded prior (shipped; ranked {rule}) against the plain-prior "
               f"{TITLES[name]} it replaced: validation, then test\n")
-        # A rule chosen after the training run ranked its own train-only fit; else the training run's numbers hold.
-        replaced_fit = old.get("serving", {}).get("ranking", {}).get("fit_validation")
-        source = "rule choice" if replaced_fit else "training run"
-        replaced_fit = replaced_fit or old.get("validation", {})
-        print(table({"graded prior, train-only fit (training run)": manifests[name].get("validation", {}),
+        (shipped_fit, shipped_source), (replaced_fit, source) = train_only_fit(manifests[name]), train_only_fit(old)
+        print(table({f"graded prior, train-only fit ({shipped_source})": shipped_fit,
                      f"plain prior, train-only fit ({source})": replaced_fit}))  # fmt: skip
         print()
         print(table({f"{name} (shipped)": columns[f"{name} (shipped)"], "plain prior (replaced)": old["evaluation"],
