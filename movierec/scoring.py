@@ -33,6 +33,8 @@ CANDIDATE_FIELDS = tuple(FIELD_POSITION[f] for f in MOVIE_FIELDS)
 CANDIDATE_CHUNKS = 2
 # The config keys of a ranking rule, in the order ``ranking_rule`` returns them.
 RANKING_OPTIONS = ("ranking_like_exponent", "ranking_prior_gain")
+# The rule of a model saved before rules existed, and every model's until one is chosen: its own P(rated and liked).
+PRODUCT_RULE = (1.0, 1.0)
 
 
 def predict_rows(
@@ -227,7 +229,8 @@ def score_candidates(
 
 def ranking_rule(model) -> tuple[float, float]:
     """A model's ranking rule: (like exponent, prior gain); (1, 1) ranks by the model's own P(rated and liked)."""
-    exponent, gain = (float(getattr(model, option, 1.0)) for option in RANKING_OPTIONS)
+    rule = zip(RANKING_OPTIONS, PRODUCT_RULE, strict=True)
+    exponent, gain = (float(getattr(model, option, plain)) for option, plain in rule)
     return exponent, gain
 
 

@@ -56,6 +56,10 @@ def table(columns: dict[str, dict], metrics=METRICS) -> str:
     return "\n".join(lines)
 
 
+def rule_label(exponent: float, gain: float) -> str:
+    return f"like^{exponent:g}, prior x{gain:g}"
+
+
 def ranking_rule_table(ranking: dict, title: str) -> str:
     """Validation full-ranking NDCG@10 of every ranking rule: a row per like exponent, a column per prior gain."""
     cells = {}
@@ -64,8 +68,8 @@ def ranking_rule_table(ranking: dict, title: str) -> str:
         cells[(float(exponent), float(gain))] = numbers["full_ndcg@10"]
     exponents = sorted({e for e, _ in cells}, reverse=True)
     gains = sorted({g for _, g in cells})
-    lines = [f"\n## {title} ranking rule, validation full_ndcg@10 (chosen: like^{ranking['like_exponent']:g}, "
-             f"prior x{ranking['prior_gain']:g})\n",
+    chosen = rule_label(ranking["like_exponent"], ranking["prior_gain"])
+    lines = [f"\n## {title} ranking rule, validation full_ndcg@10 (chosen: {chosen})\n",
              "| P(like) exponent \\ prior gain | " + " | ".join(f"{g:g}" for g in gains) + " |",
              "|---" * (len(gains) + 1) + "|"]
     for e in exponents:
@@ -78,9 +82,11 @@ def rule_change_table(ranking: dict, evaluation: dict) -> str:
     for a rule chosen again (``evaluate --choose-ranking-rule`` keeps the first numbers); "" for any other."""
     if "evaluation_before" not in ranking:
         return ""
-    before = ranking.get("evaluation_before_rule", [1.0, 1.0])
-    columns = {f"like^{before[0]:g}, prior x{before[1]:g} (first tested)": ranking["evaluation_before"],
-               f"like^{ranking['like_exponent']:g}, prior x{ranking['prior_gain']:g} (served)": evaluation}
+    from movierec.scoring import PRODUCT_RULE  # what a set saved before rules was first tested under
+
+    before = ranking.get("evaluation_before_rule", PRODUCT_RULE)
+    served = rule_label(ranking["like_exponent"], ranking["prior_gain"])
+    columns = {f"{rule_label(*before)} (first tested)": ranking["evaluation_before"], f"{served} (served)": evaluation}
     return "\nTest, the same weights under each rule:\n\n" + table(columns)
 
 
@@ -144,7 +150,7 @@ def main() -> None:
         if not (old and manifests[name]):
             continue
         ranking = manifests[name].get("serving", {}).get("ranking", {})
-        rule = f"like^{ranking.get('like_exponent', 1):g}, prior x{ranking.get('prior_gain', 1):g}"
+        rule = rule_label(ranking.get("like_exponent", 1), ranking.get("prior_gain", 1))
         print(f"\n## {TITLES[name]} with the graded prior (shipped; ranked {rule}) against the plain-prior "
               f"{TITLES[name]} it replaced: validation, then test\n")
         (shipped_fit, shipped_source), (replaced_fit, source) = train_only_fit(manifests[name]), train_only_fit(old)

@@ -514,7 +514,7 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
 
     from movierec import artifacts, evaluation, experiment, training
     from movierec.prepared import prepare
-    from movierec.scoring import RANKING_OPTIONS, ranking_rule, set_ranking_rule
+    from movierec.scoring import PRODUCT_RULE, RANKING_OPTIONS, ranking_rule, set_ranking_rule
 
     trained_on = manifest.get("data", {}).get("fingerprint")
     if release.fingerprint() != trained_on:
@@ -549,7 +549,7 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
     # The first test numbers stay recorded however often a rule is chosen again, with the rule they were
     # measured under (the plain product for a set saved before rules; a training run's own choice otherwise).
     if "evaluation_before" in earlier:
-        before, before_rule = earlier["evaluation_before"], earlier.get("evaluation_before_rule", [1.0, 1.0])
+        before, before_rule = earlier["evaluation_before"], earlier.get("evaluation_before_rule", list(PRODUCT_RULE))
     else:
         before, before_rule = manifest.get("evaluation"), served_before
     note = {**ranking, "chosen_with": "a fit of the shipped configuration on the training part alone", "fit": fit,
