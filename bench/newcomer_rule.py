@@ -35,7 +35,7 @@ from movierec.files import sha256_file, write_json
 from movierec.prepared import prepare
 from movierec.prior import EasePrior
 from movierec.protocols import PROTOCOLS
-from movierec.scoring import RANKING_OPTIONS, ranking_rule, set_ranking_rule
+from movierec.scoring import PRODUCT_RULE, RANKING_OPTIONS, ranking_rule, set_ranking_rule
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +55,8 @@ def saved_network(run: dict, name: str):
         raise SystemExit(f"{folder} holds other weights than the run measured ({got[:12]} against "
                          f"{saved['weights_sha256'][:12]})")  # fmt: skip
     recorded = trained[name].get("ranking", {})
-    rule = tuple(float(recorded.get(option, 1.0)) for option in RANKING_OPTIONS)
+    pairs = zip(RANKING_OPTIONS, PRODUCT_RULE, strict=True)
+    rule = tuple(float(recorded.get(option, plain)) for option, plain in pairs)
     set_ranking_rule(model, rule)  # the rule the run ranked this network by (the shipped one when it ran)
     return model, encoder
 
@@ -105,8 +106,8 @@ def main() -> None:
                  for rule in rules}  # fmt: skip
         ran_by = rule_name(ran_by)
         best = max(table, key=lambda rule: table[rule]["mean_ndcg@10"])
-        results[name] = {"run_rule": ran_by, "best": best, "rules": table,
-                         "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+        results[name] = {"weights_sha256": trained[name]["saved"]["weights_sha256"], "run_rule": ran_by,
+                         "best": best, "rules": table, "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
         print(f"\n{name}: validation people, NDCG@10 (Hit@10) by K; * = the run's rule ({ran_by})")
         print(f"{'rule':<22}" + "".join(f"{'K=' + str(k):>18}" for k in newuser.REVEAL) + f"{'mean NDCG':>12}")
         for rule, row in table.items():
