@@ -12,8 +12,9 @@ numbers beside the shipped configuration's own train-only fit (recorded in the
 shipped manifest's ``serving.ranking.fit_validation``), both under their own
 chosen rules. The test split is not read: this chooses nothing, it says
 whether a narrower tower is worth a training run. ``--save`` writes the fit
-as an artifact set, which ``bench/rank_speed.py --model-dir DIR --encoder-dir
-DIR`` times beside the shipped one.
+as an artifact set (into a new or empty folder), which ``bench/rank_speed.py
+--model-dir DIR --encoder-dir DIR`` times; run it in the same sitting as a run on
+the shipped set, since this machine's timings drift between sessions.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from movierec import artifacts, data, evaluation, experiment, training
-from movierec.files import write_json
+from movierec.evaluation import rule_name
+from movierec.files import sha256_file, write_json
 from movierec.prepared import prepare
 
-ROOT = Path(__file__).resolve().parents[1]
+NAME = "autointp"
 COMPARED = ("auc", "logloss", "seed_ndcg@10", "seed_hr@10", "full_ndcg@10", "full_hit@10")
 
 
@@ -43,24 +45,34 @@ def main() -> None:
     args = parser.parse_args()
     if any(width < 1 for width in args.units):
         parser.error(f"--units must be positive widths, got {args.units}")
+    # Checked before a fit of half an hour: a set saved over another would replace it and delete its files.
+    if args.save is not None and (args.save.exists() and any(args.save.iterdir())):
+        parser.error(f"--save {args.save}: the folder is not empty; name a new one")
+    if args.out is not None and args.out.is_dir():
+        parser.error(f"--out {args.out} is a folder; name a JSON file")
 
-    manifest = artifacts.read_manifest(artifacts.manifest_path("autointp"))
+    manifest = artifacts.read_manifest(artifacts.manifest_path(NAME))
     reference = manifest.get("serving", {}).get("ranking", {})
-    if "fit_validation" not in reference:
+    if "fit_validation" not in reference or "training" not in reference.get("fit", {}):
         raise SystemExit("the shipped AutoInt+'s manifest records no train-only fit to compare with "
                          "(python -m movierec.evaluate --choose-ranking-rule makes one)")  # fmt: skip
     release = data.load("ml-1m", args.data_dir, download=False)
     if release.fingerprint() != manifest.get("data", {}).get("fingerprint"):
         raise SystemExit(f"the data in {release.path} is not the data the shipped AutoInt+ was trained on")
     hyperparameters = {**artifacts.hyperparameters(manifest), "dnn_units": list(args.units)}
-    settings = dataclasses.replace(training.TrainSettings.from_dict(manifest["training"]), refit=False)
+    # The reference fit's own settings, so the two fits differ in the tower alone.
+    fitted_with = training.as_recorded_then(reference["fit"]["training"])
+    settings = dataclasses.replace(training.TrainSettings.from_dict(fitted_with), refit=False)
 
     prepared = prepare(release)
+    if prepared.split.describe() != manifest["data"].get("split"):
+        raise SystemExit("this code splits the data otherwise than the shipped AutoInt+'s split: the fits would "
+                         "not compare")  # fmt: skip
     started = time.perf_counter()
-    candidate = experiment.fit_candidate("autointp", prepared, settings, hyperparameters, verbose=2)
+    candidate = experiment.fit_candidate(NAME, prepared, settings, hyperparameters, verbose=2)
     seconds = time.perf_counter() - started
-    shipped_rule = f"like^{reference['like_exponent']:g} prior x{reference['prior_gain']:g}"
-    rule = f"like^{candidate.ranking['like_exponent']:g} prior x{candidate.ranking['prior_gain']:g}"
+    shipped_rule = rule_name((reference["like_exponent"], reference["prior_gain"]))
+    rule = rule_name((candidate.ranking["like_exponent"], candidate.ranking["prior_gain"]))
     columns = {f"shipped {manifest['config']['dnn_units']}, {shipped_rule}": reference["fit_validation"],
                f"tower {list(args.units)}, {rule}": candidate.validation}  # fmt: skip
     print("validation, fits on the training part alone:")
@@ -70,17 +82,21 @@ def main() -> None:
     result = {"units": list(args.units), "hyperparameters": hyperparameters, "training": settings.to_dict(),
               "epochs_run": len(candidate.history["loss"]), "history": candidate.history,
               "ranking": candidate.ranking, "validation": candidate.validation,
-              "reference": {"units": manifest["config"]["dnn_units"], "weights": manifest["weights"]["sha256"],
-                            "ranking_rule": shipped_rule, "validation": reference["fit_validation"]},
+              "data": {"release": release.name, "fingerprint": release.fingerprint(),
+                       "split": prepared.split.describe()},
+              "reference": {"units": manifest["config"]["dnn_units"], "ranking_rule": shipped_rule,
+                            "train_only_fit": {k: reference["fit"].get(k) for k in ("folder", "weights_sha256")},
+                            "shipped_weights_sha256": manifest["weights"]["sha256"],
+                            "validation": reference["fit_validation"]},
               "seconds": round(seconds, 1)}  # fmt: skip
     if args.save is not None:
         paths = artifacts.save(
-            candidate.model, prepared.encoder, "autointp", args.save, args.save,
+            candidate.model, prepared.encoder, NAME, args.save, args.save,
             data={"release": release.name, "fingerprint": release.fingerprint(), "split": prepared.split.describe()},
             training={**settings.to_dict(), "history": candidate.history}, validation=candidate.validation,
             serving={"ranking": candidate.ranking, "trained_by": "bench/tower_width.py"},
         )  # fmt: skip
-        result["saved"] = {"folder": str(args.save.resolve()), "weights": paths.weights.name}
+        result["saved"] = {"folder": str(args.save.resolve()), "weights_sha256": sha256_file(paths.weights)}
         print(f"saved in {args.save}")
     if args.out is not None:
         write_json(args.out, result)

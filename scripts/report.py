@@ -87,7 +87,7 @@ def rule_change_table(ranking: dict, evaluation: dict) -> str:
     before = ranking.get("evaluation_before_rule", PRODUCT_RULE)
     served = rule_label(ranking["like_exponent"], ranking["prior_gain"])
     if tuple(before) == (ranking["like_exponent"], ranking["prior_gain"]):  # chosen again, unchanged: one set
-        return f"\nTest: the rule chosen again is the one first tested ({served}); its test numbers are above.\n"
+        return f"\nTest: the rule chosen again is the one first tested ({served}); its test numbers are above."
     columns = {f"{rule_label(*before)} (first tested)": ranking["evaluation_before"], f"{served} (served)": evaluation}
     return "\nTest, the same weights under each rule:\n\n" + table(columns)
 
