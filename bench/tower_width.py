@@ -46,8 +46,8 @@ def main() -> None:
     if any(width < 1 for width in args.units):
         parser.error(f"--units must be positive widths, got {args.units}")
     # Checked before a fit of half an hour: a set saved over another would replace it and delete its files.
-    if args.save is not None and (args.save.exists() and any(args.save.iterdir())):
-        parser.error(f"--save {args.save}: the folder is not empty; name a new one")
+    if args.save is not None and args.save.exists() and (not args.save.is_dir() or any(args.save.iterdir())):
+        parser.error(f"--save {args.save}: not an empty folder; name a new one")
     if args.out is not None and args.out.is_dir():
         parser.error(f"--out {args.out} is a folder; name a JSON file")
 
@@ -68,6 +68,7 @@ def main() -> None:
     if prepared.split.describe() != manifest["data"].get("split"):
         raise SystemExit("this code splits the data otherwise than the shipped AutoInt+'s split: the fits would "
                          "not compare")  # fmt: skip
+    described = {"release": release.name, "fingerprint": release.fingerprint(), "split": prepared.split.describe()}
     started = time.perf_counter()
     candidate = experiment.fit_candidate(NAME, prepared, settings, hyperparameters, verbose=2)
     seconds = time.perf_counter() - started
@@ -82,8 +83,7 @@ def main() -> None:
     result = {"units": list(args.units), "hyperparameters": hyperparameters, "training": settings.to_dict(),
               "epochs_run": len(candidate.history["loss"]), "history": candidate.history,
               "ranking": candidate.ranking, "validation": candidate.validation,
-              "data": {"release": release.name, "fingerprint": release.fingerprint(),
-                       "split": prepared.split.describe()},
+              "data": described,
               "reference": {"units": manifest["config"]["dnn_units"], "ranking_rule": shipped_rule,
                             "train_only_fit": {k: reference["fit"].get(k) for k in ("folder", "weights_sha256")},
                             "shipped_weights_sha256": manifest["weights"]["sha256"],
@@ -92,7 +92,7 @@ def main() -> None:
     if args.save is not None:
         paths = artifacts.save(
             candidate.model, prepared.encoder, NAME, args.save, args.save,
-            data={"release": release.name, "fingerprint": release.fingerprint(), "split": prepared.split.describe()},
+            data=described,
             training={**settings.to_dict(), "history": candidate.history}, validation=candidate.validation,
             serving={"ranking": candidate.ranking, "trained_by": "bench/tower_width.py"},
         )  # fmt: skip
