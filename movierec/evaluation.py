@@ -11,6 +11,7 @@ recommendation would have been asked for.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -138,7 +139,17 @@ def ranking_rules(model) -> list[tuple[float, float]]:
 
 
 def rule_name(rule: tuple[float, float]) -> str:
+    """A rule's name in manifests and results ("like^E prior xG"), which ``parse_rule_name`` reads back."""
     return f"like^{rule[0]:g} prior x{rule[1]:g}"
+
+
+def parse_rule_name(name: str) -> tuple[float, float]:
+    """The (like exponent, prior gain) of a rule named by ``rule_name``; ValueError for any other text."""
+    match = re.fullmatch(r"like\^(\S+) prior x(\S+)", name)
+    try:
+        return float(match.group(1)), float(match.group(2))
+    except (AttributeError, ValueError):  # no match, or a part that is no number
+        raise ValueError(f"{name!r} is not a ranking rule's name (like^E prior xG)") from None
 
 
 def ranking_rule_on_validation(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from movierec.evaluation import parse_rule_name, rule_name
+
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = ("auc", "logloss", "seed_ndcg@10", "seed_hr@10", "full_ndcg@10", "full_hit@10")
 BASELINES = ("popularity", "movie_mean", "item_knn", "ease", "ease_graded")
@@ -56,19 +58,14 @@ def table(columns: dict[str, dict], metrics=METRICS) -> str:
     return "\n".join(lines)
 
 
-def rule_label(exponent: float, gain: float) -> str:
-    return f"like^{exponent:g}, prior x{gain:g}"
-
-
 def ranking_rule_table(ranking: dict, title: str) -> str:
     """Validation full-ranking NDCG@10 of every ranking rule: a row per like exponent, a column per prior gain."""
     cells = {}
-    for name, numbers in ranking["validation"].items():  # "like^E prior xG"
-        exponent, gain = name.removeprefix("like^").split(" prior x")
-        cells[(float(exponent), float(gain))] = numbers["full_ndcg@10"]
+    for name, numbers in ranking["validation"].items():
+        cells[parse_rule_name(name)] = numbers["full_ndcg@10"]
     exponents = sorted({e for e, _ in cells}, reverse=True)
     gains = sorted({g for _, g in cells})
-    chosen = rule_label(ranking["like_exponent"], ranking["prior_gain"])
+    chosen = rule_name((ranking["like_exponent"], ranking["prior_gain"]))
     lines = [f"\n## {title} ranking rule, validation full_ndcg@10 (chosen: {chosen})\n",
              "| P(like) exponent \\ prior gain | " + " | ".join(f"{g:g}" for g in gains) + " |",
              "|---" * (len(gains) + 1) + "|"]
@@ -85,10 +82,10 @@ def rule_change_table(ranking: dict, evaluation: dict) -> str:
     from movierec.scoring import PRODUCT_RULE  # what a set saved before rules was first tested under
 
     before = ranking.get("evaluation_before_rule", PRODUCT_RULE)
-    served = rule_label(ranking["like_exponent"], ranking["prior_gain"])
+    served = rule_name((ranking["like_exponent"], ranking["prior_gain"]))
     if tuple(before) == (ranking["like_exponent"], ranking["prior_gain"]):  # chosen again, unchanged: one set
         return f"\nTest: the rule chosen again is the one first tested ({served}); its test numbers are above."
-    columns = {f"{rule_label(*before)} (first tested)": ranking["evaluation_before"], f"{served} (served)": evaluation}
+    columns = {f"{rule_name(before)} (first tested)": ranking["evaluation_before"], f"{served} (served)": evaluation}
     return "\nTest, the same weights under each rule:\n\n" + table(columns)
 
 
@@ -152,7 +149,7 @@ def main() -> None:
         if not (old and manifests[name]):
             continue
         ranking = manifests[name].get("serving", {}).get("ranking", {})
-        rule = rule_label(ranking.get("like_exponent", 1), ranking.get("prior_gain", 1))
+        rule = rule_name((ranking.get("like_exponent", 1), ranking.get("prior_gain", 1)))
         print(f"\n## {TITLES[name]} with the graded prior (shipped; ranked {rule}) against the plain-prior "
               f"{TITLES[name]} it replaced: validation, then test\n")
         (shipped_fit, shipped_source), (replaced_fit, source) = train_only_fit(manifests[name]), train_only_fit(old)

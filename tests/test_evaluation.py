@@ -137,12 +137,23 @@ def _rules_peaked_at(peak: tuple[float, float], passes: list):
         passes.append(list(names))
         results = {}
         for name in names:
-            exponent, gain = (float(value) for value in name.removeprefix("like^").split(" prior x"))
+            exponent, gain = evaluation.parse_rule_name(name)
             distance = abs(exponent - peak[0]) + abs(math.log(max(gain, 1e-12)) - math.log(peak[1]))
             results[name] = {"ndcg@10": 1.0 / (1.0 + distance), "hit@10": 0.5, "users": 3}
         return results
 
     return full_rankings
+
+
+@pytest.mark.parametrize("rule", [(1.0, 1.0), (0.25, 0.5), (0.0, 10.0), (0.5, 0.05), (1.0, 1e-12)])
+def test_a_rule_name_reads_back_as_its_rule(rule):
+    assert evaluation.parse_rule_name(evaluation.rule_name(rule)) == pytest.approx(rule)
+
+
+@pytest.mark.parametrize("name", ["like^0, prior x10", "like^a prior x1", "prior x1", "like^1 prior x1 c2", ""])
+def test_a_text_that_is_no_rule_name_is_refused(name):
+    with pytest.raises(ValueError, match="ranking rule"):
+        evaluation.parse_rule_name(name)
 
 
 @pytest.mark.parametrize(

@@ -62,11 +62,11 @@ def test_a_rule_chosen_again_shows_the_first_test_numbers_beside_the_served_ones
     ranking = {"like_exponent": 0.0, "prior_gain": 10.0, "evaluation_before": {"full_ndcg@10": 0.40},
                "evaluation_before_rule": [0.0, 6.0]}  # fmt: skip
     lines = rule_change_table(ranking, {"full_ndcg@10": 0.39}).splitlines()
-    assert "| | like^0, prior x6 (first tested) | like^0, prior x10 (served) |" in lines
+    assert "| | like^0 prior x6 (first tested) | like^0 prior x10 (served) |" in lines
     assert "| full_ndcg@10 | 0.4000 | 0.3900 |" in lines
     # A set saved before rules existed was first tested under the plain product.
     plain = {key: value for key, value in ranking.items() if key != "evaluation_before_rule"}
-    assert "| | like^1, prior x1 (first tested) | like^0, prior x10 (served) |" in rule_change_table(plain, {})
+    assert "| | like^1 prior x1 (first tested) | like^0 prior x10 (served) |" in rule_change_table(plain, {})
     assert rule_change_table({"like_exponent": 0.0, "prior_gain": 10.0}, {}) == ""  # chosen by its training run
 
 
@@ -76,4 +76,4 @@ def test_a_rule_chosen_again_unchanged_is_one_line_not_two_equal_columns():
     unchanged = {"like_exponent": 0.0, "prior_gain": 10.0, "evaluation_before": {"full_ndcg@10": 0.40},
                  "evaluation_before_rule": [0.0, 10.0]}  # fmt: skip
     assert "|" not in rule_change_table(unchanged, {"full_ndcg@10": 0.40})
-    assert "chosen again is the one first tested (like^0, prior x10)" in rule_change_table(unchanged, {})
+    assert "chosen again is the one first tested (like^0 prior x10)" in rule_change_table(unchanged, {})
