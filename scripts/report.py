@@ -10,6 +10,7 @@ recorded NDCG@10s (what ``newuser.validation_means`` chooses by).
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -23,12 +24,20 @@ BASELINES = ("popularity", "movie_mean", "item_knn", "ease", "ease_graded")
 NEWUSER_RUNS = {"autointp": "newuser.json", "autoint": "newuser_autoint.json"}
 # Shipped models whose new-user run is still to be made (after a retrain): they serve newcomers with their own
 # network and its prior as trained, and claim no choice (tests/test_real_data.py holds them to it).
-PENDING_NEWUSER_RUNS: set[str] = set()
-# Runs made for a model since replaced: kept on record, printed as such, no longer what serves newcomers.
-REPLACED_NEWUSER_RUNS = {"autoint": "newuser_autoint_plain_prior.json"}
-# The manifest of each family's model with the plain EASE prior, kept here once one with the graded prior replaces it
-# (its weights stay in git history: model/autointp-02d7554b6d9c.weights.h5, model/autoint-54e7cfd7d47b.weights.h5).
-REPLACED = {"autointp": "autointp_plain_prior.json", "autoint": "autoint_plain_prior.json"}
+PENDING_NEWUSER_RUNS: set[str] = {"autointp"}
+# Runs made for a model since replaced: (model, file, whose run), kept on record, printed as such, no longer what
+# serves newcomers.
+REPLACED_NEWUSER_RUNS = [("autoint", "newuser_autoint_plain_prior.json", "plain-prior AutoInt"),
+                         ("autointp", "newuser_tower400.json", "400-wide AutoInt+")]
+# Each family's sets in the order each replaced the last, as (label, the replaced set's manifest kept in results/, or
+# None for the shipped one in model/). The replaced sets' weights stay in git history: model/autointp-02d7554b6d9c and
+# model/autointp-69d3fe7a93ef.weights.h5 (AutoInt+ with the plain prior, then with the graded prior and the 400-wide
+# tower), model/autoint-54e7cfd7d47b.weights.h5 (AutoInt with the plain prior).
+SUCCESSIONS = {
+    "autointp": [("plain prior", "autointp_plain_prior.json"),
+                 ("graded prior, 400-wide tower", "autointp_tower400.json"), ("graded prior, 256-wide tower", None)],
+    "autoint": [("plain prior", "autoint_plain_prior.json"), ("graded prior", None)],
+}
 TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
 # The runs whose newcomer network was trained otherwise than in the model's whole run (NEWUSER_RUNS): which
 # movies its rows keep (``TrainSettings.newcomer_history``) or how many rows train as newcomers'
@@ -39,6 +48,9 @@ NEWCOMER_VARIANT_RUNS = {
     "autoint": ["newuser_autoint_newcomer_share_0.5.json", "newuser_autoint_first_ratings.json",
                 "newuser_autoint_later_rows.json"],
 }
+# Where a model's variants were trained for a configuration since replaced, the whole run they stand beside (the
+# replaced configuration's, still on file) and its column's title, instead of the shipped model's run.
+NEWCOMER_VARIANT_BASES = {"autointp": ("newuser_tower400.json", "400-wide AutoInt+")}
 
 
 def load(path: Path) -> dict:
@@ -122,6 +134,25 @@ def train_only_fit(manifest: dict) -> tuple[dict, str]:
     return (chosen_again, "rule choice") if chosen_again else (manifest.get("validation", {}), "training run")
 
 
+def succession_table(title: str, old: tuple[str, dict], new: tuple[str, dict], shipped: bool, linear: dict) -> str:
+    """A set (label, manifest) against the one it replaced: both configurations' fits on the training part on
+    validation, then both sets' test numbers beside the linear baselines (``linear``)."""
+    (old_label, old_manifest), (new_label, new_manifest) = old, new
+    ranking = new_manifest.get("serving", {}).get("ranking", {})
+    rule = rule_name((ranking.get("like_exponent", 1), ranking.get("prior_gain", 1)))
+    status = "shipped" if shipped else "replaced"
+    (new_fit, new_source), (old_fit, old_source) = train_only_fit(new_manifest), train_only_fit(old_manifest)
+    return "\n".join([
+        f"\n## {title}, {new_label} ({status}; ranked {rule}) against the {title} it replaced, {old_label}: "
+        "validation, then test\n",
+        table({f"{new_label}, train-only fit ({new_source})": new_fit,
+               f"{old_label}, train-only fit ({old_source})": old_fit}),
+        "",
+        table({f"{new_label} ({status})": new_manifest.get("evaluation", {}),
+               f"{old_label} (replaced)": old_manifest.get("evaluation", {}), **linear}),
+    ])  # fmt: skip
+
+
 def main() -> None:
     manifests = {name: load(ROOT / "model" / f"{name}.manifest.json") for name in ("autointp", "autoint")}
     full = load(ROOT / "results" / "full.json")  # python -m movierec.evaluate --model autointp --out ...
@@ -143,24 +174,16 @@ def main() -> None:
         for w in weights:
             print(f"| {w:g} | " + " | ".join(cell(cells.get((l2, w))) for l2 in l2s) + " |")
 
-    replaced = {name: load(ROOT / "results" / file) for name, file in REPLACED.items()}
     linear = {b: full["baselines"][b] for b in ("ease", "ease_graded") if b in full.get("baselines", {})}
-    for name, old in replaced.items():
-        if not (old and manifests[name]):
-            continue
-        ranking = manifests[name].get("serving", {}).get("ranking", {})
-        rule = rule_name((ranking.get("like_exponent", 1), ranking.get("prior_gain", 1)))
-        print(f"\n## {TITLES[name]} with the graded prior (shipped; ranked {rule}) against the plain-prior "
-              f"{TITLES[name]} it replaced: validation, then test\n")
-        (shipped_fit, shipped_source), (replaced_fit, source) = train_only_fit(manifests[name]), train_only_fit(old)
-        print(table({f"graded prior, train-only fit ({shipped_source})": shipped_fit,
-                     f"plain prior, train-only fit ({source})": replaced_fit}))  # fmt: skip
-        print()
-        print(table({f"{name} (shipped)": columns[f"{name} (shipped)"], "plain prior (replaced)": old["evaluation"],
-                     **linear}))  # fmt: skip
+    sets = {name: [(label, manifests[name] if file is None else load(ROOT / "results" / file)) for label, file in chain]
+            for name, chain in SUCCESSIONS.items()}  # fmt: skip
+    for name, chain in sets.items():
+        for old, new in itertools.pairwise(chain):
+            if old[1] and new[1]:
+                print(succession_table(TITLES[name], old, new, new is chain[-1], linear))
 
     shown = [(manifests[name], TITLES[name]) for name in ("autointp", "autoint")]
-    shown += [(old, f"Plain-prior {TITLES[name]} (replaced)") for name, old in replaced.items()]
+    shown += [(old, f"{TITLES[name]}, {label} (replaced)") for name, chain in sets.items() for label, old in chain[:-1]]
     for manifest, title in shown:
         ranking = manifest.get("serving", {}).get("ranking")
         if ranking:  # chosen by the training run, or by python -m movierec.evaluate --choose-ranking-rule
@@ -200,22 +223,26 @@ def main() -> None:
     for name, run in runs.items():
         if run and run.get("model") != name:
             raise SystemExit(f"results/{NEWUSER_RUNS[name]} holds a run for {run.get('model')!r}, not {name!r}")
-    if any(runs.values()):
+    bases = {name: NEWCOMER_VARIANT_BASES.get(name, (file, TITLES[name])) for name, file in NEWUSER_RUNS.items()}
+    based = {name: runs[name] if file == NEWUSER_RUNS[name] else load(ROOT / "results" / file)
+             for name, (file, _) in bases.items()}  # fmt: skip
+    if any(based.values()):
         variants = {name: {file: load(ROOT / "results" / file) for file in files}
                     for name, files in NEWCOMER_VARIANT_RUNS.items()}  # fmt: skip
         variants = {name: {file: run for file, run in files.items() if run} for name, files in variants.items()}
         print("### newuser, the network trained for newcomers by which movies its rows keep and how many\n")
-        print(newcomer_variant_table(runs, variants) + "\n")
+        print(newcomer_variant_table(based, variants, {name: file for name, (file, _) in bases.items()},
+                                     {name: title for name, (_, title) in bases.items()}) + "\n")  # fmt: skip
     for name, run in runs.items():
         if run:
             print_newuser(run, TITLES[name])
     for name in sorted(PENDING_NEWUSER_RUNS):
         print(f"### newuser, {TITLES[name]}: the shipped model's run is still to be made; newcomers get its own "
               "network with its prior as trained\n")
-    for name, file in REPLACED_NEWUSER_RUNS.items():
+    for name, file, label in REPLACED_NEWUSER_RUNS:
         run = load(ROOT / "results" / file)
         if run:
-            print_newuser(run, TITLES[name], replaced=True)
+            print_newuser(run, TITLES[name], replaced_as=label)
 
 
 def newcomer_training(run: dict) -> tuple[str, float]:
@@ -232,12 +259,13 @@ def trained_alike(run: dict) -> dict:
     return {"hyperparameters": record.get("hyperparameters"), "settings": settings}
 
 
-def newcomer_variant_table(runs: dict[str, dict], variants: dict[str, dict[str, dict]]) -> str:
+def newcomer_variant_table(runs: dict[str, dict], variants: dict[str, dict[str, dict]],
+                           files: dict[str, str] = NEWUSER_RUNS, titles: dict[str, str] = TITLES) -> str:
     """The network trained for newcomers by how it was trained (a row per rule and share): the validation people's
     mean NDCG@10 over K (what chooses) with each K, and the test people's NDCG@10 by K, for every model whose whole
-    run (``runs``) trained one. ``variants`` holds, per model, the runs (by file name) that trained it otherwise;
-    each must be of the whole run's model, data and split, train the network as the whole run did in all else, and
-    no two may train it alike."""
+    run (``runs``, written as ``files``, in columns titled ``titles``) trained one. ``variants`` holds, per model,
+    the runs (by file name) that trained it otherwise; each must be of the whole run's model, data and split, train
+    the network as the whole run did in all else, and no two may train it alike."""
     from movierec.pipeline import NEWCOMER_HISTORIES
 
     def numbers(run: dict) -> list[str]:
@@ -249,8 +277,8 @@ def newcomer_variant_table(runs: dict[str, dict], variants: dict[str, dict[str, 
     cells: dict[tuple[str, float], dict[str, list[str]]] = {}
     for name in models:
         whole = runs[name]
-        cells.setdefault(newcomer_training(whole), {})[name] = [numbers(whole)[0], f"in {TITLES[name]}'s table below"]
-        source = {newcomer_training(whole): f"its whole run, results/{NEWUSER_RUNS.get(name, '?')}"}
+        cells.setdefault(newcomer_training(whole), {})[name] = [numbers(whole)[0], f"in {titles[name]}'s table below"]
+        source = {newcomer_training(whole): f"its whole run, results/{files.get(name, '?')}"}
         for file, run in variants.get(name, {}).items():
             same = (run.get("model"), run["settings"]["split"], run["settings"]["data"]["fingerprint"])
             if same != (name, whole["settings"]["split"], whole["settings"]["data"]["fingerprint"]):
@@ -265,8 +293,8 @@ def newcomer_variant_table(runs: dict[str, dict], variants: dict[str, dict[str, 
                                  f"({rule}, share {share:g})")  # fmt: skip
             cells.setdefault(trained, {})[name], source[trained] = numbers(run), f"results/{file}"
     order = sorted(cells, key=lambda key: (NEWCOMER_HISTORIES.index(key[0]), key[1]))
-    heads = [h for name in models for h in (f"{TITLES[name]}: validation mean (K = 5, 10, 20)",
-                                            f"{TITLES[name]}: test, K = 5, 10, 20")]  # fmt: skip
+    heads = [h for name in models for h in (f"{titles[name]}: validation mean (K = 5, 10, 20)",
+                                            f"{titles[name]}: test, K = 5, 10, 20")]  # fmt: skip
     lines = ["| newcomer rows keep | share of rows trained as newcomers' | " + " | ".join(heads) + " |",
              "|---" * (len(heads) + 2) + "|"]  # fmt: skip
     lines += [f"| `{rule}` | {share:g} | " + " | ".join(c for name in models for c in cells[(rule, share)].get(
@@ -274,11 +302,13 @@ def newcomer_variant_table(runs: dict[str, dict], variants: dict[str, dict[str, 
     return "\n".join(lines)
 
 
-def print_newuser(run: dict, title: str, replaced: bool = False) -> None:
-    """One new-user run: the networks, popularity and EASE fold-in for people held out whole, per K revealed."""
+def print_newuser(run: dict, title: str, replaced_as: str | None = None) -> None:
+    """One new-user run: the networks, popularity and EASE fold-in for people held out whole, per K revealed; a run
+    made for a model since replaced is headed by ``replaced_as``, what that model was."""
     if "partial" in run["settings"]:  # --networks: a network or two, no model column, no choice to report
         raise SystemExit(f"report: the {title} new-user file is a partial run (evaluate --networks), not a whole one")
-    heading = f"plain-prior {title} (replaced)" if replaced else title
+    replaced = replaced_as is not None
+    heading = f"{replaced_as} (replaced)" if replaced else title
     print(f"### newuser, {heading}: full ranking for people held out whole, after they reveal K ratings\n")
     first = next(iter(run["reveal"].values()))["baselines"]
     stacked = "no_prior" in first

@@ -77,3 +77,45 @@ def test_a_rule_chosen_again_unchanged_is_one_line_not_two_equal_columns():
                  "evaluation_before_rule": [0.0, 10.0]}  # fmt: skip
     assert "|" not in rule_change_table(unchanged, {"full_ndcg@10": 0.40})
     assert "chosen again is the one first tested (like^0 prior x10)" in rule_change_table(unchanged, {})
+
+
+def test_a_run_named_by_another_file_and_title_is_so_named_in_the_cells_and_refusals():
+    """A model's variants may stand beside a replaced configuration's whole run, kept under another file name."""
+    files, titles = {"autoint": "newuser_old.json"}, {"autoint": "Old AutoInt"}
+    lines = newcomer_variant_table({"autoint": run("autoint", 0.20)}, {}, files, titles).splitlines()
+    assert "Old AutoInt: validation mean (K = 5, 10, 20)" in lines[0]
+    assert lines[2].endswith("| in Old AutoInt's table below |")
+    with pytest.raises(SystemExit, match=r"as its whole run, results/newuser_old.json did"):
+        newcomer_variant_table({"autoint": run("autoint", 0.20)}, {"autoint": {"x.json": run("autoint", 0.2)}},
+                               files, titles)  # fmt: skip
+
+
+def manifest(auc: float, ndcg: float, rule: tuple[float, float] = (0.0, 10.0), chosen_again: bool = False) -> dict:
+    """A manifest cut to what a succession table reads: validation and test numbers, the served rule and, for a
+    rule chosen after training, the train-only fit's validation numbers (test = validation + 0.2)."""
+    validation = {"auc": auc, "full_ndcg@10": ndcg}
+    ranking = {"like_exponent": rule[0], "prior_gain": rule[1]}
+    if chosen_again:
+        ranking["fit_validation"] = {"auc": auc + 0.001, "full_ndcg@10": ndcg + 0.001}
+    return {"validation": validation, "evaluation": {"auc": auc + 0.2, "full_ndcg@10": ndcg + 0.2},
+            "serving": {"ranking": ranking}}
+
+
+@pytest.mark.parametrize("shipped", [True, False])
+def test_a_set_stands_beside_the_one_it_replaced_on_validation_then_test(shipped):
+    from scripts.report import succession_table
+
+    old = ("plain prior", manifest(0.60, 0.10, (0.25, 2.0), chosen_again=True))
+    new = ("graded prior", manifest(0.61, 0.12))
+    text = succession_table("AutoInt+", old, new, shipped, {"ease": {"full_ndcg@10": 0.30}})
+    status = "shipped" if shipped else "replaced"
+    lines = text.splitlines()
+    assert (f"## AutoInt+, graded prior ({status}; ranked like^0 prior x10) against the AutoInt+ it replaced, plain "
+            "prior: validation, then test") in lines  # fmt: skip
+    # Validation: the new set's training-run numbers, the old one's from the fit its rule was chosen again on.
+    assert ("| | graded prior, train-only fit (training run) | plain prior, train-only fit (rule choice) |"
+            in lines)  # fmt: skip
+    assert "| auc | 0.6100 | 0.6010 |" in lines and "| full_ndcg@10 | 0.1200 | 0.1010 |" in lines
+    # Test: each set's own numbers beside the linear baseline.
+    assert f"| | graded prior ({status}) | plain prior (replaced) | ease |" in lines
+    assert "| full_ndcg@10 | 0.3200 | 0.3000 | 0.3000 |" in lines and "| auc | 0.8100 | 0.8000 | — |" in lines
