@@ -1,5 +1,9 @@
 """Print the README's result tables from the committed manifests and results/*.json.
 
+The shipped models' test numbers beside the baselines, each set against the one it replaced, the ranking rules'
+grids, the training objectives and hard negatives, the other protocols, and the new-user runs (the shipped models',
+the variants of their newcomer network, and the runs of models since replaced).
+
     python scripts/report.py
 
 Nothing is measured here: every number comes from a file that one command
@@ -32,7 +36,8 @@ REPLACED_NEWUSER_RUNS = [("autoint", "newuser_autoint_plain_prior.json", "plain-
 # Each family's sets in the order each replaced the last, as (label, the replaced set's manifest kept in results/, or
 # None for the shipped one in model/). The replaced sets' weights stay in git history: model/autointp-02d7554b6d9c and
 # model/autointp-69d3fe7a93ef.weights.h5 (AutoInt+ with the plain prior, then with the graded prior and the 400-wide
-# tower), model/autoint-54e7cfd7d47b.weights.h5 (AutoInt with the plain prior).
+# tower; the latter's newcomer network was model/newcomers/5b8bcb02e6ab/), model/autoint-54e7cfd7d47b.weights.h5
+# (AutoInt with the plain prior). Every tower was 400-wide but the last AutoInt+'s.
 SUCCESSIONS = {
     "autointp": [("plain prior", "autointp_plain_prior.json"),
                  ("graded prior, 400-wide tower", "autointp_tower400.json"), ("graded prior, 256-wide tower", None)],
@@ -42,7 +47,8 @@ TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
 # The runs whose newcomer network was trained otherwise than in the model's whole run (NEWUSER_RUNS): which
 # movies its rows keep (``TrainSettings.newcomer_history``) or how many rows train as newcomers'
 # (``newcomer_share``), per model. Each file's own record says which. A whole run stands here, renamed, once a newer
-# whole run takes its file name in NEWUSER_RUNS.
+# whole run of the same configuration takes its file name in NEWUSER_RUNS; one of a replaced configuration goes to
+# REPLACED_NEWUSER_RUNS and, if variants of its network are listed here, to NEWCOMER_VARIANT_BASES.
 NEWCOMER_VARIANT_RUNS = {
     "autointp": ["newuser_newcomer_share_0.5.json", "newuser_first_ratings.json", "newuser_later_rows.json"],
     "autoint": ["newuser_autoint_newcomer_share_0.5.json", "newuser_autoint_first_ratings.json",
@@ -55,6 +61,23 @@ NEWCOMER_VARIANT_BASES = {"autointp": ("newuser_tower400.json", "400-wide AutoIn
 
 def load(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def kept(file: str, model: str | None = None) -> dict:
+    """A file this script's lists name in results/: it must be there, and a run must be of ``model``."""
+    record = load(ROOT / "results" / file)
+    if not record:
+        raise SystemExit(f"report: results/{file} is missing (named in scripts/report.py)")
+    if model is not None and record.get("model") != model:
+        raise SystemExit(f"report: results/{file} holds a run for {record.get('model')!r}, not {model!r}")
+    return record
+
+
+def successions(manifests: dict[str, dict]) -> dict[str, list[tuple[str, dict]]]:
+    """Each family's sets in SUCCESSIONS' order as (label, manifest): the replaced ones from results/, the last the
+    shipped one (``manifests``)."""
+    return {name: [(label, manifests[name] if file is None else kept(file)) for label, file in chain]
+            for name, chain in SUCCESSIONS.items()}  # fmt: skip
 
 
 def cell(value) -> str:
@@ -143,7 +166,7 @@ def succession_table(title: str, old: tuple[str, dict], new: tuple[str, dict], s
     status = "shipped" if shipped else "replaced"
     (new_fit, new_source), (old_fit, old_source) = train_only_fit(new_manifest), train_only_fit(old_manifest)
     return "\n".join([
-        f"\n## {title}, {new_label} ({status}; ranked {rule}) against the {title} it replaced, {old_label}: "
+        f"\n## {title}, {new_label} ({status}; ranked {rule}) against the {title} it replaced ({old_label}): "
         "validation, then test\n",
         table({f"{new_label}, train-only fit ({new_source})": new_fit,
                f"{old_label}, train-only fit ({old_source})": old_fit}),
@@ -175,12 +198,10 @@ def main() -> None:
             print(f"| {w:g} | " + " | ".join(cell(cells.get((l2, w))) for l2 in l2s) + " |")
 
     linear = {b: full["baselines"][b] for b in ("ease", "ease_graded") if b in full.get("baselines", {})}
-    sets = {name: [(label, manifests[name] if file is None else load(ROOT / "results" / file)) for label, file in chain]
-            for name, chain in SUCCESSIONS.items()}  # fmt: skip
+    sets = successions(manifests)
     for name, chain in sets.items():
         for old, new in itertools.pairwise(chain):
-            if old[1] and new[1]:
-                print(succession_table(TITLES[name], old, new, new is chain[-1], linear))
+            print(succession_table(TITLES[name], old, new, new is chain[-1], linear))
 
     shown = [(manifests[name], TITLES[name]) for name in ("autointp", "autoint")]
     shown += [(old, f"{TITLES[name]}, {label} (replaced)") for name, chain in sets.items() for label, old in chain[:-1]]
@@ -224,7 +245,7 @@ def main() -> None:
         if run and run.get("model") != name:
             raise SystemExit(f"results/{NEWUSER_RUNS[name]} holds a run for {run.get('model')!r}, not {name!r}")
     bases = {name: NEWCOMER_VARIANT_BASES.get(name, (file, TITLES[name])) for name, file in NEWUSER_RUNS.items()}
-    based = {name: runs[name] if file == NEWUSER_RUNS[name] else load(ROOT / "results" / file)
+    based = {name: runs[name] if file == NEWUSER_RUNS[name] else kept(file, name)
              for name, (file, _) in bases.items()}  # fmt: skip
     if any(based.values()):
         variants = {name: {file: load(ROOT / "results" / file) for file in files}
@@ -240,9 +261,7 @@ def main() -> None:
         print(f"### newuser, {TITLES[name]}: the shipped model's run is still to be made; newcomers get its own "
               "network with its prior as trained\n")
     for name, file, label in REPLACED_NEWUSER_RUNS:
-        run = load(ROOT / "results" / file)
-        if run:
-            print_newuser(run, TITLES[name], replaced_as=label)
+        print_newuser(kept(file, name), TITLES[name], replaced_as=label)
 
 
 def newcomer_training(run: dict) -> tuple[str, float]:

@@ -110,8 +110,8 @@ def test_a_set_stands_beside_the_one_it_replaced_on_validation_then_test(shipped
     text = succession_table("AutoInt+", old, new, shipped, {"ease": {"full_ndcg@10": 0.30}})
     status = "shipped" if shipped else "replaced"
     lines = text.splitlines()
-    assert (f"## AutoInt+, graded prior ({status}; ranked like^0 prior x10) against the AutoInt+ it replaced, plain "
-            "prior: validation, then test") in lines  # fmt: skip
+    assert (f"## AutoInt+, graded prior ({status}; ranked like^0 prior x10) against the AutoInt+ it replaced (plain "
+            "prior): validation, then test") in lines  # fmt: skip
     # Validation: the new set's training-run numbers, the old one's from the fit its rule was chosen again on.
     assert ("| | graded prior, train-only fit (training run) | plain prior, train-only fit (rule choice) |"
             in lines)  # fmt: skip
@@ -119,3 +119,48 @@ def test_a_set_stands_beside_the_one_it_replaced_on_validation_then_test(shipped
     # Test: each set's own numbers beside the linear baseline.
     assert f"| | graded prior ({status}) | plain prior (replaced) | ease |" in lines
     assert "| full_ndcg@10 | 0.3200 | 0.3000 | 0.3000 |" in lines and "| auc | 0.8100 | 0.8000 | — |" in lines
+
+
+def test_a_set_or_run_the_lists_name_must_be_on_file_and_of_its_model(tmp_path, monkeypatch):
+    import json
+
+    from scripts import report
+
+    monkeypatch.setattr(report, "ROOT", tmp_path)
+    (tmp_path / "results").mkdir()
+    monkeypatch.setattr(report, "SUCCESSIONS", {"autoint": [("old", "old.json"), ("new", None)]})
+    with pytest.raises(SystemExit, match=r"results/old.json is missing"):  # not a table silently left out
+        report.successions({"autoint": manifest(0.6, 0.1)})
+    (tmp_path / "results" / "old.json").write_text(json.dumps(manifest(0.5, 0.1)))
+    shipped = manifest(0.6, 0.1)
+    assert report.successions({"autoint": shipped}) == {"autoint": [("old", manifest(0.5, 0.1)), ("new", shipped)]}
+    (tmp_path / "results" / "run.json").write_text(json.dumps({"model": "autointp"}))
+    with pytest.raises(SystemExit, match=r"results/run.json holds a run for 'autointp', not 'autoint'"):
+        report.kept("run.json", "autoint")
+
+
+def newuser_run(chosen: str) -> dict:
+    """A whole new-user run's file, cut to what its table reads (every method at 0.3, popularity at 0.2)."""
+    numbers = {"full_ndcg@10": 0.3, "full_hit@10": 0.8}
+    others = {n: numbers for n in ("no_prior", "newcomer", "no_history", "ease", "ease_graded")}
+    entry = {"model": numbers, "baselines": {**others, "popularity": {"full_ndcg@10": 0.2, "full_hit@10": 0.7}}}
+    return {"reveal": {"5": entry}, "settings": {
+        "newcomers": {"model": {"prior_profile_power": 0.0}},
+        "newcomer_network": {"network": chosen, "validation_mean_ndcg@10": {"model": 0.31, chosen: 0.32}},
+        "trained": {"model": {"hyperparameters": {"ease_disliked_weight": 0.5},
+                              "ranking": {"ranking_like_exponent": 0.0, "ranking_prior_gain": 10.0}}}}}  # fmt: skip
+
+
+@pytest.mark.parametrize("replaced_as", [None, "400-wide AutoInt+"])
+def test_a_new_user_run_of_a_replaced_model_is_headed_as_such_and_told_in_the_past(capsys, replaced_as):
+    from scripts.report import print_newuser
+
+    print_newuser(newuser_run("no_prior"), "AutoInt+", replaced_as=replaced_as)
+    out = capsys.readouterr().out
+    heading = "400-wide AutoInt+ (replaced)" if replaced_as else "AutoInt+"
+    assert f"### newuser, {heading}: full ranking for people held out whole" in out
+    assert ("Newcomers were served by" if replaced_as else "Newcomers are served by") in out
+    head = next(line for line in out.splitlines() if line.startswith("| K revealed"))
+    served = "served newcomers" if replaced_as else "serves newcomers"
+    assert f"| network alone (history, no prior), {served} |" in head
+    assert "| 5 | full_ndcg@10 | 0.3000 | 0.3000 | 0.3000 | 0.3000 | 0.2000 | 0.3000 | 0.3000 |" in out
