@@ -32,15 +32,16 @@ PENDING_NEWUSER_RUNS: set[str] = set()
 # Runs made for a model since replaced: (model, file, whose run), kept on record, printed as such, no longer what
 # serves newcomers.
 REPLACED_NEWUSER_RUNS = [("autoint", "newuser_autoint_plain_prior.json", "plain-prior AutoInt"),
-                         ("autointp", "newuser_tower400.json", "400-wide AutoInt+")]
+                         ("autointp", "newuser_tower256.json", "256-wide AutoInt+")]
 # Each family's sets in the order each replaced the last, as (label, the replaced set's manifest kept in results/, or
-# None for the shipped one in model/). The replaced sets' weights stay in git history: model/autointp-02d7554b6d9c and
-# model/autointp-69d3fe7a93ef.weights.h5 (AutoInt+ with the plain prior, then with the graded prior and the 400-wide
-# tower; the latter's newcomer network was model/newcomers/5b8bcb02e6ab/), model/autoint-54e7cfd7d47b.weights.h5
-# (AutoInt with the plain prior). Every tower was 400-wide but the last AutoInt+'s.
+# None for the shipped one in model/, which stands twice where it was replaced and later restored). The replaced
+# sets' weights stay in git history: model/autointp-02d7554b6d9c and model/autointp-d745a4d23c44.weights.h5 (AutoInt+
+# with the plain prior, then the graded prior's 256-wide tower, whose newcomer network was
+# model/newcomers/7161df613a0d/), model/autoint-54e7cfd7d47b.weights.h5 (AutoInt with the plain prior).
 SUCCESSIONS = {
-    "autointp": [("plain prior", "autointp_plain_prior.json"),
-                 ("graded prior, 400-wide tower", "autointp_tower400.json"), ("graded prior, 256-wide tower", None)],
+    "autointp": [("plain prior", "autointp_plain_prior.json"), ("graded prior, 400-wide tower", None),
+                 ("graded prior, 256-wide tower", "autointp_tower256.json"),
+                 ("graded prior, 400-wide tower restored", None)],
     "autoint": [("plain prior", "autoint_plain_prior.json"), ("graded prior", None)],
 }
 TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
@@ -56,7 +57,7 @@ NEWCOMER_VARIANT_RUNS = {
 }
 # Where a model's variants were trained for a configuration since replaced, the whole run they stand beside (the
 # replaced configuration's, still on file) and its column's title, instead of the shipped model's run.
-NEWCOMER_VARIANT_BASES = {"autointp": ("newuser_tower400.json", "400-wide AutoInt+")}
+NEWCOMER_VARIANT_BASES: dict[str, tuple[str, str]] = {}
 
 
 def load(path: Path) -> dict:
@@ -74,8 +75,8 @@ def kept(file: str, model: str | None = None) -> dict:
 
 
 def successions(manifests: dict[str, dict]) -> dict[str, list[tuple[str, dict]]]:
-    """Each family's sets in SUCCESSIONS' order as (label, manifest): the replaced ones from results/, the last the
-    shipped one (``manifests``)."""
+    """Each family's sets in SUCCESSIONS' order as (label, manifest): the replaced ones from results/, the shipped
+    one (``manifests``) last, and where it stood before being replaced and restored."""
     return {name: [(label, manifests[name] if file is None else kept(file)) for label, file in chain]
             for name, chain in SUCCESSIONS.items()}  # fmt: skip
 
@@ -176,6 +177,13 @@ def succession_table(title: str, old: tuple[str, dict], new: tuple[str, dict], s
     ])  # fmt: skip
 
 
+def succession_tables(title: str, chain: list[tuple[str, dict]], linear: dict) -> list[str]:
+    """Each set of a family's chain against the one before it; only the last is the shipped one, though a set
+    restored after being replaced stands in the chain twice."""
+    return [succession_table(title, old, new, step == len(chain), linear)
+            for step, (old, new) in enumerate(itertools.pairwise(chain), start=2)]  # fmt: skip
+
+
 def main() -> None:
     manifests = {name: load(ROOT / "model" / f"{name}.manifest.json") for name in ("autointp", "autoint")}
     full = load(ROOT / "results" / "full.json")  # python -m movierec.evaluate --model autointp --out ...
@@ -200,11 +208,12 @@ def main() -> None:
     linear = {b: full["baselines"][b] for b in ("ease", "ease_graded") if b in full.get("baselines", {})}
     sets = successions(manifests)
     for name, chain in sets.items():
-        for old, new in itertools.pairwise(chain):
-            print(succession_table(TITLES[name], old, new, new is chain[-1], linear))
+        for text in succession_tables(TITLES[name], chain, linear):
+            print(text)
 
     shown = [(manifests[name], TITLES[name]) for name in ("autointp", "autoint")]
-    shown += [(old, f"{TITLES[name]}, {label} (replaced)") for name, chain in sets.items() for label, old in chain[:-1]]
+    shown += [(old, f"{TITLES[name]}, {label} (replaced)") for name, chain in sets.items()
+              for label, old in chain[:-1] if old is not manifests[name]]  # fmt: skip
     for manifest, title in shown:
         ranking = manifest.get("serving", {}).get("ranking")
         if ranking:  # chosen by the training run, or by python -m movierec.evaluate --choose-ranking-rule

@@ -164,3 +164,26 @@ def test_a_new_user_run_of_a_replaced_model_is_headed_as_such_and_told_in_the_pa
     served = "served newcomers" if replaced_as else "serves newcomers"
     assert f"| network alone (history, no prior), {served} |" in head
     assert "| 5 | full_ndcg@10 | 0.3000 | 0.3000 | 0.3000 | 0.3000 | 0.2000 | 0.3000 | 0.3000 |" in out
+
+
+def test_a_set_restored_after_being_replaced_stands_twice_and_ships_only_last(tmp_path, monkeypatch):
+    import json
+
+    from scripts import report
+
+    monkeypatch.setattr(report, "ROOT", tmp_path)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "narrow.json").write_text(json.dumps(manifest(0.5, 0.1)))
+    chain = [("wide", None), ("narrow", "narrow.json"), ("wide restored", None)]
+    monkeypatch.setattr(report, "SUCCESSIONS", {"autointp": chain})
+    shipped = manifest(0.6, 0.1)
+    sets = report.successions({"autointp": shipped})["autointp"]
+    assert [label for label, _ in sets] == ["wide", "narrow", "wide restored"]
+    assert sets[0][1] is shipped and sets[2][1] is shipped and sets[1][1] == manifest(0.5, 0.1)
+    first, second = report.succession_tables("AutoInt+", sets, {})
+    # The narrow set that replaced the wide one is no longer shipped, though the set it replaced is.
+    assert "## AutoInt+, narrow (replaced; ranked like^0 prior x10) against the AutoInt+ it replaced (wide)" in first
+    assert "| | narrow (replaced) | wide (replaced) |" in first
+    assert ("## AutoInt+, wide restored (shipped; ranked like^0 prior x10) against the AutoInt+ it replaced "
+            "(narrow)") in second
+    assert "| | wide restored (shipped) | narrow (replaced) |" in second
