@@ -14,7 +14,6 @@ recorded NDCG@10s (what ``newuser.validation_means`` chooses by).
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
@@ -158,13 +157,14 @@ def train_only_fit(manifest: dict) -> tuple[dict, str]:
     return (chosen_again, "rule choice") if chosen_again else (manifest.get("validation", {}), "training run")
 
 
-def succession_table(title: str, old: tuple[str, dict], new: tuple[str, dict], shipped: bool, linear: dict) -> str:
+def succession_table(title: str, old: tuple[str, dict], new: tuple[str, dict], linear: dict,
+                     status: str = "replaced", old_status: str = "replaced") -> str:
     """A set (label, manifest) against the one it replaced: both configurations' fits on the training part on
-    validation, then both sets' test numbers beside the linear baselines (``linear``)."""
+    validation, then both sets' test numbers beside the linear baselines (``linear``). ``status`` says what became
+    of the new set (shipped, replaced, or replaced and since restored), ``old_status`` of the old one."""
     (old_label, old_manifest), (new_label, new_manifest) = old, new
     ranking = new_manifest.get("serving", {}).get("ranking", {})
     rule = rule_name((ranking.get("like_exponent", 1), ranking.get("prior_gain", 1)))
-    status = "shipped" if shipped else "replaced"
     (new_fit, new_source), (old_fit, old_source) = train_only_fit(new_manifest), train_only_fit(old_manifest)
     return "\n".join([
         f"\n## {title}, {new_label} ({status}; ranked {rule}) against the {title} it replaced ({old_label}): "
@@ -173,15 +173,30 @@ def succession_table(title: str, old: tuple[str, dict], new: tuple[str, dict], s
                f"{old_label}, train-only fit ({old_source})": old_fit}),
         "",
         table({f"{new_label} ({status})": new_manifest.get("evaluation", {}),
-               f"{old_label} (replaced)": old_manifest.get("evaluation", {}), **linear}),
+               f"{old_label} ({old_status})": old_manifest.get("evaluation", {}), **linear}),
     ])  # fmt: skip
 
 
 def succession_tables(title: str, chain: list[tuple[str, dict]], linear: dict) -> list[str]:
-    """Each set of a family's chain against the one before it; only the last is the shipped one, though a set
-    restored after being replaced stands in the chain twice."""
-    return [succession_table(title, old, new, step == len(chain), linear)
-            for step, (old, new) in enumerate(itertools.pairwise(chain), start=2)]  # fmt: skip
+    """Each set of a family's chain against the one before it. The last is the shipped one; a set restored after
+    being replaced stands in the chain twice, the same manifest, and is told as since restored where it was
+    replaced."""
+    shipped = chain[-1][1]
+
+    def status(position: int) -> str:
+        if position == len(chain) - 1:
+            return "shipped"
+        return "replaced, since restored" if chain[position][1] is shipped else "replaced"
+
+    return [succession_table(title, chain[i - 1], chain[i], linear, status(i), status(i - 1))
+            for i in range(1, len(chain))]  # fmt: skip
+
+
+def replaced_sets(sets: dict[str, list[tuple[str, dict]]], manifests: dict[str, dict]) -> list[tuple[dict, str]]:
+    """The replaced sets of each family's chain as (manifest, title), but a shipped one restored after being
+    replaced: its tables are the shipped model's."""
+    return [(old, f"{TITLES[name]}, {label} (replaced)") for name, chain in sets.items()
+            for label, old in chain[:-1] if old is not manifests[name]]  # fmt: skip
 
 
 def main() -> None:
@@ -212,8 +227,7 @@ def main() -> None:
             print(text)
 
     shown = [(manifests[name], TITLES[name]) for name in ("autointp", "autoint")]
-    shown += [(old, f"{TITLES[name]}, {label} (replaced)") for name, chain in sets.items()
-              for label, old in chain[:-1] if old is not manifests[name]]  # fmt: skip
+    shown += replaced_sets(sets, manifests)
     for manifest, title in shown:
         ranking = manifest.get("serving", {}).get("ranking")
         if ranking:  # chosen by the training run, or by python -m movierec.evaluate --choose-ranking-rule

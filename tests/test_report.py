@@ -101,14 +101,13 @@ def manifest(auc: float, ndcg: float, rule: tuple[float, float] = (0.0, 10.0), c
             "serving": {"ranking": ranking}}
 
 
-@pytest.mark.parametrize("shipped", [True, False])
-def test_a_set_stands_beside_the_one_it_replaced_on_validation_then_test(shipped):
+@pytest.mark.parametrize("status", ["shipped", "replaced"])
+def test_a_set_stands_beside_the_one_it_replaced_on_validation_then_test(status):
     from scripts.report import succession_table
 
     old = ("plain prior", manifest(0.60, 0.10, (0.25, 2.0), chosen_again=True))
     new = ("graded prior", manifest(0.61, 0.12))
-    text = succession_table("AutoInt+", old, new, shipped, {"ease": {"full_ndcg@10": 0.30}})
-    status = "shipped" if shipped else "replaced"
+    text = succession_table("AutoInt+", old, new, {"ease": {"full_ndcg@10": 0.30}}, status)
     lines = text.splitlines()
     assert (f"## AutoInt+, graded prior ({status}; ranked like^0 prior x10) against the AutoInt+ it replaced (plain "
             "prior): validation, then test") in lines  # fmt: skip
@@ -151,13 +150,13 @@ def newuser_run(chosen: str) -> dict:
                               "ranking": {"ranking_like_exponent": 0.0, "ranking_prior_gain": 10.0}}}}}  # fmt: skip
 
 
-@pytest.mark.parametrize("replaced_as", [None, "400-wide AutoInt+"])
+@pytest.mark.parametrize("replaced_as", [None, "256-wide AutoInt+"])
 def test_a_new_user_run_of_a_replaced_model_is_headed_as_such_and_told_in_the_past(capsys, replaced_as):
     from scripts.report import print_newuser
 
     print_newuser(newuser_run("no_prior"), "AutoInt+", replaced_as=replaced_as)
     out = capsys.readouterr().out
-    heading = "400-wide AutoInt+ (replaced)" if replaced_as else "AutoInt+"
+    heading = "256-wide AutoInt+ (replaced)" if replaced_as else "AutoInt+"
     assert f"### newuser, {heading}: full ranking for people held out whole" in out
     assert ("Newcomers were served by" if replaced_as else "Newcomers are served by") in out
     head = next(line for line in out.splitlines() if line.startswith("| K revealed"))
@@ -173,17 +172,24 @@ def test_a_set_restored_after_being_replaced_stands_twice_and_ships_only_last(tm
 
     monkeypatch.setattr(report, "ROOT", tmp_path)
     (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "plain.json").write_text(json.dumps(manifest(0.4, 0.1)))
     (tmp_path / "results" / "narrow.json").write_text(json.dumps(manifest(0.5, 0.1)))
-    chain = [("wide", None), ("narrow", "narrow.json"), ("wide restored", None)]
+    chain = [("plain", "plain.json"), ("wide", None), ("narrow", "narrow.json"), ("wide restored", None)]
     monkeypatch.setattr(report, "SUCCESSIONS", {"autointp": chain})
     shipped = manifest(0.6, 0.1)
-    sets = report.successions({"autointp": shipped})["autointp"]
-    assert [label for label, _ in sets] == ["wide", "narrow", "wide restored"]
-    assert sets[0][1] is shipped and sets[2][1] is shipped and sets[1][1] == manifest(0.5, 0.1)
-    first, second = report.succession_tables("AutoInt+", sets, {})
-    # The narrow set that replaced the wide one is no longer shipped, though the set it replaced is.
-    assert "## AutoInt+, narrow (replaced; ranked like^0 prior x10) against the AutoInt+ it replaced (wide)" in first
-    assert "| | narrow (replaced) | wide (replaced) |" in first
-    assert ("## AutoInt+, wide restored (shipped; ranked like^0 prior x10) against the AutoInt+ it replaced "
-            "(narrow)") in second
-    assert "| | wide restored (shipped) | narrow (replaced) |" in second
+    sets = report.successions({"autointp": shipped})
+    got = sets["autointp"]
+    assert [label for label, _ in got] == ["plain", "wide", "narrow", "wide restored"]
+    assert got[1][1] is shipped and got[3][1] is shipped and got[2][1] == manifest(0.5, 0.1)
+    first, second, third = report.succession_tables("AutoInt+", got, {})
+    heading = "## AutoInt+, {} ({}; ranked like^0 prior x10) against the AutoInt+ it replaced ({})"
+    # The wide set, though shipped now, had been replaced where it first stood; only the chain's last ships.
+    assert heading.format("wide", "replaced, since restored", "plain") in first
+    assert "| | wide (replaced, since restored) | plain (replaced) |" in first
+    assert heading.format("narrow", "replaced", "wide") in second
+    assert "| | narrow (replaced) | wide (replaced, since restored) |" in second
+    assert heading.format("wide restored", "shipped", "narrow") in third
+    assert "| | wide restored (shipped) | narrow (replaced) |" in third
+    # Ranking-rule grids: the replaced sets', not the restored one's again (the shipped model's grid is printed).
+    assert report.replaced_sets(sets, {"autointp": shipped}) == [
+        (manifest(0.4, 0.1), "AutoInt+, plain (replaced)"), (manifest(0.5, 0.1), "AutoInt+, narrow (replaced)")]
