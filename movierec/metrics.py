@@ -103,11 +103,16 @@ class RankingAccumulator:
         self.ndcg.append(np.where(ideal > 0, dcg / idcg, 0.0))
         self.hit.append(hits.any(axis=1).astype(np.float64))
 
+    def per_user(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's NDCG@k and Hit@k (0 or 1), in the order added: what a bootstrap over people resamples."""
+        ndcg = np.concatenate(self.ndcg) if self.ndcg else np.array([])
+        hit = np.concatenate(self.hit) if self.hit else np.array([])
+        return ndcg, hit
+
     def result(self, among: np.ndarray | None = None) -> dict:
         """Mean NDCG@k and Hit@k over the users added, or over those ``among`` marks (one flag per user added, in
         order: a user skipped for having no relevant item has no flag)."""
-        ndcg = np.concatenate(self.ndcg) if self.ndcg else np.array([])
-        hit = np.concatenate(self.hit) if self.hit else np.array([])
+        ndcg, hit = self.per_user()
         if among is not None:
             among = np.asarray(among, dtype=bool)
             if among.shape != ndcg.shape:
@@ -119,3 +124,38 @@ class RankingAccumulator:
             "users": len(ndcg),
         }
 
+
+
+def bootstrap_interval(
+    values: np.ndarray,
+    baseline: np.ndarray | None = None,
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """A mean over people and how far another draw of people could move it: (mean, low, high).
+
+    People are drawn with replacement ``resamples`` times (seeded) and the
+    interval is the percentile one at ``level``. With ``baseline`` (the same
+    people's values under another method, in the same order) it is the paired
+    difference ``values - baseline``: each draw keeps a person's two values
+    together, which is what makes a small lead between two rankings of the
+    same people measurable.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if baseline is not None:
+        baseline = np.asarray(baseline, dtype=np.float64)
+        if baseline.shape != values.shape:
+            raise ValueError(f"paired values differ in shape: {values.shape} and {baseline.shape}")
+        values = values - baseline
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError(f"need one value per person, got shape {values.shape}")
+    if not 0 < level < 1 or resamples < 1:
+        raise ValueError(f"level must lie in (0, 1) and resamples be positive, got {level} and {resamples}")
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    for start in range(0, resamples, 256):  # draws in blocks: (256, people) indices at a time, not all at once
+        block = min(256, resamples - start)
+        means[start : start + block] = values[rng.integers(0, len(values), size=(block, len(values)))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(values.mean()), float(low), float(high)

@@ -238,3 +238,25 @@ def test_a_one_output_model_grows_its_gain_alone_and_a_gain_of_zero_is_an_edge(m
     monkeypatch.setattr(evaluation, "full_rankings", _rules_peaked_at((1.0, 1e-9), passes))
     rule, _, _ = evaluation.ranking_rule_on_validation(one_output, None)
     assert rule == (1.0, 0.0) and len(passes) == 1  # nothing below a gain of 0
+
+
+def test_per_person_rankings_are_the_people_and_values_the_means_are_made_of(prepared):
+    """Each scoring's per-person NDCG@10 and Hit@10 average to ``full_rankings``' numbers, over the same people in
+    the same order for every scoring (what a paired bootstrap needs), and each person is one with a liked movie."""
+
+    def score(rows):
+        ids = prepared.user_index.to_numpy()[rows]
+        wavy = np.sin(ids[:, None] * 7.0 + np.arange(len(prepared.data.movies))[None, :])
+        return {"wavy": wavy, "flat": np.broadcast_to(np.arange(len(prepared.data.movies), 0, -1.0), wavy.shape)}
+
+    means = evaluation.full_rankings(prepared, score, ("wavy", "flat"))
+    people, per_person = evaluation.full_rankings_per_user(prepared, score, ("wavy", "flat"))
+    liked = prepared.split.test[evaluation.labels(prepared.split.test) > 0]
+    assert sorted(people.tolist()) == sorted(set(liked["user_id"].tolist()))
+    for name in ("wavy", "flat"):
+        ndcg, hit = per_person[name]
+        assert len(ndcg) == len(hit) == len(people) == means[name]["users"]
+        assert ndcg.mean() == pytest.approx(means[name]["ndcg@10"])
+        assert hit.mean() == pytest.approx(means[name]["hit@10"])
+        assert set(np.unique(hit)) <= {0.0, 1.0}
+    assert not np.array_equal(per_person["wavy"][0], per_person["flat"][0])  # two scorings, two rankings

@@ -93,3 +93,39 @@ def test_empty_input_gives_no_users_instead_of_a_crash():
     assert result["users"] == 0 and np.isnan(result["ndcg@10"])
     with pytest.raises(ValueError, match="same length"):
         metrics.seed_protocol(np.array([1, 2]), np.array([1]), np.array([0.5]), np.array([1]))
+
+
+def test_a_bootstrap_interval_holds_its_mean_is_seeded_and_narrows_with_more_people():
+    rng = np.random.default_rng(1)
+    few, many = rng.random(50), rng.random(5000)
+    mean, low, high = metrics.bootstrap_interval(few)
+    assert low < mean < high and mean == pytest.approx(few.mean())
+    assert metrics.bootstrap_interval(few) == (mean, low, high)  # seeded: the same draw twice
+    _, low_many, high_many = metrics.bootstrap_interval(many)
+    assert high_many - low_many < (high - low) / 5  # about sqrt(100) narrower
+    # A mean's standard error is sd / sqrt(n): a 95% interval spans about 2 x 1.96 of it.
+    assert high_many - low_many == pytest.approx(2 * 1.96 * many.std() / np.sqrt(len(many)), rel=0.15)
+
+
+def test_a_paired_interval_keeps_each_persons_two_values_together():
+    rng = np.random.default_rng(2)
+    base = rng.random(2000)
+    lead = base + 0.01  # every person exactly 0.01 better: paired, no doubt about the lead
+    mean, low, high = metrics.bootstrap_interval(lead, base)
+    assert mean == pytest.approx(0.01) and low == pytest.approx(0.01) and high == pytest.approx(0.01)
+    # Unpaired, the people's spread would swamp it: each mean alone moves by far more than 0.01.
+    _, alone_low, alone_high = metrics.bootstrap_interval(lead)
+    assert alone_high - alone_low > 0.02
+    assert metrics.bootstrap_interval(base, base)[1:] == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(("values", "baseline", "kwargs", "message"), [
+    (np.ones(3), np.ones(4), {}, "paired values differ in shape"),
+    (np.array([]), None, {}, "one value per person"),
+    (np.ones((2, 2)), None, {}, "one value per person"),
+    (np.ones(3), None, {"level": 1.0}, "level must lie in"),
+    (np.ones(3), None, {"resamples": 0}, "resamples be positive"),
+])
+def test_a_bootstrap_of_nothing_or_of_unpaired_people_is_refused(values, baseline, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.bootstrap_interval(values, baseline, **kwargs)
