@@ -63,9 +63,13 @@ def full_ranking(
     return full_rankings(prepared, lambda rows: {"": score_users(rows)}, ("",), part, k, progress, sample_only)[""]
 
 
+# Scores of several methods for a chunk of people: user positions -> {name: (people, catalogue) scores}.
+Scorings = Callable[[np.ndarray], dict[str, np.ndarray]]
+
+
 def full_rankings(
     prepared: Prepared,
-    score_users: Callable[[np.ndarray], dict[str, np.ndarray]],
+    score_users: Scorings,
     names,
     part: str = "test",
     k: int = metrics.K,
@@ -73,7 +77,7 @@ def full_rankings(
     sample_only: bool = False,
 ) -> dict[str, dict]:
     """``full_ranking`` of several scorings at once: ``score_users`` gives a dict of score matrices, one per name."""
-    accumulators, in_sample = _ranked(prepared, score_users, names, part, k, progress, sample_only)
+    accumulators, _, in_sample = _ranked(prepared, score_users, names, part, k, progress, sample_only)
     results = {}
     for name, accumulator in accumulators.items():
         sample = {f"sample_{key}": value for key, value in accumulator.result(in_sample).items()}
@@ -81,25 +85,17 @@ def full_rankings(
     return results
 
 
-def full_rankings_per_user(
-    prepared: Prepared,
-    score_users: Callable[[np.ndarray], dict[str, np.ndarray]],
-    names,
-    part: str = "test",
-    k: int = metrics.K,
-) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """The people ``full_rankings`` averages over (their user ids) and, per name, each one's NDCG@k and Hit@k in
+def full_rankings_per_user(prepared: Prepared, score_users: Scorings, names, part: str = "test"):
+    """The people ``full_rankings`` averages over (their user ids) and, per name, each one's NDCG@10 and Hit@10 in
     that order: the same people for every scoring, so they pair."""
-    accumulators, _ = _ranked(prepared, score_users, names, part, k)
-    held_out = getattr(prepared.split, part)
-    relevant = rated_matrix(held_out[labels(held_out) > 0], prepared.user_index, prepared.movie_index)
-    people = prepared.user_index.to_numpy()[np.flatnonzero(relevant.getnnz(axis=1) > 0)]
+    accumulators, evaluated, _ = _ranked(prepared, score_users, names, part, metrics.K)
+    people = prepared.user_index.to_numpy()[evaluated]
     return people, {name: accumulator.per_user() for name, accumulator in accumulators.items()}
 
 
 def _ranked(prepared, score_users, names, part, k, progress=False, sample_only=False):
-    """Every person of ``part`` with a relevant movie ranked by each scoring: (accumulators by name, which of the
-    people added are sample people)."""
+    """Every person of ``part`` with a relevant movie ranked by each scoring: (accumulators by name, those people's
+    positions in the order added, which of them are sample people)."""
     held_out = getattr(prepared.split, part)
     seen = rated_matrix(prepared.frame(*history_parts(part)), prepared.user_index, prepared.movie_index)
     relevant = rated_matrix(held_out[labels(held_out) > 0], prepared.user_index, prepared.movie_index)
@@ -117,7 +113,7 @@ def _ranked(prepared, score_users, names, part, k, progress=False, sample_only=F
         scores, chunk_seen, chunk_relevant = score_users(chunk), seen[chunk].toarray(), relevant[chunk].toarray()
         for name, accumulator in accumulators.items():
             accumulator.add(scores[name], chunk_seen, chunk_relevant)  # keeps every user: each has a relevant movie
-    return accumulators, in_sample
+    return accumulators, evaluated, in_sample
 
 
 def latest_context(prepared: Prepared, part: str = "test") -> np.ndarray:
