@@ -132,6 +132,7 @@ def bootstrap_interval(
     resamples: int = 2000,
     level: float = 0.95,
     seed: int = 0,
+    relative: bool = False,
 ) -> tuple[float, float, float]:
     """A mean over people and how far another draw of people could move it: (mean, low, high).
 
@@ -140,22 +141,31 @@ def bootstrap_interval(
     people's values under another method, in the same order) it is the paired
     difference ``values - baseline``: each draw keeps a person's two values
     together, which is what makes a small lead between two rankings of the
-    same people measurable.
+    same people measurable. ``relative`` makes it the lead as a share of the
+    baseline's mean instead, ``mean(values) / mean(baseline) - 1``, each draw's
+    own (what a bar of "5% better" is stated in).
     """
     values = np.asarray(values, dtype=np.float64)
+    if relative and baseline is None:
+        raise ValueError("a relative lead needs the baseline's values")
     if baseline is not None:
         baseline = np.asarray(baseline, dtype=np.float64)
         if baseline.shape != values.shape:
             raise ValueError(f"paired values differ in shape: {values.shape} and {baseline.shape}")
-        values = values - baseline
+    else:
+        baseline = np.zeros_like(values)
     if values.ndim != 1 or len(values) == 0:
         raise ValueError(f"need one value per person, got shape {values.shape}")
     if not 0 < level < 1 or resamples < 1:
         raise ValueError(f"level must lie in (0, 1) and resamples be positive, got {level} and {resamples}")
+
+    def statistic(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:  # over the last axis: people
+        return ours.mean(axis=-1) / theirs.mean(axis=-1) - 1 if relative else (ours - theirs).mean(axis=-1)
+
     rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
+    draws = np.empty(resamples)
     for start in range(0, resamples, 256):  # draws in blocks: (256, people) indices at a time, not all at once
-        block = min(256, resamples - start)
-        means[start : start + block] = values[rng.integers(0, len(values), size=(block, len(values)))].mean(axis=1)
-    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return float(values.mean()), float(low), float(high)
+        picked = rng.integers(0, len(values), size=(min(256, resamples - start), len(values)))
+        draws[start : start + len(picked)] = statistic(values[picked], baseline[picked])
+    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return float(statistic(values, baseline)), float(low), float(high)

@@ -163,12 +163,24 @@ def onboard(prepared: Prepared, k: int, people: str = "test") -> Onboarding:
 
 def rank(onboarding: Onboarding, score: Callable[[np.ndarray], np.ndarray], n_movies: int) -> dict:
     """NDCG@10 and Hit@10 of ``score(person positions) -> (people, catalogue) scores``, revealed movies left out."""
+    return _ranked(_accumulated(onboarding, score, n_movies))
+
+
+def rank_per_person(
+    onboarding: Onboarding, score: Callable[[np.ndarray], np.ndarray], n_movies: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``rank``'s NDCG@10 and Hit@10 of each person it averages over (those with a liked movie left to find), in
+    onboarding order: the same people for every scoring of one onboarding, so two scorings pair."""
+    return _accumulated(onboarding, score, n_movies).per_user()
+
+
+def _accumulated(onboarding: Onboarding, score, n_movies: int) -> metrics.RankingAccumulator:
     seen = onboarding.revealed_matrix(n_movies)
     accumulator = metrics.RankingAccumulator()
     for start in range(0, len(onboarding.user_rows), PEOPLE_PER_CHUNK):
         people = np.arange(start, min(start + PEOPLE_PER_CHUNK, len(onboarding.user_rows)))
         accumulator.add(score(people), seen[people].toarray(), onboarding.relevant[people].toarray())
-    return _ranked(accumulator)
+    return accumulator
 
 
 def rank_rules(

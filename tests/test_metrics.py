@@ -119,12 +119,25 @@ def test_a_paired_interval_keeps_each_persons_two_values_together():
     assert metrics.bootstrap_interval(base, base)[1:] == (0.0, 0.0)
 
 
+def test_a_relative_interval_is_the_lead_as_a_share_of_the_baselines_mean():
+    rng = np.random.default_rng(3)
+    base = rng.random(3000) + 0.5
+    mean, low, high = metrics.bootstrap_interval(base * 1.05, base, relative=True)
+    assert mean == pytest.approx(0.05) and low == pytest.approx(0.05) and high == pytest.approx(0.05)
+    noisy = base + rng.normal(0.05, 0.3, len(base))  # 0.05 better on average, with spread of its own
+    mean, low, high = metrics.bootstrap_interval(noisy, base, relative=True)
+    assert mean == pytest.approx(noisy.mean() / base.mean() - 1) and low < mean < high
+    difference = metrics.bootstrap_interval(noisy, base)
+    assert low == pytest.approx(difference[1] / base.mean(), rel=0.1)  # about the difference over the mean
+
+
 @pytest.mark.parametrize(("values", "baseline", "kwargs", "message"), [
     (np.ones(3), np.ones(4), {}, "paired values differ in shape"),
     (np.array([]), None, {}, "one value per person"),
     (np.ones((2, 2)), None, {}, "one value per person"),
     (np.ones(3), None, {"level": 1.0}, "level must lie in"),
     (np.ones(3), None, {"resamples": 0}, "resamples be positive"),
+    (np.ones(3), None, {"relative": True}, "relative lead needs the baseline"),
 ])
 def test_a_bootstrap_of_nothing_or_of_unpaired_people_is_refused(values, baseline, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -70,6 +70,20 @@ def test_the_ranking_leaves_the_revealed_movies_out_and_scores_a_perfect_ranker_
     assert worst["full_hit@10"] < 1.0
 
 
+def test_per_person_numbers_are_the_people_and_values_rank_averages(prepared_new):
+    onboarding = newuser.onboard(prepared_new, 5)
+    n = len(prepared_new.data.movies)
+    relevant = onboarding.relevant.toarray()
+    scorings = {"perfect": lambda people: relevant[people] * 1.0,
+                "wavy": lambda people: np.sin(np.arange(n)[None, :] * 3.0 + people[:, None])}  # fmt: skip
+    for score in scorings.values():
+        ndcg, hit = newuser.rank_per_person(onboarding, score, n)
+        result = newuser.rank(onboarding, score, n)
+        assert len(ndcg) == len(hit) == result["users"] == int(relevant.any(axis=1).sum())
+        assert ndcg.mean() == pytest.approx(result["full_ndcg@10"]) and hit.mean() == result["full_hit@10"]
+    assert newuser.rank_per_person(onboarding, scorings["perfect"], n)[0] == pytest.approx(1.0)
+
+
 def test_baselines_are_training_popularity_and_ease_folded_in_on_the_revealed_movies(prepared_new):
     onboarding = newuser.onboard(prepared_new, 5)
     scorers = newuser.Baselines.fit(prepared_new, ease_l2=100.0).scorers(onboarding)
