@@ -61,7 +61,8 @@ def main() -> None:
     started = time.perf_counter()
     release = data.load("ml-1m", args.data_dir, download=False)
     draw = {"resamples": args.resamples, "seed": args.seed}
-    result = {"level": 0.95, **draw, "catalogue": catalogue(release, draw), "newcomers": newcomers(release, draw)}
+    served = newcomer_network(release)  # its checks are quick: made before the catalogue's minutes of ranking
+    result = {"level": 0.95, **draw, "catalogue": catalogue(release, draw), "newcomers": newcomers(served, draw)}
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(f"\n{result['seconds'] / 60:.1f} min")
     if args.out is not None:
@@ -87,6 +88,9 @@ def catalogue(release, draw: dict) -> dict:
         people = ranked_people
         per_person.update(ranked)
         evaluated = manifest["evaluation"]
+        if len(people) != evaluated["full_users"]:
+            raise SystemExit(f"{len(people)} test people ranked; {name}'s manifest averages over "
+                             f"{evaluated['full_users']}")
         expected[name] = (evaluated["full_ndcg@10"], evaluated["full_hit@10"])
     expected.update({method: (recorded[method]["full_ndcg@10"], recorded[method]["full_hit@10"])
                      for method in per_person if method not in MODELS})  # fmt: skip
@@ -113,20 +117,32 @@ def catalogue(release, draw: dict) -> dict:
     return result
 
 
-def newcomers(release, draw: dict) -> dict:
-    """The network serving AutoInt+'s newcomers on the new-user protocol's test people, per K revealed, against
-    popularity and the EASE fold-ins, its leads as shares of theirs."""
+def newcomer_network(release) -> tuple[dict, str, object, object]:
+    """``results/newuser.json``, the network it chose for AutoInt+'s newcomers, that network as it serves them and
+    the protocol's split prepared for it; refused unless the shipped model serves newcomers as the run chose, on the
+    run's data and split."""
     run = json.loads((ROOT / "results" / "newuser.json").read_text())
     settings, name = run["settings"], run["model"]
     chosen = settings["newcomer_network"]["network"]
-    folders = artifacts.newcomer_folders(name)
-    if (folders is None) != (chosen == "model"):
+    if release.fingerprint() != settings["data"]["fingerprint"]:
+        raise SystemExit(f"the data in {release.path} is not the data results/newuser.json's run was made on")
+    serving = artifacts.read_manifest(artifacts.manifest_path(name)).get("serving", {}).get("newcomers", {})
+    variant = serving.get("network", {}).get("variant", "model")
+    if serving.get("source") != "newuser.json" or variant != chosen:
         raise SystemExit(f"results/newuser.json chose {chosen!r} for newcomers, and the shipped {name} serves them "
-                         "otherwise: apply the run's choice first")  # fmt: skip
-    model, encoder, _ = artifacts.load(name, *(folders or ()))
+                         f"with {variant!r} (recorded from {serving.get('source')!r}): apply the run's choice first")
+    model, encoder, _ = artifacts.load(name, *(artifacts.newcomer_folders(name) or ()))
     prepared = prepare(release, encoder=encoder, split=new_user_split(release.ratings))
     if newuser.describe(prepared.split) != settings["split"]:
         raise SystemExit("this code splits the people otherwise than results/newuser.json's run did")
+    return run, chosen, model, prepared
+
+
+def newcomers(served: tuple, draw: dict) -> dict:
+    """The network serving AutoInt+'s newcomers on the new-user protocol's test people, per K revealed, against
+    popularity and the EASE fold-ins, its leads as shares of theirs."""
+    run, chosen, model, prepared = served
+    settings, name = run["settings"], run["model"]
     graded = settings["ease_graded"]
     fitted = newuser.Baselines.fit(prepared, settings["ease_l2"], (graded["l2"], graded["disliked_weight"]))
     n_movies = len(prepared.data.movies)
@@ -143,6 +159,9 @@ def newcomers(release, draw: dict) -> dict:
         numbers = recorded["model"] if chosen == "model" else recorded["baselines"][chosen]
         expected = {chosen: numbers, **{b: recorded["baselines"][b] for b in NEWCOMER_BASELINES}}
         for method, values in per_person.items():
+            if len(values[0]) != expected[method]["users"]:
+                raise SystemExit(f"{method} at K = {k}: {len(values[0])} people ranked, the run's "
+                                 f"{expected[method]['users']}")
             reproduces(f"{method} at K = {k}", values, (expected[method]["full_ndcg@10"],
                                                         expected[method]["full_hit@10"]))  # fmt: skip
         ndcg = per_person[chosen][0]

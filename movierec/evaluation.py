@@ -77,7 +77,7 @@ def full_rankings(
     sample_only: bool = False,
 ) -> dict[str, dict]:
     """``full_ranking`` of several scorings at once: ``score_users`` gives a dict of score matrices, one per name."""
-    accumulators, _, in_sample = _ranked(prepared, score_users, names, part, k, progress, sample_only)
+    accumulators, _, in_sample = _accumulators(prepared, score_users, names, part, k, progress, sample_only)
     results = {}
     for name, accumulator in accumulators.items():
         sample = {f"sample_{key}": value for key, value in accumulator.result(in_sample).items()}
@@ -88,12 +88,12 @@ def full_rankings(
 def full_rankings_per_user(prepared: Prepared, score_users: Scorings, names, part: str = "test"):
     """The people ``full_rankings`` averages over (their user ids) and, per name, each one's NDCG@10 and Hit@10 in
     that order: the same people for every scoring, so they pair."""
-    accumulators, evaluated, _ = _ranked(prepared, score_users, names, part, metrics.K)
+    accumulators, evaluated, _ = _accumulators(prepared, score_users, names, part, metrics.K)
     people = prepared.user_index.to_numpy()[evaluated]
     return people, {name: accumulator.per_user() for name, accumulator in accumulators.items()}
 
 
-def _ranked(prepared, score_users, names, part, k, progress=False, sample_only=False):
+def _accumulators(prepared, score_users, names, part, k, progress=False, sample_only=False):
     """Every person of ``part`` with a relevant movie ranked by each scoring: (accumulators by name, those people's
     positions in the order added, which of them are sample people)."""
     held_out = getattr(prepared.split, part)

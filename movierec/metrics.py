@@ -125,7 +125,6 @@ class RankingAccumulator:
         }
 
 
-
 def bootstrap_interval(
     values: np.ndarray,
     baseline: np.ndarray | None = None,
@@ -156,6 +155,8 @@ def bootstrap_interval(
         baseline = np.zeros_like(values)
     if values.ndim != 1 or len(values) == 0:
         raise ValueError(f"need one value per person, got shape {values.shape}")
+    if relative and baseline.mean() == 0:
+        raise ValueError("a relative lead over a baseline whose mean is 0 is undefined")
     if not 0 < level < 1 or resamples < 1:
         raise ValueError(f"level must lie in (0, 1) and resamples be positive, got {level} and {resamples}")
 

@@ -260,3 +260,22 @@ def test_per_person_rankings_are_the_people_and_values_the_means_are_made_of(pre
         assert hit.mean() == pytest.approx(means[name]["hit@10"])
         assert set(np.unique(hit)) <= {0.0, 1.0}
     assert not np.array_equal(per_person["wavy"][0], per_person["flat"][0])  # two scorings, two rankings
+
+
+def test_each_persons_values_stand_beside_that_person(prepared):
+    """A scoring perfect for odd user ids and upside down for even ones: the per-person values must follow the
+    people returned, person by person (a bootstrap pairs two methods by this order)."""
+    held_out = prepared.split.test
+    liked = evaluation.rated_matrix(held_out[evaluation.labels(held_out) > 0], prepared.user_index,
+                                    prepared.movie_index).toarray()  # fmt: skip
+
+    def score(rows):
+        odd = (prepared.user_index.to_numpy()[rows] % 2 == 1)[:, None]
+        return {"half": np.where(odd, 1.0, -1.0) * liked[rows]}
+
+    people, per_person = evaluation.full_rankings_per_user(prepared, score, ("half",))
+    ndcg, hit = per_person["half"]
+    odd = people % 2 == 1
+    assert odd.any() and (~odd).any()
+    assert ndcg[odd] == pytest.approx(1.0) and (hit[odd] == 1.0).all()
+    assert (ndcg[~odd] < 1.0).all()

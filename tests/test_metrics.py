@@ -101,6 +101,7 @@ def test_a_bootstrap_interval_holds_its_mean_is_seeded_and_narrows_with_more_peo
     mean, low, high = metrics.bootstrap_interval(few)
     assert low < mean < high and mean == pytest.approx(few.mean())
     assert metrics.bootstrap_interval(few) == (mean, low, high)  # seeded: the same draw twice
+    assert metrics.bootstrap_interval(few, seed=1)[1:] != (low, high)  # and another seed, another draw
     _, low_many, high_many = metrics.bootstrap_interval(many)
     assert high_many - low_many < (high - low) / 5  # about sqrt(100) narrower
     # A mean's standard error is sd / sqrt(n): a 95% interval spans about 2 x 1.96 of it.
@@ -138,6 +139,7 @@ def test_a_relative_interval_is_the_lead_as_a_share_of_the_baselines_mean():
     (np.ones(3), None, {"level": 1.0}, "level must lie in"),
     (np.ones(3), None, {"resamples": 0}, "resamples be positive"),
     (np.ones(3), None, {"relative": True}, "relative lead needs the baseline"),
+    (np.ones(3), np.zeros(3), {"relative": True}, "mean is 0 is undefined"),
 ])
 def test_a_bootstrap_of_nothing_or_of_unpaired_people_is_refused(values, baseline, kwargs, message):
     with pytest.raises(ValueError, match=message):
