@@ -451,6 +451,8 @@ class AutoInt(keras.Model):
         self.ordinal = bool(ordinal)
         self.rated_head = bool(rated_head)
         self.objective = RatingObjective(self.ordinal, self.rated_head)
+        # A teacher to match while training (``movierec.distillation``); never saved, set for one fit only.
+        self.distillation = None
         self.dropout = float(dropout)
         self.embeddings_l2 = float(embeddings_l2)
         self.kernel_l2 = float(kernel_l2)
@@ -632,11 +634,16 @@ class AutoInt(keras.Model):
         return ops.sigmoid(self.logits(inputs, training=training))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The objective's loss for ordinal or rated-head models; the compiled loss otherwise."""
+        """The objective's loss for ordinal or rated-head models, the compiled loss otherwise; plus, while a
+        teacher is set (``distillation``, see ``movierec.distillation``), how far the outputs are from its."""
         if not self.objective.learns_from_ratings:
-            return super().compute_loss(x, y, y_pred, sample_weight, training)
-        loss = self.objective.loss(y_pred, y, getattr(self, "cut_steps", None), sample_weight)
-        return per_replica(loss + ops.sum(self.losses) if self.losses else loss)
+            loss = super().compute_loss(x, y, y_pred, sample_weight, training)
+        else:
+            loss = self.objective.loss(y_pred, y, getattr(self, "cut_steps", None), sample_weight)
+            loss = per_replica(loss + ops.sum(self.losses) if self.losses else loss)
+        if self.distillation is None:
+            return loss
+        return loss + self.distillation.loss(self, x, y, y_pred, sample_weight)
 
     def attention_maps(self, inputs) -> list:
         """Attention weights (batch, heads, fields, fields) of every interacting layer (a history is the last field)."""

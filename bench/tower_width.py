@@ -15,6 +15,14 @@ whether a narrower tower is worth a training run. ``--save`` writes the fit
 as an artifact set (into a new or empty folder), which ``bench/rank_speed.py
 --model-dir DIR --encoder-dir DIR`` times; run it in the same sitting as a run on
 the shipped set, since this machine's timings drift between sessions.
+
+``--teacher DIR`` distils (``movierec.distillation``): the narrower tower
+also learns to match a set this script saved with ``--save`` from a fit of
+the shipped widths (so fitted on the training part alone, as the student is),
+with ``--distillation-weight`` (1: the labels and the teacher count alike):
+
+    python bench/tower_width.py --data-dir ../shared/data --units 400 400 400 --save TEACHER
+    python bench/tower_width.py --data-dir ../shared/data --units 128 128 128 --teacher TEACHER
 """
 
 from __future__ import annotations
@@ -42,7 +50,11 @@ def main() -> None:
     parser.add_argument("--units", type=int, nargs="+", required=True, help="the tower's layer widths")
     parser.add_argument("--save", type=Path, default=None, help="write the fit here as an artifact set")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--teacher", type=Path, default=None, help="distil from this train-only set (--save's)")
+    parser.add_argument("--distillation-weight", type=float, default=1.0, help="with --teacher: the matching's weight")
     args = parser.parse_args()
+    if not (args.distillation_weight > 0 and args.distillation_weight < float("inf")):
+        parser.error(f"--distillation-weight must be a positive number, got {args.distillation_weight}")
     if any(width < 1 for width in args.units):
         parser.error(f"--units must be positive widths, got {args.units}")
     # Checked before a fit of half an hour: a set saved over another would replace it and delete its files.
@@ -63,6 +75,10 @@ def main() -> None:
     # The reference fit's own settings, so the two fits differ in the tower alone.
     fitted_with = training.as_recorded_then(reference["fit"]["training"])
     settings = dataclasses.replace(training.TrainSettings.from_dict(fitted_with), refit=False)
+    teacher = None
+    if args.teacher is not None:
+        teacher = _teacher(args.teacher, release.fingerprint())
+        settings = dataclasses.replace(settings, distillation_weight=args.distillation_weight)
 
     prepared = prepare(release)
     if prepared.split.describe() != manifest["data"].get("split"):
@@ -70,12 +86,19 @@ def main() -> None:
                          "not compare")  # fmt: skip
     described = {"release": release.name, "fingerprint": release.fingerprint(), "split": prepared.split.describe()}
     started = time.perf_counter()
-    candidate = experiment.fit_candidate(NAME, prepared, settings, hyperparameters, verbose=2)
+    if teacher is not None and teacher[2]["data"]["split"] != prepared.split.describe():
+        raise SystemExit(f"the teacher in {args.teacher} was fitted on another split than this code makes")
+    candidate = experiment.fit_candidate(NAME, prepared, settings, hyperparameters, verbose=2,
+                                         teacher=None if teacher is None else teacher[0])  # fmt: skip
     seconds = time.perf_counter() - started
     shipped_rule = rule_name((reference["like_exponent"], reference["prior_gain"]))
     rule = rule_name((candidate.ranking["like_exponent"], candidate.ranking["prior_gain"]))
-    columns = {f"shipped {manifest['config']['dnn_units']}, {shipped_rule}": reference["fit_validation"],
-               f"tower {list(args.units)}, {rule}": candidate.validation}  # fmt: skip
+    columns = {f"shipped {manifest['config']['dnn_units']}, {shipped_rule}": reference["fit_validation"]}
+    if teacher is not None:
+        taught = teacher[2].get("serving", {}).get("ranking") or {}
+        teacher_rule = rule_name((taught["like_exponent"], taught["prior_gain"])) if taught else "plain rule"
+        columns[f"teacher {teacher[2]['config']['dnn_units']}, {teacher_rule}"] = teacher[2].get("validation", {})
+    columns[f"tower {list(args.units)}{' distilled' if teacher else ''}, {rule}"] = candidate.validation
     print("validation, fits on the training part alone:")
     print(evaluation.table({name: {k: v for k, v in numbers.items() if k in COMPARED}
                             for name, numbers in columns.items()}))  # fmt: skip
@@ -89,6 +112,10 @@ def main() -> None:
                             "shipped_weights_sha256": manifest["weights"]["sha256"],
                             "validation": reference["fit_validation"]},
               "seconds": round(seconds, 1)}  # fmt: skip
+    if teacher is not None:
+        result["teacher"] = {"folder": str(args.teacher.resolve()), "weights_sha256": teacher[2]["weights"]["sha256"],
+                             "units": teacher[2]["config"]["dnn_units"], "validation": teacher[2].get("validation"),
+                             "distillation_weight": args.distillation_weight}  # fmt: skip
     if args.save is not None:
         paths = artifacts.save(
             candidate.model, prepared.encoder, NAME, args.save, args.save,
@@ -101,6 +128,21 @@ def main() -> None:
     if args.out is not None:
         write_json(args.out, result)
         print(f"written to {args.out}")
+
+
+def _teacher(folder: Path, fingerprint: str):
+    """The set saved by ``--save`` in ``folder`` as (model, encoder, manifest), checked to be a fit on the training
+    part alone of the same data, so validation judges it and its student alike."""
+    try:
+        model, encoder, manifest = artifacts.load(NAME, folder, folder)
+    except artifacts.ArtifactError as err:
+        raise SystemExit(f"--teacher {folder}: {err}") from None
+    if manifest.get("data", {}).get("fingerprint") != fingerprint:
+        raise SystemExit(f"--teacher {folder} was fitted on other data than {fingerprint}")
+    if manifest.get("training", {}).get("refit", True):
+        raise SystemExit(f"--teacher {folder} was refitted on train + validation: a student fitted on the training "
+                         "part needs a teacher fitted there too, or validation would have taught it")  # fmt: skip
+    return model, encoder, manifest
 
 
 if __name__ == "__main__":

@@ -93,14 +93,19 @@ def fit_candidate(
     strategy: str = "default",
     full_ranking: bool = True,
     verbose: int | str = "auto",
+    teacher=None,
 ) -> Candidate:
-    """Fit model family ``name`` on the training part (early stopping on validation), measure it on validation."""
+    """Fit model family ``name`` on the training part (early stopping on validation), measure it on validation.
+
+    ``teacher``: a model fitted on the training part whose outputs this one learns to match too, with the
+    settings' ``distillation_weight`` (``movierec.distillation``).
+    """
     distribution = training.distribution_strategy(strategy)
     hyperparameters = dict(hyperparameters or {})
     started = time.perf_counter()
     with distribution.scope():  # variables, optimizer and training steps live on the strategy's devices
         model = models.create(name, prepared.vocab_sizes, seed=settings.seed, **hyperparameters)
-        history = training.fit(model, prepared, settings, verbose=verbose)
+        history = training.fit(model, prepared, settings, verbose=verbose, teacher=teacher)
     seconds = time.perf_counter() - started
     progress = verbose not in (0, 2)
     ranking, ranked = None, None  # validation is ranked once: for the rule, and its chosen rule's numbers kept
@@ -154,13 +159,18 @@ def finish(
     strategy: str = "default",
     full_ranking: bool = True,
     verbose: int | str = "auto",
+    teacher=None,
 ) -> Trained:
-    """Refit the chosen candidate on train + validation (if its settings ask), then evaluate it on test, once."""
+    """Refit the chosen candidate on train + validation (if its settings ask), then evaluate it on test, once.
+
+    A distilled candidate's refit learns from ``teacher``, which must be trained on train + validation itself.
+    """
     distribution = training.distribution_strategy(strategy)
     model, refitted, started = candidate.model, None, time.perf_counter()
     if candidate.settings.refit:
         with distribution.scope():
-            model, refitted = training.refit(model, prepared, candidate.settings, candidate.history, verbose=verbose)
+            model, refitted = training.refit(model, prepared, candidate.settings, candidate.history, verbose=verbose,
+                                             teacher=teacher)  # fmt: skip
     seconds = candidate.seconds + time.perf_counter() - started
     result = evaluation.evaluate_model(model, prepared, full=full_ranking, progress=verbose not in (0, 2))
     replicas = {"name": strategy, "replicas": distribution.num_replicas_in_sync}

@@ -166,15 +166,40 @@ class RatingObjective:
         """
         logits = logits_of(outputs)
         y = ops.reshape(ops.cast(y, "float32"), (-1,))
+        like_loss = self.like_loss(logits[:, 0], y, cut_steps)
+        if not self.rated_head:
+            return self._averaged(like_loss, None, y, sample_weight)
+        rated = ops.cast(y > 0, "float32")
+        rated_loss = keras.losses.binary_crossentropy(rated[:, None], logits[:, 1:], from_logits=True)
+        return self._averaged(like_loss, rated_loss, y, sample_weight)
+
+    def matching_loss(self, outputs, teacher_logits, y, sample_weight=None):
+        """How far model outputs are from a teacher's logits (batch, outputs): its probabilities as soft targets.
+
+        The cross-entropy of each output against the teacher's probability
+        for it, averaged over the rows ``loss`` averages that output over (a
+        rated-head model's like output over rated rows: the teacher's like
+        logit says nothing a label could check on a movie nobody rated). Its
+        gradient is zero where the outputs equal the teacher's.
+        """
+        logits = logits_of(outputs)
+        soft = ops.sigmoid(ops.cast(teacher_logits, "float32"))
+        y = ops.reshape(ops.cast(y, "float32"), (-1,))
+        terms = [keras.losses.binary_crossentropy(soft[:, i : i + 1], logits[:, i : i + 1], from_logits=True)
+                 for i in range(self.num_outputs)]  # fmt: skip
+        return self._averaged(terms[0], terms[1] if self.rated_head else None, y, sample_weight)
+
+    def _averaged(self, like_terms, rated_terms, y, sample_weight=None):
+        """One loss from per-row like and rated terms: each row scaled by its weight, the sum divided by the batch
+        size, but the like terms of a rated-head model (``rated_terms`` given) by the number of rated rows."""
         weight = ops.ones_like(y) if sample_weight is None else ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
         batch = ops.cast(ops.shape(y)[0], "float32")
-        like_loss = weight * self.like_loss(logits[:, 0], y, cut_steps)
-        if not self.rated_head:
+        like_loss = weight * like_terms
+        if rated_terms is None:
             return ops.sum(like_loss) / batch
         rated = ops.cast(y > 0, "float32")
         like_loss = ops.sum(like_loss * rated) / ops.maximum(ops.sum(rated), 1.0)
-        rated_loss = keras.losses.binary_crossentropy(rated[:, None], logits[:, 1:], from_logits=True)
-        return like_loss + ops.sum(weight * rated_loss) / batch
+        return like_loss + ops.sum(weight * rated_terms) / batch
 
     def like_loss(self, like_logit, y, cut_steps=None):
         """Per-row loss of the like logit against ratings ``y``: ordinal cut-points, or like / not like."""

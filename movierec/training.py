@@ -12,6 +12,7 @@ here.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -28,7 +29,8 @@ from movierec.prior import EasePrior, OutOfFoldPrior, disliked_weight
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 # What training did before a setting was recorded: a record without it was trained so.
-BEFORE = {"hard_negative_share": 0.0, "newcomer_share": 0.0, "newcomer_history": "oldest_kept"}
+BEFORE = {"hard_negative_share": 0.0, "newcomer_share": 0.0, "newcomer_history": "oldest_kept",
+          "distillation_weight": 0.0}  # fmt: skip
 
 
 @dataclass
@@ -52,6 +54,9 @@ class TrainSettings:
     # Which movies a newcomer row keeps (``pipeline.NEWCOMER_HISTORIES``): "oldest_kept", the oldest of its capped
     # history, chosen on the new-user protocol's validation people (README, "Other protocols and published numbers").
     newcomer_history: str = "oldest_kept"
+    # Weight of matching a teacher's outputs beside the labels (``movierec.distillation``); 0 trains on the labels
+    # alone. A weight above 0 needs the teacher given to ``fit`` (and to ``refit``).
+    distillation_weight: float = 0.0
 
     def __post_init__(self) -> None:
         for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0)):
@@ -73,6 +78,8 @@ class TrainSettings:
             raise ValueError(f"newcomer_share must be in [0, 1], got {self.newcomer_share}")
         if self.newcomer_history not in NEWCOMER_HISTORIES:
             raise ValueError(f"newcomer_history must be one of {NEWCOMER_HISTORIES}, got {self.newcomer_history!r}")
+        if not (np.isfinite(self.distillation_weight) and self.distillation_weight >= 0):
+            raise ValueError(f"distillation_weight must be a number >= 0, got {self.distillation_weight}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -230,6 +237,22 @@ def validation_data(model, prepared: Prepared, settings: TrainSettings, batch_si
                         history=None if past is None else (past.codes, user_rows), prior=prior)  # fmt: skip
 
 
+@contextlib.contextmanager
+def taught_by(model, teacher, settings: TrainSettings):
+    """``model`` matching ``teacher`` with the settings' ``distillation_weight`` for the duration; neither or both."""
+    from movierec.distillation import Distillation
+
+    if bool(settings.distillation_weight) != (teacher is not None):
+        given = "a" if teacher is not None else "no"
+        raise ValueError(f"distillation needs both a teacher and distillation_weight > 0, got {given} teacher and "
+                         f"weight {settings.distillation_weight}")  # fmt: skip
+    model.distillation = None if teacher is None else Distillation(model, teacher, settings.distillation_weight)
+    try:
+        yield
+    finally:
+        model.distillation = None
+
+
 def check_settings(model, settings: TrainSettings) -> None:
     if model.rated_head and not settings.negatives:
         raise ValueError("a model with a rated head needs sampled negatives (TrainSettings.negatives > 0)")
@@ -241,8 +264,13 @@ def fit(
     settings: TrainSettings,
     verbose: int | str = "auto",
     callbacks: Sequence = (),
+    teacher=None,
 ) -> dict[str, list[float]]:
-    """Train with early stopping on validation AUC; the best epoch's weights are kept."""
+    """Train with early stopping on validation AUC; the best epoch's weights are kept.
+
+    With ``settings.distillation_weight`` > 0, ``teacher`` is a trained model
+    whose outputs the model also learns to match (``movierec.distillation``).
+    """
     import keras
 
     check_settings(model, settings)
@@ -254,24 +282,28 @@ def fit(
     slower = keras.callbacks.ReduceLROnPlateau(
         monitor="val_auc", mode="max", factor=settings.lr_factor, patience=0, min_delta=5e-4
     )
-    history = model.fit(
-        training_data(model, prepared, ("train",), settings),
-        validation_data=validation_data(model, prepared, settings),
-        epochs=settings.epochs,
-        callbacks=[stopper, slower, *callbacks],
-        verbose=verbose,
-        shuffle=False,  # the pipeline shuffles
-    )
+    with taught_by(model, teacher, settings):
+        history = model.fit(
+            training_data(model, prepared, ("train",), settings),
+            validation_data=validation_data(model, prepared, settings),
+            epochs=settings.epochs,
+            callbacks=[stopper, slower, *callbacks],
+            verbose=verbose,
+            shuffle=False,  # the pipeline shuffles
+        )
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
-def refit(model, prepared: Prepared, settings: TrainSettings, history: dict[str, list[float]], verbose="auto"):
+def refit(
+    model, prepared: Prepared, settings: TrainSettings, history: dict[str, list[float]], verbose="auto", teacher=None
+):
     """A fresh model trained on train + validation, replaying the validated schedule.
 
     Early stopping on the validation rows chose how many epochs to run and the
     plateau callback chose the learning rate of each; a new model with the
     same config and seed now runs exactly that schedule on all 80% of the
-    training part. The test rows stay untouched throughout.
+    training part. The test rows stay untouched throughout. A distilled
+    model's ``teacher`` here must itself be trained on train + validation.
     """
     import keras
 
@@ -282,5 +314,6 @@ def refit(model, prepared: Prepared, settings: TrainSettings, history: dict[str,
     compile_model(fresh, settings)
     schedule = keras.callbacks.LearningRateScheduler(lambda epoch, _: float(rates[epoch]))
     data = training_data(fresh, prepared, ("train", "validation"), settings)
-    fresh.fit(data, epochs=best, callbacks=[schedule], verbose=verbose, shuffle=False)
+    with taught_by(fresh, teacher, settings):
+        fresh.fit(data, epochs=best, callbacks=[schedule], verbose=verbose, shuffle=False)
     return fresh, {"epochs": best, "learning_rates": [float(r) for r in rates]}
