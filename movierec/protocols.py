@@ -165,6 +165,7 @@ def train_for_protocol(
     epochs: int | None = None,
     overrides: dict | None = None,
     settings_overrides: dict | None = None,
+    teacher=None,
 ):
     """A fresh model of the shipped family and hyperparameters (with ``overrides``), trained on the protocol's split.
 
@@ -174,11 +175,12 @@ def train_for_protocol(
     CTR protocols (``ranking_objective=False``) train the like output on rated
     rows only, as the published models did, with no history and no EASE prior; ranking
     protocols keep the shipped model's sampled negatives and rated head. No
-    refit: these protocols fix their own validation part.
+    refit: these protocols fix their own validation part. A distilled
+    model's network learns from ``teacher`` too (``training.fit``).
     """
     from movierec import models, training
 
     config, settings = protocol_setup(protocol, manifest, epochs, overrides, settings_overrides)
     model = models.MODELS[manifest["model"]].built(prepared.vocab_sizes, **config)
-    history = training.fit(model, prepared, settings, verbose=verbose)
+    history = training.fit(model, prepared, settings, verbose=verbose, teacher=teacher)
     return model, settings, history

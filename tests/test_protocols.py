@@ -1,6 +1,7 @@
 """Each evaluation protocol's split, label and field rules on the fixture data, and evaluate's protocol runs."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -478,3 +479,46 @@ def test_a_protocol_trains_with_settings_of_its_own_on_top_of_the_shipped_ones(p
     with pytest.raises(ValueError, match="newcomer_share must be in"):
         protocols.train_for_protocol(protocols.PROTOCOLS["newuser"], prepared, manifest,
                                      settings_overrides={"newcomer_share": 2.0})  # fmt: skip
+
+
+def test_a_distilled_models_new_user_networks_learn_from_the_teachers_given_and_the_rest_from_labels(
+    shipped_tiny, ml1m_dir, tmp_path, capsys
+):
+    """``--teachers``: checked before any training (a model that was not distilled, an unknown network, a set
+    trained on another split), then each named network learns from its teacher, and the record says from which."""
+    from movierec import artifacts
+
+    def run(model_dir, out, *options):
+        return evaluate.main(["--protocol", "newuser", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir",
+                              str(model_dir), "--encoder-dir", str(model_dir), "--out", str(out), "--quiet",
+                              "--epochs", "1", *options])  # fmt: skip
+
+    first = tmp_path / "first"
+    run(shipped_tiny, tmp_path / "first.json", "--networks", "no_history", "--save-networks", str(first))
+    teacher = first / "no_history"
+    distilled = tmp_path / "distilled"
+    shutil.copytree(shipped_tiny, distilled)
+    path = distilled / "autointp.manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["training"]["distillation_weight"] = 1.0
+    path.write_text(json.dumps(manifest))
+
+    refused = [
+        (shipped_tiny, f"no_history={teacher}", "was not distilled"),
+        (distilled, f"stacked={teacher}", "NAME one of the networks this run trains"),
+        (distilled, f"no_history={shipped_tiny}", "other data or another split"),
+        (distilled, f"no_history={tmp_path / 'nowhere'}", "no_history="),
+    ]
+    for model_dir, teachers, message in refused:
+        with pytest.raises(SystemExit):
+            run(model_dir, tmp_path / "refused.json", "--networks", "no_history", "--teachers", teachers)
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "refused.json").exists()
+
+    taught = run(distilled, tmp_path / "taught.json", "--networks", "no_history,newcomer", "--teachers",
+                 f"no_history={teacher}")["settings"]["trained"]  # fmt: skip
+    shipped_teacher = artifacts.read_manifest(teacher / "autointp.manifest.json")
+    assert taught["no_history"]["teacher"]["weights_sha256"] == shipped_teacher["weights"]["sha256"]
+    assert taught["no_history"]["settings"]["distillation_weight"] == 1.0
+    assert "teacher" not in taught["newcomer"]  # no teacher given: the labels alone
+    assert taught["newcomer"]["settings"]["distillation_weight"] == 0.0

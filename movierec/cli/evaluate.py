@@ -139,6 +139,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="with --protocol newuser: the share of rated rows the network trained for newcomers trains as "
         "newcomers (TrainSettings.newcomer_share; by default newuser.NEWCOMER_SHARE, 0.8)",
     )  # fmt: skip
+    parser.add_argument(
+        "--teachers", default=None, metavar="NAME=DIR,...",
+        help="with --protocol newuser, for a distilled model (its manifest's distillation_weight > 0): the set each "
+        "network learns to match (movierec.distillation), saved by --save-networks from a run on the same split "
+        "with the same variant; a network given none learns from its labels alone, and the record says so",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
@@ -174,7 +180,7 @@ def run(args: argparse.Namespace) -> dict:
         cli.fail(f"--out {args.out} is a folder: give the file to write the results to")
     if args.train_only_fit is not None and not args.choose_ranking_rule:
         cli.fail("--train-only-fit goes with --choose-ranking-rule")
-    for option in ("reuse_networks", "networks", "newcomer_history", "newcomer_share"):
+    for option in ("reuse_networks", "networks", "newcomer_history", "newcomer_share", "teachers"):
         if getattr(args, option) is not None and args.protocol != "newuser":
             cli.fail(f"--{option.replace('_', '-')} goes with --protocol newuser")
     if args.save_networks is not None and (args.protocol != "newuser" or args.out is None):
@@ -780,6 +786,48 @@ def partial_networks(args: argparse.Namespace, manifest: dict) -> list[str] | No
     return [name for name in every if name in asked]
 
 
+def network_teachers(args, protocol, release, prepared, manifest: dict, variants: dict) -> dict[str, tuple]:
+    """``--teachers``: for each network named, its teacher and a record of it (folder, weights), checked before any
+    training: a set of this model family, saved from a new-user run on the same data and split, that reads the
+    network's inputs and gives its outputs (``movierec.distillation``), for a model distilled when it was trained."""
+    from movierec import artifacts, models, newuser, protocols
+    from movierec.distillation import Distillation
+
+    if args.teachers is None:
+        return {}
+    weight = manifest.get("training", {}).get("distillation_weight") or 0.0
+    if not weight:
+        cli.fail(f"--teachers: the shipped {args.model} was not distilled (its manifest's distillation_weight is 0), "
+                 "so its networks learn from their labels alone")  # fmt: skip
+    if args.reuse_networks is not None:
+        cli.fail("--teachers trains networks by distillation: give it without --reuse-networks")
+    teachers = {}
+    for item in (part.strip() for part in args.teachers.split(",") if part.strip()):
+        name, _, folder = item.partition("=")
+        if not folder or name not in variants:
+            cli.fail(f"--teachers {item!r}: give NAME=DIR, NAME one of the networks this run trains, {list(variants)}")
+        if name in teachers:
+            cli.fail(f"--teachers names the {name!r} network twice")
+        try:
+            teacher, _, theirs = artifacts.load(args.model, folder, folder)
+        except artifacts.ArtifactError as err:
+            cli.fail(f"--teachers {name}={folder}: {err}")
+        data = theirs.get("data", {})
+        if data.get("fingerprint") != release.fingerprint() or data.get("split") != newuser.describe(prepared.split):
+            cli.fail(f"--teachers {name}={folder} was trained on other data or another split than this run's")
+        if theirs.get("training", {}).get("refit", True):
+            cli.fail(f"--teachers {name}={folder} was refitted on train + validation; this run's networks are not")
+        config, _ = protocols.protocol_setup(protocol, manifest, args.epochs, variants[name])
+        try:
+            Distillation(models.MODELS[args.model].built(prepared.vocab_sizes, **config), teacher, weight)
+        except ValueError as err:
+            cli.fail(f"--teachers {name}={folder}: {err}")
+        record = {"folder": str(Path(folder).resolve()), "weights_sha256": theirs["weights"]["sha256"],
+                  "variant": theirs.get("serving", {}).get("variant")}  # fmt: skip
+        teachers[name] = (teacher, record)
+    return teachers
+
+
 def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: dict,
                   partial: list[str] | None = None) -> dict:  # fmt: skip
     """The new-user protocol: fresh models of the shipped kind (with and without a history, with the history but no
@@ -798,6 +846,10 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
         variants = {name: variants[name] for name in partial}
     trained_as = {"newcomer": {"newcomer_share": args.newcomer_share or newuser.NEWCOMER_SHARE,
                                **({"newcomer_history": args.newcomer_history} if args.newcomer_history else {})}}
+    teachers = network_teachers(args, protocol, release, prepared, manifest, variants)
+    for name in variants:  # a distilled model's network without a teacher learns from its labels alone
+        if name not in teachers and manifest.get("training", {}).get("distillation_weight"):
+            trained_as[name] = {**trained_as.get(name, {}), "distillation_weight": 0.0}
     earlier = {} if args.reuse_networks is None else earlier_networks(args, release, prepared)
     # Every network ranks by the shipped ranking rule, inherited as the hyperparameters are, so that the newcomer
     # rescaling is chosen under the rule it will be served with (a weak, stated leak: movierec/newuser.py).
@@ -824,7 +876,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
         if reused is None:
             fitted[name], settings, history = protocols.train_for_protocol(
                 protocol, prepared, manifest, verbose=0 if args.quiet else 2, epochs=args.epochs, overrides=overrides,
-                settings_overrides=trained_as.get(name),
+                settings_overrides=trained_as.get(name), teacher=teachers.get(name, (None,))[0],
             )  # fmt: skip
         else:
             fitted[name], history, source = reused
@@ -833,6 +885,8 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
                          "ranking": rule, "history": history}  # fmt: skip
         if reused is not None:
             trained[name].update(reused_from=source, saved={k: source[k] for k in ("folder", "weights_sha256")})
+        if name in teachers:
+            trained[name]["teacher"] = teachers[name][1]
         if args.save_networks is not None:
             folder = args.save_networks / name
             paths = artifacts.save(
