@@ -482,11 +482,11 @@ def test_a_protocol_trains_with_settings_of_its_own_on_top_of_the_shipped_ones(p
 
 
 def test_a_distilled_models_new_user_networks_learn_from_the_teachers_given_and_the_rest_from_labels(
-    shipped_tiny, ml1m_dir, tmp_path, capsys
+    shipped_tiny, ml1m_dir, tmp_path, capsys, monkeypatch
 ):
     """``--teachers``: checked before any training (a model that was not distilled, an unknown network, a set
     trained on another split), then each named network learns from its teacher, and the record says from which."""
-    from movierec import artifacts
+    from movierec import artifacts, training
 
     def run(model_dir, out, *options):
         return evaluate.main(["--protocol", "newuser", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir",
@@ -516,9 +516,19 @@ def test_a_distilled_models_new_user_networks_learn_from_the_teachers_given_and_
         assert not (tmp_path / "refused.json").exists()
 
     taught = run(distilled, tmp_path / "taught.json", "--networks", "no_history,newcomer", "--teachers",
-                 f"no_history={teacher}")["settings"]["trained"]  # fmt: skip
+                 f"no_history={teacher}", "--save-networks", str(tmp_path / "taught"))  # fmt: skip
+    taught = taught["settings"]["trained"]
     shipped_teacher = artifacts.read_manifest(teacher / "autointp.manifest.json")
     assert taught["no_history"]["teacher"]["weights_sha256"] == shipped_teacher["weights"]["sha256"]
     assert taught["no_history"]["settings"]["distillation_weight"] == 1.0
     assert "teacher" not in taught["newcomer"]  # no teacher given: the labels alone
     assert taught["newcomer"]["settings"]["distillation_weight"] == 0.0
+    # Reused only by a run that would train it so: with the same teacher; without one it is trained again.
+    fits = []
+    monkeypatch.setattr(training, "fit", lambda model, prepared, settings, **k: fits.append(settings) or {})
+    again = run(distilled, tmp_path / "again.json", "--networks", "no_history", "--teachers", f"no_history={teacher}",
+                "--reuse-networks", str(tmp_path / "taught.json"))["settings"]["trained"]  # fmt: skip
+    assert fits == [] and again["no_history"]["teacher"] == taught["no_history"]["teacher"]
+    run(distilled, tmp_path / "alone.json", "--networks", "no_history", "--reuse-networks",
+        str(tmp_path / "taught.json"))  # fmt: skip
+    assert [settings.distillation_weight for settings in fits] == [0.0]

@@ -688,7 +688,7 @@ def earlier_networks(args: argparse.Namespace, release, prepared) -> dict[str, d
 
 
 def reused_network(args: argparse.Namespace, record, name: str, configuration: dict, settings, shipped: dict,
-                   encoder):  # fmt: skip
+                   encoder, teacher: str | None = None):  # fmt: skip
     """(network, training history, source) of an earlier run's ``name`` network if it was trained exactly as this
     run would train it and saved, else None (it is trained here; a line says why).
 
@@ -696,7 +696,8 @@ def reused_network(args: argparse.Namespace, record, name: str, configuration: d
     so such a network is the one this run would train with the same code and
     libraries: loading it saves the hours. Same means the hyperparameters
     (as the run recorded them and as the saved manifest has them), the model
-    seed, the training settings and the Keras and TensorFlow versions. Its
+    seed, the training settings, the teacher's weights (``teacher``, their
+    checksum, for a distilled network) and the Keras and TensorFlow versions. Its
     weights must be the ones the run measured and its encoder this split's,
     or the command stops (before anything is trained: every network is
     checked first).
@@ -711,6 +712,7 @@ def reused_network(args: argparse.Namespace, record, name: str, configuration: d
     mine, planned = json.loads(json.dumps(configuration)), settings.to_dict()
     differ = differing(mine, record.get("hyperparameters") or {}, BEFORE_HYPERPARAMETER)
     differ += differing_settings(planned, record.get("settings") or {}, keys=list(planned))
+    differ += ["teacher"] if (record.get("teacher") or {}).get("weights_sha256") != teacher else []
     if differ:
         print(f"training {name!r}: the one {args.reuse_networks} saved was trained otherwise (in {differ})")
         return None
@@ -799,8 +801,6 @@ def network_teachers(args, protocol, release, prepared, manifest: dict, variants
     if not weight:
         cli.fail(f"--teachers: the shipped {args.model} was not distilled (its manifest's distillation_weight is 0), "
                  "so its networks learn from their labels alone")  # fmt: skip
-    if args.reuse_networks is not None:
-        cli.fail("--teachers trains networks by distillation: give it without --reuse-networks")
     teachers = {}
     for item in (part.strip() for part in args.teachers.split(",") if part.strip()):
         name, _, folder = item.partition("=")
@@ -861,7 +861,8 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     planned = {name: ({**artifacts.hyperparameters(manifest), **overrides},
                       protocols.protocol_setup(protocol, manifest, args.epochs, overrides, trained_as.get(name))[1])
                for name, overrides in variants.items()}  # fmt: skip
-    reusable = {name: reused_network(args, earlier.get(name), name, *planned[name], manifest, prepared.encoder)
+    reusable = {name: reused_network(args, earlier.get(name), name, *planned[name], manifest, prepared.encoder,
+                                     teachers[name][1]["weights_sha256"] if name in teachers else None)
                 for name in variants if args.reuse_networks is not None}  # fmt: skip
     # A network trained here must not be saved over one the earlier run's file names, which would stop loading.
     named = {Path(str(record["saved"].get("folder"))).resolve(): name for name, record in earlier.items()
