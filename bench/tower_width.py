@@ -75,19 +75,17 @@ def main() -> None:
     # The reference fit's own settings, so the two fits differ in the tower alone.
     fitted_with = training.as_recorded_then(reference["fit"]["training"])
     settings = dataclasses.replace(training.TrainSettings.from_dict(fitted_with), refit=False)
-    teacher = None
-    if args.teacher is not None:
-        teacher = _teacher(args.teacher, release.fingerprint())
-        settings = dataclasses.replace(settings, distillation_weight=args.distillation_weight)
 
     prepared = prepare(release)
     if prepared.split.describe() != manifest["data"].get("split"):
         raise SystemExit("this code splits the data otherwise than the shipped AutoInt+'s split: the fits would "
                          "not compare")  # fmt: skip
     described = {"release": release.name, "fingerprint": release.fingerprint(), "split": prepared.split.describe()}
+    teacher = None
+    if args.teacher is not None:
+        teacher = _teacher(args.teacher, described)
+        settings = dataclasses.replace(settings, distillation_weight=args.distillation_weight)
     started = time.perf_counter()
-    if teacher is not None and teacher[2]["data"]["split"] != prepared.split.describe():
-        raise SystemExit(f"the teacher in {args.teacher} was fitted on another split than this code makes")
     candidate = experiment.fit_candidate(NAME, prepared, settings, hyperparameters, verbose=2,
                                          teacher=None if teacher is None else teacher[0])  # fmt: skip
     seconds = time.perf_counter() - started
@@ -95,9 +93,9 @@ def main() -> None:
     rule = rule_name((candidate.ranking["like_exponent"], candidate.ranking["prior_gain"]))
     columns = {f"shipped {manifest['config']['dnn_units']}, {shipped_rule}": reference["fit_validation"]}
     if teacher is not None:
-        taught = teacher[2].get("serving", {}).get("ranking") or {}
+        taught = teacher[1].get("serving", {}).get("ranking") or {}
         teacher_rule = rule_name((taught["like_exponent"], taught["prior_gain"])) if taught else "plain rule"
-        columns[f"teacher {teacher[2]['config']['dnn_units']}, {teacher_rule}"] = teacher[2].get("validation", {})
+        columns[f"teacher {teacher[1]['config']['dnn_units']}, {teacher_rule}"] = teacher[1].get("validation", {})
     columns[f"tower {list(args.units)}{' distilled' if teacher else ''}, {rule}"] = candidate.validation
     print("validation, fits on the training part alone:")
     print(evaluation.table({name: {k: v for k, v in numbers.items() if k in COMPARED}
@@ -113,8 +111,8 @@ def main() -> None:
                             "validation": reference["fit_validation"]},
               "seconds": round(seconds, 1)}  # fmt: skip
     if teacher is not None:
-        result["teacher"] = {"folder": str(args.teacher.resolve()), "weights_sha256": teacher[2]["weights"]["sha256"],
-                             "units": teacher[2]["config"]["dnn_units"], "validation": teacher[2].get("validation"),
+        result["teacher"] = {"folder": str(args.teacher.resolve()), "weights_sha256": teacher[1]["weights"]["sha256"],
+                             "units": teacher[1]["config"]["dnn_units"], "validation": teacher[1].get("validation"),
                              "distillation_weight": args.distillation_weight}  # fmt: skip
     if args.save is not None:
         paths = artifacts.save(
@@ -130,19 +128,15 @@ def main() -> None:
         print(f"written to {args.out}")
 
 
-def _teacher(folder: Path, fingerprint: str):
-    """The set saved by ``--save`` in ``folder`` as (model, encoder, manifest), checked to be a fit on the training
-    part alone of the same data, so validation judges it and its student alike."""
+def _teacher(folder: Path, described: dict):
+    """The set saved by ``--save`` in ``folder`` as (model, manifest): a fit of the training part alone of the same
+    data and split, so validation judges it and its student alike."""
+    from movierec.distillation import load_teacher
+
     try:
-        model, encoder, manifest = artifacts.load(NAME, folder, folder)
-    except artifacts.ArtifactError as err:
+        return load_teacher(NAME, folder, described, refitted=False)
+    except ValueError as err:
         raise SystemExit(f"--teacher {folder}: {err}") from None
-    if manifest.get("data", {}).get("fingerprint") != fingerprint:
-        raise SystemExit(f"--teacher {folder} was fitted on other data than {fingerprint}")
-    if manifest.get("training", {}).get("refit", True):
-        raise SystemExit(f"--teacher {folder} was refitted on train + validation: a student fitted on the training "
-                         "part needs a teacher fitted there too, or validation would have taught it")  # fmt: skip
-    return model, encoder, manifest
 
 
 if __name__ == "__main__":

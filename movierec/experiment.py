@@ -64,6 +64,7 @@ class Trained:
     strategy: dict | None = None
     validation: dict = field(default_factory=dict)
     ranking: dict | None = None
+    teachers: dict | None = None  # a distilled model's teachers, by stage ("fit", "refit"): folder and weights
 
     def save(self, model_dir=None, encoder_dir=None) -> artifacts.ArtifactPaths:
         """Write weights, manifest and encoder (atomically) where the app reads them, or under the given dirs."""
@@ -78,7 +79,7 @@ class Trained:
                   "split": self.prepared.split.describe()},
             training={**self.settings.to_dict(), "seconds": round(self.seconds, 1),
                       "epochs_run": len(self.history["loss"]), "history": self.history, "refitted": self.refitted,
-                      "strategy": self.strategy},
+                      "strategy": self.strategy, **({"teachers": self.teachers} if self.teachers else {})},
             validation=self.validation,
             evaluation=self.evaluation,
             serving={} if self.ranking is None else {"ranking": self.ranking},

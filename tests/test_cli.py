@@ -544,3 +544,39 @@ def test_the_readme_gives_the_protocol_tables_scripts_report_prints(capsys):
     assert len(tables) >= 3  # the rules' table and a new-user table per model at least
     for table in tables:
         assert table in readme, f"README lacks this table of scripts/report.py:\n{table}"
+
+
+def test_train_distils_from_a_fit_and_a_refit_of_the_same_split_checked_before_any_training(
+    ml1m_dir, tmp_path, capsys
+):
+    from movierec import artifacts
+
+    def set_in(folder, *extra):
+        train.main(["--model", "autointp", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(folder),
+                    "--encoder-dir", str(folder), "--epochs", "1", "--batch-size", "256", "--quiet",
+                    "--no-full-ranking", "--hyperparameters", TINY, *extra])  # fmt: skip
+        return folder
+
+    fit, refit = set_in(tmp_path / "fit", "--no-refit"), set_in(tmp_path / "refit")
+    refused = [
+        (["--refit-teacher", str(refit)], "--refit-teacher goes with --teacher"),
+        (["--teacher", str(fit)], "give --refit-teacher, or --no-refit"),
+        (["--teacher", str(refit), "--no-refit"], "a fit judged on validation needs a teacher that never trained"),
+        (["--teacher", str(fit), "--refit-teacher", str(fit)], "a refit's teacher must be refitted"),
+        (["--teacher", str(fit), "--no-refit", "--distillation-weight", "0"], "must be a positive number"),
+        (["--teacher", str(tmp_path / "nowhere"), "--no-refit"], "--teacher"),
+    ]
+    for options, message in refused:
+        with pytest.raises(SystemExit):
+            set_in(tmp_path / "student", *options)
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "student").exists()
+    student = set_in(tmp_path / "student", "--teacher", str(fit), "--refit-teacher", str(refit))
+    manifest = artifacts.read_manifest(artifacts.manifest_path("autointp", student))
+    assert manifest["training"]["distillation_weight"] == 1.0
+    taught = manifest["training"]["teachers"]
+    for stage, teacher in (("fit", fit), ("refit", refit)):
+        theirs = artifacts.read_manifest(artifacts.manifest_path("autointp", teacher))
+        assert taught[stage]["weights_sha256"] == theirs["weights"]["sha256"]
+    plain = artifacts.read_manifest(artifacts.manifest_path("autointp", refit))
+    assert plain["training"]["distillation_weight"] == 0.0 and "teachers" not in plain["training"]

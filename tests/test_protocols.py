@@ -506,7 +506,7 @@ def test_a_distilled_models_new_user_networks_learn_from_the_teachers_given_and_
     refused = [
         (shipped_tiny, f"no_history={teacher}", "was not distilled"),
         (distilled, f"stacked={teacher}", "NAME one of the networks this run trains"),
-        (distilled, f"no_history={shipped_tiny}", "other data or another split"),
+        (distilled, f"no_history={shipped_tiny}", "trained on other data than its student (its data ['split']"),
         (distilled, f"no_history={tmp_path / 'nowhere'}", "no_history="),
     ]
     for model_dir, teachers, message in refused:

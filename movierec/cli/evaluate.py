@@ -792,8 +792,8 @@ def network_teachers(args, protocol, release, prepared, manifest: dict, variants
     """``--teachers``: for each network named, its teacher and a record of it (folder, weights), checked before any
     training: a set of this model family, saved from a new-user run on the same data and split, that reads the
     network's inputs and gives its outputs (``movierec.distillation``), for a model distilled when it was trained."""
-    from movierec import artifacts, models, newuser, protocols
-    from movierec.distillation import Distillation
+    from movierec import models, newuser, protocols
+    from movierec.distillation import Distillation, load_teacher
 
     if args.teachers is None:
         return {}
@@ -801,24 +801,16 @@ def network_teachers(args, protocol, release, prepared, manifest: dict, variants
     if not weight:
         cli.fail(f"--teachers: the shipped {args.model} was not distilled (its manifest's distillation_weight is 0), "
                  "so its networks learn from their labels alone")  # fmt: skip
-    teachers = {}
+    teachers, data = {}, {"fingerprint": release.fingerprint(), "split": newuser.describe(prepared.split)}
     for item in (part.strip() for part in args.teachers.split(",") if part.strip()):
         name, _, folder = item.partition("=")
         if not folder or name not in variants:
             cli.fail(f"--teachers {item!r}: give NAME=DIR, NAME one of the networks this run trains, {list(variants)}")
         if name in teachers:
             cli.fail(f"--teachers names the {name!r} network twice")
-        try:
-            teacher, _, theirs = artifacts.load(args.model, folder, folder)
-        except artifacts.ArtifactError as err:
-            cli.fail(f"--teachers {name}={folder}: {err}")
-        data = theirs.get("data", {})
-        if data.get("fingerprint") != release.fingerprint() or data.get("split") != newuser.describe(prepared.split):
-            cli.fail(f"--teachers {name}={folder} was trained on other data or another split than this run's")
-        if theirs.get("training", {}).get("refit", True):
-            cli.fail(f"--teachers {name}={folder} was refitted on train + validation; this run's networks are not")
         config, _ = protocols.protocol_setup(protocol, manifest, args.epochs, variants[name])
-        try:
+        try:  # trained on this run's rows, and reading and giving what the network will
+            teacher, theirs = load_teacher(args.model, folder, data, refitted=False)
             Distillation(models.MODELS[args.model].built(prepared.vocab_sizes, **config), teacher, weight)
         except ValueError as err:
             cli.fail(f"--teachers {name}={folder}: {err}")

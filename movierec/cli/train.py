@@ -11,6 +11,7 @@ the weights it names in ``model/`` and the encoder in ``data/``, as one set
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from movierec import cli
 
@@ -31,6 +32,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--hyperparameters", type=cli.json_object, default={}, help="JSON overrides, e.g. '{\"embedding_dim\": 32}'"
     )
     parser.add_argument("--no-full-ranking", action="store_true", help="skip the (slower) full-ranking evaluation")
+    parser.add_argument(
+        "--teacher", type=Path, default=None, metavar="DIR",
+        help="distil (movierec.distillation): the fit also learns to match this set, fitted on the training part "
+        "alone on the same data and split (bench/tower_width.py --save writes one)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--refit-teacher", type=Path, default=None, metavar="DIR",
+        help="with --teacher: the set the refit on train + validation learns to match, itself refitted so (the "
+        "shipped set of the teacher's configuration)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--distillation-weight", type=float, default=1.0, help="with --teacher: the matching's weight beside the labels"
+    )
     return parser.parse_args(argv)
 
 
@@ -50,11 +64,21 @@ def run(args: argparse.Namespace) -> dict:
         cli.fail(f"{serving} are chosen after training, not hyperparameters: the ranking rule by this command on "
                  "validation, the newcomer rescaling by `python -m movierec.evaluate --apply-newuser-choice`; leave "
                  "them out")  # fmt: skip
+    if args.teacher is None and args.refit_teacher is not None:
+        cli.fail("--refit-teacher goes with --teacher")
+    if args.teacher is not None and args.refit != (args.refit_teacher is not None):
+        cli.fail("--teacher teaches the fit on the training part; the refit on train + validation needs a teacher "
+                 "refitted so: give --refit-teacher, or --no-refit and no --refit-teacher")  # fmt: skip
     training.distribution_strategy(args.strategy)  # first: MultiWorkerMirroredStrategy insists
-    settings = cli.train_settings(args)
-    prepared, full, verbose = prepare(cli.load_release(args)), not args.no_full_ranking, 0 if args.quiet else "auto"
-    candidate = fit_candidate(args.model, prepared, settings, args.hyperparameters, args.strategy, full, verbose)
-    trained = finish(candidate, prepared, args.strategy, full, verbose)
+    weight = args.distillation_weight if args.teacher is not None else 0.0
+    settings = cli.train_settings(args, distillation_weight=weight)
+    release = cli.load_release(args)
+    prepared, full, verbose = prepare(release), not args.no_full_ranking, 0 if args.quiet else "auto"
+    teachers = load_teachers(args, release, prepared, weight)
+    candidate = fit_candidate(args.model, prepared, settings, args.hyperparameters, args.strategy, full, verbose,
+                              teacher=teachers.get("fit", (None,))[0])  # fmt: skip
+    trained = finish(candidate, prepared, args.strategy, full, verbose, teacher=teachers.get("refit", (None,))[0])
+    trained.teachers = {stage: record for stage, (_, record) in teachers.items()} or None
     paths = trained.save(args.model_dir, args.encoder_dir)
     if not args.quiet:
         if trained.ranking is None and len(evaluation.ranking_rules(trained.model)) > 1:
@@ -62,6 +86,31 @@ def run(args: argparse.Namespace) -> dict:
         print(evaluation.table({args.model: trained.evaluation}))
         print(f"saved {paths.weights}, {paths.manifest}, {paths.encoder}")
     return trained.evaluation
+
+
+def load_teachers(args: argparse.Namespace, release, prepared, weight: float) -> dict[str, tuple]:
+    """The teachers ``--teacher`` and ``--refit-teacher`` name, by stage ("fit", "refit"), each as (model, record),
+    checked before any training: trained on this data and split, the first on the training part alone, the second
+    refitted, both reading the inputs and giving the outputs of the model to train."""
+    from movierec import models
+    from movierec.distillation import Distillation, load_teacher
+
+    data = {"fingerprint": release.fingerprint(), "split": prepared.split.describe()}
+    teachers = {}
+    for stage, folder in (("fit", args.teacher), ("refit", args.refit_teacher)):
+        if folder is None:
+            continue
+        option = "--teacher" if stage == "fit" else "--refit-teacher"
+        try:
+            teacher, manifest = load_teacher(args.model, folder, data, refitted=stage == "refit")
+            student = models.create(args.model, prepared.vocab_sizes, seed=args.seed, **args.hyperparameters)
+            Distillation(student, teacher, weight)
+        except (ValueError, TypeError) as err:
+            cli.fail(f"{option} {folder}: {err}")
+        record = {"folder": str(folder.resolve()), "weights_sha256": manifest["weights"]["sha256"],
+                  "dnn_units": manifest["config"].get("dnn_units")}  # fmt: skip
+        teachers[stage] = (teacher, record)
+    return teachers
 
 
 if __name__ == "__main__":
