@@ -634,14 +634,14 @@ class AutoInt(keras.Model):
         return ops.sigmoid(self.logits(inputs, training=training))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The objective's loss for ordinal or rated-head models, the compiled loss otherwise; plus, while a
-        teacher is set (``distillation``, see ``movierec.distillation``), how far the outputs are from its."""
+        """The objective's loss for ordinal or rated-head models, the compiled loss otherwise; plus, in training
+        while a teacher is set (``distillation``, see ``movierec.distillation``), how far the outputs are from its."""
         if not self.objective.learns_from_ratings:
             loss = super().compute_loss(x, y, y_pred, sample_weight, training)
         else:
             loss = self.objective.loss(y_pred, y, getattr(self, "cut_steps", None), sample_weight)
             loss = per_replica(loss + ops.sum(self.losses) if self.losses else loss)
-        if self.distillation is None:
+        if self.distillation is None or not training:  # validation's loss stays the labels' alone
             return loss
         return loss + self.distillation.loss(self, x, y, y_pred, sample_weight)
 

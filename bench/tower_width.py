@@ -35,7 +35,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from movierec import artifacts, data, evaluation, experiment, training
+from movierec import artifacts, data, evaluation, experiment, models, training
 from movierec.evaluation import rule_name
 from movierec.files import sha256_file, write_json
 from movierec.prepared import prepare
@@ -51,10 +51,12 @@ def main() -> None:
     parser.add_argument("--save", type=Path, default=None, help="write the fit here as an artifact set")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--teacher", type=Path, default=None, help="distil from this train-only set (--save's)")
-    parser.add_argument("--distillation-weight", type=float, default=1.0, help="with --teacher: the matching's weight")
+    parser.add_argument("--distillation-weight", type=float, default=None, help="with --teacher: the matching's "
+                        "weight beside the labels (default 1)")  # fmt: skip
     args = parser.parse_args()
-    if not (args.distillation_weight > 0 and args.distillation_weight < float("inf")):
-        parser.error(f"--distillation-weight must be a positive number, got {args.distillation_weight}")
+    if args.distillation_weight is not None and args.teacher is None:
+        parser.error("--distillation-weight goes with --teacher")
+    args.distillation_weight = 1.0 if args.distillation_weight is None else args.distillation_weight
     if any(width < 1 for width in args.units):
         parser.error(f"--units must be positive widths, got {args.units}")
     # Checked before a fit of half an hour: a set saved over another would replace it and delete its files.
@@ -82,8 +84,13 @@ def main() -> None:
                          "not compare")  # fmt: skip
     described = {"release": release.name, "fingerprint": release.fingerprint(), "split": prepared.split.describe()}
     teacher = None
-    if args.teacher is not None:
-        teacher = _teacher(args.teacher, described)
+    if args.teacher is not None:  # a fit of the training part alone, so validation judges it and its student alike
+        student = models.create(NAME, prepared.vocab_sizes, seed=settings.seed, **hyperparameters)
+        try:
+            teacher = experiment.load_teacher(NAME, args.teacher, prepared, described, student,
+                                              args.distillation_weight, refitted=False)  # fmt: skip
+        except ValueError as err:
+            raise SystemExit(f"--teacher {args.teacher}: {err}") from None
         settings = dataclasses.replace(settings, distillation_weight=args.distillation_weight)
     started = time.perf_counter()
     candidate = experiment.fit_candidate(NAME, prepared, settings, hyperparameters, verbose=2,
@@ -93,9 +100,10 @@ def main() -> None:
     rule = rule_name((candidate.ranking["like_exponent"], candidate.ranking["prior_gain"]))
     columns = {f"shipped {manifest['config']['dnn_units']}, {shipped_rule}": reference["fit_validation"]}
     if teacher is not None:
-        taught = teacher[1].get("serving", {}).get("ranking") or {}
+        theirs = artifacts.read_manifest(artifacts.manifest_path(NAME, args.teacher))
+        taught = theirs.get("serving", {}).get("ranking") or {}
         teacher_rule = rule_name((taught["like_exponent"], taught["prior_gain"])) if taught else "plain rule"
-        columns[f"teacher {teacher[1]['config']['dnn_units']}, {teacher_rule}"] = teacher[1].get("validation", {})
+        columns[f"teacher {theirs['config']['dnn_units']}, {teacher_rule}"] = theirs.get("validation", {})
     columns[f"tower {list(args.units)}{' distilled' if teacher else ''}, {rule}"] = candidate.validation
     print("validation, fits on the training part alone:")
     print(evaluation.table({name: {k: v for k, v in numbers.items() if k in COMPARED}
@@ -111,14 +119,14 @@ def main() -> None:
                             "validation": reference["fit_validation"]},
               "seconds": round(seconds, 1)}  # fmt: skip
     if teacher is not None:
-        result["teacher"] = {"folder": str(args.teacher.resolve()), "weights_sha256": teacher[1]["weights"]["sha256"],
-                             "units": teacher[1]["config"]["dnn_units"], "validation": teacher[1].get("validation"),
+        result["teacher"] = {**teacher[1], "validation": theirs.get("validation"),
                              "distillation_weight": args.distillation_weight}  # fmt: skip
     if args.save is not None:
         paths = artifacts.save(
             candidate.model, prepared.encoder, NAME, args.save, args.save,
             data=described,
-            training={**settings.to_dict(), "history": candidate.history}, validation=candidate.validation,
+            training={**settings.to_dict(), "history": candidate.history,
+                      **({"teachers": {"fit": teacher[1]}} if teacher else {})}, validation=candidate.validation,
             serving={"ranking": candidate.ranking, "trained_by": "bench/tower_width.py"},
         )  # fmt: skip
         result["saved"] = {"folder": str(args.save.resolve()), "weights_sha256": sha256_file(paths.weights)}
@@ -126,17 +134,6 @@ def main() -> None:
     if args.out is not None:
         write_json(args.out, result)
         print(f"written to {args.out}")
-
-
-def _teacher(folder: Path, described: dict):
-    """The set saved by ``--save`` in ``folder`` as (model, manifest): a fit of the training part alone of the same
-    data and split, so validation judges it and its student alike."""
-    from movierec.distillation import load_teacher
-
-    try:
-        return load_teacher(NAME, folder, described, refitted=False)
-    except ValueError as err:
-        raise SystemExit(f"--teacher {folder}: {err}") from None
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ one listed after it; ``tests/test_layering.py`` checks it):
 ``startup`` -> ``files`` -> ``data`` -> ``features`` -> ``split`` ->
 ``prepared`` -> ``history`` -> ``interactions`` -> ``baselines`` -> ``prior`` ->
 ``negatives`` -> ``pipeline`` -> ``objectives`` -> the models (``autoint``,
-``autointp``, ``models``) -> ``training`` -> ``artifacts`` -> ``ranking`` ->
+``autointp``, ``models``) -> ``distillation`` -> ``training`` -> ``artifacts`` -> ``ranking`` ->
 ``metrics`` -> ``scoring`` -> ``evaluation`` -> ``newuser`` ->
 ``experiment`` -> ``protocols`` -> ``tuning`` -> ``recommend`` -> ``app`` -> ``server``
 -> ``cli``.

@@ -19,7 +19,6 @@ fitted there, so validation judges both alike.
 
 from __future__ import annotations
 
-import json
 import math
 
 from keras import ops
@@ -54,36 +53,3 @@ class Distillation:
         matching = student.objective.matching_loss(outputs, teacher_logits, y, sample_weight)
         return per_replica(self.weight * matching)
 
-
-def load_teacher(name: str, folder, data: dict, refitted: bool):
-    """The saved set of model family ``name`` in ``folder`` as (model, manifest), checked to fit its student.
-
-    ``folder`` holds the manifest and weights, and the encoder too unless it
-    lies in the default ``data/`` (as the shipped set's does: ``model``).
-
-    ``data`` is the student's ``{"fingerprint", "split"}`` (the release's
-    checksum and the split's description): the teacher must have been trained
-    on the same rows, on the training part alone (``refitted`` False: a fit
-    that validation may judge) or on train + validation (``refitted`` True: the
-    teacher of a refit). A ``ValueError`` names what does not match.
-    """
-    from movierec import artifacts
-
-    try:
-        model, _, manifest = artifacts.load(name, folder)  # its encoder beside it, or in the default data/
-    except artifacts.ArtifactError as err:
-        raise ValueError(str(err)) from None
-    theirs = manifest.get("data", {})
-    # compared as JSON has them, as the manifest does (a tuple is a list there)
-    differ = [key for key in ("fingerprint", "split") if theirs.get(key) != json.loads(json.dumps(data.get(key)))]
-    if differ:
-        raise ValueError(f"the set in {folder} was trained on other data than its student (its data {differ} differ)")
-    training = manifest.get("training", {})
-    was_refitted = bool(training.get("refit")) and training.get("refitted") is not None
-    if refitted and not was_refitted:
-        raise ValueError(f"the set in {folder} was fitted on the training part alone; a refit's teacher must be "
-                         "refitted on train + validation too")  # fmt: skip
-    if was_refitted and not refitted:
-        raise ValueError(f"the set in {folder} was refitted on train + validation; a fit judged on validation needs "
-                         "a teacher that never trained on it")  # fmt: skip
-    return model, manifest

@@ -23,6 +23,7 @@ objectives benchmark share these.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -166,6 +167,8 @@ def finish(
 
     A distilled candidate's refit learns from ``teacher``, which must be trained on train + validation itself.
     """
+    if teacher is not None and not candidate.settings.refit:
+        raise ValueError("a teacher for the refit was given, but this candidate's settings ask for no refit")
     distribution = training.distribution_strategy(strategy)
     model, refitted, started = candidate.model, None, time.perf_counter()
     if candidate.settings.refit:
@@ -178,3 +181,46 @@ def finish(
     return Trained(candidate.name, model, prepared, candidate.settings, candidate.history, result, seconds, refitted,
                    replicas, candidate.validation, candidate.ranking)  # fmt: skip
 
+
+def load_teacher(name: str, folder, prepared: Prepared, data: dict, student, weight: float, refitted: bool) -> tuple:
+    """The saved set of model family ``name`` in ``folder`` as (model, record), checked to teach ``student``.
+
+    ``folder`` holds the set's manifest and weights, and its encoder too
+    unless that lies in the default ``data/`` (as the shipped set's does:
+    ``model``). The teacher must have been trained on ``prepared``'s rows
+    (``data``: the release's fingerprint and the split's description, as a
+    manifest records them), encoded alike, on the training part alone (``refitted`` False: a fit
+    that validation may judge) or on train + validation (``refitted`` True:
+    the teacher of a refit), from its labels (a teacher taught by another
+    would bring rows no record here names), and read the student's inputs
+    and give its outputs (``distillation.Distillation``). A ``ValueError``
+    names what does not match. The record names the set for a manifest.
+    """
+    from movierec.distillation import Distillation
+
+    try:
+        model, encoder, manifest = artifacts.load(name, folder)
+    except artifacts.ArtifactError as err:
+        raise ValueError(str(err)) from None
+    trained = manifest.get("training")
+    if not isinstance(trained, dict):
+        raise ValueError(f"the set in {folder} records no training: what it was trained on is unknown")
+    theirs, mine = manifest.get("data", {}), json.loads(json.dumps(data))  # as JSON has it (a tuple is a list)
+    differ = [key for key in ("fingerprint", "split") if theirs.get(key) != mine.get(key)]
+    if differ:
+        raise ValueError(f"the set in {folder} was trained on other data than its student (its data {differ} differ)")
+    if encoder.to_json() != prepared.encoder.to_json():
+        raise ValueError(f"the set in {folder} encodes the data otherwise than its student's split")
+    if trained.get("distillation_weight"):
+        raise ValueError(f"the set in {folder} was itself taught by another; a teacher must learn from its labels")
+    was_refitted = trained.get("refitted") is not None
+    if refitted and not was_refitted:
+        raise ValueError(f"the set in {folder} was fitted on the training part alone; a refit's teacher must be "
+                         "refitted on train + validation too")  # fmt: skip
+    if was_refitted and not refitted:
+        raise ValueError(f"the set in {folder} was refitted on train + validation; a fit judged on validation needs "
+                         "a teacher that never trained on it")  # fmt: skip
+    Distillation(student, model, weight)
+    record = {"folder": str(folder), "weights_sha256": manifest["weights"]["sha256"],
+              "dnn_units": manifest["config"].get("dnn_units"), "variant": manifest.get("serving", {}).get("variant")}
+    return model, record

@@ -88,8 +88,9 @@ class TrainSettings:
     def from_dict(cls, stored: dict) -> TrainSettings:
         """Settings from a manifest's ``training`` section, filled in by ``as_recorded_then`` (which drops a
         newcomer rule recorded without newcomer rows, so a newcomer network trained from a shipped model's settings
-        takes today's rule); keys this code does not know are ignored."""
-        filled = as_recorded_then(stored)
+        takes today's rule); keys this code does not know are ignored. A recorded ``distillation_weight`` is not
+        carried over: the teacher it needs is no setting, so whoever trains with one sets the weight beside it."""
+        filled = {**as_recorded_then(stored), "distillation_weight": 0.0}
         return cls(**{k: filled[k] for k in cls.__dataclass_fields__ if k in filled})
 
 
@@ -246,11 +247,15 @@ def taught_by(model, teacher, settings: TrainSettings):
         given = "a" if teacher is not None else "no"
         raise ValueError(f"distillation needs both a teacher and distillation_weight > 0, got {given} teacher and "
                          f"weight {settings.distillation_weight}")  # fmt: skip
+    # Keras traces the loss into its train and test functions once: drop them, so they are traced with (and, after,
+    # without) the teacher, whatever was traced before.
+    model.train_function = model.test_function = None
     model.distillation = None if teacher is None else Distillation(model, teacher, settings.distillation_weight)
     try:
         yield
     finally:
         model.distillation = None
+        model.train_function = model.test_function = None
 
 
 def check_settings(model, settings: TrainSettings) -> None:

@@ -64,6 +64,34 @@ def test_a_students_loss_adds_the_weighted_matching_of_its_teachers_logits(model
     matching = float(student.objective.matching_loss(student(x), teacher.logits(x), RATINGS))
     assert taught == pytest.approx(plain + 0.5 * matching, rel=1e-5)
     assert matching > 0.1  # two different random networks: the term is not negligible
+    # validation's loss (training=False) stays the labels' alone
+    assert float(student.compute_loss(x, RATINGS, student(x), training=False)) == pytest.approx(plain, rel=1e-6)
+
+
+def test_a_like_only_model_adds_the_matching_to_its_compiled_loss():
+    """Neither ordinal nor rated head: Keras' compiled cross-entropy, then the teacher's term on every row."""
+    student, teacher = randomised(small(AutoIntPlus), 0), randomised(small(AutoIntPlus), 1)
+    training.compile_model(student, training.TrainSettings())
+    x, liked = inputs(student), (RATINGS >= 4).astype("float32")
+    plain = float(student.compute_loss(x, liked, student(x)))
+    student.distillation = Distillation(student, teacher, 2.0)
+    matching = float(student.objective.matching_loss(student(x), teacher.logits(x), liked))
+    assert float(student.compute_loss(x, liked, student(x))) == pytest.approx(plain + 2.0 * matching, rel=1e-5)
+
+
+def test_setting_a_teacher_drops_the_functions_keras_traced_before_and_after(prepared):
+    """Keras traces the loss once into its train and test functions: one traced without the teacher must not
+    train a taught fit, nor one traced with it a later fit."""
+    model = models.create("autointp", prepared.vocab_sizes, seed=0, **json.loads(TINY))
+    teacher = models.create("autointp", prepared.vocab_sizes, seed=1, **json.loads(TINY))
+    settings = training.TrainSettings(distillation_weight=1.0)
+    training.compile_model(model, settings)
+    model.make_train_function()
+    assert model.train_function is not None
+    with training.taught_by(model, teacher, settings):
+        assert model.train_function is None and model.distillation is not None
+        model.make_train_function()
+    assert model.train_function is None and model.test_function is None and model.distillation is None
 
 
 def test_a_teacher_must_read_the_same_inputs_and_give_the_same_outputs():
@@ -123,13 +151,19 @@ def test_a_distilled_fit_moves_the_student_towards_its_teacher_and_saves_none_of
 
 def test_a_refit_learns_from_the_teacher_it_is_given(prepared):
     config = json.loads(TINY)
-    settings = training.TrainSettings(epochs=1, batch_size=256, distillation_weight=1.0)
+    teacher = randomised(models.create("autointp", prepared.vocab_sizes, seed=7, **{**config, "dnn_units": [32]}))
     model = models.create("autointp", prepared.vocab_sizes, seed=0, **config)
-    teacher = models.create("autointp", prepared.vocab_sizes, seed=1, **config)
-    history = {"val_auc": [0.5], "learning_rate": [settings.learning_rate]}
+    history = {"val_auc": [0.5, 0.6, 0.7], "learning_rate": [0.01] * 3}
+    taught = training.TrainSettings(epochs=3, batch_size=256, distillation_weight=10.0)
     with pytest.raises(ValueError, match="no teacher"):
-        training.refit(model, prepared, settings, history, verbose=0)
-    fresh, _ = training.refit(model, prepared, settings, history, verbose=0, teacher=teacher)
-    alone, _ = training.refit(model, prepared, training.TrainSettings(epochs=1, batch_size=256), history, verbose=0)
-    assert not np.array_equal(fresh.weights[0].numpy(), alone.weights[0].numpy())
+        training.refit(model, prepared, taught, history, verbose=0)
+    fresh, _ = training.refit(model, prepared, taught, history, verbose=0, teacher=teacher)
+    alone, _ = training.refit(model, prepared, training.TrainSettings(epochs=3, batch_size=256), history, verbose=0)
+    rows = prepared.part("validation").codes
+    target = keras.ops.convert_to_numpy(teacher.logits(rows))
+
+    def gap(network):
+        return float(np.mean((keras.ops.convert_to_numpy(network.logits(rows)) - target) ** 2))
+
+    assert gap(fresh) < 0.5 * gap(alone)
     assert fresh.distillation is None

@@ -14,8 +14,8 @@ LAYERS = [
     "movierec", "movierec.startup", "movierec.files", "movierec.data", "movierec.features", "movierec.split",
     "movierec.prepared", "movierec.history", "movierec.interactions", "movierec.baselines", "movierec.prior",
     "movierec.negatives", "movierec.pipeline", "movierec.objectives",
-    "autoint", "autointp", "movierec.models", "movierec.training", "movierec.artifacts", "movierec.ranking",
-    "movierec.metrics", "movierec.scoring", "movierec.evaluation", "movierec.newuser",
+    "autoint", "autointp", "movierec.models", "movierec.distillation", "movierec.training", "movierec.artifacts",
+    "movierec.ranking", "movierec.metrics", "movierec.scoring", "movierec.evaluation", "movierec.newuser",
     "movierec.experiment",
     "movierec.protocols", "movierec.tuning", "movierec.recommend", "movierec.app", "movierec.server", "movierec.cli",
 ]  # fmt: skip

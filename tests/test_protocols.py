@@ -454,7 +454,7 @@ def test_hard_negatives_go_only_to_a_protocols_models_that_read_a_prior_and_samp
     from movierec import training
 
     trained = []
-    monkeypatch.setattr(training, "fit", lambda model, prepared, settings, verbose=0: trained.append(settings) or {})
+    monkeypatch.setattr(training, "fit", lambda model, prepared, settings, **k: trained.append(settings) or {})
     manifest = {"model": "autointp", "config": {"embedding_dim": 4, "attention_layers": 1, "num_heads": 1,
                                                 "attention_dim": 4, "dnn_units": [8], "ease_l2": 20.0, "seed": 0},
                 "training": {"negatives": 4, "hard_negative_share": 0.5}}  # fmt: skip
@@ -466,7 +466,7 @@ def test_a_protocol_trains_with_settings_of_its_own_on_top_of_the_shipped_ones(p
     from movierec import training
 
     trained = []
-    monkeypatch.setattr(training, "fit", lambda model, prepared, settings, verbose=0: trained.append(settings) or {})
+    monkeypatch.setattr(training, "fit", lambda model, prepared, settings, **k: trained.append(settings) or {})
     manifest = {"model": "autoint", "config": {"embedding_dim": 4, "attention_layers": 1, "num_heads": 1,
                                                "attention_dim": 4, "seed": 0},
                 "training": {"negatives": 4, "oov_rate": 0.02, "newcomer_history": "first_ratings"}}  # fmt: skip
@@ -507,7 +507,7 @@ def test_a_distilled_models_new_user_networks_learn_from_the_teachers_given_and_
         (shipped_tiny, f"no_history={teacher}", "was not distilled"),
         (distilled, f"stacked={teacher}", "NAME one of the networks this run trains"),
         (distilled, f"no_history={shipped_tiny}", "trained on other data than its student (its data ['split']"),
-        (distilled, f"no_history={tmp_path / 'nowhere'}", "no_history="),
+        (distilled, f"no_history={tmp_path / 'nowhere'}", "autointp.manifest.json does not exist"),
     ]
     for model_dir, teachers, message in refused:
         with pytest.raises(SystemExit):
@@ -523,6 +523,11 @@ def test_a_distilled_models_new_user_networks_learn_from_the_teachers_given_and_
     assert taught["no_history"]["settings"]["distillation_weight"] == 1.0
     assert "teacher" not in taught["newcomer"]  # no teacher given: the labels alone
     assert taught["newcomer"]["settings"]["distillation_weight"] == 0.0
+    assert "no --teachers for it, so it learns from its labels alone" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # the newcomer network reads what 'model' does, but is another variant
+        run(distilled, tmp_path / "refused.json", "--networks", "model", "--teachers",
+            f"model={tmp_path / 'taught' / 'newcomer'}")  # fmt: skip
+    assert "is the 'newcomer' network of its run, not 'model'" in capsys.readouterr().err
     # Reused only by a run that would train it so: with the same teacher; without one it is trained again.
     fits = []
     monkeypatch.setattr(training, "fit", lambda model, prepared, settings, **k: fits.append(settings) or {})

@@ -789,11 +789,12 @@ def partial_networks(args: argparse.Namespace, manifest: dict) -> list[str] | No
 
 
 def network_teachers(args, protocol, release, prepared, manifest: dict, variants: dict) -> dict[str, tuple]:
-    """``--teachers``: for each network named, its teacher and a record of it (folder, weights), checked before any
-    training: a set of this model family, saved from a new-user run on the same data and split, that reads the
-    network's inputs and gives its outputs (``movierec.distillation``), for a model distilled when it was trained."""
+    """``--teachers``: each named network's teacher as (model, record), checked before any training
+    (``experiment.load_teacher``): a set of the same variant saved from a new-user run on this data and split (so
+    trained on the rows this run trains on), reading the network's inputs and giving its outputs, for a model that
+    was distilled itself (its manifest's ``distillation_weight``, which the network is then trained with)."""
     from movierec import models, newuser, protocols
-    from movierec.distillation import Distillation, load_teacher
+    from movierec.experiment import load_teacher
 
     if args.teachers is None:
         return {}
@@ -809,14 +810,14 @@ def network_teachers(args, protocol, release, prepared, manifest: dict, variants
         if name in teachers:
             cli.fail(f"--teachers names the {name!r} network twice")
         config, _ = protocols.protocol_setup(protocol, manifest, args.epochs, variants[name])
-        try:  # trained on this run's rows, and reading and giving what the network will
-            teacher, theirs = load_teacher(args.model, folder, data, refitted=False)
-            Distillation(models.MODELS[args.model].built(prepared.vocab_sizes, **config), teacher, weight)
+        student = models.MODELS[args.model].built(prepared.vocab_sizes, **config)
+        try:
+            teachers[name] = load_teacher(args.model, Path(folder), prepared, data, student, weight, refitted=False)
         except ValueError as err:
             cli.fail(f"--teachers {name}={folder}: {err}")
-        record = {"folder": str(Path(folder).resolve()), "weights_sha256": theirs["weights"]["sha256"],
-                  "variant": theirs.get("serving", {}).get("variant")}  # fmt: skip
-        teachers[name] = (teacher, record)
+        if teachers[name][1]["variant"] != name:
+            cli.fail(f"--teachers {name}={folder}: that set is the {teachers[name][1]['variant']!r} network of its "
+                     f"run, not {name!r}")  # fmt: skip
     return teachers
 
 
@@ -839,9 +840,13 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     trained_as = {"newcomer": {"newcomer_share": args.newcomer_share or newuser.NEWCOMER_SHARE,
                                **({"newcomer_history": args.newcomer_history} if args.newcomer_history else {})}}
     teachers = network_teachers(args, protocol, release, prepared, manifest, variants)
-    for name in variants:  # a distilled model's network without a teacher learns from its labels alone
-        if name not in teachers and manifest.get("training", {}).get("distillation_weight"):
-            trained_as[name] = {**trained_as.get(name, {}), "distillation_weight": 0.0}
+    distilled = manifest.get("training", {}).get("distillation_weight") or 0.0
+    for name in variants:  # a distilled model's network with no teacher given learns from its labels alone
+        if name in teachers:
+            trained_as[name] = {**trained_as.get(name, {}), "distillation_weight": distilled}
+        elif distilled:
+            print(f"{name!r}: no --teachers for it, so it learns from its labels alone (the shipped {args.model} "
+                  "was distilled)")  # fmt: skip
     earlier = {} if args.reuse_networks is None else earlier_networks(args, release, prepared)
     # Every network ranks by the shipped ranking rule, inherited as the hyperparameters are, so that the newcomer
     # rescaling is chosen under the rule it will be served with (a weak, stated leak: movierec/newuser.py).
@@ -886,7 +891,8 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
                 fitted[name], prepared.encoder, args.model, folder, folder,
                 data={"release": release.name, "fingerprint": release.fingerprint(),
                       "split": newuser.describe(prepared.split)},
-                training={**settings.to_dict(), "history": history},
+                training={**settings.to_dict(), "history": history,
+                          **({"teachers": {"fit": teachers[name][1]}} if name in teachers else {})},
                 serving={"trained_by": "the new-user protocol", "variant": name},
             )  # fmt: skip
             trained[name]["saved"] = {"folder": str(folder.resolve()), "weights_sha256": sha256_file(paths.weights)}

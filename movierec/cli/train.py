@@ -43,8 +43,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "shipped set of the teacher's configuration)",
     )  # fmt: skip
     parser.add_argument(
-        "--distillation-weight", type=float, default=1.0, help="with --teacher: the matching's weight beside the labels"
-    )
+        "--distillation-weight", type=float, default=None,
+        help="with --teacher: the matching's weight beside the labels (default 1: they count alike)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -66,18 +67,21 @@ def run(args: argparse.Namespace) -> dict:
                  "them out")  # fmt: skip
     if args.teacher is None and args.refit_teacher is not None:
         cli.fail("--refit-teacher goes with --teacher")
+    if args.teacher is None and args.distillation_weight is not None:
+        cli.fail("--distillation-weight goes with --teacher")
     if args.teacher is not None and args.refit != (args.refit_teacher is not None):
         cli.fail("--teacher teaches the fit on the training part; the refit on train + validation needs a teacher "
                  "refitted so: give --refit-teacher, or --no-refit and no --refit-teacher")  # fmt: skip
     training.distribution_strategy(args.strategy)  # first: MultiWorkerMirroredStrategy insists
-    weight = args.distillation_weight if args.teacher is not None else 0.0
+    weight = (1.0 if args.distillation_weight is None else args.distillation_weight) if args.teacher else 0.0
     settings = cli.train_settings(args, distillation_weight=weight)
     release = cli.load_release(args)
     prepared, full, verbose = prepare(release), not args.no_full_ranking, 0 if args.quiet else "auto"
     teachers = load_teachers(args, release, prepared, weight)
+    models = {stage: model for stage, (model, _) in teachers.items()}
     candidate = fit_candidate(args.model, prepared, settings, args.hyperparameters, args.strategy, full, verbose,
-                              teacher=teachers.get("fit", (None,))[0])  # fmt: skip
-    trained = finish(candidate, prepared, args.strategy, full, verbose, teacher=teachers.get("refit", (None,))[0])
+                              teacher=models.get("fit"))  # fmt: skip
+    trained = finish(candidate, prepared, args.strategy, full, verbose, teacher=models.get("refit"))
     trained.teachers = {stage: record for stage, (_, record) in teachers.items()} or None
     paths = trained.save(args.model_dir, args.encoder_dir)
     if not args.quiet:
@@ -90,26 +94,28 @@ def run(args: argparse.Namespace) -> dict:
 
 def load_teachers(args: argparse.Namespace, release, prepared, weight: float) -> dict[str, tuple]:
     """The teachers ``--teacher`` and ``--refit-teacher`` name, by stage ("fit", "refit"), each as (model, record),
-    checked before any training: trained on this data and split, the first on the training part alone, the second
-    refitted, both reading the inputs and giving the outputs of the model to train."""
-    from movierec import models
-    from movierec.distillation import Distillation, load_teacher
+    checked before any training (``experiment.load_teacher``): the first fitted on the training part alone, the
+    second refitted, both on this data and split, reading the inputs and giving the outputs of the model to train."""
+    from movierec import artifacts, models
+    from movierec.experiment import load_teacher
 
+    if args.teacher is None:
+        return {}
+    try:
+        student = models.create(args.model, prepared.vocab_sizes, seed=args.seed, **args.hyperparameters)
+    except (TypeError, ValueError) as err:
+        cli.fail(f"--hyperparameters: {err}")
     data = {"fingerprint": release.fingerprint(), "split": prepared.split.describe()}
     teachers = {}
-    for stage, folder in (("fit", args.teacher), ("refit", args.refit_teacher)):
+    for stage, option, folder in (("fit", "--teacher", args.teacher), ("refit", "--refit-teacher", args.refit_teacher)):
         if folder is None:
             continue
-        option = "--teacher" if stage == "fit" else "--refit-teacher"
+        if folder.resolve() == artifacts.set_folders(args.model_dir, args.encoder_dir)[0].resolve():
+            cli.fail(f"{option} {folder} is where this run saves its set, which would replace the teacher's")
         try:
-            teacher, manifest = load_teacher(args.model, folder, data, refitted=stage == "refit")
-            student = models.create(args.model, prepared.vocab_sizes, seed=args.seed, **args.hyperparameters)
-            Distillation(student, teacher, weight)
-        except (ValueError, TypeError) as err:
+            teachers[stage] = load_teacher(args.model, folder, prepared, data, student, weight, stage == "refit")
+        except ValueError as err:
             cli.fail(f"{option} {folder}: {err}")
-        record = {"folder": str(folder.resolve()), "weights_sha256": manifest["weights"]["sha256"],
-                  "dnn_units": manifest["config"].get("dnn_units")}  # fmt: skip
-        teachers[stage] = (teacher, record)
     return teachers
 
 
