@@ -21,6 +21,12 @@ def _bce(target, logit):
     return np.logaddexp(0, logit) - target * logit
 
 
+def _gap(model, teacher, rows) -> float:
+    """Mean squared distance of the model's logits from the teacher's on code ``rows``."""
+    theirs, mine = (keras.ops.convert_to_numpy(m.logits(rows)) for m in (teacher, model))
+    return float(np.mean((mine - theirs) ** 2))
+
+
 @pytest.mark.parametrize("rated_head", [False, True])
 def test_matching_loss_is_the_cross_entropy_against_the_teachers_probabilities(rated_head):
     rng = np.random.default_rng(0)
@@ -108,6 +114,13 @@ def test_a_teacher_must_read_the_same_inputs_and_give_the_same_outputs():
     assert Distillation(student, wider, 1.0).teacher is wider  # the tower and the widths may differ
 
 
+def test_a_recorded_weight_is_not_carried_to_a_run_with_no_teacher():
+    """Settings read back from a distilled model's manifest (protocol runs, a rule chosen again, the benchmarks)
+    train from the labels unless the caller brings a teacher and sets the weight beside it."""
+    assert training.TrainSettings.from_dict({"distillation_weight": 1.0, "epochs": 3}).distillation_weight == 0.0
+    assert training.TrainSettings.from_dict({"distillation_weight": 1.0, "epochs": 3}).epochs == 3
+
+
 def test_settings_and_fit_need_a_teacher_and_a_weight_together(prepared):
     for weight in (-0.1, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="distillation_weight"):
@@ -137,12 +150,7 @@ def test_a_distilled_fit_moves_the_student_towards_its_teacher_and_saves_none_of
 
     plain, distilled = student(0.0), student(10.0)
     rows = prepared.part("validation").codes
-    target = keras.ops.convert_to_numpy(teacher.logits(rows))
-
-    def gap(model):
-        return float(np.mean((keras.ops.convert_to_numpy(model.logits(rows)) - target) ** 2))
-
-    assert gap(distilled) < 0.5 * gap(plain)
+    assert _gap(distilled, teacher, rows) < 0.5 * _gap(plain, teacher, rows)
     assert distilled.distillation is None
     assert len(distilled.weights) == len(plain.weights)
     for before, after in zip(teacher_weights, teacher.weights, strict=True):
@@ -160,10 +168,5 @@ def test_a_refit_learns_from_the_teacher_it_is_given(prepared):
     fresh, _ = training.refit(model, prepared, taught, history, verbose=0, teacher=teacher)
     alone, _ = training.refit(model, prepared, training.TrainSettings(epochs=3, batch_size=256), history, verbose=0)
     rows = prepared.part("validation").codes
-    target = keras.ops.convert_to_numpy(teacher.logits(rows))
-
-    def gap(network):
-        return float(np.mean((keras.ops.convert_to_numpy(network.logits(rows)) - target) ** 2))
-
-    assert gap(fresh) < 0.5 * gap(alone)
+    assert _gap(fresh, teacher, rows) < 0.5 * _gap(alone, teacher, rows)
     assert fresh.distillation is None
