@@ -57,6 +57,8 @@ def main() -> None:
     if args.distillation_weight is not None and args.teacher is None:
         parser.error("--distillation-weight goes with --teacher")
     args.distillation_weight = 1.0 if args.distillation_weight is None else args.distillation_weight
+    if not (0 < args.distillation_weight < float("inf")):
+        parser.error(f"--distillation-weight must be a positive number, got {args.distillation_weight}")
     if any(width < 1 for width in args.units):
         parser.error(f"--units must be positive widths, got {args.units}")
     # Checked before a fit of half an hour: a set saved over another would replace it and delete its files.
@@ -76,6 +78,9 @@ def main() -> None:
     hyperparameters = {**artifacts.hyperparameters(manifest), "dnn_units": list(args.units)}
     # The reference fit's own settings, so the two fits differ in the tower alone.
     fitted_with = training.as_recorded_then(reference["fit"]["training"])
+    if fitted_with.get("distillation_weight"):
+        raise SystemExit("the shipped AutoInt+ was distilled: a fit of another width from its settings would learn "
+                         "from the labels alone, so the two fits would differ in more than the tower")  # fmt: skip
     settings = dataclasses.replace(training.TrainSettings.from_dict(fitted_with), refit=False)
 
     prepared = prepare(release)

@@ -563,7 +563,7 @@ def test_train_distils_from_a_fit_and_a_refit_of_the_same_split_checked_before_a
         (["--teacher", str(fit)], "give --refit-teacher, or --no-refit"),
         (["--teacher", str(refit), "--no-refit"], "a fit judged on validation needs a teacher that never trained"),
         (["--teacher", str(fit), "--refit-teacher", str(fit)], "a refit's teacher must be refitted"),
-        (["--teacher", str(fit), "--no-refit", "--distillation-weight", "0"], "must be a positive number"),
+        (["--teacher", str(fit), "--no-refit", "--distillation-weight", "0"], "--distillation-weight must be"),
         (["--teacher", str(tmp_path / "nowhere"), "--no-refit"], "autointp.manifest.json does not exist"),
         (["--distillation-weight", "2"], "--distillation-weight goes with --teacher"),
         (["--teacher", str(fit), "--no-refit", "--model-dir", str(fit)], "where this run saves its set"),

@@ -535,6 +535,9 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
         newcomer_rule = recorded_rule(newcomers)
     except (ValueError, TypeError) as err:
         cli.fail(f"the shipped {args.model}'s manifest records its newcomer rescaling's rule badly ({err})")
+    if args.train_only_fit is None and shipped_training.get("distillation_weight"):
+        cli.fail(f"the shipped {args.model} was distilled, and a fit made here would learn from its labels alone: "
+                 "give its own train-only fit with --train-only-fit DIR")  # fmt: skip
     if args.train_only_fit is None:
         prepared = prepare(release)
         settings = dataclasses.replace(training.TrainSettings.from_dict(shipped_training), refit=False)
@@ -816,8 +819,9 @@ def network_teachers(args, protocol, release, prepared, manifest: dict, variants
         except ValueError as err:
             cli.fail(f"--teachers {name}={folder}: {err}")
         if teachers[name][1]["variant"] != name:
-            cli.fail(f"--teachers {name}={folder}: that set is the {teachers[name][1]['variant']!r} network of its "
-                     f"run, not {name!r}")  # fmt: skip
+            variant = teachers[name][1]["variant"]
+            cli.fail(f"--teachers {name}={folder}: " + (f"that set is the {variant!r} network of its run, not {name!r}"
+                     if variant else "that set is no network a new-user run saved"))  # fmt: skip
     return teachers
 
 

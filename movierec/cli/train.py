@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> dict:
                  "refitted so: give --refit-teacher, or --no-refit and no --refit-teacher")  # fmt: skip
     training.distribution_strategy(args.strategy)  # first: MultiWorkerMirroredStrategy insists
     weight = (1.0 if args.distillation_weight is None else args.distillation_weight) if args.teacher else 0.0
+    if args.teacher is not None and not (0 < weight < float("inf")):
+        cli.fail(f"--distillation-weight must be a positive number, got {weight}")
     settings = cli.train_settings(args, distillation_weight=weight)
     release = cli.load_release(args)
     prepared, full, verbose = prepare(release), not args.no_full_ranking, 0 if args.quiet else "auto"
