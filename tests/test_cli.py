@@ -582,3 +582,10 @@ def test_train_distils_from_a_fit_and_a_refit_of_the_same_split_checked_before_a
         assert taught[stage]["weights_sha256"] == theirs["weights"]["sha256"]
     plain = artifacts.read_manifest(artifacts.manifest_path("autointp", refit))
     assert plain["training"]["distillation_weight"] == 0.0 and "teachers" not in plain["training"]
+    capsys.readouterr()
+    evaluate.main(["--protocol", "temporal", "--data-dir", str(ml1m_dir), "--no-download", "--model-dir", str(student),
+                   "--encoder-dir", str(student), "--epochs", "1", "--no-full-ranking", "--quiet",
+                   "--out", str(tmp_path / "temporal.json")])  # fmt: skip
+    assert "--protocol temporal trains its configuration from its labels alone" in capsys.readouterr().out
+    trained = json.loads((tmp_path / "temporal.json").read_text())["trained"]
+    assert trained["settings"]["distillation_weight"] == 0.0

@@ -214,6 +214,9 @@ def run(args: argparse.Namespace) -> dict:
     if protocol.trains:
         split = protocol.make_split(release.ratings)
         prepared = prepare(release, split=split, fields=protocol.fields)
+        if manifest.get("training", {}).get("distillation_weight"):  # no teacher exists for this protocol's split
+            print(f"the shipped {args.model} was distilled from a wider teacher; --protocol {protocol.name} trains its "
+                  "configuration from its labels alone, so these numbers are not the distilled set's")  # fmt: skip
         model, settings, history = protocols.train_for_protocol(
             protocol, prepared, manifest, verbose=0 if args.quiet else 2, epochs=args.epochs
         )
