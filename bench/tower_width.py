@@ -16,6 +16,10 @@ as an artifact set (into a new or empty folder), which ``bench/rank_speed.py
 --model-dir DIR --encoder-dir DIR`` times; run it in the same sitting as a run on
 the shipped set, since this machine's timings drift between sessions.
 
+``--reference DIR`` compares with another set than the shipped one: the
+shipped AutoInt+ is distilled, so the widths of these results were fitted
+beside the 400-wide set it replaced (``model/candidates/distilled128/teacher-400-refit``).
+
 ``--teacher DIR`` distils (``movierec.distillation``): the narrower tower
 also learns to match a set this script saved with ``--save`` from a fit of
 the shipped widths (so fitted on the training part alone, as the student is),
@@ -51,6 +55,9 @@ def main() -> None:
     parser.add_argument("--save", type=Path, default=None, help="write the fit here as an artifact set")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--teacher", type=Path, default=None, help="distil from this train-only set (--save's)")
+    parser.add_argument("--reference", type=Path, default=None, help="the folder of the set whose configuration and "
+                        "train-only fit to compare with (default: the shipped one; the 400-wide AutoInt+ these "
+                        "results/tower_width_*.json came from is model/candidates/distilled128/teacher-400-refit)")
     parser.add_argument("--distillation-weight", type=float, default=None, help="with --teacher: the matching's "
                         "weight beside the labels (default 1)")  # fmt: skip
     args = parser.parse_args()
@@ -67,25 +74,26 @@ def main() -> None:
     if args.out is not None and args.out.is_dir():
         parser.error(f"--out {args.out} is a folder; name a JSON file")
 
-    manifest = artifacts.read_manifest(artifacts.manifest_path(NAME))
+    manifest = artifacts.read_manifest(artifacts.manifest_path(NAME, args.reference))
     reference = manifest.get("serving", {}).get("ranking", {})
     if "fit_validation" not in reference or "training" not in reference.get("fit", {}):
-        raise SystemExit("the shipped AutoInt+'s manifest records no train-only fit to compare with "
-                         "(python -m movierec.evaluate --choose-ranking-rule makes one)")  # fmt: skip
+        raise SystemExit("the reference AutoInt+'s manifest records no train-only fit to compare with "
+                         "(python -m movierec.evaluate --choose-ranking-rule makes one; the 400-wide set in "
+                         "model/candidates/distilled128/teacher-400-refit has one: --reference it)")  # fmt: skip
     release = data.load("ml-1m", args.data_dir, download=False)
     if release.fingerprint() != manifest.get("data", {}).get("fingerprint"):
-        raise SystemExit(f"the data in {release.path} is not the data the shipped AutoInt+ was trained on")
+        raise SystemExit(f"the data in {release.path} is not the data the reference AutoInt+ was trained on")
     hyperparameters = {**artifacts.hyperparameters(manifest), "dnn_units": list(args.units)}
     # The reference fit's own settings, so the two fits differ in the tower alone.
     fitted_with = training.as_recorded_then(reference["fit"]["training"])
     if fitted_with.get("distillation_weight"):
-        raise SystemExit("the shipped AutoInt+ was distilled: a fit of another width from its settings would learn "
+        raise SystemExit("the reference AutoInt+ was distilled: a fit of another width from its settings would learn "
                          "from the labels alone, so the two fits would differ in more than the tower")  # fmt: skip
     settings = dataclasses.replace(training.TrainSettings.from_dict(fitted_with), refit=False)
 
     prepared = prepare(release)
     if prepared.split.describe() != manifest["data"].get("split"):
-        raise SystemExit("this code splits the data otherwise than the shipped AutoInt+'s split: the fits would "
+        raise SystemExit("this code splits the data otherwise than the reference AutoInt+'s split: the fits would "
                          "not compare")  # fmt: skip
     described = {"release": release.name, "fingerprint": release.fingerprint(), "split": prepared.split.describe()}
     teacher = None
