@@ -31,16 +31,21 @@ PENDING_NEWUSER_RUNS: set[str] = set()
 # Runs made for a model since replaced: (model, file, whose run), kept on record, printed as such, no longer what
 # serves newcomers.
 REPLACED_NEWUSER_RUNS = [("autoint", "newuser_autoint_plain_prior.json", "plain-prior AutoInt"),
-                         ("autointp", "newuser_tower256.json", "256-wide AutoInt+")]
+                         ("autointp", "newuser_tower256.json", "256-wide AutoInt+"),
+                         ("autointp", "newuser_tower400.json", "400-wide AutoInt+")]
 # Each family's sets in the order each replaced the last, as (label, the replaced set's manifest kept in results/, or
-# None for the shipped one in model/, which stands twice where it was replaced and later restored). The replaced
-# sets' weights stay in git history: model/autointp-02d7554b6d9c and model/autointp-d745a4d23c44.weights.h5 (AutoInt+
-# with the plain prior, then the graded prior's 256-wide tower, whose newcomer network was
-# model/newcomers/7161df613a0d/), model/autoint-54e7cfd7d47b.weights.h5 (AutoInt with the plain prior).
+# None for the shipped one in model/); a set replaced and later restored stands twice, from the same file (or None
+# both times if it ships). The replaced sets' weights stay in git history: model/autointp-02d7554b6d9c and
+# model/autointp-d745a4d23c44.weights.h5 (AutoInt+ with the plain prior, then the graded prior's 256-wide tower,
+# whose newcomer network was model/newcomers/7161df613a0d/), model/autoint-54e7cfd7d47b.weights.h5 (AutoInt with
+# the plain prior); the 400-wide AutoInt+'s set and newcomer network, which taught the distilled one, are also kept
+# in model/candidates/distilled128/ (teacher-400-refit, teacher-400-newcomer).
 SUCCESSIONS = {
-    "autointp": [("plain prior", "autointp_plain_prior.json"), ("graded prior, 400-wide tower", None),
+    "autointp": [("plain prior", "autointp_plain_prior.json"),
+                 ("graded prior, 400-wide tower", "autointp_tower400.json"),
                  ("graded prior, 256-wide tower", "autointp_tower256.json"),
-                 ("graded prior, 400-wide tower restored", None)],
+                 ("graded prior, 400-wide tower restored", "autointp_tower400.json"),
+                 ("graded prior, 128-wide tower distilled from the 400-wide", None)],
     "autoint": [("plain prior", "autoint_plain_prior.json"), ("graded prior", None)],
 }
 TITLES = {"autointp": "AutoInt+", "autoint": "AutoInt"}
@@ -56,7 +61,7 @@ NEWCOMER_VARIANT_RUNS = {
 }
 # Where a model's variants were trained for a configuration since replaced, the whole run they stand beside (the
 # replaced configuration's, still on file) and its column's title, instead of the shipped model's run.
-NEWCOMER_VARIANT_BASES: dict[str, tuple[str, str]] = {}
+NEWCOMER_VARIANT_BASES: dict[str, tuple[str, str]] = {"autointp": ("newuser_tower400.json", "400-wide AutoInt+")}
 
 
 def load(path: Path) -> dict:
@@ -177,26 +182,39 @@ def succession_table(title: str, old: tuple[str, dict], new: tuple[str, dict], l
     ])  # fmt: skip
 
 
+def same_set(one: dict, other: dict) -> bool:
+    """Whether two manifests are of one set: the same weights (a manifest copied to results/ may differ from the
+    shipped one in serving choices or notes added since), or, without a weights record, the same manifest."""
+    weights = [m.get("weights", {}).get("sha256") for m in (one, other)]
+    return weights[0] == weights[1] if all(weights) else one == other
+
+
 def succession_tables(title: str, chain: list[tuple[str, dict]], linear: dict) -> list[str]:
     """Each set of a family's chain against the one before it. The last is the shipped one; a set restored after
-    being replaced stands in the chain twice, the same manifest, and is told as since restored where it was
-    replaced."""
-    shipped = chain[-1][1]
+    being replaced stands in the chain twice, and where it was first replaced is told as since restored (it ships
+    again) or later restored (it was replaced again after)."""
 
     def status(position: int) -> str:
         if position == len(chain) - 1:
             return "shipped"
-        return "replaced, since restored" if chain[position][1] is shipped else "replaced"
+        again = [p for p in range(position + 1, len(chain)) if same_set(chain[p][1], chain[position][1])]
+        if not again:
+            return "replaced"
+        return "replaced, since restored" if again[-1] == len(chain) - 1 else "replaced, later restored"
 
     return [succession_table(title, chain[i - 1], chain[i], linear, status(i), status(i - 1))
             for i in range(1, len(chain))]  # fmt: skip
 
 
 def replaced_sets(sets: dict[str, list[tuple[str, dict]]], manifests: dict[str, dict]) -> list[tuple[dict, str]]:
-    """The replaced sets of each family's chain as (manifest, title), but a shipped one restored after being
-    replaced: its tables are the shipped model's."""
-    return [(old, f"{TITLES[name]}, {label} (replaced)") for name, chain in sets.items()
-            for label, old in chain[:-1] if old is not manifests[name]]  # fmt: skip
+    """The replaced sets of each family's chain as (manifest, title), each once, under the label it first stood
+    by, but a shipped one restored after being replaced: its tables are the shipped model's."""
+    replaced: list[tuple[dict, str]] = []
+    for name, chain in sets.items():
+        for label, old in chain[:-1]:
+            if not same_set(old, manifests[name]) and not any(same_set(old, seen) for seen, _ in replaced):
+                replaced.append((old, f"{TITLES[name]}, {label} (replaced)"))
+    return replaced
 
 
 def main() -> None:

@@ -193,3 +193,50 @@ def test_a_set_restored_after_being_replaced_stands_twice_and_ships_only_last(tm
     # Ranking-rule grids: the replaced sets', not the restored one's again (the shipped model's grid is printed).
     assert report.replaced_sets(sets, {"autointp": shipped}) == [
         (manifest(0.4, 0.1), "AutoInt+, plain (replaced)"), (manifest(0.5, 0.1), "AutoInt+, narrow (replaced)")]
+
+
+def test_a_set_restored_then_replaced_again_stands_twice_from_its_file_and_its_grid_once(tmp_path, monkeypatch):
+    import json
+
+    from scripts import report
+
+    monkeypatch.setattr(report, "ROOT", tmp_path)
+    (tmp_path / "results").mkdir()
+    for file, auc in (("plain.json", 0.4), ("wide.json", 0.5), ("narrow.json", 0.55)):
+        (tmp_path / "results" / file).write_text(json.dumps(manifest(auc, 0.1)))
+    chain = [("plain", "plain.json"), ("wide", "wide.json"), ("narrow", "narrow.json"), ("wide restored", "wide.json"),
+             ("distilled", None)]  # fmt: skip
+    monkeypatch.setattr(report, "SUCCESSIONS", {"autointp": chain})
+    shipped = manifest(0.6, 0.1)
+    sets = report.successions({"autointp": shipped})
+    tables = report.succession_tables("AutoInt+", sets["autointp"], {})
+    heading = "## AutoInt+, {} ({}; ranked like^0 prior x10) against the AutoInt+ it replaced ({})"
+    assert heading.format("wide", "replaced, later restored", "plain") in tables[0]
+    assert heading.format("narrow", "replaced", "wide") in tables[1]
+    assert "| | narrow (replaced) | wide (replaced, later restored) |" in tables[1]
+    assert heading.format("wide restored", "replaced", "narrow") in tables[2]
+    assert "| | wide restored (replaced) | narrow (replaced) |" in tables[2]
+    assert "| | distilled (shipped) | wide restored (replaced) |" in tables[3]
+    assert report.replaced_sets(sets, {"autointp": shipped}) == [
+        (manifest(0.4, 0.1), "AutoInt+, plain (replaced)"), (manifest(0.5, 0.1), "AutoInt+, wide (replaced)"),
+        (manifest(0.55, 0.1), "AutoInt+, narrow (replaced)")]  # fmt: skip
+
+
+def test_a_set_is_known_by_its_weights_so_a_copy_with_later_notes_is_the_same_set():
+    from scripts import report
+
+    def weighed(auc: float, sha: str, **serving) -> dict:
+        made = manifest(auc, 0.1)
+        made["weights"] = {"sha256": sha}
+        made["serving"].update(serving)
+        return made
+
+    shipped = weighed(0.6, "a" * 64, newcomers={"source": "newuser.json"})  # its new-user choice added since
+    copy = weighed(0.6, "a" * 64)  # kept in results/ when it was first replaced
+    chain = [("wide", copy), ("narrow", weighed(0.5, "b" * 64)), ("wide restored", shipped)]
+    first, second = report.succession_tables("AutoInt+", chain, {})
+    assert "| | narrow (replaced) | wide (replaced, since restored) |" in first
+    assert "| | wide restored (shipped) | narrow (replaced) |" in second
+    assert report.replaced_sets({"autointp": chain}, {"autointp": shipped}) == [
+        (weighed(0.5, "b" * 64), "AutoInt+, narrow (replaced)")]
+    assert not report.same_set(copy, weighed(0.6, "c" * 64))  # other weights: another set, however alike
