@@ -1,11 +1,11 @@
 """A narrower tower for AutoInt+: what it costs on validation and what it saves in ranking time.
 
-    python bench/tower_width.py --data-dir ../shared/data --units 256 256 256 [--save DIR] [--out FILE]
+    python bench/tower_width.py --data-dir ../shared/data --units 256 256 256 [--save DIR] [--out FILE] [--reference D]
 
-Half of the shipped AutoInt+'s ranking time is its DNN tower's two 400 x 400
+Half of the 400-wide AutoInt+'s ranking time was its DNN tower's two 400 x 400
 layers, at near the arithmetic these cores allow (README, "The app"), so the
-ranking-speed target needs a narrower tower, not more serving work. This fits
-the shipped configuration and training settings with ``dnn_units`` replaced on
+ranking-speed target needed a narrower tower, not more serving work. This fits
+the reference (by default the shipped) configuration and training settings with ``dnn_units`` replaced on
 the training part alone (early stopping on validation, no refit), chooses its
 ranking rule on validation as training does, and prints its validation
 numbers beside the shipped configuration's own train-only fit (recorded in the
@@ -25,8 +25,10 @@ also learns to match a set this script saved with ``--save`` from a fit of
 the shipped widths (so fitted on the training part alone, as the student is),
 with ``--distillation-weight`` (1: the labels and the teacher count alike):
 
-    python bench/tower_width.py --data-dir ../shared/data --units 400 400 400 --save TEACHER
-    python bench/tower_width.py --data-dir ../shared/data --units 128 128 128 --teacher TEACHER
+    python bench/tower_width.py --data-dir ../shared/data --units 400 400 400 --save TEACHER --reference REF
+    python bench/tower_width.py --data-dir ../shared/data --units 128 128 128 --teacher TEACHER --reference REF
+
+(REF: model/candidates/distilled128/teacher-400-refit, the set these runs compared with.)
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     shipped_rule = rule_name((reference["like_exponent"], reference["prior_gain"]))
     rule = rule_name((candidate.ranking["like_exponent"], candidate.ranking["prior_gain"]))
-    columns = {f"shipped {manifest['config']['dnn_units']}, {shipped_rule}": reference["fit_validation"]}
+    columns = {f"reference {manifest['config']['dnn_units']}, {shipped_rule}": reference["fit_validation"]}
     if teacher is not None:
         theirs = artifacts.read_manifest(artifacts.manifest_path(NAME, args.teacher))
         taught = theirs.get("serving", {}).get("ranking") or {}
