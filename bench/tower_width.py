@@ -5,24 +5,25 @@
 Half of the 400-wide AutoInt+'s ranking time was its DNN tower's two 400 x 400
 layers, at near the arithmetic these cores allow (README, "The app"), so the
 ranking-speed target needed a narrower tower, not more serving work. This fits
-the reference (by default the shipped) configuration and training settings with ``dnn_units`` replaced on
-the training part alone (early stopping on validation, no refit), chooses its
-ranking rule on validation as training does, and prints its validation
-numbers beside the shipped configuration's own train-only fit (recorded in the
-shipped manifest's ``serving.ranking.fit_validation``), both under their own
-chosen rules. The test split is not read: this chooses nothing, it says
-whether a narrower tower is worth a training run. ``--save`` writes the fit
-as an artifact set (into a new or empty folder), which ``bench/rank_speed.py
---model-dir DIR --encoder-dir DIR`` times; run it in the same sitting as a run on
-the shipped set, since this machine's timings drift between sessions.
+the reference set's configuration and training settings (``--reference DIR``;
+by default the shipped set's) with ``dnn_units`` replaced on the training part
+alone (early stopping on validation, no refit), chooses its ranking rule on
+validation as training does, and prints its validation numbers beside the
+reference configuration's own train-only fit (recorded in its manifest's
+``serving.ranking.fit_validation``), both under their own chosen rules. The
+test split is not read: this chooses nothing, it says whether a narrower
+tower is worth a training run. ``--save`` writes the fit as an artifact set
+(into a new or empty folder), which ``bench/rank_speed.py --model-dir DIR
+--encoder-dir DIR`` times; run it in the same sitting as a run on the set it
+is to be compared with, since this machine's timings drift between sessions.
 
-``--reference DIR`` compares with another set than the shipped one: the
-shipped AutoInt+ is distilled, so the widths of these results were fitted
-beside the 400-wide set it replaced (``model/candidates/distilled128/teacher-400-refit``).
+The shipped AutoInt+ is distilled and records no such fit, so it cannot be the
+reference: the widths of these results were fitted beside the 400-wide set it
+replaced, ``--reference model/candidates/distilled128/teacher-400-refit``.
 
 ``--teacher DIR`` distils (``movierec.distillation``): the narrower tower
 also learns to match a set this script saved with ``--save`` from a fit of
-the shipped widths (so fitted on the training part alone, as the student is),
+the reference's widths (so fitted on the training part alone, as the student is),
 with ``--distillation-weight`` (1: the labels and the teacher count alike):
 
     python bench/tower_width.py --data-dir ../shared/data --units 400 400 400 --save TEACHER --reference REF
