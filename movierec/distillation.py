@@ -52,4 +52,3 @@ class Distillation:
         teacher_logits = ops.stop_gradient(self.teacher.logits(x, training=False))
         matching = student.objective.matching_loss(outputs, teacher_logits, y, sample_weight)
         return per_replica(self.weight * matching)
-

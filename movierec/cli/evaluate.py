@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> dict:
     if protocol.trains:
         split = protocol.make_split(release.ratings)
         prepared = prepare(release, split=split, fields=protocol.fields)
-        if manifest.get("training", {}).get("distillation_weight"):  # no teacher exists for this protocol's split
+        if distillation_weight(manifest):  # no teacher exists for this protocol's split
             print(f"the shipped {args.model} was distilled from a wider teacher; --protocol {protocol.name} trains its "
                   "configuration from its labels alone, so these numbers are not the distilled set's")  # fmt: skip
         model, settings, history = protocols.train_for_protocol(
@@ -538,7 +538,7 @@ def choose_ranking_rule(args: argparse.Namespace, release, model, encoder, manif
         newcomer_rule = recorded_rule(newcomers)
     except (ValueError, TypeError) as err:
         cli.fail(f"the shipped {args.model}'s manifest records its newcomer rescaling's rule badly ({err})")
-    if args.train_only_fit is None and shipped_training.get("distillation_weight"):
+    if args.train_only_fit is None and distillation_weight(manifest):
         cli.fail(f"the shipped {args.model} was distilled, and a fit made here would learn from its labels alone: "
                  "give its own train-only fit with --train-only-fit DIR")  # fmt: skip
     if args.train_only_fit is None:
@@ -794,6 +794,11 @@ def partial_networks(args: argparse.Namespace, manifest: dict) -> list[str] | No
     return [name for name in every if name in asked]
 
 
+def distillation_weight(manifest: dict) -> float:
+    """The weight the shipped set learned to match its teacher with: 0 if it learned from its labels alone."""
+    return float(manifest.get("training", {}).get("distillation_weight") or 0.0)
+
+
 def network_teachers(args, protocol, release, prepared, manifest: dict, variants: dict) -> dict[str, tuple]:
     """``--teachers``: each named network's teacher as (model, record), checked before any training
     (``experiment.load_teacher``): a set of the same variant saved from a new-user run on this data and split (so
@@ -804,7 +809,7 @@ def network_teachers(args, protocol, release, prepared, manifest: dict, variants
 
     if args.teachers is None:
         return {}
-    weight = manifest.get("training", {}).get("distillation_weight") or 0.0
+    weight = distillation_weight(manifest)
     if not weight:
         cli.fail(f"--teachers: the shipped {args.model} was not distilled (its manifest's distillation_weight is 0), "
                  "so its networks learn from their labels alone")  # fmt: skip
@@ -847,7 +852,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
     trained_as = {"newcomer": {"newcomer_share": args.newcomer_share or newuser.NEWCOMER_SHARE,
                                **({"newcomer_history": args.newcomer_history} if args.newcomer_history else {})}}
     teachers = network_teachers(args, protocol, release, prepared, manifest, variants)
-    distilled = manifest.get("training", {}).get("distillation_weight") or 0.0
+    distilled = distillation_weight(manifest)
     for name in variants:  # a distilled model's network with no teacher given learns from its labels alone
         if name in teachers:
             trained_as[name] = {**trained_as.get(name, {}), "distillation_weight": distilled}
