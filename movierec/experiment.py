@@ -26,9 +26,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from movierec import artifacts, evaluation, models, training
+from movierec.files import recorded_path
 from movierec.prepared import Prepared
 from movierec.scoring import set_ranking_rule
 
@@ -222,6 +222,6 @@ def load_teacher(name: str, folder, prepared: Prepared, data: dict, student, wei
         raise ValueError(f"the set in {folder} was refitted on train + validation; a fit judged on validation needs "
                          "a teacher that never trained on it")  # fmt: skip
     Distillation(student, model, weight)
-    record = {"folder": str(Path(folder).resolve()), "weights_sha256": manifest["weights"]["sha256"],
+    record = {"folder": recorded_path(folder), "weights_sha256": manifest["weights"]["sha256"],
               "dnn_units": manifest["config"].get("dnn_units"), "variant": manifest.get("serving", {}).get("variant")}
     return model, record

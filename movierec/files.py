@@ -14,6 +14,19 @@ import os
 import tempfile
 from pathlib import Path
 
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def recorded_path(path: str | Path, root: str | Path = REPOSITORY) -> str:
+    """``path`` as a record should name it: relative to ``root`` (the repository) if it lies inside, else absolute.
+
+    A manifest that names a folder of the repository by its absolute path
+    would point nowhere in another clone; one relative to the repository
+    means the same folder in every clone.
+    """
+    resolved, root = Path(path).resolve(), Path(root).resolve()
+    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(resolved)
+
 
 def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
     """Write to a temporary file beside ``path``, fsync, then rename over it."""

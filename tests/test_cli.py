@@ -580,6 +580,7 @@ def test_train_distils_from_a_fit_and_a_refit_of_the_same_split_checked_before_a
     for stage, teacher in (("fit", fit), ("refit", refit)):
         theirs = artifacts.read_manifest(artifacts.manifest_path("autointp", teacher))
         assert taught[stage]["weights_sha256"] == theirs["weights"]["sha256"]
+        assert taught[stage]["folder"] == str(teacher.resolve())  # outside the repository: named in full
     plain = artifacts.read_manifest(artifacts.manifest_path("autointp", refit))
     assert plain["training"]["distillation_weight"] == 0.0 and "teachers" not in plain["training"]
     capsys.readouterr()

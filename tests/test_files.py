@@ -24,3 +24,14 @@ def test_sha256_of_a_file_and_json_written_atomically(tmp_path):
     assert oct(target.stat().st_mode & 0o777) == "0o644"
     with pytest.raises(FileNotFoundError):
         files.sha256_file(tmp_path / "missing")
+
+
+def test_a_recorded_path_is_relative_inside_the_repository_and_absolute_outside(tmp_path):
+    """A manifest names a folder of the repository the same way in every clone, and any other folder in full."""
+    clone = tmp_path / "clone"
+    (clone / "model" / "teacher").mkdir(parents=True)
+    assert files.recorded_path(clone / "model" / "teacher", root=clone) == "model/teacher"
+    assert files.recorded_path(clone / "model" / ".." / "model" / "teacher", root=clone) == "model/teacher"
+    outside = tmp_path / "elsewhere"
+    assert files.recorded_path(outside, root=clone) == str(outside.resolve())
+    assert files.recorded_path(files.REPOSITORY / "model") == "model"
