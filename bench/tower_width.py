@@ -44,7 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from movierec import artifacts, data, evaluation, experiment, models, training
 from movierec.evaluation import rule_name
-from movierec.files import sha256_file, write_json
+from movierec.files import recorded_path, sha256_file, write_json
 from movierec.prepared import prepare
 
 NAME = "autointp"
@@ -145,7 +145,7 @@ def main() -> None:
                       **({"teachers": {"fit": teacher[1]}} if teacher else {})}, validation=candidate.validation,
             serving={"ranking": candidate.ranking, "trained_by": "bench/tower_width.py"},
         )  # fmt: skip
-        result["saved"] = {"folder": str(args.save.resolve()), "weights_sha256": sha256_file(paths.weights)}
+        result["saved"] = {"folder": recorded_path(args.save), "weights_sha256": sha256_file(paths.weights)}
         print(f"saved in {args.save}")
     if args.out is not None:
         write_json(args.out, result)

@@ -17,15 +17,26 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-def recorded_path(path: str | Path, root: str | Path = REPOSITORY) -> str:
-    """``path`` as a record should name it: relative to ``root`` (the repository) if it lies inside, else absolute.
+def recorded_path(path: str | Path, root: str | Path | None = None) -> str:
+    """``path`` as a record should name it: relative to ``root`` (default: the repository) if it lies inside, else
+    absolute; ``recorded_location`` reads it back.
 
     A manifest that names a folder of the repository by its absolute path
     would point nowhere in another clone; one relative to the repository
-    means the same folder in every clone.
+    means the same folder in every clone. Both sides are resolved first, so
+    a symbolic link is recorded as where it leads, and the root itself is
+    ``"."``. (Installed without ``-e``, the package's own folder is no
+    clone, so every folder is then recorded in full.)
     """
-    resolved, root = Path(path).resolve(), Path(root).resolve()
+    resolved, root = Path(path).resolve(), Path(REPOSITORY if root is None else root).resolve()
     return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(resolved)
+
+
+def recorded_location(recorded: str | Path, root: str | Path | None = None) -> Path:
+    """The folder a record names by ``recorded_path``: a relative one lies in ``root`` (default: the repository),
+    whatever the current directory."""
+    path = Path(recorded)
+    return path if path.is_absolute() else Path(REPOSITORY if root is None else root) / path
 
 
 def atomic_write_bytes(path: str | Path, payload: bytes) -> None:

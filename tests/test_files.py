@@ -1,6 +1,7 @@
 """Atomic writes and checksums."""
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -26,12 +27,22 @@ def test_sha256_of_a_file_and_json_written_atomically(tmp_path):
         files.sha256_file(tmp_path / "missing")
 
 
-def test_a_recorded_path_is_relative_inside_the_repository_and_absolute_outside(tmp_path):
-    """A manifest names a folder of the repository the same way in every clone, and any other folder in full."""
+def test_a_recorded_path_is_relative_inside_the_repository_and_absolute_outside(tmp_path, monkeypatch):
+    """A record names a folder of the repository the same way in every clone, any other folder in full, and
+    ``recorded_location`` finds either again whatever the working directory."""
     clone = tmp_path / "clone"
     (clone / "model" / "teacher").mkdir(parents=True)
     assert files.recorded_path(clone / "model" / "teacher", root=clone) == "model/teacher"
     assert files.recorded_path(clone / "model" / ".." / "model" / "teacher", root=clone) == "model/teacher"
-    outside = tmp_path / "elsewhere"
-    assert files.recorded_path(outside, root=clone) == str(outside.resolve())
-    assert files.recorded_path(files.REPOSITORY / "model") == "model"
+    assert files.recorded_path(clone, root=clone) == "."
+    for outside in (tmp_path / "elsewhere", tmp_path / "clone2"):  # clone2 shares the root's name as a prefix
+        assert files.recorded_path(outside, root=clone) == str(outside.resolve())
+    monkeypatch.chdir(tmp_path)  # a relative path is the working directory's, resolved before it is recorded
+    assert files.recorded_path("elsewhere", root=clone) == str((tmp_path / "elsewhere").resolve())
+    assert files.recorded_path("clone/model", root=clone) == "model"
+    for folder in (clone / "model" / "teacher", tmp_path / "elsewhere"):
+        monkeypatch.chdir(clone / "model")
+        assert files.recorded_location(files.recorded_path(folder, root=clone), root=clone) == folder.resolve()
+    # The default root is the repository this module lies in.
+    assert files.recorded_path(Path(__file__)) == "tests/test_files.py"
+    assert files.recorded_location("tests/test_files.py") == Path(__file__).resolve()

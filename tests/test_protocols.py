@@ -2,12 +2,13 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from movierec import protocols
+from movierec import files, protocols
 from movierec.cli import evaluate, train
 from movierec.features import FIELDS
 from movierec.prepared import prepare
@@ -218,6 +219,17 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
         assert trained["reused_from"] == {"run": str(out), **settings["trained"][name]["saved"]}
         assert trained["saved"] == settings["trained"][name]["saved"]
         assert trained["history"] == settings["trained"][name]["history"]
+    # A folder recorded relative to the repository is found there from any working directory.
+    repository = files.REPOSITORY
+    monkeypatch.setattr(files, "REPOSITORY", tmp_path)
+    relative = json.loads(out.read_text())
+    for record in relative["settings"]["trained"].values():
+        record["saved"]["folder"] = files.recorded_path(record["saved"]["folder"])
+        assert not Path(record["saved"]["folder"]).is_absolute()
+    (tmp_path / "relative.json").write_text(json.dumps(relative))
+    monkeypatch.chdir(ml1m_dir)
+    assert run_again(tmp_path / "relative.json", tmp_path / "found.json")["reveal"] == saved["reveal"] and fits == []
+    monkeypatch.setattr(files, "REPOSITORY", repository)
     # A network the earlier run trained otherwise is trained again, and only it.
     otherwise = json.loads(out.read_text())
     # (records made before the setting of which movies newcomer rows keep count as the oldest-kept rule, today's

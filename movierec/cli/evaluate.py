@@ -58,6 +58,7 @@ import json
 from pathlib import Path
 
 from movierec import cli
+from movierec.files import recorded_location, recorded_path
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -463,7 +464,7 @@ def install_newcomer_network(args: argparse.Namespace, path: Path, settings: dic
         if means[chosen] != best:
             raise ValueError(f"{chosen!r} has not the best validation mean of the networks that may serve newcomers")
         saved = settings["trained"][chosen].get("saved") if chosen != "model" else None
-        folder = None if saved is None else Path(saved["folder"])
+        folder = None if saved is None else recorded_location(saved["folder"])
         expected = None if saved is None else str(saved["weights_sha256"])
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         cli.fail(f"{path} records its choice of a network for newcomers badly ({type(err).__name__}: {err})")
@@ -667,7 +668,8 @@ def reused_train_only_fit(args: argparse.Namespace, release, manifest: dict):
         if fitted_data.get(key) != shipped_data.get(key):
             cli.fail(f"--train-only-fit {folder} was fitted on other data than the shipped {args.model} "
                      f"(its data.{key} differs)")  # fmt: skip
-    record = {"made here": False, "folder": str(folder), "weights_sha256": fitted_manifest["weights"]["sha256"],
+    record = {"made here": False, "folder": recorded_path(folder),
+              "weights_sha256": fitted_manifest["weights"]["sha256"],
               "training": {k: fitted_training.get(k) for k in every_setting}}  # fmt: skip
     return fitted, prepare(release, encoder=encoder), record
 
@@ -723,7 +725,7 @@ def reused_network(args: argparse.Namespace, record, name: str, configuration: d
         print(f"training {name!r}: the one {args.reuse_networks} saved was trained otherwise (in {differ})")
         return None
     try:
-        folder, expected = Path(record["saved"]["folder"]), str(record["saved"]["weights_sha256"])
+        folder, expected = recorded_location(record["saved"]["folder"]), str(record["saved"]["weights_sha256"])
         network, their_encoder, manifest = artifacts.load(args.model, folder, folder)
         got = sha256_file(folder / manifest["weights"]["file"])
     except (KeyError, TypeError, OSError, artifacts.ArtifactError) as err:
@@ -744,7 +746,7 @@ def reused_network(args: argparse.Namespace, record, name: str, configuration: d
         cli.fail(f"--save-networks {args.save_networks} would save the {name!r} network over the folder it is "
                  "reused from, which the earlier run's file names; give a folder of its own")  # fmt: skip
     print(f"{name!r}: reusing the network {args.reuse_networks} trained and saved in {folder}")
-    source = {"run": str(args.reuse_networks), "folder": str(folder.resolve()), "weights_sha256": expected}
+    source = {"run": str(args.reuse_networks), "folder": recorded_path(folder), "weights_sha256": expected}
     return network, record.get("history", {}), source
 
 
@@ -874,7 +876,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
                                      teachers[name][1]["weights_sha256"] if name in teachers else None)
                 for name in variants if args.reuse_networks is not None}  # fmt: skip
     # A network trained here must not be saved over one the earlier run's file names, which would stop loading.
-    named = {Path(str(record["saved"].get("folder"))).resolve(): name for name, record in earlier.items()
+    named = {recorded_location(str(record["saved"].get("folder"))).resolve(): name for name, record in earlier.items()
              if isinstance(record, dict) and isinstance(record.get("saved"), dict)}  # fmt: skip
     for name in variants:
         if args.save_networks is not None and (args.save_networks / name).resolve() in named:
@@ -907,7 +909,7 @@ def run_new_users(args: argparse.Namespace, protocol, release, model, manifest: 
                           **({"teachers": {"fit": teachers[name][1]}} if name in teachers else {})},
                 serving={"trained_by": "the new-user protocol", "variant": name},
             )  # fmt: skip
-            trained[name]["saved"] = {"folder": str(folder.resolve()), "weights_sha256": sha256_file(paths.weights)}
+            trained[name]["saved"] = {"folder": recorded_path(folder), "weights_sha256": sha256_file(paths.weights)}
     l2, _ = evaluation.ease_l2_on_validation(prepared)
     graded, _ = evaluation.ease_on_validation(prepared, evaluation.GRADED_L2_GRID, evaluation.GRADED_DISLIKED_WEIGHTS)
     measured, choices, on_validation = newuser.evaluate(prepared, fitted, l2, graded=graded)
