@@ -31,7 +31,7 @@ import numpy as np
 
 from movierec import artifacts, data, newuser
 from movierec.evaluation import ranking_rules, rule_name
-from movierec.files import sha256_file, write_json
+from movierec.files import recorded_location, sha256_file, write_json
 from movierec.prepared import prepare
 from movierec.prior import EasePrior
 from movierec.protocols import PROTOCOLS
@@ -48,7 +48,7 @@ def saved_network(run: dict, name: str):
     saved = trained[name].get("saved")
     if not saved:
         raise SystemExit(f"the run saved no {name!r} network (run it with --save-networks)")
-    folder = Path(saved["folder"])
+    folder = recorded_location(saved["folder"])
     model, encoder, manifest = artifacts.load(run["model"], folder, folder)
     got = sha256_file(folder / manifest["weights"]["file"])
     if got != saved["weights_sha256"]:

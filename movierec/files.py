@@ -34,9 +34,18 @@ def recorded_path(path: str | Path, root: str | Path | None = None) -> str:
 
 def recorded_location(recorded: str | Path, root: str | Path | None = None) -> Path:
     """The folder a record names by ``recorded_path``: a relative one lies in ``root`` (default: the repository),
-    whatever the current directory."""
+    whatever the current directory.
+
+    Installed without ``-e`` the package lies in no clone, so a relative
+    record is then read from the current directory, as it was written
+    before records were made relative: run from the clone, it is found.
+    """
     path = Path(recorded)
-    return path if path.is_absolute() else Path(REPOSITORY if root is None else root) / path
+    if path.is_absolute():
+        return path
+    if root is None:
+        root = REPOSITORY if (REPOSITORY / "pyproject.toml").is_file() else Path.cwd()
+    return Path(root) / path
 
 
 def atomic_write_bytes(path: str | Path, payload: bytes) -> None:

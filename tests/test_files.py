@@ -43,6 +43,11 @@ def test_a_recorded_path_is_relative_inside_the_repository_and_absolute_outside(
     for folder in (clone / "model" / "teacher", tmp_path / "elsewhere"):
         monkeypatch.chdir(clone / "model")
         assert files.recorded_location(files.recorded_path(folder, root=clone), root=clone) == folder.resolve()
+    # Installed without -e, the package's folder is no clone: a relative record is the working directory's.
+    monkeypatch.setattr(files, "REPOSITORY", tmp_path / "site-packages")
+    monkeypatch.chdir(clone)
+    assert files.recorded_location("model/teacher").resolve() == (clone / "model" / "teacher").resolve()
+    monkeypatch.undo()
     # The default root is the repository this module lies in.
     assert files.recorded_path(Path(__file__)) == "tests/test_files.py"
     assert files.recorded_location("tests/test_files.py") == Path(__file__).resolve()

@@ -222,13 +222,17 @@ def test_evaluate_runs_the_new_user_protocol_with_and_without_a_history(
     # A folder recorded relative to the repository is found there from any working directory.
     repository = files.REPOSITORY
     monkeypatch.setattr(files, "REPOSITORY", tmp_path)
+    (tmp_path / "pyproject.toml").touch()  # what marks a clone (installed without -e, records read from the cwd)
     relative = json.loads(out.read_text())
     for record in relative["settings"]["trained"].values():
         record["saved"]["folder"] = files.recorded_path(record["saved"]["folder"])
         assert not Path(record["saved"]["folder"]).is_absolute()
     (tmp_path / "relative.json").write_text(json.dumps(relative))
     monkeypatch.chdir(ml1m_dir)
-    assert run_again(tmp_path / "relative.json", tmp_path / "found.json")["reveal"] == saved["reveal"] and fits == []
+    found = run_again(tmp_path / "relative.json", tmp_path / "found.json")
+    assert found["reveal"] == saved["reveal"] and fits == []
+    for name, trained in found["settings"]["trained"].items():  # and what it reused is recorded relative too
+        assert trained["reused_from"]["folder"] == f"networks/{name}"
     monkeypatch.setattr(files, "REPOSITORY", repository)
     # A network the earlier run trained otherwise is trained again, and only it.
     otherwise = json.loads(out.read_text())
