@@ -39,7 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from movierec import artifacts, baselines, data, evaluation
+from movierec import artifacts, baselines, data, evaluation, prior
 from movierec.files import REPOSITORY, recorded_path, write_json
 from movierec.prepared import history_parts, prepare
 from movierec.scoring import ranked_by, ranking_rule
@@ -63,8 +63,8 @@ def main() -> None:
     trained = manifest.get("training") or {}
     if trained.get("refit") is not False or trained.get("refitted") is not None:
         parser.error(f"--fit {args.fit} is not a fit on the training part alone, so validation cannot judge it")
-    config = manifest["config"]
-    if not config.get("ease_l2"):
+    l2, disliked = float(getattr(model, "ease_l2", 0.0)), prior.disliked_weight(model)  # the prior's own EASE
+    if not l2:
         parser.error(f"--fit {args.fit} has no EASE prior: there is nothing to blend")
 
     started = time.perf_counter()
@@ -77,7 +77,7 @@ def main() -> None:
     rated = prepared.frame(*history_parts(PART))
     users, catalogue = prepared.data.users["user_id"].to_numpy(), prepared.data.movies["movie_id"].to_numpy()
     # The baseline exactly as evaluate reports it (the model's prior is the same fit in its own code space).
-    ease = baselines.EASE(rated, users, catalogue, config["ease_l2"], config.get("ease_disliked_weight", 1.0))
+    ease = baselines.EASE(rated, users, catalogue, l2, disliked)
     counts = rated.groupby("movie_id").size().reindex(catalogue, fill_value=0).to_numpy()
     log_popularity = np.log1p(counts).astype(np.float32)
 
@@ -106,11 +106,10 @@ def main() -> None:
              *(f"rule + {b:g} x log popularity" for b in POPULARITY_GAINS)]  # fmt: skip
     ranked = evaluation.full_rankings(prepared, score, names, PART)
     seconds = round(time.perf_counter() - started, 1)
-    check_reproduced(manifest, ranked, (exponent, gain))
+    check_reproduced(manifest, ranked, (exponent, gain), l2, disliked)
     reference = ranked["graded EASE alone"]["ndcg@10"]
     print(f"validation full ranking, {ranked['rule']['users']} people, {seconds:.0f} s in all; the fit's rule is "
-          f"{evaluation.rule_name((exponent, gain))}, EASE l2 {config['ease_l2']:g}, "
-          f"disliked {config.get('ease_disliked_weight', 1.0):g}")  # fmt: skip
+          f"{evaluation.rule_name((exponent, gain))}, EASE l2 {l2:g}, disliked {disliked:g}")  # fmt: skip
     print(f"{'ranking':<32} {'NDCG@10':>8} {'Hit@10':>8} {'vs EASE':>8}")
     for name in names:
         result = ranked[name]
@@ -119,7 +118,7 @@ def main() -> None:
         write_json(args.out, {
             "part": PART, "fit": recorded_path(args.fit), "fit_weights_sha256": manifest["weights"]["sha256"],
             "rule": evaluation.rule_name((exponent, gain)), "seconds": seconds,
-            "ease": {"l2": config["ease_l2"], "disliked_weight": config.get("ease_disliked_weight", 1.0)},
+            "ease": {"l2": l2, "disliked_weight": disliked},
             "full_ranking": {name: {"ndcg@10": ranked[name]["ndcg@10"], "hit@10": ranked[name]["hit@10"],
                                     "users": ranked[name]["users"]} for name in names},
         })  # fmt: skip
@@ -137,11 +136,10 @@ def midpoints(value: float, tried: list[float]) -> list[float]:
     return [(value + v) / 2 for v in ((max(below),) if below else ()) + ((min(above),) if above else ())]
 
 
-def check_reproduced(manifest: dict, ranked: dict, rule: tuple[float, float]) -> None:
+def check_reproduced(manifest: dict, ranked: dict, rule: tuple[float, float], l2: float, disliked: float) -> None:
     """Stop unless the fit under its rule, and graded EASE alone, rank validation as their records say: the fit's
     manifest (``serving.ranking.validation``) and graded EASE's grid in ``results/full.json``."""
-    config = manifest["config"]
-    ease_cell = f"l2 {config['ease_l2']:.10g}, disliked {config.get('ease_disliked_weight', 1.0):.10g}"
+    ease_cell = f"l2 {l2:.10g}, disliked {disliked:.10g}"
     full = json.loads((REPOSITORY / "results" / "full.json").read_text())
     recorded = {
         "rule": recorded_grid(manifest).get(evaluation.rule_name(rule), {}).get("full_ndcg@10"),
